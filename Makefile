@@ -1,0 +1,96 @@
+# Makefile - builds kvmlite, its guests and tests; `make run` and `make test` are the two set-up commands.
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Ivmm -Ibuild/guest
+LDLIBS := -luring -lseccomp -lpthread
+
+# make SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer, in a separate build tree
+ifeq ($(SANITIZE),1)
+BUILD := build/san
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD := build
+endif
+
+# Debian packages: what the VMM links against, what builds the guests, what the tests use.
+DEPS_BUILD := gcc make binutils liburing-dev libseccomp-dev
+DEPS_TEST := libcmocka-dev qemu-system-x86 socat
+
+GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/*.S)))
+GUEST_IMGS := $(patsubst %,build/guest/%.img,$(GUESTS))
+DIFF_IMGS := $(patsubst tests/diff/%.S,build/diff/%.img,$(wildcard tests/diff/*.S))
+FIRMWARE := build/guest/firmware.bin
+
+CORE_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard vmm/devices/*.c)
+CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all run test unit integration bench deps deps-test clean format
+all: $(BUILD)/kvmlite $(GUEST_IMGS) $(FIRMWARE) $(DIFF_IMGS)
+
+# --- guests: 16-bit real-mode boot sectors assembled with GNU as (binutils) ---
+# gcc runs the C preprocessor first, so guests share vmm/layout.h with the VMM.
+build/guest/%.o: guest/%.S vmm/layout.h $(wildcard guest/*.inc)
+	@mkdir -p $(@D)
+	$(CC) -m32 -c -Ivmm -Iguest -o $@ $<
+build/guest/%.img: build/guest/%.o
+	ld -m elf_i386 -Ttext=0x7c00 --oformat=binary -o $@ $<
+	@test $$(stat -c %s $@) -eq 512 || { echo "$@: boot sector must be 512 bytes" >&2; rm -f $@; exit 1; }
+$(FIRMWARE): build/guest/firmware.o
+	ld -m elf_i386 -Ttext=0xf000 --oformat=binary -o $@ $<
+	@test $$(stat -c %s $@) -eq 4096 || { echo "$@: firmware must be one 4096-byte page" >&2; rm -f $@; exit 1; }
+build/diff/%.o: tests/diff/%.S vmm/layout.h $(wildcard guest/*.inc tests/diff/*.inc)
+	@mkdir -p $(@D)
+	$(CC) -m32 -c -Ivmm -Iguest -Itests/diff -o $@ $<
+build/diff/%.img: build/diff/%.o
+	ld -m elf_i386 -Ttext=0x7c00 --oformat=binary -o $@ $<
+	@test $$(stat -c %s $@) -eq 512 || { echo "$@: boot sector must be 512 bytes" >&2; rm -f $@; exit 1; }
+
+# --- the VMM ---
+$(BUILD)/obj/%.o: %.c $(wildcard vmm/*.h vmm/devices/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+# The firmware and built-in guests are linked into the binary (vmm/images.S).
+$(BUILD)/obj/vmm/images.o: vmm/images.S $(GUEST_IMGS) $(FIRMWARE)
+	@mkdir -p $(@D)
+	$(CC) -c -Ibuild/guest -o $@ $<
+$(BUILD)/libkvmlite.a: $(CORE_OBJS) $(BUILD)/obj/vmm/images.o
+	ar rcs $@ $^
+$(BUILD)/kvmlite: $(BUILD)/obj/vmm/main.o $(BUILD)/libkvmlite.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+ifneq ($(BUILD),build)
+build/kvmlite: $(BUILD)/kvmlite
+endif
+
+# --- tests ---
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkvmlite.a tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkvmlite.a -lcmocka $(LDLIBS)
+
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+
+integration: all
+	KVMLITE=$(BUILD)/kvmlite tests/integration/run.sh
+
+test: deps-test
+	$(MAKE) all unit integration
+	@echo "all tests passed"
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/kvmlite run build/guest/hello.img
+
+# Installs missing Debian packages (needs root, or sudo); does nothing when all are present.
+deps:
+	@tests/install-deps.sh $(DEPS_BUILD)
+deps-test:
+	@tests/install-deps.sh $(DEPS_BUILD) $(DEPS_TEST)
+
+format:
+	clang-format -i vmm/*.c vmm/*.h vmm/devices/*.c vmm/devices/*.h tests/unit/*.c
+
+clean:
+	rm -rf build

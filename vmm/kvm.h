@@ -1,0 +1,21 @@
+/* kvm.h - the host side of KVM: /dev/kvm, its version and capabilities, the backend in use. */
+#ifndef KVMLITE_KVM_H
+#define KVMLITE_KVM_H
+
+#include "types.h"
+
+struct kvm {
+	int fd;		     /* /dev/kvm */
+	int run_size;	     /* size of each vCPU's kvm_run mapping */
+	char backend[16];    /* kvm_intel, kvm_amd, kvm_pvm or "unknown" */
+};
+
+/*
+ * Opens /dev/kvm and checks everything kvmlite relies on. On failure returns
+ * -1 with a one-line reason in err (no /dev/kvm, no permission, KVM too
+ * old, a missing capability).
+ */
+int kvm_open(struct kvm *kvm, char *err, size_t errlen);
+void kvm_close(struct kvm *kvm);
+
+#endif

@@ -1,0 +1,115 @@
+/* loader.c - finds, checks and places boot-sector images; the built-in ones live in images.S. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "loader.h"
+#include "mem.h"
+
+#define DECLARE_IMAGE(n) extern const u8 image_##n[], image_##n##_end[]
+DECLARE_IMAGE(firmware);
+DECLARE_IMAGE(hello);
+DECLARE_IMAGE(mvm);
+DECLARE_IMAGE(tick);
+DECLARE_IMAGE(spin);
+DECLARE_IMAGE(burst);
+DECLARE_IMAGE(crash);
+
+static const struct {
+	const char *name;
+	const u8 *start, *end;
+} builtins[] = {
+#define BUILTIN(n) { #n, image_##n, image_##n##_end }
+	BUILTIN(hello), BUILTIN(mvm), BUILTIN(tick), BUILTIN(spin), BUILTIN(burst), BUILTIN(crash),
+};
+
+const char *loader_builtin_names(void)
+{
+	return "hello, mvm, tick, spin, burst, crash";
+}
+
+const u8 *loader_firmware(size_t *len)
+{
+	*len = (size_t)(image_firmware_end - image_firmware);
+	return image_firmware;
+}
+
+int loader_check(const u8 *data, size_t len, const char *name, char *err, size_t errlen)
+{
+	if (len == 0) {
+		snprintf(err, errlen, "%s: image is empty", name);
+		return -1;
+	}
+	if (len != BOOT_SIZE) {
+		snprintf(err, errlen, "%s: image is %s (%zu bytes); a boot sector is exactly %d bytes", name,
+			 len > BOOT_SIZE ? "too large" : "too small", len, BOOT_SIZE);
+		return -1;
+	}
+	if (data[BOOT_SIZE - 2] != (BOOT_SIGNATURE & 0xff) || data[BOOT_SIZE - 1] != BOOT_SIGNATURE >> 8) {
+		snprintf(err, errlen, "%s: not a boot sector: it must end in 0x55 0xaa, found 0x%02x 0x%02x", name,
+			 data[BOOT_SIZE - 2], data[BOOT_SIZE - 1]);
+		return -1;
+	}
+	return 0;
+}
+
+static int loader_read_file(const char *path, struct image *img, char *err, size_t errlen)
+{
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot open image: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_size != BOOT_SIZE) {
+		close(fd);
+		return loader_check(img->bytes, (size_t)st.st_size, path, err, errlen);
+	}
+	n = pread(fd, img->bytes, BOOT_SIZE, 0);
+	close(fd);
+	if (n != BOOT_SIZE) {
+		snprintf(err, errlen, "%s: cannot read image: %s", path, n < 0 ? strerror(errno) : "short read");
+		return -1;
+	}
+	return loader_check(img->bytes, BOOT_SIZE, path, err, errlen);
+}
+
+int loader_open(const char *name_or_path, struct image *img, char *err, size_t errlen)
+{
+	memset(img, 0, sizeof(*img));
+	snprintf(img->name, sizeof(img->name), "%s", name_or_path);
+	if (strchr(name_or_path, '/') || access(name_or_path, F_OK) == 0)
+		return loader_read_file(name_or_path, img, err, errlen);
+	for (size_t i = 0; i < ARRAY_SIZE(builtins); i++) {
+		if (strcmp(builtins[i].name, name_or_path) == 0) {
+			size_t len = (size_t)(builtins[i].end - builtins[i].start);
+
+			if (len == BOOT_SIZE)
+				memcpy(img->bytes, builtins[i].start, BOOT_SIZE);
+			return loader_check(builtins[i].start, len, name_or_path, err, errlen);
+		}
+	}
+	snprintf(err, errlen, "%s: no such image file, and no built-in guest of that name (built-in: %s)",
+		 name_or_path, loader_builtin_names());
+	return -1;
+}
+
+int loader_place(const struct image *img, u8 *ram, size_t ram_size)
+{
+	u8 *dst = mem_guest_ptr(ram, ram_size, BOOT_ADDR, BOOT_SIZE);
+
+	if (!dst)
+		return -1;
+	memcpy(dst, img->bytes, BOOT_SIZE);
+	return 0;
+}

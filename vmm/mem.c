@@ -1,0 +1,67 @@
+/* mem.c - the guest RAM arena, the shared read-only firmware page and the bounds-checked guest pointer. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "layout.h"
+#include "mem.h"
+
+int arena_init(struct arena *a, size_t slots, size_t slot_size, const u8 *firmware, size_t fw_len, char *err,
+	       size_t errlen)
+{
+	memset(a, 0, sizeof(*a));
+	if (slots == 0 || slot_size == 0 || slot_size % GUEST_PAGE_SIZE || fw_len > FIRMWARE_SIZE) {
+		snprintf(err, errlen, "arena: bad geometry");
+		return -1;
+	}
+	a->base = mmap(NULL, slots * slot_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	if (a->base == MAP_FAILED) {
+		snprintf(err, errlen, "mmap of %zu KiB guest RAM arena: %s", slots * slot_size / 1024,
+			 strerror(errno));
+		a->base = NULL;
+		return -1;
+	}
+	a->firmware = mmap(NULL, FIRMWARE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a->firmware == MAP_FAILED) {
+		snprintf(err, errlen, "mmap of the firmware page: %s", strerror(errno));
+		a->firmware = NULL;
+		arena_free(a);
+		return -1;
+	}
+	/* Filled once, then read-only for the VMM too: no guest can change it
+	 * (its memslot is KVM_MEM_READONLY) and neither can a VMM bug. */
+	memcpy(a->firmware, firmware, fw_len);
+	mprotect(a->firmware, FIRMWARE_SIZE, PROT_READ);
+	a->slots = slots;
+	a->slot_size = slot_size;
+	return 0;
+}
+
+void arena_free(struct arena *a)
+{
+	if (a->base)
+		munmap(a->base, a->slots * a->slot_size);
+	if (a->firmware)
+		munmap(a->firmware, FIRMWARE_SIZE);
+	memset(a, 0, sizeof(*a));
+}
+
+u8 *arena_slot(const struct arena *a, size_t i)
+{
+	return i < a->slots ? a->base + i * a->slot_size : NULL;
+}
+
+void arena_release(struct arena *a, size_t i)
+{
+	if (i < a->slots)
+		madvise(a->base + i * a->slot_size, a->slot_size, MADV_DONTNEED);
+}
+
+void *mem_guest_ptr(u8 *ram, size_t ram_size, u64 gpa, size_t len)
+{
+	if (gpa > ram_size || len > ram_size - gpa)
+		return NULL;
+	return ram + gpa;
+}

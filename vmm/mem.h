@@ -1,0 +1,32 @@
+/* mem.h - guest RAM: one MAP_NORESERVE arena sliced per guest, the shared firmware page, checked pointers. */
+#ifndef KVMLITE_MEM_H
+#define KVMLITE_MEM_H
+
+#include "types.h"
+
+/*
+ * All guests of a process take their RAM from one arena: one mapping, one
+ * entry in /proc/self/maps however many guests there are. It is reserved
+ * with MAP_NORESERVE, so only pages a guest touches cost host memory.
+ */
+struct arena {
+	u8 *base;
+	size_t slots;	  /* how many guests it holds */
+	size_t slot_size; /* bytes of RAM per guest */
+	u8 *firmware;	  /* one read-only page that every guest maps at FIRMWARE_ADDR */
+};
+
+int arena_init(struct arena *a, size_t slots, size_t slot_size, const u8 *firmware, size_t fw_len, char *err,
+	       size_t errlen);
+void arena_free(struct arena *a);
+u8 *arena_slot(const struct arena *a, size_t i);
+/* Gives a guest's slot back to the host: its pages read as zero again. */
+void arena_release(struct arena *a, size_t i);
+
+/*
+ * The one way to turn a guest-physical address into a host pointer: NULL
+ * unless all of [gpa, gpa + len) lies inside the guest's RAM.
+ */
+void *mem_guest_ptr(u8 *ram, size_t ram_size, u64 gpa, size_t len);
+
+#endif

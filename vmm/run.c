@@ -1,0 +1,345 @@
+/* run.c - `kvmlite run`: one guest, its COM1 on stdin/stdout, its PIT deadlines on a POSIX timer. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "mem.h"
+#include "run.h"
+#include "vm.h"
+
+#define SIG_KICK SIGRTMIN /* timer expiry: kicks the vCPU out of KVM_RUN */
+#define SLICE_NS 10000000ull /* how long a busy guest runs before we look at stdin */
+#define CTRL_A 0x01
+
+struct console {
+	bool tty;		/* stdin is a terminal: raw mode and Ctrl-A commands */
+	bool eof;		/* stdin is closed: no input can wake the guest */
+	bool ctrl_a;		/* the previous byte was Ctrl-A */
+	bool quit;		/* Ctrl-A x */
+	struct termios saved;
+	u8 in[1024];		/* read from stdin, not yet given to the UART */
+	size_t in_len, in_pos;
+	u8 out[4096];		/* guest output not yet written to stdout */
+	size_t out_len;
+	u64 dropped_in;		/* input lost: arrived while the UART had no room */
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void console_flush(struct console *c)
+{
+	size_t done = 0;
+
+	while (done < c->out_len) {
+		ssize_t n = write(STDOUT_FILENO, c->out + done, c->out_len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* stdout is gone (EPIPE): the output is dropped, the guest goes on */
+		done += (size_t)n;
+	}
+	c->out_len = 0;
+}
+
+static void console_output(void *ctx, struct vm *vm, u8 byte)
+{
+	struct console *c = ctx;
+
+	(void)vm;
+	if (c->out_len == sizeof(c->out))
+		console_flush(c);
+	c->out[c->out_len++] = byte;
+}
+
+static void console_raw(struct console *c)
+{
+	struct termios raw;
+
+	c->tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &c->saved) == 0;
+	if (!c->tty)
+		return;
+	raw = c->saved;
+	cfmakeraw(&raw);
+	/* Guests end lines with "\n" alone: let the terminal add the "\r". */
+	raw.c_oflag |= OPOST | ONLCR;
+	tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	fprintf(stderr, "kvmlite: console on COM1; Ctrl-A x quits, Ctrl-A h helps\r\n");
+}
+
+static void console_restore(struct console *c)
+{
+	if (c->tty)
+		tcsetattr(STDIN_FILENO, TCSANOW, &c->saved);
+}
+
+/*
+ * Takes what stdin has. On a terminal, Ctrl-A starts a command as in QEMU,
+ * and input is a serial line: what the UART has no room for is lost (and
+ * counted), as it would be. From a pipe or file, input is flow-controlled:
+ * read only as fast as the guest takes it, so scripted input is not lost.
+ */
+static void console_read(struct console *c, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+	u8 buf[256];
+	ssize_t n;
+
+	if (c->eof || (!c->tty && c->in_pos < c->in_len)) {
+		if (timeout_ms != 0)
+			poll(NULL, 0, timeout_ms);
+		return;
+	}
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return;
+	n = read(STDIN_FILENO, buf, c->tty ? sizeof(buf) : sizeof(c->in));
+	if (n <= 0) {
+		if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			c->eof = true;
+		return;
+	}
+	if (!c->tty) {
+		memcpy(c->in, buf, (size_t)n);
+		c->in_pos = 0;
+		c->in_len = (size_t)n;
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		u8 b = buf[i];
+
+		if (c->ctrl_a) {
+			c->ctrl_a = false;
+			if (b == 'x') {
+				c->quit = true;
+				return;
+			}
+			if (b == 'h') {
+				fprintf(stderr, "\r\nCtrl-A x  quit\r\nCtrl-A Ctrl-A  send Ctrl-A\r\n");
+				continue;
+			}
+			if (b != CTRL_A)
+				continue;
+		} else if (b == CTRL_A) {
+			c->ctrl_a = true;
+			continue;
+		}
+		if (c->in_len < sizeof(c->in))
+			c->in[c->in_len++] = b;
+	}
+}
+
+/* Hands buffered input to the UART. */
+static void console_deliver(struct console *c, struct vm *vm)
+{
+	if (c->in_pos == c->in_len)
+		return;
+	if (c->tty) {
+		/* A terminal is a serial line: bytes beyond the FIFO overrun. */
+		for (; c->in_pos < c->in_len; c->in_pos++) {
+			if (uart_rx_room(&vm->uart) == 0)
+				c->dropped_in++;
+			uart_rx_byte(&vm->uart, c->in[c->in_pos]);
+		}
+	} else {
+		while (c->in_pos < c->in_len && uart_rx_room(&vm->uart) > 0)
+			uart_rx_byte(&vm->uart, c->in[c->in_pos++]);
+	}
+	if (c->in_pos == c->in_len) {
+		c->in_pos = c->in_len = 0;
+		/* Nothing more to send now: the receiver sees the line go idle,
+		 * which raises the FIFO's character-timeout interrupt. */
+		uart_rx_idle(&vm->uart);
+	}
+}
+
+/* One POSIX timer for this thread: fires SIG_KICK at an absolute time. */
+static int timer_setup(timer_t *timer)
+{
+	struct sigevent sev = {
+		.sigev_notify = SIGEV_THREAD_ID,
+		.sigev_signo = SIG_KICK,
+	};
+
+	sev._sigev_un._tid = (int)syscall(SYS_gettid);
+	return timer_create(CLOCK_MONOTONIC, &sev, timer);
+}
+
+static void timer_arm(timer_t timer, u64 when, u64 *armed)
+{
+	struct itimerspec its = { 0 };
+
+	if (when == *armed)
+		return;
+	*armed = when;
+	if (when != UINT64_MAX) {
+		its.it_value.tv_sec = (time_t)(when / 1000000000ull);
+		its.it_value.tv_nsec = (long)(when % 1000000000ull);
+	}
+	timer_settime(timer, TIMER_ABSTIME, &its, NULL);
+}
+
+static int run_status(const struct vm *vm)
+{
+	switch (vm->end) {
+	case VM_END_HALT:
+	case VM_END_IDLE:
+		return RUN_OK;
+	case VM_END_DEBUG_EXIT:
+		return (int)(((vm->exit_code << 1) | 1) & 0xff);
+	case VM_END_SHUTDOWN:
+		return RUN_TRIPLE_FAULT;
+	case VM_END_RESET:
+		return RUN_RESET;
+	case VM_END_FAIL_ENTRY:
+		return RUN_FAIL_ENTRY;
+	case VM_END_INTERNAL_ERROR:
+		return RUN_INTERNAL_ERROR;
+	case VM_END_STOPPED:
+		return RUN_INTERRUPTED;
+	default:
+		return RUN_GUEST_FAILED;
+	}
+}
+
+/* The event loop of one guest: run it while it wants the CPU, sleep in
+ * poll() while it is halted, until it ends. */
+static void run_loop(struct vm *vm, struct console *c, timer_t timer)
+{
+	u64 armed = UINT64_MAX;
+	bool look = true; /* check stdin on this turn */
+	u64 kicks;
+
+	while (vm->state != VM_ENDED) {
+		u64 now = clock_now(), deadline;
+
+		if (stop_signal) {
+			vm_end(vm, VM_END_STOPPED, "stopped by signal %d", (int)stop_signal);
+			break;
+		}
+		if (look)
+			console_read(c, 0);
+		if (c->quit) {
+			vm_end(vm, VM_END_STOPPED, "quit with Ctrl-A x");
+			break;
+		}
+		console_deliver(c, vm);
+		vm_advance(vm, now);
+		deadline = vm_deadline(vm);
+		if (vm->state == VM_HALTED) {
+			console_flush(c);
+			if (deadline == UINT64_MAX && c->eof && c->in_pos == c->in_len) {
+				vm_end(vm, VM_END_IDLE, "halted with interrupts on, and nothing is left to wake it");
+				break;
+			}
+			timer_arm(timer, UINT64_MAX, &armed);
+			console_read(c, deadline == UINT64_MAX ? -1 : (int)((deadline - now + 999999) / 1000000));
+			look = false;
+			continue;
+		}
+		timer_arm(timer, deadline < now + SLICE_NS ? deadline : now + SLICE_NS, &armed);
+		kicks = vm->stats.kicks;
+		vm_run(vm);
+		/* Input matters when the guest sleeps or has run a whole slice. */
+		look = vm->state == VM_HALTED || vm->stats.kicks != kicks;
+		if (armed <= clock_now())
+			armed = 0; /* fired: arm again on the next turn */
+	}
+	console_flush(c);
+}
+
+int run_guest(const struct run_opts *opts)
+{
+	struct kvm kvm;
+	struct arena arena;
+	struct image img;
+	struct console console = { 0 };
+	struct vm vm;
+	struct vm_config cfg = {
+		.index = opts->index,
+		.firmware = opts->firmware,
+		.trace = opts->trace ? stderr : NULL,
+		.output = console_output,
+		.output_ctx = &console,
+	};
+	const u8 *fw;
+	size_t fw_len;
+	timer_t timer;
+	char err[256];
+	int status;
+
+	if (loader_open(opts->image, &img, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kvmlite: %s\n", err);
+		return RUN_ERROR;
+	}
+	if (kvm_open(&kvm, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kvmlite: %s\n", err);
+		return RUN_ERROR;
+	}
+	if (opts->verbose)
+		fprintf(stderr, "kvmlite: KVM backend %s, guest %s, firmware %s\n", kvm.backend, img.name,
+			opts->firmware ? "pc" : "none");
+	fw = loader_firmware(&fw_len);
+	if (arena_init(&arena, 1, GUEST_RAM_SIZE, fw, fw_len, err, sizeof(err)) < 0)
+		goto fail_kvm;
+	loader_place(&img, arena_slot(&arena, 0), GUEST_RAM_SIZE);
+	if (vm_init(&vm, &kvm, arena_slot(&arena, 0), arena.firmware, &cfg, err, sizeof(err)) < 0)
+		goto fail_arena;
+	if (vm_kick_install(SIG_KICK) < 0 || timer_setup(&timer) < 0) {
+		snprintf(err, sizeof(err), "timer setup: %s", strerror(errno));
+		vm_destroy(&vm);
+		goto fail_arena;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	console_raw(&console);
+	run_loop(&vm, &console, timer);
+	console_restore(&console);
+
+	status = run_status(&vm);
+	if (status != RUN_OK && !(vm.end == VM_END_DEBUG_EXIT && !opts->verbose))
+		fprintf(stderr, "kvmlite: guest %u: %s\n", vm.index, vm.why);
+	if (opts->verbose) {
+		fprintf(stderr,
+			"kvmlite: guest %u ended: %s; exit status %d\n"
+			"kvmlite: %llu exits (%llu I/O), %llu hlt, %llu interrupts, %llu kicks, "
+			"%llu/%llu unknown port reads/writes, %llu/%llu MMIO reads/writes\n"
+			"kvmlite: COM1: %llu bytes out, %llu in, %llu overruns; PIT: %llu irqs, %llu clamped\n",
+			vm.index, vm.why, status, (unsigned long long)vm.stats.exits,
+			(unsigned long long)vm.stats.io_exits, (unsigned long long)vm.stats.hlts,
+			(unsigned long long)vm.stats.irqs_injected, (unsigned long long)vm.stats.kicks,
+			(unsigned long long)vm.stats.unknown_port_reads,
+			(unsigned long long)vm.stats.unknown_port_writes, (unsigned long long)vm.stats.mmio_reads,
+			(unsigned long long)vm.stats.mmio_writes, (unsigned long long)vm.uart.stats.tx_bytes,
+			(unsigned long long)vm.uart.stats.rx_bytes, (unsigned long long)vm.uart.stats.overruns,
+			(unsigned long long)vm.pit.stats.irqs, (unsigned long long)vm.pit.stats.clamped);
+	}
+	timer_delete(timer);
+	vm_destroy(&vm);
+	arena_free(&arena);
+	kvm_close(&kvm);
+	return status;
+
+fail_arena:
+	arena_free(&arena);
+fail_kvm:
+	fprintf(stderr, "kvmlite: %s\n", err);
+	kvm_close(&kvm);
+	return RUN_ERROR;
+}

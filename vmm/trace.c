@@ -1,0 +1,103 @@
+/* trace.c - decodes exits into lines a learner can read next to the datasheets. */
+#include <stdio.h>
+
+#include "layout.h"
+#include "trace.h"
+#include "vm.h"
+
+/* 16550A registers by offset; offsets 0 and 1 change meaning with LCR.DLAB. */
+static const char *uart_reg(const struct vm *vm, u16 off, bool is_write)
+{
+	static const char *const rd[8] = { "RBR", "IER", "IIR", "LCR", "MCR", "LSR", "MSR", "SCR" };
+	static const char *const wr[8] = { "THR", "IER", "FCR", "LCR", "MCR", "LSR(ro)", "MSR(ro)", "SCR" };
+
+	if (uart_dlab(&vm->uart) && off < 2)
+		return off == 0 ? "DLL" : "DLM";
+	return is_write ? wr[off & 7] : rd[off & 7];
+}
+
+const char *trace_port_name(const struct vm *vm, u16 port, bool is_write, const char **device)
+{
+	static const char *const pit_regs[4] = { "counter 0", "counter 1", "counter 2", "control word" };
+
+	if (port >= COM1_BASE && port < COM1_BASE + COM1_PORTS) {
+		*device = "COM1";
+		return uart_reg(vm, port - COM1_BASE, is_write);
+	}
+	if (port >= PIT_BASE && port < PIT_BASE + PIT_PORTS) {
+		*device = "PIT";
+		return pit_regs[port - PIT_BASE];
+	}
+	if (port >= DEBUG_EXIT_PORT && port < DEBUG_EXIT_PORT + DEBUG_EXIT_PORTS) {
+		*device = "debug-exit";
+		return "exit";
+	}
+	switch (port) {
+	case PIC_MASTER_CMD:
+		*device = "PIC1";
+		return is_write ? "ICW1/OCW2/OCW3" : "IRR/ISR";
+	case PIC_MASTER_DATA:
+		*device = "PIC1";
+		return is_write ? "ICW2-4/IMR" : "IMR";
+	case PIC_SLAVE_CMD:
+		*device = "PIC2";
+		return is_write ? "ICW1/OCW2/OCW3" : "IRR/ISR";
+	case PIC_SLAVE_DATA:
+		*device = "PIC2";
+		return is_write ? "ICW2-4/IMR" : "IMR";
+	case PORT_SYSCTL_B:
+		*device = "sysctl";
+		return "port B (PIT gate 2)";
+	case PORT_KBD_CMD:
+		*device = "8042";
+		return "command";
+	case PORT_RESET_CTRL:
+		*device = "chipset";
+		return "reset control";
+	case PORT_POST:
+		*device = "POST";
+		return "diagnostic";
+	}
+	*device = "none";
+	return "unknown port";
+}
+
+static void trace_prefix(const struct vm *vm)
+{
+	u64 t = clock_now() - vm->start_ns;
+
+	fprintf(vm->cfg.trace, "[%4llu.%06llu] guest %u ", (unsigned long long)(t / 1000000000),
+		(unsigned long long)(t / 1000 % 1000000), vm->index);
+}
+
+void trace_pio(const struct vm *vm, u16 port, bool is_write, int size, u32 value)
+{
+	const char *device;
+	const char *reg = trace_port_name(vm, port, is_write, &device);
+
+	trace_prefix(vm);
+	fprintf(vm->cfg.trace, "%-3s 0x%04x %-10s %-14s %s 0x%0*x", is_write ? "out" : "in", port, device, reg,
+		is_write ? "<-" : "->", size * 2, value);
+	if (size == 1 && value >= 0x20 && value < 0x7f)
+		fprintf(vm->cfg.trace, " '%c'", (char)value);
+	fputc('\n', vm->cfg.trace);
+}
+
+void trace_mmio(const struct vm *vm, u64 addr, bool is_write, u32 len)
+{
+	trace_prefix(vm);
+	fprintf(vm->cfg.trace, "mmio 0x%05llx %u bytes %s (no device: %s)\n", (unsigned long long)addr, len,
+		is_write ? "write" : "read", is_write ? "dropped" : "reads all ones");
+}
+
+void trace_irq(const struct vm *vm, u32 vector)
+{
+	trace_prefix(vm);
+	fprintf(vm->cfg.trace, "irq  inject vector 0x%02x\n", vector);
+}
+
+void trace_event(const struct vm *vm, const char *what, const char *detail)
+{
+	trace_prefix(vm);
+	fprintf(vm->cfg.trace, "%-4s %s\n", what, detail);
+}

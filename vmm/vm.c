@@ -1,0 +1,466 @@
+/* vm.c - one guest on KVM: creation, interrupt injection, KVM_RUN, and the exit dispatch to the devices. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "trace.h"
+#include "vm.h"
+
+u64 clock_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000ull + (u64)ts.tv_nsec;
+}
+
+/*
+ * Kicking a vCPU: a signal sent to the thread that runs a guest sets that
+ * guest's immediate_exit, so KVM_RUN returns EINTR at once, whether the
+ * signal came during KVM_RUN or just before it. The handler must find the
+ * kvm_run of whatever guest its thread runs now: a thread-local pointer.
+ */
+static __thread struct kvm_run *volatile running;
+
+static void vm_kick_handler(int sig)
+{
+	struct kvm_run *run = running;
+
+	(void)sig;
+	if (run)
+		run->immediate_exit = 1;
+}
+
+int vm_kick_install(int signo)
+{
+	struct sigaction sa = { .sa_handler = vm_kick_handler };
+
+	sigemptyset(&sa.sa_mask);
+	return sigaction(signo, &sa, NULL);
+}
+
+static const char *const end_names[] = {
+	[VM_END_NONE] = "running",
+	[VM_END_HALT] = "halted",
+	[VM_END_IDLE] = "idle forever",
+	[VM_END_DEBUG_EXIT] = "debug exit",
+	[VM_END_SHUTDOWN] = "triple fault",
+	[VM_END_RESET] = "reset",
+	[VM_END_FAIL_ENTRY] = "entry failure",
+	[VM_END_INTERNAL_ERROR] = "internal error",
+	[VM_END_SYSTEM_EVENT] = "system event",
+	[VM_END_UNKNOWN_EXIT] = "unknown exit",
+	[VM_END_HOST_ERROR] = "host error",
+	[VM_END_STOPPED] = "stopped",
+};
+
+const char *vm_end_name(enum vm_end end)
+{
+	return (unsigned)end < ARRAY_SIZE(end_names) ? end_names[end] : "?";
+}
+
+void vm_end(struct vm *vm, enum vm_end end, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (vm->state == VM_ENDED)
+		return;
+	vm->state = VM_ENDED;
+	vm->end = end;
+	va_start(ap, fmt);
+	vsnprintf(vm->why, sizeof(vm->why), fmt, ap);
+	va_end(ap);
+}
+
+/* Where the guest was, for messages: CS:IP as a real-mode programmer reads it. */
+static void vm_where(struct vm *vm, char *buf, size_t len)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		snprintf(buf, len, "at an unknown RIP");
+	else
+		snprintf(buf, len, "at CS:IP %04x:%04llx (RIP 0x%llx)", sregs.cs.selector, regs.rip & 0xffff,
+			 regs.rip);
+}
+
+static void uart_to_vm(void *ctx, u8 byte)
+{
+	struct vm *vm = ctx;
+
+	if (vm->cfg.output)
+		vm->cfg.output(vm->cfg.output_ctx, vm, byte);
+}
+
+/* The CPU state a guest starts in: real mode, at the firmware's reset
+ * vector or directly at the boot sector, with the guest index in ESI. */
+static int vm_reset_cpu(struct vm *vm)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = {
+		.rflags = 0x2, /* bit 1 is always set; IF off */
+		.rsi = vm->index,
+		.rdx = BOOT_DRIVE,
+		.rsp = BOOT_STACK,
+	};
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		return -1;
+	/* KVM's reset state is already real mode; only the code segment moves.
+	 * A real PC starts at physical 0xfffffff0; we start at the same code
+	 * through its first-megabyte alias, F000:FFF0 with base 0xf0000. */
+	if (vm->cfg.firmware) {
+		sregs.cs.selector = FIRMWARE_SEG;
+		sregs.cs.base = (u64)FIRMWARE_SEG << 4;
+		regs.rip = RESET_VECTOR_OFF;
+	} else {
+		sregs.cs.selector = 0;
+		sregs.cs.base = 0;
+		regs.rip = BOOT_ADDR;
+	}
+	sregs.ss.selector = sregs.ds.selector = sregs.es.selector = 0;
+	sregs.ss.base = sregs.ds.base = sregs.es.base = 0;
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
+		return -1;
+	return 0;
+}
+
+int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg,
+	    char *err, size_t errlen)
+{
+	struct kvm_userspace_memory_region slot;
+	const char *what;
+	int vm_fd;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->index = cfg->index;
+	vm->ram = ram;
+	vm->vcpu_fd = -1;
+	vm->start_ns = clock_now();
+
+	what = "KVM_CREATE_VM";
+	vm_fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	if (vm_fd < 0)
+		goto fail;
+	what = "KVM_SET_USER_MEMORY_REGION (RAM)";
+	slot = (struct kvm_userspace_memory_region){
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = GUEST_RAM_SIZE,
+		.userspace_addr = (u64)(uintptr_t)ram,
+	};
+	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+		goto fail_vm;
+	if (cfg->firmware) {
+		what = "KVM_SET_USER_MEMORY_REGION (firmware)";
+		slot = (struct kvm_userspace_memory_region){
+			.slot = 1,
+			.flags = KVM_MEM_READONLY, /* guest writes exit as MMIO and are dropped */
+			.guest_phys_addr = FIRMWARE_ADDR,
+			.memory_size = FIRMWARE_SIZE,
+			.userspace_addr = (u64)(uintptr_t)firmware,
+		};
+		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			goto fail_vm;
+	}
+	what = "KVM_CREATE_VCPU";
+	vm->vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu_fd < 0)
+		goto fail_vm;
+	/* The vCPU holds a reference to its VM: the VM fd is not needed any
+	 * more, and every fd kept per guest counts against RLIMIT_NOFILE. */
+	close(vm_fd);
+	vm_fd = -1;
+	what = "mmap of kvm_run";
+	vm->run_size = kvm->run_size;
+	vm->run = mmap(NULL, (size_t)kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
+	if (vm->run == MAP_FAILED) {
+		vm->run = NULL;
+		goto fail;
+	}
+	what = "KVM_SET_SREGS/KVM_SET_REGS";
+	if (vm_reset_cpu(vm) < 0)
+		goto fail;
+
+	/* Devices in power-on state, wired as on a PC: PIT OUT0 and COM1 to
+	 * the PIC pair, whose INT output the injection below reads. */
+	pic_init(&vm->pic);
+	pit_init(&vm->pit, (struct irq_line){ pic_set_irq, &vm->pic, IRQ_PIT }, clock_now());
+	uart_init(&vm->uart, (struct irq_line){ pic_set_irq, &vm->pic, IRQ_COM1 }, uart_to_vm, vm);
+	vm->state = VM_RUNNING;
+	return 0;
+
+fail_vm:
+	if (vm_fd >= 0) {
+		int saved = errno;
+
+		close(vm_fd);
+		errno = saved;
+	}
+fail:
+	snprintf(err, errlen, "guest %u: %s: %s", vm->index, what, strerror(errno));
+	vm_destroy(vm);
+	return -1;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->run)
+		munmap(vm->run, (size_t)vm->run_size);
+	if (vm->vcpu_fd >= 0)
+		close(vm->vcpu_fd);
+	vm->run = NULL;
+	vm->vcpu_fd = -1;
+	if (vm->state != VM_ENDED)
+		vm_end(vm, VM_END_STOPPED, "stopped");
+}
+
+/* ---- port I/O: the PC's I/O map, one byte-wide port at a time ---- */
+
+static void vm_reset_request(struct vm *vm, u16 port)
+{
+	vm_end(vm, VM_END_RESET, "reset requested through port 0x%x", port);
+}
+
+/*
+ * One byte at one port. The PC's legacy devices are all 8 bits wide, so a
+ * wider access is split here, as the ISA bus would, before routing.
+ */
+static u8 vm_port_io8(struct vm *vm, u16 port, u8 val, bool is_write)
+{
+	if (port >= COM1_BASE && port < COM1_BASE + COM1_PORTS)
+		return (u8)uart_io(&vm->uart, port - COM1_BASE, val, 1, is_write);
+	if (port >= PIT_BASE && port < PIT_BASE + PIT_PORTS)
+		return (u8)pit_io(&vm->pit, port - PIT_BASE, val, 1, is_write, clock_now());
+	switch (port) {
+	case PIC_MASTER_CMD:
+	case PIC_MASTER_DATA:
+		return (u8)pic_io(&vm->pic, port - PIC_MASTER_CMD, val, 1, is_write);
+	case PIC_SLAVE_CMD:
+	case PIC_SLAVE_DATA:
+		return (u8)pic_io(&vm->pic, 2 + port - PIC_SLAVE_CMD, val, 1, is_write);
+	case PORT_SYSCTL_B:
+		if (!is_write)
+			return pit_port61_read(&vm->pit, clock_now());
+		pit_port61_write(&vm->pit, val, clock_now());
+		return 0;
+	case PORT_KBD_CMD:
+		/* Only the reset pulse of the 8042 is modelled. Reads say
+		 * "input buffer empty", so a guest that waits for it before
+		 * sending 0xfe (as Linux does) does not spin. */
+		if (is_write && val == KBD_CMD_RESET)
+			vm_reset_request(vm, port);
+		return 0;
+	case PORT_POST:
+		return 0xff; /* POST codes and I/O delays: a known sink */
+	}
+	if (port == PORT_RESET_CTRL) {
+		if (is_write && (val & 0x04))
+			vm_reset_request(vm, port);
+		return 0;
+	}
+	/* No device: reads float high, writes vanish, both are counted. */
+	if (is_write)
+		vm->stats.unknown_port_writes++;
+	else
+		vm->stats.unknown_port_reads++;
+	return 0xff;
+}
+
+/* One `in` or `out` of 1, 2 or 4 bytes; data points into the kvm_run page. */
+static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
+{
+	u32 val = 0;
+
+	if (is_write)
+		memcpy(&val, data, (size_t)size);
+	if (port >= DEBUG_EXIT_PORT && port < DEBUG_EXIT_PORT + DEBUG_EXIT_PORTS) {
+		/* QEMU's isa-debug-exit takes the whole value, not bytes. */
+		if (is_write) {
+			vm->exit_code = val;
+			vm_end(vm, VM_END_DEBUG_EXIT, "debug exit with value 0x%x", val);
+		} else {
+			memset(data, 0xff, (size_t)size);
+		}
+		return;
+	}
+	for (int i = 0; i < size; i++) {
+		u8 b = vm_port_io8(vm, (u16)(port + i), (u8)(val >> (8 * i)), is_write);
+
+		if (!is_write)
+			data[i] = b;
+	}
+	if (vm->cfg.trace) {
+		if (!is_write)
+			memcpy(&val, data, (size_t)size);
+		trace_pio(vm, port, is_write, size, val);
+	}
+}
+
+static void vm_exit_io(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	size_t size = run->io.size, count = run->io.count;
+	u64 offset = run->io.data_offset;
+
+	vm->stats.io_exits++;
+	/* KVM fills these, but nothing read from shared memory is trusted:
+	 * the data must lie inside the kvm_run mapping. */
+	if ((size != 1 && size != 2 && size != 4) || count == 0 || offset > (u64)vm->run_size ||
+	    size * count > (u64)vm->run_size - offset) {
+		vm_end(vm, VM_END_HOST_ERROR, "malformed I/O exit: port 0x%x size %zu count %zu offset %llu",
+		       run->io.port, size, count, (unsigned long long)offset);
+		return;
+	}
+	/* String I/O (rep outsb/insb) arrives as one exit with count > 1. */
+	for (size_t i = 0; i < count && vm->state != VM_ENDED; i++)
+		vm_pio(vm, run->io.port, run->io.direction == KVM_EXIT_IO_OUT, (int)size,
+		       (u8 *)run + offset + i * size);
+}
+
+static void vm_exit_mmio(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	u32 len = run->mmio.len > sizeof(run->mmio.data) ? sizeof(run->mmio.data) : run->mmio.len;
+
+	/* There are no MMIO devices: this is RAM the guest does not have, or
+	 * a write to the read-only firmware page. Reads see all ones. */
+	if (run->mmio.is_write) {
+		vm->stats.mmio_writes++;
+	} else {
+		vm->stats.mmio_reads++;
+		memset(run->mmio.data, 0xff, len);
+	}
+	if (vm->cfg.trace)
+		trace_mmio(vm, run->mmio.phys_addr, run->mmio.is_write, len);
+}
+
+void vm_handle_exit(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	char where[80];
+
+	vm->stats.exits++;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		vm_exit_io(vm);
+		return;
+	case KVM_EXIT_HLT:
+		vm->stats.hlts++;
+		if (vm->cfg.trace)
+			trace_event(vm, "hlt", run->if_flag ? "interrupts on: sleeps until one is due"
+							     : "interrupts off: the guest is done");
+		if (!run->if_flag)
+			vm_end(vm, VM_END_HALT, "halted with interrupts off");
+		else if (!pic_intr(&vm->pic))
+			vm->state = VM_HALTED;
+		return;
+	case KVM_EXIT_MMIO:
+		vm_exit_mmio(vm);
+		return;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+	case KVM_EXIT_INTR:
+		return; /* injection happens before the next entry */
+	case KVM_EXIT_SHUTDOWN:
+		vm_where(vm, where, sizeof(where));
+		vm_end(vm, VM_END_SHUTDOWN, "triple fault (KVM_EXIT_SHUTDOWN) %s", where);
+		return;
+	case KVM_EXIT_FAIL_ENTRY:
+		vm_end(vm, VM_END_FAIL_ENTRY, "KVM_EXIT_FAIL_ENTRY: hardware entry failure reason 0x%llx",
+		       (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		return;
+	case KVM_EXIT_INTERNAL_ERROR:
+		vm_where(vm, where, sizeof(where));
+		vm_end(vm, VM_END_INTERNAL_ERROR, "KVM_EXIT_INTERNAL_ERROR: %s (suberror %u) %s",
+		       run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? "emulation failure"
+										: "internal error",
+		       run->internal.suberror, where);
+		return;
+	case KVM_EXIT_SYSTEM_EVENT:
+		vm_end(vm, VM_END_SYSTEM_EVENT, "KVM_EXIT_SYSTEM_EVENT type %u", run->system_event.type);
+		return;
+	default:
+		vm_where(vm, where, sizeof(where));
+		vm_end(vm, VM_END_UNKNOWN_EXIT, "unhandled KVM exit reason %u %s", run->exit_reason, where);
+		return;
+	}
+}
+
+/*
+ * The PIC's INT line goes to the CPU. Without an in-kernel irqchip KVM
+ * accepts an interrupt only when the guest can take it now (IF set, no
+ * interrupt shadow): then KVM_INTERRUPT with the vector from the INTA
+ * cycle. Otherwise ask KVM to exit as soon as the guest can take one.
+ */
+static void vm_inject(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+
+	run->request_interrupt_window = 0;
+	if (!pic_intr(&vm->pic))
+		return;
+	if (run->ready_for_interrupt_injection && run->if_flag) {
+		struct kvm_interrupt irq = { .irq = (u32)pic_intack(&vm->pic) };
+
+		if (ioctl(vm->vcpu_fd, KVM_INTERRUPT, &irq) < 0) {
+			vm_end(vm, VM_END_HOST_ERROR, "KVM_INTERRUPT: %s", strerror(errno));
+			return;
+		}
+		vm->stats.irqs_injected++;
+		if (vm->cfg.trace)
+			trace_irq(vm, irq.irq);
+		/* The guest cannot take another before this one's handler ran. */
+		if (pic_intr(&vm->pic))
+			run->request_interrupt_window = 1;
+	} else {
+		run->request_interrupt_window = 1;
+	}
+}
+
+void vm_run(struct vm *vm)
+{
+	if (vm->state == VM_ENDED)
+		return;
+	vm->state = VM_RUNNING;
+	vm_inject(vm);
+	if (vm->state == VM_ENDED)
+		return;
+	running = vm->run;
+	if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+		running = NULL;
+		vm->run->immediate_exit = 0;
+		/* EINTR: kicked by a timer or another thread; EAGAIN: the host
+		 * was busy (seen under load). Both just mean "enter again". */
+		if (errno == EINTR || errno == EAGAIN)
+			vm->stats.kicks++;
+		else
+			vm_end(vm, VM_END_HOST_ERROR, "KVM_RUN: %s", strerror(errno));
+		return;
+	}
+	running = NULL;
+	vm_handle_exit(vm);
+}
+
+void vm_advance(struct vm *vm, u64 now)
+{
+	if (vm->state == VM_ENDED)
+		return;
+	if (pit_next_deadline(&vm->pit) <= now)
+		pit_advance(&vm->pit, now);
+	if (vm->state == VM_HALTED && pic_intr(&vm->pic))
+		vm->state = VM_RUNNING;
+}
+
+u64 vm_deadline(const struct vm *vm)
+{
+	return vm->state == VM_ENDED ? UINT64_MAX : pit_next_deadline(&vm->pit);
+}

@@ -1,0 +1,99 @@
+/* vm.h - one guest: its vCPU, its devices by value, its state; runs one KVM_RUN at a time for any scheduler. */
+#ifndef KVMLITE_VM_H
+#define KVMLITE_VM_H
+
+#include <stdio.h>
+
+#include "devices/i8254.h"
+#include "devices/i8259.h"
+#include "devices/uart16550.h"
+#include "kvm.h"
+#include "loader.h"
+#include "types.h"
+
+struct kvm_run;
+struct vm;
+
+/*
+ * A guest is RUNNING (wants the CPU), HALTED (in `hlt` with interrupts on:
+ * it needs no CPU until an interrupt is due) or ENDED (for a reason below;
+ * its vCPU is never entered again). Who runs it, and on which thread, is
+ * not the VM's business: vm_run() enters the guest once and returns.
+ */
+enum vm_state { VM_RUNNING, VM_HALTED, VM_ENDED };
+
+enum vm_end {
+	VM_END_NONE,
+	VM_END_HALT,	       /* hlt with interrupts off: nothing can wake it */
+	VM_END_IDLE,	       /* hlt with interrupts on, but no source of interrupts is left */
+	VM_END_DEBUG_EXIT,     /* wrote to the debug-exit port */
+	VM_END_SHUTDOWN,       /* triple fault */
+	VM_END_RESET,	       /* asked for a reset (port 0x64 or 0xcf9) */
+	VM_END_FAIL_ENTRY,     /* the CPU refused to enter the guest */
+	VM_END_INTERNAL_ERROR, /* KVM could not run it, e.g. emulation failure */
+	VM_END_SYSTEM_EVENT,   /* KVM_EXIT_SYSTEM_EVENT */
+	VM_END_UNKNOWN_EXIT,   /* an exit kvmlite does not handle */
+	VM_END_HOST_ERROR,     /* an ioctl on the host side failed */
+	VM_END_STOPPED,	       /* stopped by the user */
+};
+
+struct vm_stats {
+	u64 exits, io_exits, kicks;
+	u64 hlts, irqs_injected;
+	u64 mmio_reads, mmio_writes;
+	u64 unknown_port_reads, unknown_port_writes;
+};
+
+struct vm_config {
+	u32 index;     /* the guest's number, passed in ESI */
+	bool firmware; /* start in the firmware at F000:FFF0, or straight at 0000:7c00 */
+	FILE *trace;   /* when set, every exit is decoded here */
+	void (*output)(void *ctx, struct vm *vm, u8 byte); /* bytes the guest sends on COM1 */
+	void *output_ctx;
+};
+
+struct vm {
+	u32 index;
+	enum vm_state state;
+	enum vm_end end;
+	u32 exit_code;	  /* the value written to the debug-exit port */
+	char why[128];	  /* for ENDED: what happened, for people */
+	int vcpu_fd;	  /* the only fd a guest keeps after setup */
+	struct kvm_run *run;
+	int run_size;
+	u8 *ram;	  /* GUEST_RAM_SIZE bytes of the arena */
+	u64 start_ns;	  /* when it was created, for trace timestamps */
+	struct uart uart; /* COM1 */
+	struct pit pit;
+	struct pic pic;
+	struct vm_stats stats;
+	struct vm_config cfg;
+};
+
+/* Creates the KVM VM and vCPU, maps RAM (already holding the boot sector)
+ * and the firmware page, sets the reset state. -1 with err on failure. */
+int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg,
+	    char *err, size_t errlen);
+void vm_destroy(struct vm *vm);
+
+/* Enters the guest once (injecting a due interrupt first) and handles the exit. */
+void vm_run(struct vm *vm);
+/* Delivers what became due by `now` (PIT deadlines) and wakes a halted guest
+ * that has an interrupt to take. */
+void vm_advance(struct vm *vm, u64 now);
+/* When this guest next needs attention without any input: UINT64_MAX if never. */
+u64 vm_deadline(const struct vm *vm);
+/* Ends the guest for a reason; it is never entered again. */
+void vm_end(struct vm *vm, enum vm_end end, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Handles the exit described in vm->run (exposed for unit tests of the dispatch). */
+void vm_handle_exit(struct vm *vm);
+
+/* The host monotonic clock in ns: the only clock the devices are given. */
+u64 clock_now(void);
+
+/* Makes `signo` kick this thread's guest out of KVM_RUN (immediate_exit). */
+int vm_kick_install(int signo);
+
+const char *vm_end_name(enum vm_end end);
+
+#endif
