@@ -100,6 +100,16 @@ static void uart_to_vm(void *ctx, u8 byte)
 		vm->cfg.output(vm->cfg.output_ctx, vm, byte);
 }
 
+void vm_wire_devices(struct vm *vm)
+{
+	/* Devices in power-on state, wired as on a PC: PIT OUT0 and COM1 to
+	 * the PIC pair, whose INT output vm_inject() reads. */
+	pic_init(&vm->pic);
+	pit_init(&vm->pit, (struct irq_line){ pic_set_irq, &vm->pic, IRQ_PIT }, clock_now());
+	uart_init(&vm->uart, (struct irq_line){ pic_set_irq, &vm->pic, IRQ_COM1 }, uart_to_vm, vm);
+	vm->state = VM_RUNNING;
+}
+
 /* The CPU state a guest starts in: real mode, at the firmware's reset
  * vector or directly at the boot sector, with the guest index in ESI. */
 static int vm_reset_cpu(struct vm *vm)
@@ -191,12 +201,7 @@ int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, c
 	if (vm_reset_cpu(vm) < 0)
 		goto fail;
 
-	/* Devices in power-on state, wired as on a PC: PIT OUT0 and COM1 to
-	 * the PIC pair, whose INT output the injection below reads. */
-	pic_init(&vm->pic);
-	pit_init(&vm->pit, (struct irq_line){ pic_set_irq, &vm->pic, IRQ_PIT }, clock_now());
-	uart_init(&vm->uart, (struct irq_line){ pic_set_irq, &vm->pic, IRQ_COM1 }, uart_to_vm, vm);
-	vm->state = VM_RUNNING;
+	vm_wire_devices(vm);
 	return 0;
 
 fail_vm:

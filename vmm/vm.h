@@ -75,6 +75,9 @@ struct vm {
 int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg,
 	    char *err, size_t errlen);
 void vm_destroy(struct vm *vm);
+/* Puts the devices in their power-on state and wires their interrupts
+ * (part of vm_init; unit tests use it to build a VM without KVM). */
+void vm_wire_devices(struct vm *vm);
 
 /* Enters the guest once (injecting a due interrupt first) and handles the exit. */
 void vm_run(struct vm *vm);

@@ -10,27 +10,27 @@
  * value and there may be 100,000 VMs.
  */
 struct pic_chip {
-	u8 irr;		 /* interrupt request register: requests waiting for INTA */
-	u8 isr;		 /* in-service register: acknowledged, waiting for EOI */
-	u8 imr;		 /* interrupt mask register, written by OCW1 */
-	u8 last_level;	 /* each IR input's level as last driven (the wire, not a latch) */
-	u8 vector_base;	 /* ICW2 with bits 2:0 cleared: the vector of IR0 */
-	u8 icw_step;	 /* the ICW the next A0=1 write is (2, 3 or 4); 0: it is OCW1 */
-	u8 top;		 /* the IR with the highest priority; rotation moves it */
-	bool read_isr;	 /* OCW3 RR/RIS: an A0=0 read returns ISR, not IRR */
-	bool poll;	 /* OCW3 P: the next read is a poll (and acknowledges) */
-	bool need_icw4;	 /* ICW1 IC4 */
-	bool single;	 /* ICW1 SNGL: no ICW3 follows */
-	bool level_mode; /* ICW1 LTIM: requests are levels, not rising edges */
-	bool auto_eoi;	 /* ICW4 AEOI: INTA does not leave the ISR bit set */
-	bool sfnm;	 /* ICW4 SFNM: master only, lets a slave nest over itself */
+	u8 irr;		   /* interrupt request register: requests waiting for INTA */
+	u8 isr;		   /* in-service register: acknowledged, waiting for EOI */
+	u8 imr;		   /* interrupt mask register, written by OCW1 */
+	u8 last_level;	   /* each IR input's level as last driven (the wire, not a latch) */
+	u8 vector_base;	   /* ICW2 with bits 2:0 cleared: the vector of IR0 */
+	u8 icw_step;	   /* the ICW the next A0=1 write is (2, 3 or 4); 0: it is OCW1 */
+	u8 top;		   /* the IR with the highest priority; rotation moves it */
+	bool read_isr;	   /* OCW3 RR/RIS: an A0=0 read returns ISR, not IRR */
+	bool poll;	   /* OCW3 P: the next read is a poll (and acknowledges) */
+	bool need_icw4;	   /* ICW1 IC4 */
+	bool single;	   /* ICW1 SNGL: no ICW3 follows */
+	bool level_mode;   /* ICW1 LTIM: requests are levels, not rising edges */
+	bool auto_eoi;	   /* ICW4 AEOI: INTA does not leave the ISR bit set */
+	bool sfnm;	   /* ICW4 SFNM: master only, lets a slave nest over itself */
 	bool special_mask; /* OCW3 ESMM/SMM: masked levels do not block lower ones */
 	bool rotate_aeoi;  /* OCW2 "rotate in AEOI mode": INTA makes its level lowest */
 };
 
 struct pic_stats {
-	u64 spurious;	/* INTA cycles with nothing to deliver: vector base+7 */
-	u64 acks;	/* INTA cycles that delivered a real request */
+	u64 spurious; /* INTA cycles with nothing to deliver: vector base+7 */
+	u64 acks;     /* INTA cycles that delivered a real request */
 };
 
 struct pic {

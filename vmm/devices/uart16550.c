@@ -33,9 +33,9 @@ static u8 uart_iir_id(const struct uart *u)
 	    (!uart_fifo_on(u) || u->rx_count >= uart_trigger_levels[u->fcr >> 6]))
 		return UART_IIR_RDA;
 	/*
-	 * Datasheet and QEMU gate the timeout with ERBFI too. It ranks below
-	 * RDA here: QEMU would only show CTI after 4 real character times,
-	 * while our host may call uart_rx_idle before the guest looks at all.
+	 * ERBFI gates the timeout too (real chips and QEMU do). It ranks below
+	 * RDA here: QEMU shows CTI only after 4 real character times, while
+	 * our host may call uart_rx_idle before the guest has looked at all.
 	 */
 	if (rx_on && uart_fifo_on(u) && u->rx_count && u->rx_idle)
 		return UART_IIR_CTI;
@@ -89,17 +89,15 @@ static void uart_receive(struct uart *u, u8 byte, bool from_host)
 
 static u8 uart_read_rbr(struct uart *u)
 {
-	u8 byte;
+	u8 byte = 0; /* an empty FIFO reads 0, like QEMU */
 
 	if (!uart_fifo_on(u)) {
 		u->lsr &= (u8)~UART_LSR_DR;
 		return u->rbr; /* re-reads the last byte when empty, like QEMU */
 	}
-	if (!u->rx_count) {
-		byte = 0;
-	} else {
+	if (u->rx_count) {
 		byte = u->rx_fifo[u->rx_head];
-		u->rx_head = (u->rx_head + 1) % UART_FIFO_SIZE;
+		u->rx_head = (u8)((u->rx_head + 1) % UART_FIFO_SIZE);
 		u->rx_count--;
 	}
 	if (!u->rx_count)

@@ -1,0 +1,602 @@
+/* firmware.S - kvmlite's PC firmware: one read-only 4 KiB page that sets up IVT, BDA, PIC and PIT, serves int 10h/14h/16h/1Ah over COM1, and enters the boot sector. */
+/*
+ * The page is mapped at guest-physical 0xff000 and runs as segment 0xf000,
+ * offsets 0xf000-0xffff. The CPU starts at F000:FFF0 (the last 16 bytes of
+ * this file) with ESI = guest index; the VMM has already loaded the boot
+ * sector at 0000:7c00.
+ *
+ * What it leaves for the boot sector follows what SeaBIOS 1.16 leaves under
+ * QEMU, so that the same image behaves the same on both (tests/diff/):
+ *   - 8259A pair initialised ICW1-ICW4 with vectors 0x08/0x70, cascade on
+ *     IRQ 2, and the interrupt masks SeaBIOS ends with (PIC_IMR1/PIC_IMR2);
+ *   - 8254 counter 0 in mode 2 (rate generator, what SeaBIOS's pit_setup
+ *     programs: control word 0x34) with count 0 = 65536: IRQ 0 at 18.2 Hz;
+ *   - the 16550A untouched: SeaBIOS only probes it (IER=2, read IER and IIR,
+ *     IER=0), which leaves the registers in their reset state;
+ *   - BDA: COM1 at 0x400, one serial port in the equipment word, COM1
+ *     timeout 10 ticks at 0x47c, tick count 0 (SeaBIOS reads the RTC; there
+ *     is none here), empty keyboard buffer;
+ *   - SS:SP = 0000:7c00, DS = ES = 0, DL = 0x80, IF = 1, ESI unchanged.
+ *
+ * Services return like SeaBIOS's handlers: only CF (and ZF for int 16h
+ * AH=1) is changed in the caller's FLAGS image; the other flags, IF
+ * included, come back as the caller had them. Unknown functions return with
+ * CF set and AX unchanged (SeaBIOS's set_unimplemented/set_invalid).
+ *
+ * Waits (int 10h/14h/16h) poll the UART's LSR and sleep with `sti; hlt`
+ * between polls, so a waiting guest costs no host CPU: the next interrupt
+ * (the 18.2 Hz tick, or the UART's own if the guest enabled it) wakes it.
+ *
+ * All data lives in RAM page 0 (IVT and BDA); the firmware uses the
+ * caller's stack and no other memory.
+ */
+#include "layout.h"
+
+/* 16550A registers (offsets from COM1_BASE), PC16550D datasheet section 8 */
+#define COM1_RBR (COM1_BASE + 0)	/* receive buffer (read), THR (write) */
+#define COM1_THR (COM1_BASE + 0)
+#define COM1_DLL (COM1_BASE + 0)	/* divisor latch, when LCR.DLAB = 1 */
+#define COM1_DLM (COM1_BASE + 1)
+#define COM1_LCR (COM1_BASE + 3)
+#define COM1_LSR (COM1_BASE + 5)
+#define COM1_MSR (COM1_BASE + 6)
+#define LCR_DLAB 0x80
+#define LSR_DR 0x01			/* a received byte is waiting */
+#define LSR_THRE 0x20			/* transmit holding register empty */
+#define LSR_TX_IDLE 0x60		/* THRE and TEMT: what SeaBIOS waits for */
+#define LSR_TIMEOUT 0x80		/* int 14h: bit 7 of AH set = timed out */
+
+/* 8259A: ICW1 = edge triggered, cascade, ICW4 follows; ICW4 = 8086 mode */
+#define PIC_ICW1 0x11
+#define PIC_ICW4 0x01
+#define PIC_EOI 0x20			/* OCW2 non-specific end of interrupt */
+/*
+ * The masks SeaBIOS 1.16 leaves under QEMU when it jumps to a boot sector
+ * (measured: tests/diff/diff_pic.expected): pic_setup masks all but IRQ 2,
+ * then the timer, keyboard, floppy, RTC, mouse, FPU and ATA drivers unmask
+ * IRQ 0, 1, 6, 8, 12, 13 and 14. kvmlite has no devices on the extra
+ * lines, so they never fire; matching keeps IMR reads identical. The COM1
+ * line (IRQ 4) stays masked, as under SeaBIOS.
+ */
+#define PIC_IMR1 0xb8
+#define PIC_IMR2 0x8e
+
+/* 8254: counter 0, lobyte/hibyte, mode 2, binary (SeaBIOS's pit_setup) */
+#define PIT_CTRL (PIT_BASE + 3)
+#define PIT_MODE_TICK 0x34
+
+/* BDA fields beyond those in layout.h (offsets as in SeaBIOS's biosvar.h) */
+#define BDA_MEM_KB 0x0413	/* word: KiB of conventional memory (int 12h) */
+#define BDA_KBD_HEAD 0x041a	/* word: keyboard buffer head, offset from 0x400 */
+#define BDA_KBD_TAIL 0x041c	/* word: keyboard buffer tail */
+#define BDA_KBD_BUF 0x041e	/* 16 words: the keyboard buffer */
+#define KBD_BUF_OFF 0x1e	/* BDA_KBD_BUF - 0x400 */
+#define COM_TIMEOUT_TICKS 0x0a	/* SeaBIOS's detect_serial value */
+#define EQUIPMENT 0x0202	/* one serial port (bits 9-11), x87 present (bit 1) */
+
+#define TICKS_PER_DAY 0x1800b0	/* 18.2 Hz * 86400 s, SeaBIOS's TICKS_PER_DAY */
+
+#define FLAGS_CF 0x01
+#define FLAGS_ZF 0x40
+
+	.code16
+	.text
+	.globl _start
+_start:				/* offset 0xf000 of segment 0xf000 */
+
+/* ---------------------------------------------------------------------- */
+/* Returns that edit the caller's FLAGS image (at 6(%bp) after push %bp)   */
+/* ---------------------------------------------------------------------- */
+
+/* Unknown function, absent port: CF set, registers as the caller had them. */
+svc_fail:
+	push %bp
+	mov %sp, %bp
+	orb $FLAGS_CF, 6(%bp)
+	pop %bp
+	iret
+
+svc_ok:
+	push %bp
+	mov %sp, %bp
+	andb $~FLAGS_CF, 6(%bp)
+	pop %bp
+	iret
+
+ret_zf_set:
+	push %bp
+	mov %sp, %bp
+	orb $FLAGS_ZF, 6(%bp)
+	pop %bp
+	iret
+
+ret_zf_clear:
+	push %bp
+	mov %sp, %bp
+	andb $~FLAGS_ZF, 6(%bp)
+	pop %bp
+	iret
+
+/* Every vector without a handler: return at once. */
+default_iret:
+	iret
+
+/* ---------------------------------------------------------------------- */
+/* Hardware interrupts                                                     */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * IRQ 1-7 with no handler: end the interrupt so the master's ISR bit does
+ * not stay set and block every lower-priority line (SeaBIOS's handle_hwpic1).
+ */
+irq_master:
+	push %ax
+	mov $PIC_EOI, %al
+	out %al, $PIC_MASTER_CMD
+	pop %ax
+	iret
+
+/* IRQ 8-15 with no handler: end it on the slave and on the master (cascade). */
+irq_slave:
+	push %ax
+	mov $PIC_EOI, %al
+	out %al, $PIC_SLAVE_CMD
+	out %al, $PIC_MASTER_CMD
+	pop %ax
+	iret
+
+/*
+ * int 08h, IRQ 0: count a timer tick (SeaBIOS's handle_08). Past one day the
+ * count restarts at 0 and the midnight byte is incremented; then the user
+ * hook int 1Ch runs and the interrupt is ended.
+ */
+int08:
+	push %ds
+	push %eax
+	xor %ax, %ax
+	mov %ax, %ds
+	mov BDA_TICKS, %eax
+	inc %eax
+	cmp $TICKS_PER_DAY, %eax
+	jb 1f
+	xor %eax, %eax
+	incb BDA_MIDNIGHT
+1:	mov %eax, BDA_TICKS
+	int $0x1c
+	mov $PIC_EOI, %al
+	out %al, $PIC_MASTER_CMD
+	pop %eax
+	pop %ds
+	iret
+
+/* ---------------------------------------------------------------------- */
+/* COM1 polling                                                            */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * com1_wait: poll COM1's LSR until all bits of BL are set.
+ *   in:  BL = LSR bits; BH = polls to spin before sleeping between polls;
+ *        CX = timeout, in timer ticks seen to pass (0 = wait for ever);
+ *        DS = 0. Called with interrupts disabled.
+ *   out: AL = the last LSR read; CF set if it timed out.
+ *   clobbers AH, BH, CX.
+ * Between polls it sleeps with `sti; hlt` (the sti shadow makes the pair
+ * atomic: an interrupt pending at the sti still wakes the hlt).
+ */
+com1_wait:
+	push %dx
+	push %si
+	mov BDA_TICKS, %si
+	mov $COM1_LSR, %dx
+1:	in %dx, %al
+	mov %al, %ah
+	and %bl, %ah
+	cmp %bl, %ah
+	je 4f			/* ready; CF clear from the cmp */
+	test %bh, %bh
+	jz 2f
+	dec %bh			/* spin a little first: THRE is usually back at once */
+	jmp 1b
+2:	jcxz 3f			/* no timeout */
+	cmp BDA_TICKS, %si
+	je 3f
+	mov BDA_TICKS, %si	/* a tick passed */
+	dec %cx
+	jz 5f
+3:	sti
+	hlt
+	cli
+	jmp 1b
+5:	stc
+4:	pop %si
+	pop %dx
+	ret
+
+/* com1_timeout: CX = the BDA's COM1 timeout + 1 ticks (SeaBIOS waits until
+ * `timeout + 1` ticks from now have passed). DS = 0. */
+com1_timeout:
+	xor %cx, %cx
+	mov BDA_COM1_TIMEOUT, %cl
+	inc %cx
+	ret
+
+/* ---------------------------------------------------------------------- */
+/* int 10h: video. There is no screen; teletype output goes to COM1.       */
+/* ---------------------------------------------------------------------- */
+int10:
+	cmp $0x0e, %ah
+	jne svc_fail
+	push %ds
+	push %ax
+	push %bx
+	push %cx
+	push $0
+	pop %ds
+	mov $LSR_THRE, %bl
+	mov $64, %bh
+	call com1_timeout
+	call com1_wait
+	pop %cx
+	pop %bx
+	pop %ax
+	jc 1f			/* timed out: drop the character */
+	push %dx
+	mov $COM1_THR, %dx
+	out %al, %dx
+	pop %dx
+1:	pop %ds
+	iret			/* flags as the caller had them */
+
+/* ---------------------------------------------------------------------- */
+/* int 11h: equipment word; int 12h: conventional memory in KiB            */
+/* ---------------------------------------------------------------------- */
+int11:
+	push %ds
+	push $0
+	pop %ds
+	mov BDA_EQUIPMENT, %ax
+	pop %ds
+	iret
+
+int12:
+	push %ds
+	push $0
+	pop %ds
+	mov BDA_MEM_KB, %ax
+	pop %ds
+	iret
+
+/* ---------------------------------------------------------------------- */
+/* int 14h: serial port services (SeaBIOS src/serial.c, handle_1400-1403)  */
+/* DX = port number; only DX = 0 (COM1) exists. Unknown AH or port: CF set, */
+/* AX unchanged. Otherwise CF clear and AH = line status.                  */
+/* ---------------------------------------------------------------------- */
+int14:
+	cmp $3, %ah
+	ja svc_fail
+	test %dx, %dx
+	jnz svc_fail
+	push %ds
+	push %bx
+	push %cx
+	push %dx
+	push $0
+	pop %ds
+	cmp $1, %ah
+	jb int14_init
+	je int14_send
+	cmp $2, %ah
+	je int14_recv
+	/* AH=3 status: AH = LSR, AL = MSR */
+int14_status:
+	mov $COM1_LSR, %dx
+	in %dx, %al
+	mov %al, %ah
+	inc %dx			/* COM1_MSR */
+	in %dx, %al
+int14_done:
+	pop %dx
+	pop %cx
+	pop %bx
+	pop %ds
+	jmp svc_ok
+
+/*
+ * AH=0 init. AL bits 7-5 = baud (110,150,300,600,1200,2400,4800,9600),
+ * bits 4-0 go to LCR (parity, stop bits, word length). Divisor 0x417 for
+ * 110 baud, else 0x600 >> (AL >> 5) (1.8432 MHz / 16 / baud).
+ * Returns AH = LSR, AL = MSR.
+ */
+int14_init:
+	mov %al, %bl
+	mov $COM1_LCR, %dx
+	in %dx, %al
+	or $LCR_DLAB, %al
+	out %al, %dx
+	mov $0x0417, %ax
+	mov %bl, %cl
+	shr $5, %cl
+	jz 1f
+	mov $0x0600, %ax
+	shr %cl, %ax
+1:	mov $COM1_DLL, %dx
+	out %al, %dx
+	inc %dx			/* COM1_DLM */
+	mov %ah, %al
+	out %al, %dx
+	mov %bl, %al
+	and $0x1f, %al
+	mov $COM1_LCR, %dx
+	out %al, %dx
+	jmp int14_status
+
+/*
+ * AH=1 send AL: wait (up to the BDA timeout) for THRE and TEMT, then write.
+ * AH = the LSR read before writing; on timeout AH = LSR | 0x80, not sent.
+ */
+int14_send:
+	mov %al, %dl		/* the character */
+	mov $LSR_TX_IDLE, %bl
+	mov $64, %bh
+	call com1_timeout
+	call com1_wait
+	mov %al, %ah
+	jc 1f
+	mov %dl, %al
+	mov $COM1_THR, %dx
+	out %al, %dx
+	jmp int14_done
+1:	or $LSR_TIMEOUT, %ah
+	mov %dl, %al
+	jmp int14_done
+
+/*
+ * AH=2 receive: wait (up to the BDA timeout) for DR. AL = the byte, AH = LSR;
+ * on timeout AH = LSR | 0x80 and AL unchanged.
+ */
+int14_recv:
+	mov %al, %dl
+	mov $LSR_DR, %bl
+	xor %bh, %bh
+	call com1_timeout
+	call com1_wait
+	mov %al, %ah
+	jc 1f
+	mov $COM1_RBR, %dx
+	in %dx, %al
+	jmp int14_done
+1:	or $LSR_TIMEOUT, %ah
+	mov %dl, %al
+	jmp int14_done
+
+/* ---------------------------------------------------------------------- */
+/* int 16h: keyboard, read from COM1.                                      */
+/* A byte seen by AH=1 (check) is kept in the BDA keyboard buffer, one     */
+/* entry (head = 0x1e, tail = 0x20), until AH=0 takes it.                  */
+/* ---------------------------------------------------------------------- */
+int16:
+	push %ds
+	push $0
+	pop %ds
+	cmp $0x02, %ah
+	je int16_shift
+	cmp $0x12, %ah
+	je int16_shift
+	cmp $0x00, %ah
+	je int16_read
+	cmp $0x10, %ah
+	je int16_read
+	cmp $0x01, %ah
+	je int16_check
+	cmp $0x11, %ah
+	je int16_check
+	pop %ds
+	jmp svc_fail
+
+/* AH=2 (and 12h): shift flags. No keyboard, so none are ever down. */
+int16_shift:
+	mov $0, %al
+	cmp $0x12, %ah
+	jne 1f
+	mov $0, %ah		/* 12h: extended flags in AH too */
+1:	pop %ds
+	iret
+
+/* AH=0 (and 10h): wait for a byte; AL = byte, AH = 0 (no scan code). */
+int16_read:
+	mov BDA_KBD_HEAD, %ax
+	cmp BDA_KBD_TAIL, %ax
+	je 1f
+	mov BDA_KBD_BUF, %ax	/* the byte AH=1 saw */
+	movw $KBD_BUF_OFF, BDA_KBD_TAIL
+	pop %ds
+	iret
+1:	push %bx
+	push %cx
+	push %dx
+	mov $LSR_DR, %bl
+	xor %bh, %bh
+	xor %cx, %cx		/* no timeout: sleep until a byte comes */
+	call com1_wait
+	mov $COM1_RBR, %dx
+	in %dx, %al
+	mov $0, %ah
+	pop %dx
+	pop %cx
+	pop %bx
+	pop %ds
+	iret
+
+/* AH=1 (and 11h): is a byte waiting? ZF clear and AX = byte, or ZF set. */
+int16_check:
+	push %ax
+	mov BDA_KBD_HEAD, %ax
+	cmp BDA_KBD_TAIL, %ax
+	jne 2f			/* AH=1 saw one before and AH=0 has not taken it */
+	push %dx
+	mov $COM1_LSR, %dx
+	in %dx, %al
+	test $LSR_DR, %al
+	jnz 1f
+	pop %dx
+	pop %ax			/* nothing there: AX as it was, ZF set */
+	pop %ds
+	jmp ret_zf_set
+1:	mov $COM1_RBR, %dx	/* take it from the UART, keep it for AH=0 */
+	in %dx, %al
+	mov $0, %ah
+	pop %dx
+	mov %ax, BDA_KBD_BUF
+	movw $KBD_BUF_OFF + 2, BDA_KBD_TAIL
+2:	pop %ax
+	mov BDA_KBD_BUF, %ax
+	pop %ds
+	jmp ret_zf_clear
+
+/* ---------------------------------------------------------------------- */
+/* int 1Ah: time of day (SeaBIOS src/clock.c handle_1a00/handle_1a01)      */
+/* ---------------------------------------------------------------------- */
+int1a:
+	cmp $1, %ah
+	ja svc_fail
+	push %ds
+	push $0
+	pop %ds
+	je 1f
+	/* AH=0: CX:DX = ticks since midnight, AL = midnight flag, then cleared */
+	mov BDA_TICKS, %dx
+	mov BDA_TICKS + 2, %cx
+	mov BDA_MIDNIGHT, %al
+	movb $0, BDA_MIDNIGHT
+	pop %ds
+	jmp svc_ok
+	/* AH=1: ticks = CX:DX, midnight flag cleared, AH = 0 */
+1:	mov %dx, BDA_TICKS
+	mov %cx, BDA_TICKS + 2
+	movb $0, BDA_MIDNIGHT
+	mov $0, %ah
+	pop %ds
+	jmp svc_ok
+
+/* ---------------------------------------------------------------------- */
+/* Start-up                                                                */
+/* ---------------------------------------------------------------------- */
+
+/* IVT entries that get their own handler: vector, offset */
+.macro VEC n, handler
+	movw $\handler, (\n) * 4
+.endm
+
+entry:
+	cli
+	cld
+	xor %eax, %eax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	mov %ax, %fs
+	mov %ax, %gs
+	mov $BOOT_STACK, %sp
+
+	/* IVT: every vector to an iret, then the hardware IRQs to EOI stubs */
+	xor %edi, %edi
+	mov $256, %ecx
+	mov $(FIRMWARE_SEG << 16) + default_iret, %eax
+	rep stosl
+	/* BDA: zero its 256 bytes (a reset keeps RAM), DI is now 0x400 */
+	mov $64, %cx
+	xor %eax, %eax
+	rep stosl
+	mov $PIC_MASTER_VECTOR * 4, %di
+	mov $8, %cl
+	mov $(FIRMWARE_SEG << 16) + irq_master, %eax
+	rep stosl
+	mov $PIC_SLAVE_VECTOR * 4, %di
+	mov $8, %cl
+	mov $(FIRMWARE_SEG << 16) + irq_slave, %eax
+	rep stosl
+	VEC PIC_MASTER_VECTOR + IRQ_PIT, int08
+	VEC 0x10, int10
+	VEC 0x11, int11
+	VEC 0x12, int12
+	VEC 0x13, svc_fail	/* disk: none */
+	VEC 0x14, int14
+	VEC 0x15, svc_fail	/* system services: none */
+	VEC 0x16, int16
+	VEC 0x17, svc_fail	/* printer: none */
+	VEC 0x1a, int1a
+
+	/* BDA */
+	movw $COM1_BASE, BDA_COM1
+	movw $EQUIPMENT, BDA_EQUIPMENT
+	movw $GUEST_RAM_SIZE / 1024, BDA_MEM_KB
+	movl $(KBD_BUF_OFF << 16) | KBD_BUF_OFF, BDA_KBD_HEAD	/* head = tail: empty */
+	movb $COM_TIMEOUT_TICKS, BDA_COM1_TIMEOUT
+	/* ticks (0x46c) and the midnight flag (0x470) are 0 from the clearing */
+
+	/* 8259A pair: ICW1-ICW4, then the masks (8259A datasheet, "Initialization") */
+	mov $PIC_ICW1, %al
+	out %al, $PIC_MASTER_CMD
+	out %al, $PIC_SLAVE_CMD
+	mov $PIC_MASTER_VECTOR, %al	/* ICW2: vector base */
+	out %al, $PIC_MASTER_DATA
+	mov $PIC_SLAVE_VECTOR, %al
+	out %al, $PIC_SLAVE_DATA
+	mov $1 << IRQ_CASCADE, %al	/* ICW3 master: a slave on IRQ 2 */
+	out %al, $PIC_MASTER_DATA
+	mov $IRQ_CASCADE, %al		/* ICW3 slave: its id is 2 */
+	out %al, $PIC_SLAVE_DATA
+	mov $PIC_ICW4, %al
+	out %al, $PIC_MASTER_DATA
+	out %al, $PIC_SLAVE_DATA
+	mov $PIC_IMR1, %al
+	out %al, $PIC_MASTER_DATA
+	mov $PIC_IMR2, %al
+	out %al, $PIC_SLAVE_DATA
+
+	/* 8254 counter 0: mode 2, count 0 = 65536 -> 1193182 / 65536 = 18.2 Hz */
+	mov $PIT_MODE_TICK, %al
+	out %al, $PIT_CTRL
+	xor %al, %al
+	out %al, $PIT_BASE
+	out %al, $PIT_BASE
+
+#ifdef FIRMWARE_QEMU_TEST
+	/*
+	 * Development only (tests/diff/fw-qemu.sh): under QEMU with this page as
+	 * -bios, nobody loads a boot sector, so take it from the start of the
+	 * 64 KiB BIOS image (F000:0000).
+	 */
+	mov $0x1b, %ecx		/* IA32_APIC_BASE: disable QEMU's local APIC so */
+	rdmsr			/* the 8259A reaches the CPU directly (SeaBIOS */
+	and $~0x800, %ax	/* instead sets LINT0 to ExtINT) */
+	wrmsr
+	push %ds
+	push $FIRMWARE_SEG
+	pop %ds
+	xor %si, %si
+	mov $BOOT_ADDR, %di
+	mov $BOOT_SIZE / 2, %cx
+	rep movsw
+	pop %ds
+	xor %esi, %esi		/* the guest index, as SeaBIOS leaves it */
+#endif
+
+	/* Enter the boot sector as a PC BIOS does. ESI was never touched. */
+	xor %eax, %eax
+	xor %ebx, %ebx
+	xor %ecx, %ecx
+	xor %edi, %edi
+	xor %ebp, %ebp
+	mov $BOOT_DRIVE, %edx
+	sti
+	ljmp $0, $BOOT_ADDR
+
+/* ---------------------------------------------------------------------- */
+	.org RESET_VECTOR_OFF - FIRMWARE_BASE_OFF
+reset:				/* F000:FFF0 */
+	ljmp $FIRMWARE_SEG, $entry
+	.ascii "kvmlite"
+	.org FIRMWARE_SIZE - 2
+	.byte 0xfc		/* F000:FFFE: model byte, PC/AT (as SeaBIOS) */
+	.byte 0

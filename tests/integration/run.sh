@@ -1,0 +1,159 @@
+#!/bin/bash
+# run.sh - integration tests: boots every guest on the real /dev/kvm and checks output and exit status.
+#
+# KVMLITE names the binary under test (default build/kvmlite). Each check
+# prints ok/FAIL with what differed; the last line is "N passed, M failed".
+set -u
+cd "$(dirname "$0")/../.."
+KVMLITE=${KVMLITE:-build/kvmlite}
+IMG=build/guest
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; }
+
+if [ ! -c /dev/kvm ]; then
+	echo "SKIP: /dev/kvm is absent on this host: KVM integration tests cannot run"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+
+# expect NAME STATUS EXPECTED_STDOUT -- COMMAND... : runs COMMAND (stdin from $T/in if present)
+expect() {
+	local name=$1 want_status=$2 want_out=$3
+	shift 4
+	local in=/dev/null
+	[ -f "$T/in" ] && in=$T/in
+	timeout 20 "$@" <"$in" >"$T/out" 2>"$T/err"
+	local status=$?
+	rm -f "$T/in"
+	if [ "$status" = "$want_status" ] && [ "$(cat "$T/out")" = "$want_out" ]; then
+		ok "$name"
+	else
+		bad "$name" "status $status (want $want_status)" "stdout: $(head -c 300 "$T/out" | tr '\n' '|')" \
+			"want:   $(printf '%s' "$want_out" | tr '\n' '|')" "stderr: $(head -c 300 "$T/err" | tr '\n' '|')"
+	fi
+}
+# stderr_has NAME PATTERN: the last command's stderr matched
+stderr_has() {
+	if grep -q -- "$2" "$T/err"; then ok "$1"; else bad "$1" "stderr lacks '$2'" "stderr: $(head -c 300 "$T/err")"; fi
+}
+
+# ---- every built-in guest ----
+for fw in pc none; do
+	expect "hello prints its greeting and exits 0 (firmware $fw)" 0 "hello, world" -- \
+		"$KVMLITE" run --firmware "$fw" "$IMG/hello.img"
+	printf 'ping\nid\ncount\nGET /index.html\nfoo\n\ncount\n' >"$T/in"
+	expect "mvm answers each request type (firmware $fw)" 0 \
+		"$(printf 'ready\npong\n0\n2\n200 OK /index.html\nerror: unknown request\n6')" -- \
+		"$KVMLITE" run --firmware "$fw" "$IMG/mvm.img"
+done
+printf 'id\n' >"$T/in"
+expect "mvm answers id with the index passed in ESI" 0 "$(printf 'ready\n4242')" -- \
+	"$KVMLITE" run --index 4242 mvm
+expect "built-in guests run by name" 0 "hello, world" -- "$KVMLITE" run hello
+
+(sleep 0.5; echo ticks; sleep 1; echo ticks; echo ping) | timeout 20 "$KVMLITE" run tick >"$T/out" 2>"$T/err" &
+sleep 0.1; wait_pid=$!
+# tick never halts for good (its PIT keeps firing): stop it once it answered.
+for _ in $(seq 50); do [ "$(grep -c . "$T/out")" -ge 4 ] && break; sleep 0.1; done
+pkill -TERM -f "$KVMLITE run tick" 2>/dev/null; wait
+t1=$(sed -n 2p "$T/out"); t2=$(sed -n 3p "$T/out")
+if [ "$(sed -n 1p "$T/out")" = ready ] && [ "$(sed -n 4p "$T/out")" = pong ] &&
+	[ -n "$t1" ] && [ -n "$t2" ] && [ "$t2" -gt "$t1" ] && [ $((t2 - t1)) -ge 10 ] && [ $((t2 - t1)) -le 30 ]; then
+	ok "tick counts about 18 PIT ticks per second ($t1 -> $t2 over 1 s)"
+else
+	bad "tick counts about 18 PIT ticks per second" "output: $(tr '\n' '|' <"$T/out")" "$(head -c 300 "$T/err")"
+fi
+
+timeout -s TERM 1 "$KVMLITE" run spin >"$T/out" 2>"$T/err"
+status=$?
+if [ "$(cat "$T/out")" = spin ] && [ "$status" = 124 ] && grep -q "stopped by signal" "$T/err"; then
+	ok "spin runs until SIGTERM, which stops it cleanly"
+else
+	bad "spin runs until SIGTERM" "status $status out $(cat "$T/out")" "$(head -c 300 "$T/err")"
+fi
+
+timeout -s TERM 2 "$KVMLITE" run burst >"$T/out" 2>"$T/err"
+dots=$(tr -cd . <"$T/out" | wc -c)
+if [ "$dots" -ge 3 ]; then ok "burst alternates work and one-shot PIT sleeps ($dots cycles in 2 s)"
+else bad "burst alternates work and one-shot PIT sleeps" "$dots cycles: $(head -c 200 "$T/out")"; fi
+
+expect "crash ends with the triple-fault status 4" 4 "crash" -- "$KVMLITE" run crash
+stderr_has "crash is reported as a triple fault" "triple fault"
+
+# ---- hand-made boot sectors: one fact each ----
+# sector FILE HEX...: a boot sector whose code is the given bytes
+sector() {
+	local f=$1; shift
+	printf '%s' "$*" | xxd -r -p >"$f"
+	truncate -s 510 "$f"; printf '\x55\xaa' >>"$f"
+}
+# mov dx,0x501; mov ax,0x21; out dx,ax  -> status (0x21 << 1) | 1 = 67
+sector "$T/exit.img" ba 01 05 b8 21 00 ef f4
+expect "debug exit: a write of v exits with (v << 1) | 1" 67 "" -- "$KVMLITE" run --firmware none "$T/exit.img"
+# mov al,0xfe; out 0x64,al; hlt
+sector "$T/reset.img" b0 fe e6 64 fa f4
+expect "a reset through port 0x64 ends the guest with status 6" 6 "" -- "$KVMLITE" run "$T/reset.img"
+# mov dx,0xcf9; mov al,6; out dx,al
+sector "$T/cf9.img" ba f9 0c b0 06 ee fa f4
+expect "a reset through port 0xcf9 ends the guest with status 6" 6 "" -- "$KVMLITE" run "$T/cf9.img"
+# in al,0x99 (no device); mov dx,0x3f8; out dx,al; mov ax,0xb800; mov ds,ax; mov al,[0]; out dx,al;
+# mov [0],al (dropped); mov al,[0]; out dx,al; cli; hlt
+sector "$T/float.img" e4 99 ba f8 03 ee b8 00 b8 8e d8 a0 00 00 ee c6 06 00 00 41 a0 00 00 ee fa f4
+expect "unknown ports and absent memory read all ones; writes vanish" 0 "$(printf '\xff\xff\xff')" -- \
+	"$KVMLITE" run -v "$T/float.img"
+stderr_has "unknown port and MMIO accesses are counted" "1/0 unknown port reads/writes, 2/1 MMIO reads/writes"
+# mov si,msg; mov cx,3; mov dx,0x3f8; rep outsb; cli; hlt; msg: "abc"
+sector "$T/outsb.img" be 0e 7c b9 03 00 ba f8 03 f3 6e fa f4 00 61 62 63
+expect "string I/O: rep outsb sends every byte" 0 "abc" -- "$KVMLITE" run --firmware none "$T/outsb.img"
+# mov dx,0x3f8 ... 16-bit out to COM1 THR+IER is split: out dx,ax with ax=0x0058 writes 'X' then IER=0
+sector "$T/wide.img" ba f8 03 b8 58 00 ef fa f4
+expect "a 16-bit out to an 8-bit device is split into bytes" 0 "X" -- "$KVMLITE" run --firmware none "$T/wide.img"
+# hlt with interrupts on and no timer, no input: nothing can wake it
+sector "$T/sleep.img" fb f4 eb fd
+expect "a guest asleep with nothing left to wake it ends with 0" 0 "" -- "$KVMLITE" run --firmware none "$T/sleep.img"
+# the firmware's write-protected page: a write is dropped (mov ax,0xf000; mov ds,ax; mov byte[0xfff0],0; mov al,[0xfff0]; out)
+sector "$T/rom.img" b8 00 f0 8e d8 c6 06 f0 ff 00 a0 f0 ff ba f8 03 ee fa f4
+expect "the firmware page is read-only: the reset vector's far jump (0xea) survives a write" 0 "$(printf '\xea')" -- \
+	"$KVMLITE" run "$T/rom.img"
+
+# ---- --trace, --verbose ----
+expect "--trace keeps the guest's output on stdout" 0 "hello, world" -- "$KVMLITE" run --trace hello
+stderr_has "--trace decodes port writes by device and register" "out 0x03f8 COM1 *THR *<- 0x68 'h'"
+stderr_has "--trace shows the final hlt" "hlt  interrupts off"
+expect "--verbose names the KVM backend" 0 "hello, world" -- "$KVMLITE" run -v hello
+stderr_has "--verbose names the KVM backend" "KVM backend kvm_"
+
+# ---- bad input: a clear error and status 2 ----
+: >"$T/empty.img"
+expect "an empty image is refused" 2 "" -- "$KVMLITE" run "$T/empty.img"
+stderr_has "an empty image is named as such" "image is empty"
+head -c 513 /dev/zero >"$T/big.img"
+expect "an oversized image is refused" 2 "" -- "$KVMLITE" run "$T/big.img"
+stderr_has "an oversized image is named as such" "too large (513 bytes)"
+head -c 512 /dev/zero >"$T/nosig.img"
+expect "an image without 0x55 0xaa is refused" 2 "" -- "$KVMLITE" run "$T/nosig.img"
+stderr_has "a missing boot signature is named" "must end in 0x55 0xaa"
+expect "a missing file is refused" 2 "" -- "$KVMLITE" run "$T/nothere.img"
+stderr_has "a missing file is named" "cannot open image"
+expect "an unknown built-in name is refused" 2 "" -- "$KVMLITE" run nosuchguest
+stderr_has "an unknown name lists the built-in guests" "built-in: hello, mvm"
+expect "a directory is refused" 2 "" -- "$KVMLITE" run "$T"
+expect "an unknown option is refused" 2 "" -- "$KVMLITE" run --bogus hello
+expect "a bad --firmware value is refused" 2 "" -- "$KVMLITE" run --firmware bios hello
+if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+	expect "no /dev/kvm is a one-line error" 2 "" -- unshare -m sh -c "mount -t tmpfs none /dev && exec $KVMLITE run hello"
+	stderr_has "no /dev/kvm is named" "no /dev/kvm"
+fi
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	cp "$KVMLITE" "$T/kvmlite" && chmod 755 "$T" "$T/kvmlite"
+	expect "no permission on /dev/kvm is a one-line error" 2 "" -- \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$T/kvmlite" run hello
+	stderr_has "no permission is named" "no permission to open /dev/kvm"
+fi
+
+echo "integration: $pass passed, $fail failed"
+[ "$fail" = 0 ]
