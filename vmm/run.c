@@ -88,8 +88,9 @@ static void console_restore(struct console *c)
 /*
  * Takes what stdin has. On a terminal, Ctrl-A starts a command as in QEMU,
  * and input is a serial line: what the UART has no room for is lost (and
- * counted), as it would be. From a pipe or file, input is flow-controlled:
- * read only as fast as the guest takes it, so scripted input is not lost.
+ * counted), as it would be. From a pipe or file, input is flow-controlled
+ * (RTS, and FIFO room): read only as fast as the guest takes it, so
+ * scripted input is not lost.
  */
 static void console_read(struct console *c, int timeout_ms)
 {
@@ -153,7 +154,9 @@ static void console_deliver(struct console *c, struct vm *vm)
 			uart_rx_byte(&vm->uart, c->in[c->in_pos]);
 		}
 	} else {
-		while (c->in_pos < c->in_len && uart_rx_room(&vm->uart) > 0)
+		/* Flow control: only while the guest holds RTS up, so input that
+		 * comes before it set up its UART (FCR clears the FIFO) is kept. */
+		while (c->in_pos < c->in_len && uart_rts(&vm->uart) && uart_rx_room(&vm->uart) > 0)
 			uart_rx_byte(&vm->uart, c->in[c->in_pos++]);
 	}
 	if (c->in_pos == c->in_len) {

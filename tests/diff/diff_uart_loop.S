@@ -43,7 +43,9 @@ main:
 
 	/* line status interrupt on overrun (IIR 06), cleared by reading LSR */
 	UOUT UART_IER, 0x04
+	mov $0x44, %al
 	call putc
+	inc %ax
 	call putc
 	call wait_rx_iir
 	URD UART_LSR
@@ -53,6 +55,7 @@ main:
 	/* FIFO on (trigger level 1): RX data interrupt (IIR c4) until read */
 	UOUT UART_FCR, 0x07
 	UOUT UART_IER, 0x01
+	mov $0x46, %al
 	call putc
 	call wait_rx
 	URD UART_IIR

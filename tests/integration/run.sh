@@ -47,7 +47,7 @@ for fw in pc none; do
 		"$KVMLITE" run --firmware "$fw" "$IMG/hello.img"
 	printf 'ping\nid\ncount\nGET /index.html\nfoo\n\ncount\n' >"$T/in"
 	expect "mvm answers each request type (firmware $fw)" 0 \
-		"$(printf 'ready\npong\n0\n2\n200 OK /index.html\nerror: unknown request\n6')" -- \
+		"$(printf 'ready\npong\n0\n3\n200 OK /index.html\nerror: unknown request\n6')" -- \
 		"$KVMLITE" run --firmware "$fw" "$IMG/mvm.img"
 done
 printf 'id\n' >"$T/in"

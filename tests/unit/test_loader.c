@@ -1,5 +1,6 @@
 /* test_loader.c - boot-sector checks, built-in lookup and placement at 0x7c00. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,7 +27,7 @@ static void test_valid_sector_accepted(void **state)
 
 static void test_empty_image_named_empty(void **state)
 {
-	u8 s[BOOT_SIZE];
+	u8 s[BOOT_SIZE] = { 0 };
 	char err[128];
 
 	assert_int_equal(loader_check(s, 0, "x.img", err, sizeof(err)), -1);

@@ -113,6 +113,17 @@ void uart_rx_byte(struct uart *u, u8 byte);
 /* The host has no more input for now: stands for "4 character times passed" (character timeout). */
 void uart_rx_idle(struct uart *u);
 
+/*
+ * Hardware flow control as on an RS-232 line: the guest raises RTS (MCR
+ * bit 1) when it is ready to receive. A host that must not lose input
+ * sends only while this is true; a serial line with no flow control
+ * ignores it (and overruns).
+ */
+static inline bool uart_rts(const struct uart *u)
+{
+	return (u->mcr & UART_MCR_RTS) && !(u->mcr & UART_MCR_LOOP);
+}
+
 /* Offsets 0 and 1 reach the divisor latch (for tracing, which names registers). */
 static inline bool uart_dlab(const struct uart *u)
 {
