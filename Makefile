@@ -21,6 +21,7 @@ DEPS_TEST := libcmocka-dev qemu-system-x86 socat
 GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/*.S)))
 GUEST_IMGS := $(patsubst %,build/guest/%.img,$(GUESTS))
 DIFF_IMGS := $(patsubst tests/diff/%.S,build/diff/%.img,$(wildcard tests/diff/*.S))
+ITEST_IMGS := $(patsubst tests/integration/%.S,build/itest/%.img,$(wildcard tests/integration/*.S))
 FIRMWARE := build/guest/firmware.bin
 
 CORE_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard vmm/devices/*.c)
@@ -28,23 +29,24 @@ CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all run test unit integration bench deps deps-test clean format
-all: $(BUILD)/kvmlite $(GUEST_IMGS) $(FIRMWARE) $(DIFF_IMGS)
+all: $(BUILD)/kvmlite $(GUEST_IMGS) $(FIRMWARE) $(DIFF_IMGS) $(ITEST_IMGS)
 
 # --- guests: 16-bit real-mode boot sectors assembled with GNU as (binutils) ---
 # gcc runs the C preprocessor first, so guests share vmm/layout.h with the VMM.
 build/guest/%.o: guest/%.S vmm/layout.h $(wildcard guest/*.inc)
 	@mkdir -p $(@D)
 	$(CC) -m32 -c -Ivmm -Iguest -o $@ $<
-build/guest/%.img: build/guest/%.o
-	ld -m elf_i386 -Ttext=0x7c00 --oformat=binary -o $@ $<
-	@test $$(stat -c %s $@) -eq 512 || { echo "$@: boot sector must be 512 bytes" >&2; rm -f $@; exit 1; }
 $(FIRMWARE): build/guest/firmware.o
 	ld -m elf_i386 -Ttext=0xf000 --oformat=binary -o $@ $<
 	@test $$(stat -c %s $@) -eq 4096 || { echo "$@: firmware must be one 4096-byte page" >&2; rm -f $@; exit 1; }
 build/diff/%.o: tests/diff/%.S vmm/layout.h $(wildcard guest/*.inc tests/diff/*.inc)
 	@mkdir -p $(@D)
 	$(CC) -m32 -c -Ivmm -Iguest -Itests/diff -o $@ $<
-build/diff/%.img: build/diff/%.o
+build/itest/%.o: tests/integration/%.S vmm/layout.h tests/diff/diff.inc
+	@mkdir -p $(@D)
+	$(CC) -m32 -c -Ivmm -Iguest -Itests/diff -o $@ $<
+# Every boot sector (guests, differential and integration test sectors) is linked the same way.
+build/%.img: build/%.o
 	ld -m elf_i386 -Ttext=0x7c00 --oformat=binary -o $@ $<
 	@test $$(stat -c %s $@) -eq 512 || { echo "$@: boot sector must be 512 bytes" >&2; rm -f $@; exit 1; }
 
@@ -74,6 +76,7 @@ unit: $(UNIT_TESTS)
 
 integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/run.sh
+	KVMLITE=$(BUILD)/kvmlite tests/diff/run.sh
 
 test: deps-test
 	$(MAKE) all unit integration
@@ -94,3 +97,10 @@ format:
 
 clean:
 	rm -rf build
+
+# --- benchmarks: built and run on purpose only, never by `make test` (DESIGN.md, "Honest numbers") ---
+# Each is one C file plus the header-only bench/rawvm.h; none links libkvmlite.
+BENCH_PROGS := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/*.c))
+build/bench/%: bench/%.c bench/rawvm.h vmm/layout.h vmm/types.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<

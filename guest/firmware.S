@@ -11,8 +11,11 @@
  *     IRQ 2, and the interrupt masks SeaBIOS ends with (PIC_IMR1/PIC_IMR2);
  *   - 8254 counter 0 in mode 2 (rate generator, what SeaBIOS's pit_setup
  *     programs: control word 0x34) with count 0 = 65536: IRQ 0 at 18.2 Hz;
- *   - the 16550A untouched: SeaBIOS only probes it (IER=2, read IER and IIR,
- *     IER=0), which leaves the registers in their reset state;
+ *   - the 16550A untouched: SeaBIOS only probes it (IER=2, read IER and
+ *     IIR, IER=0), which leaves QEMU's reset state: IER=0, LCR=0, MCR=OUT2
+ *     (0x08), divisor 12. kvmlite's UART resets to the same values
+ *     (uart_reset), so no port write is needed here; tests/diff/diff_uart
+ *     checks them;
  *   - BDA: COM1 at 0x400, one serial port in the equipment word, COM1
  *     timeout 10 ticks at 0x47c, tick count 0 (SeaBIOS reads the RTC; there
  *     is none here), empty keyboard buffer;
@@ -26,6 +29,10 @@
  * Waits (int 10h/14h/16h) poll the UART's LSR and sleep with `sti; hlt`
  * between polls, so a waiting guest costs no host CPU: the next interrupt
  * (the 18.2 Hz tick, or the UART's own if the guest enabled it) wakes it.
+ * The int 14h waits are bounded by the BDA timeout as in SeaBIOS; int 16h
+ * AH=0 waits for ever, as a keyboard read does. Asking for input (int 14h
+ * AH=2, int 16h AH=0/1) raises RTS, see com1_rts_on: the one place where
+ * the UART state differs from SeaBIOS's.
  *
  * All data lives in RAM page 0 (IVT and BDA); the firmware uses the
  * caller's stack and no other memory.
@@ -38,9 +45,11 @@
 #define COM1_DLL (COM1_BASE + 0)	/* divisor latch, when LCR.DLAB = 1 */
 #define COM1_DLM (COM1_BASE + 1)
 #define COM1_LCR (COM1_BASE + 3)
+#define COM1_MCR (COM1_BASE + 4)
 #define COM1_LSR (COM1_BASE + 5)
 #define COM1_MSR (COM1_BASE + 6)
 #define LCR_DLAB 0x80
+#define MCR_RTS 0x02			/* request to send: we are ready to receive */
 #define LSR_DR 0x01			/* a received byte is waiting */
 #define LSR_THRE 0x20			/* transmit holding register empty */
 #define LSR_TX_IDLE 0x60		/* THRE and TEMT: what SeaBIOS waits for */
@@ -220,6 +229,25 @@ com1_timeout:
 	inc %cx
 	ret
 
+/*
+ * com1_rts_on: raise RTS (and leave it up) before looking for input. On an
+ * RS-232 line RTS says "ready to receive"; kvmlite's console feeds piped
+ * input only while it is up. SeaBIOS never sets it (QEMU ignores it), so a
+ * guest that asks the BIOS for input is the one that sees MCR change.
+ */
+com1_rts_on:
+	push %ax
+	push %dx
+	mov $COM1_MCR, %dx
+	in %dx, %al
+	test $MCR_RTS, %al
+	jnz 1f
+	or $MCR_RTS, %al
+	out %al, %dx
+1:	pop %dx
+	pop %ax
+	ret
+
 /* ---------------------------------------------------------------------- */
 /* int 10h: video. There is no screen; teletype output goes to COM1.       */
 /* ---------------------------------------------------------------------- */
@@ -355,6 +383,7 @@ int14_send:
  * on timeout AH = LSR | 0x80 and AL unchanged.
  */
 int14_recv:
+	call com1_rts_on
 	mov %al, %dl
 	mov $LSR_DR, %bl
 	xor %bh, %bh
@@ -411,7 +440,8 @@ int16_read:
 	movw $KBD_BUF_OFF, BDA_KBD_TAIL
 	pop %ds
 	iret
-1:	push %bx
+1:	call com1_rts_on
+	push %bx
 	push %cx
 	push %dx
 	mov $LSR_DR, %bl
@@ -433,6 +463,7 @@ int16_check:
 	mov BDA_KBD_HEAD, %ax
 	cmp BDA_KBD_TAIL, %ax
 	jne 2f			/* AH=1 saw one before and AH=0 has not taken it */
+	call com1_rts_on
 	push %dx
 	mov $COM1_LSR, %dx
 	in %dx, %al
@@ -560,6 +591,8 @@ entry:
 	xor %al, %al
 	out %al, $PIT_BASE
 	out %al, $PIT_BASE
+
+	/* 16550A: nothing to do, see the top of the file */
 
 #ifdef FIRMWARE_QEMU_TEST
 	/*

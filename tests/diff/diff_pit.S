@@ -44,12 +44,12 @@ main:
 	PITCW 0x30
 	mov $0x00, %al
 	out %al, $PIT_BASE
-	mov $0x10, %al
-	out %al, $PIT_BASE		/* 0x1000 */
+	mov $0xf0, %al
+	out %al, $PIT_BASE		/* 0xf000 */
 	call pit0_count
-	cmp $0x1000, %ax
+	cmp $0xf000, %ax
 	STORE_IF be
-	cmp $0x0800, %ax
+	cmp $0x8000, %ax		/* (27 ms of slack for a busy host) */
 	STORE_IF a
 
 	/* LSB only (RW = 01): count 0x0080 reaches terminal count, OUT goes high */
@@ -69,7 +69,7 @@ main:
 	call pit0_status
 	stosb
 	in $PIT_BASE, %al
-	cmp $0xf0, %al
+	cmp $0x80, %al
 	STORE_IF ae
 
 	/* counter 2, gated by port 0x61 bit 0, its OUT read at port 0x61 bit 5 */
@@ -80,8 +80,8 @@ main:
 	PITCW 0xb0			/* counter 2, LSB+MSB, mode 0 */
 	mov $0x00, %al
 	out %al, $PIT_BASE + 2
-	mov $0x01, %al
-	out %al, $PIT_BASE + 2		/* 0x0100: about 215 us */
+	mov $0x80, %al
+	out %al, $PIT_BASE + 2		/* 0x8000: about 27 ms */
 	in $PORT_SYSCTL_B, %al
 	and $0x23, %al			/* OUT low right after loading */
 	stosb
@@ -104,12 +104,12 @@ labels:					/* one per stored byte, in order */
 	.asciz "dec"			/* second latched count lower */
 	.asciz "rb"			/* read-back status with the count */
 	.asciz "rbdec"			/* and the count lower still */
-	.asciz "lohi"			/* count <= 0x1000 after LSB, MSB */
-	.asciz "lohi2"			/* ... and > 0x0800 */
+	.asciz "lohi"			/* count <= 0xf000 after LSB, MSB */
+	.asciz "lohi2"			/* ... and > 0x8000 */
 	.asciz "lsb"			/* status & 0x3f, LSB-only mode 0 */
 	.asciz "lsbtc"			/* status once OUT went high */
 	.asciz "msb"			/* status, MSB-only mode 0 */
-	.asciz "msbrd"			/* MSB read >= 0xf0 */
+	.asciz "msbrd"			/* MSB read >= 0x80 */
 	.asciz "p61"			/* port 0x61 & 0x23 after loading counter 2 */
 	.asciz "p61tc"			/* ... at its terminal count */
 	.byte 0

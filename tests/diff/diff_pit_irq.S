@@ -23,9 +23,9 @@ main:
 	mov $0xfe, %al
 	out %al, $PIC_MASTER_DATA
 
-	/* mode 0, count 0x0800 (1.7 ms): OUT low, one IRQ at terminal count */
+	/* mode 0, count 0x8000 (27 ms): OUT low, one IRQ at terminal count */
 	PITCW 0x30
-	PIT0 0x00, 0x08
+	PIT0 0x00, 0x80
 	call pit0_status
 	stosb
 	movb $0, IRQS

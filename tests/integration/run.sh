@@ -120,6 +120,15 @@ sector "$T/rom.img" b8 00 f0 8e d8 c6 06 f0 ff 00 a0 f0 ff ba f8 03 ee fa f4
 expect "the firmware page is read-only: the reset vector's far jump (0xea) survives a write" 0 "$(printf '\xea')" -- \
 	"$KVMLITE" run "$T/rom.img"
 
+# ---- firmware services QEMU cannot compare (SeaBIOS has no serial console) ----
+printf 'abc' >"$T/in"
+expect "firmware: int 10h teletype, int 16h peek/read, int 14h receive and timeout, int 11h/12h/13h" 33 \
+	"$(printf 'Hi\ncf10 01\npeek 61\npeek2 61\nkey 61\nkeyah 00\nkey2 62\nrx 63\nrxah 61\nrx2 00\nrx2ah e0\nint11 02\nint12 40\ncf13 01')" -- \
+	"$KVMLITE" run build/itest/fw_services.img
+printf 'abc' >"$T/in"
+expect "firmware: int 16h waits for a key from COM1; int 14h and int 16h share the input" 33 \
+	"$(printf 'key 61\nrx 62\nrxah 61\npeek 63')" -- "$KVMLITE" run build/itest/fw_keyboard.img
+
 # ---- --trace, --verbose ----
 expect "--trace keeps the guest's output on stdout" 0 "hello, world" -- "$KVMLITE" run --trace hello
 stderr_has "--trace decodes port writes by device and register" "out 0x03f8 COM1 *THR *<- 0x68 'h'"
