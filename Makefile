@@ -16,7 +16,7 @@ endif
 
 # Debian packages: what the VMM links against, what builds the guests, what the tests use.
 DEPS_BUILD := gcc make binutils liburing-dev libseccomp-dev
-DEPS_TEST := libcmocka-dev qemu-system-x86 socat
+DEPS_TEST := libcmocka-dev qemu-system-x86 xxd
 
 GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/*.S)))
 GUEST_IMGS := $(patsubst %,build/guest/%.img,$(GUESTS))

@@ -2,7 +2,7 @@
 #include "pc.inc"
 
 #define BURST_LOOPS 200000		/* busy-loop iterations per cycle */
-#define SLEEP_COUNT 11932		/* PIT input clocks: 11932 / 1193182 Hz = 10.0 ms */
+#define SLEEP_COUNT ((PIT_HZ + 50) / 100) /* 11932 PIT clocks = 10.0 ms */
 
 	.struct 0x7e00
 woken:	.skip 1				/* set by the IRQ0 handler */

@@ -147,7 +147,7 @@ expect_output() {
 # boot NAME [FIRST_LINE]: start NAME and wait for its first line to be
 # FIRST_LINE; without FIRST_LINE, wait for a first byte.
 # A boot that prints nothing is tried BOOT_TRIES times: on this host a QEMU
-# boot can stall when another QEMU starts at the same moment (docs: DESIGN).
+# boot can stall when another QEMU starts at the same moment (DESIGN.md).
 boot() {
 	local try
 	for try in $(seq "$BOOT_TRIES"); do

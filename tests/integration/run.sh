@@ -56,10 +56,10 @@ expect "mvm answers id with the index passed in ESI" 0 "$(printf 'ready\n4242')"
 expect "built-in guests run by name" 0 "hello, world" -- "$KVMLITE" run hello
 
 (sleep 0.5; echo ticks; sleep 1; echo ticks; echo ping) | timeout 20 "$KVMLITE" run tick >"$T/out" 2>"$T/err" &
-sleep 0.1; wait_pid=$!
+tick_pid=$!
 # tick never halts for good (its PIT keeps firing): stop it once it answered.
 for _ in $(seq 50); do [ "$(grep -c . "$T/out")" -ge 4 ] && break; sleep 0.1; done
-pkill -TERM -f "$KVMLITE run tick" 2>/dev/null; wait
+kill -TERM "$tick_pid" 2>/dev/null; wait
 t1=$(sed -n 2p "$T/out"); t2=$(sed -n 3p "$T/out")
 if [ "$(sed -n 1p "$T/out")" = ready ] && [ "$(sed -n 4p "$T/out")" = pong ] &&
 	[ -n "$t1" ] && [ -n "$t2" ] && [ "$t2" -gt "$t1" ] && [ $((t2 - t1)) -ge 10 ] && [ $((t2 - t1)) -le 30 ]; then
