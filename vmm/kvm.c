@@ -44,7 +44,8 @@ int kvm_open(struct kvm *kvm, char *err, size_t errlen)
 	kvm->fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm->fd < 0) {
 		if (errno == ENOENT)
-			snprintf(err, errlen, "no /dev/kvm: KVM is not available on this host "
+			snprintf(err, errlen,
+				 "no /dev/kvm: KVM is not available on this host "
 				 "(load kvm_intel or kvm_amd, or enable nested virtualization)");
 		else if (errno == EACCES || errno == EPERM)
 			snprintf(err, errlen, "no permission to open /dev/kvm: run as root or join the 'kvm' group");

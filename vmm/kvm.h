@@ -5,9 +5,9 @@
 #include "types.h"
 
 struct kvm {
-	int fd;		     /* /dev/kvm */
-	int run_size;	     /* size of each vCPU's kvm_run mapping */
-	char backend[16];    /* kvm_intel, kvm_amd, kvm_pvm or "unknown" */
+	int fd;		  /* /dev/kvm */
+	int run_size;	  /* size of each vCPU's kvm_run mapping */
+	char backend[16]; /* kvm_intel, kvm_amd, kvm_pvm or "unknown" */
 };
 
 /*

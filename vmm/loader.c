@@ -22,7 +22,10 @@ static const struct {
 	const char *name;
 	const u8 *start, *end;
 } builtins[] = {
-#define BUILTIN(n) { #n, image_##n, image_##n##_end }
+#define BUILTIN(n)                             \
+	{                                      \
+#n, image_##n, image_##n##_end \
+	}
 	BUILTIN(hello), BUILTIN(mvm), BUILTIN(tick), BUILTIN(spin), BUILTIN(burst), BUILTIN(crash),
 };
 
@@ -99,8 +102,8 @@ int loader_open(const char *name_or_path, struct image *img, char *err, size_t e
 			return loader_check(builtins[i].start, len, name_or_path, err, errlen);
 		}
 	}
-	snprintf(err, errlen, "%s: no such image file, and no built-in guest of that name (built-in: %s)",
-		 name_or_path, loader_builtin_names());
+	snprintf(err, errlen, "%s: no such image file, and no built-in guest of that name (built-in: %s)", name_or_path,
+		 loader_builtin_names());
 	return -1;
 }
 

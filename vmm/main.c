@@ -30,12 +30,9 @@ static void usage(FILE *f)
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "firmware", required_argument, NULL, 'f' },
-		{ "index", required_argument, NULL, 'i' },
-		{ "trace", no_argument, NULL, 't' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{ "firmware", required_argument, NULL, 'f' }, { "index", required_argument, NULL, 'i' },
+		{ "trace", no_argument, NULL, 't' },	      { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },	      { 0 },
 	};
 	struct run_opts opts = { .firmware = true };
 	char *end;

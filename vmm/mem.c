@@ -15,11 +15,10 @@ int arena_init(struct arena *a, size_t slots, size_t slot_size, const u8 *firmwa
 		snprintf(err, errlen, "arena: bad geometry");
 		return -1;
 	}
-	a->base = mmap(NULL, slots * slot_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
+	a->base = mmap(NULL, slots * slot_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+		       0);
 	if (a->base == MAP_FAILED) {
-		snprintf(err, errlen, "mmap of %zu KiB guest RAM arena: %s", slots * slot_size / 1024,
-			 strerror(errno));
+		snprintf(err, errlen, "mmap of %zu KiB guest RAM arena: %s", slots * slot_size / 1024, strerror(errno));
 		a->base = NULL;
 		return -1;
 	}

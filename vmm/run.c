@@ -14,21 +14,21 @@
 #include "run.h"
 #include "vm.h"
 
-#define SIG_KICK SIGRTMIN /* timer expiry: kicks the vCPU out of KVM_RUN */
+#define SIG_KICK SIGRTMIN    /* timer expiry: kicks the vCPU out of KVM_RUN */
 #define SLICE_NS 10000000ull /* how long a busy guest runs before we look at stdin */
-#define CTRL_A 0x01
+#define CTRL_A	 0x01
 
 struct console {
-	bool tty;		/* stdin is a terminal: raw mode and Ctrl-A commands */
-	bool eof;		/* stdin is closed: no input can wake the guest */
-	bool ctrl_a;		/* the previous byte was Ctrl-A */
-	bool quit;		/* Ctrl-A x */
+	bool tty;    /* stdin is a terminal: raw mode and Ctrl-A commands */
+	bool eof;    /* stdin is closed: no input can wake the guest */
+	bool ctrl_a; /* the previous byte was Ctrl-A */
+	bool quit;   /* Ctrl-A x */
 	struct termios saved;
-	u8 in[1024];		/* read from stdin, not yet given to the UART */
+	u8 in[1024]; /* read from stdin, not yet given to the UART */
 	size_t in_len, in_pos;
-	u8 out[4096];		/* guest output not yet written to stdout */
+	u8 out[4096]; /* guest output not yet written to stdout */
 	size_t out_len;
-	u64 dropped_in;		/* input lost: arrived while the UART had no room */
+	u64 dropped_in; /* input lost: arrived while the UART had no room */
 };
 
 static volatile sig_atomic_t stop_signal;

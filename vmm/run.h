@@ -16,14 +16,14 @@ struct run_opts {
  * Exit statuses of `kvmlite run` (odd ones are the debug exit's (v << 1) | 1).
  */
 enum run_status {
-	RUN_OK = 0,		/* the guest halted and nothing can wake it */
-	RUN_ERROR = 2,		/* kvmlite could not start: usage, image, KVM */
+	RUN_OK = 0,    /* the guest halted and nothing can wake it */
+	RUN_ERROR = 2, /* kvmlite could not start: usage, image, KVM */
 	RUN_TRIPLE_FAULT = 4,
-	RUN_RESET = 6,		/* the guest asked for a reset: kvmlite ends it */
+	RUN_RESET = 6, /* the guest asked for a reset: kvmlite ends it */
 	RUN_FAIL_ENTRY = 8,
 	RUN_INTERNAL_ERROR = 10,
-	RUN_GUEST_FAILED = 12,	/* unknown exit, system event, host ioctl failure */
-	RUN_INTERRUPTED = 130,	/* SIGINT/SIGTERM/SIGHUP, as a shell reports it */
+	RUN_GUEST_FAILED = 12, /* unknown exit, system event, host ioctl failure */
+	RUN_INTERRUPTED = 130, /* SIGINT/SIGTERM/SIGHUP, as a shell reports it */
 };
 
 int run_guest(const struct run_opts *opts);

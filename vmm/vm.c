@@ -88,8 +88,7 @@ static void vm_where(struct vm *vm, char *buf, size_t len)
 	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		snprintf(buf, len, "at an unknown RIP");
 	else
-		snprintf(buf, len, "at CS:IP %04x:%04llx (RIP 0x%llx)", sregs.cs.selector, regs.rip & 0xffff,
-			 regs.rip);
+		snprintf(buf, len, "at CS:IP %04x:%04llx (RIP 0x%llx)", sregs.cs.selector, regs.rip & 0xffff, regs.rip);
 }
 
 static void uart_to_vm(void *ctx, u8 byte)
@@ -143,8 +142,8 @@ static int vm_reset_cpu(struct vm *vm)
 	return 0;
 }
 
-int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg,
-	    char *err, size_t errlen)
+int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg, char *err,
+	    size_t errlen)
 {
 	struct kvm_userspace_memory_region slot;
 	const char *what;
@@ -362,8 +361,9 @@ void vm_handle_exit(struct vm *vm)
 	case KVM_EXIT_HLT:
 		vm->stats.hlts++;
 		if (vm->cfg.trace)
-			trace_event(vm, "hlt", run->if_flag ? "interrupts on: sleeps until one is due"
-							     : "interrupts off: the guest is done");
+			trace_event(vm, "hlt",
+				    run->if_flag ? "interrupts on: sleeps until one is due"
+						 : "interrupts off: the guest is done");
 		if (!run->if_flag)
 			vm_end(vm, VM_END_HALT, "halted with interrupts off");
 		else if (!pic_intr(&vm->pic))
@@ -386,8 +386,7 @@ void vm_handle_exit(struct vm *vm)
 	case KVM_EXIT_INTERNAL_ERROR:
 		vm_where(vm, where, sizeof(where));
 		vm_end(vm, VM_END_INTERNAL_ERROR, "KVM_EXIT_INTERNAL_ERROR: %s (suberror %u) %s",
-		       run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? "emulation failure"
-										: "internal error",
+		       run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? "emulation failure" : "internal error",
 		       run->internal.suberror, where);
 		return;
 	case KVM_EXIT_SYSTEM_EVENT:

@@ -56,9 +56,9 @@ struct vm {
 	u32 index;
 	enum vm_state state;
 	enum vm_end end;
-	u32 exit_code;	  /* the value written to the debug-exit port */
-	char why[128];	  /* for ENDED: what happened, for people */
-	int vcpu_fd;	  /* the only fd a guest keeps after setup */
+	u32 exit_code; /* the value written to the debug-exit port */
+	char why[128]; /* for ENDED: what happened, for people */
+	int vcpu_fd;   /* the only fd a guest keeps after setup */
 	struct kvm_run *run;
 	int run_size;
 	u8 *ram;	  /* GUEST_RAM_SIZE bytes of the arena */
@@ -72,8 +72,8 @@ struct vm {
 
 /* Creates the KVM VM and vCPU, maps RAM (already holding the boot sector)
  * and the firmware page, sets the reset state. -1 with err on failure. */
-int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg,
-	    char *err, size_t errlen);
+int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg, char *err,
+	    size_t errlen);
 void vm_destroy(struct vm *vm);
 /* Puts the devices in their power-on state and wires their interrupts
  * (part of vm_init; unit tests use it to build a VM without KVM). */

@@ -8,11 +8,18 @@
 # test writes requests into a fifo and polls a file for the answers. Every
 # wait is bounded, and every runner started is ended by its pid on exit.
 #
+# GUESTS="mvm tick" limits the run to some guests.
+#
 # Another runner: set GUEST_RUNNER to a bash file; it is sourced after the
-# defaults below and may redefine run_guest and the expectations, e.g.
-#   run_guest() { exec "$KVMLITE" run "$1"; }
-#   HALT_EXIT_STATUS=0      # `cli; hlt` ends the guest with status 0
-#   CRASH_EXIT_STATUS=any   # a triple fault ends it; "any" status, or a number
+# defaults below and may redefine run_guest and the expectations, e.g. for
+# kvmlite (exit statuses from `kvmlite run --help`):
+#   run_guest() { exec timeout -k 5 "$GUEST_MAX_SECONDS" build/kvmlite run --firmware none --index 7 "$1"; }
+#   GUEST_INDEX=7           # what `id` must answer
+#   HALT_EXIT_STATUS=0      # `cli; hlt` ends the guest with this status
+#   CRASH_EXIT_STATUS=4     # a triple fault ends it with this status ("any": any status)
+#
+# QEMU runs with -no-reboot, so crash's triple fault ends QEMU (status 0)
+# instead of rebooting: that is how the test sees the shutdown happen.
 set -u
 
 IMAGE_DIR=${1:?usage: $0 IMAGE_DIR}

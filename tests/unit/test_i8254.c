@@ -5,12 +5,12 @@
 #include "devices/i8254.h"
 #include "layout.h"
 
-#define T0 1000000000ull /* the fake host clock at power-on: 1 s */
-#define CH0 0
-#define CH2 2
-#define CTRL 3
-#define RW_LSB 1
-#define RW_MSB 2
+#define T0	1000000000ull /* the fake host clock at power-on: 1 s */
+#define CH0	0
+#define CH2	2
+#define CTRL	3
+#define RW_LSB	1
+#define RW_MSB	2
 #define RW_WORD 3
 
 struct rig {
@@ -21,7 +21,7 @@ struct rig {
 static void rig_init(struct rig *r)
 {
 	memset(r, 0, sizeof(*r));
-	pit_init(&r->pit, (struct irq_line){.set = irq_probe_set, .ctx = &r->probe, .irq = IRQ_PIT}, T0);
+	pit_init(&r->pit, (struct irq_line){ .set = irq_probe_set, .ctx = &r->probe, .irq = IRQ_PIT }, T0);
 }
 
 /* Host ns after which `clocks` PIT clocks have passed: computed here independently of the model. */
@@ -228,8 +228,8 @@ static void test_mode3_square_wave_output_levels(void **state)
 
 static void test_mode3_count_decrements_by_two(void **state)
 {
-	static const u16 even[] = {10, 8, 6, 4, 2, 10, 8, 6, 4, 2, 10};
-	static const u16 odd[] = {6, 4, 2, 0, 6, 4, 2, 6};
+	static const u16 even[] = { 10, 8, 6, 4, 2, 10, 8, 6, 4, 2, 10 };
+	static const u16 odd[] = { 6, 4, 2, 0, 6, 4, 2, 6 };
 	struct rig r;
 
 	rig_init(&r);
@@ -612,7 +612,7 @@ static void test_counter2_mode2_gate_low_forces_out_high(void **state)
 static void test_port61_refresh_bit_toggles(void **state)
 {
 	struct rig r;
-	int seen[2] = {0, 0};
+	int seen[2] = { 0, 0 };
 
 	rig_init(&r);
 	for (u64 t = T0; t < T0 + 100000; t += 1000)
@@ -682,7 +682,7 @@ static u64 xorshift(u64 *s)
 
 static void test_garbage_never_crashes(void **state)
 {
-	static const int sizes[] = {1, 1, 1, 2, 4, 0, 3, -1, 5};
+	static const int sizes[] = { 1, 1, 1, 2, 4, 0, 3, -1, 5 };
 	struct rig r;
 	u64 seed = 0x9e3779b97f4a7c15ull, now = T0, last_edge = 0;
 	bool any_edge = false;
@@ -743,43 +743,43 @@ static void test_garbage_never_crashes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_power_on_has_no_deadline),
-	    cmocka_unit_test(test_mode0_fires_once_at_terminal_count),
-	    cmocka_unit_test(test_mode0_no_deadline_after_fire),
-	    cmocka_unit_test(test_mode0_counts_down_exactly),
-	    cmocka_unit_test(test_mode0_control_word_drives_out_low_and_rearms),
-	    cmocka_unit_test(test_mode0_new_count_restarts_counting),
-	    cmocka_unit_test(test_mode2_period_matches_count),
-	    cmocka_unit_test(test_mode2_out_low_for_one_clock_at_count_one),
-	    cmocka_unit_test(test_mode3_square_wave_output_levels),
-	    cmocka_unit_test(test_mode3_count_decrements_by_two),
-	    cmocka_unit_test(test_mode3_irq_every_period),
-	    cmocka_unit_test(test_mode4_strobes_once),
-	    cmocka_unit_test(test_mode1_on_counter0_waits_for_a_gate_edge),
-	    cmocka_unit_test(test_mode6_and_7_alias_2_and_3),
-	    cmocka_unit_test(test_control_word_stops_counter),
-	    cmocka_unit_test(test_lohi_first_byte_leaves_counter_stopped),
-	    cmocka_unit_test(test_lohi_reads_alternate_bytes),
-	    cmocka_unit_test(test_counter_latch_freezes_value),
-	    cmocka_unit_test(test_second_latch_ignored),
-	    cmocka_unit_test(test_readback_status_reports_mode_and_out),
-	    cmocka_unit_test(test_readback_status_then_count),
-	    cmocka_unit_test(test_readback_selects_several_counters),
-	    cmocka_unit_test(test_null_count_bit),
-	    cmocka_unit_test(test_count_zero_means_65536),
-	    cmocka_unit_test(test_bcd_counts_in_decimal),
-	    cmocka_unit_test(test_tiny_period_clamped),
-	    cmocka_unit_test(test_missed_periods_coalesce),
-	    cmocka_unit_test(test_edges_stay_apart_even_if_clock_steps_back),
-	    cmocka_unit_test(test_deadline_saturates_at_end_of_time),
-	    cmocka_unit_test(test_counter2_gate_from_port61),
-	    cmocka_unit_test(test_counter2_mode1_triggered_by_gate_edge),
-	    cmocka_unit_test(test_counter2_mode2_gate_low_forces_out_high),
-	    cmocka_unit_test(test_port61_refresh_bit_toggles),
-	    cmocka_unit_test(test_lsb_only_and_msb_only_access),
-	    cmocka_unit_test(test_wide_access_splits_into_bytes),
-	    cmocka_unit_test(test_control_register_reads_open_bus),
-	    cmocka_unit_test(test_garbage_never_crashes),
+		cmocka_unit_test(test_power_on_has_no_deadline),
+		cmocka_unit_test(test_mode0_fires_once_at_terminal_count),
+		cmocka_unit_test(test_mode0_no_deadline_after_fire),
+		cmocka_unit_test(test_mode0_counts_down_exactly),
+		cmocka_unit_test(test_mode0_control_word_drives_out_low_and_rearms),
+		cmocka_unit_test(test_mode0_new_count_restarts_counting),
+		cmocka_unit_test(test_mode2_period_matches_count),
+		cmocka_unit_test(test_mode2_out_low_for_one_clock_at_count_one),
+		cmocka_unit_test(test_mode3_square_wave_output_levels),
+		cmocka_unit_test(test_mode3_count_decrements_by_two),
+		cmocka_unit_test(test_mode3_irq_every_period),
+		cmocka_unit_test(test_mode4_strobes_once),
+		cmocka_unit_test(test_mode1_on_counter0_waits_for_a_gate_edge),
+		cmocka_unit_test(test_mode6_and_7_alias_2_and_3),
+		cmocka_unit_test(test_control_word_stops_counter),
+		cmocka_unit_test(test_lohi_first_byte_leaves_counter_stopped),
+		cmocka_unit_test(test_lohi_reads_alternate_bytes),
+		cmocka_unit_test(test_counter_latch_freezes_value),
+		cmocka_unit_test(test_second_latch_ignored),
+		cmocka_unit_test(test_readback_status_reports_mode_and_out),
+		cmocka_unit_test(test_readback_status_then_count),
+		cmocka_unit_test(test_readback_selects_several_counters),
+		cmocka_unit_test(test_null_count_bit),
+		cmocka_unit_test(test_count_zero_means_65536),
+		cmocka_unit_test(test_bcd_counts_in_decimal),
+		cmocka_unit_test(test_tiny_period_clamped),
+		cmocka_unit_test(test_missed_periods_coalesce),
+		cmocka_unit_test(test_edges_stay_apart_even_if_clock_steps_back),
+		cmocka_unit_test(test_deadline_saturates_at_end_of_time),
+		cmocka_unit_test(test_counter2_gate_from_port61),
+		cmocka_unit_test(test_counter2_mode1_triggered_by_gate_edge),
+		cmocka_unit_test(test_counter2_mode2_gate_low_forces_out_high),
+		cmocka_unit_test(test_port61_refresh_bit_toggles),
+		cmocka_unit_test(test_lsb_only_and_msb_only_access),
+		cmocka_unit_test(test_wide_access_splits_into_bytes),
+		cmocka_unit_test(test_control_register_reads_open_bus),
+		cmocka_unit_test(test_garbage_never_crashes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -703,7 +703,7 @@ static void test_offset_bits_above_1_select_port_by_mask(void **state)
 static void test_out_of_range_irq_ignored(void **state)
 {
 	struct pic p;
-	const int bad[] = {-1, 16, 17, 1000, INT_MIN, INT_MAX, IRQ_CASCADE};
+	const int bad[] = { -1, 16, 17, 1000, INT_MIN, INT_MAX, IRQ_CASCADE };
 
 	setup_pc(&p);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
@@ -718,7 +718,7 @@ static void test_out_of_range_irq_ignored(void **state)
 static void test_irq_line_drives_pic(void **state)
 {
 	struct pic p;
-	struct irq_line com1 = {.set = pic_set_irq, .ctx = &p, .irq = IRQ_COM1};
+	struct irq_line com1 = { .set = pic_set_irq, .ctx = &p, .irq = IRQ_COM1 };
 
 	setup_pc(&p);
 	irq_line_set(&com1, 1);
@@ -758,8 +758,8 @@ static void check_invariants(const struct pic *p)
 
 /* Commands a guest might plausibly send, to get deep into the state space. */
 static const u8 interesting[] = {
-    0x11, 0x13, 0x19, 0x12, 0x10, 0x1b, 0x08, 0x70, 0x04, 0x02, 0x01, 0x03, 0x11, 0x20, 0x60,
-    0x62, 0x67, 0xa0, 0xc3, 0xe5, 0x80, 0x00, 0x0a, 0x0b, 0x0c, 0x68, 0x48, 0xff, 0xfb, 0x00,
+	0x11, 0x13, 0x19, 0x12, 0x10, 0x1b, 0x08, 0x70, 0x04, 0x02, 0x01, 0x03, 0x11, 0x20, 0x60,
+	0x62, 0x67, 0xa0, 0xc3, 0xe5, 0x80, 0x00, 0x0a, 0x0b, 0x0c, 0x68, 0x48, 0xff, 0xfb, 0x00,
 };
 
 static void test_garbage_never_crashes(void **state)
@@ -780,8 +780,8 @@ static void test_garbage_never_crashes(void **state)
 			if (op == 0) {
 				pic_set_irq(&p, (int)((r >> 8) % 20) - 2, (int)((r >> 16) % 3));
 			} else if (op <= 2) {
-				u32 data =
-				    (r >> 8) & 1 ? interesting[(r >> 16) % ARRAY_SIZE(interesting)] : (u32)(r >> 24);
+				u32 data = (r >> 8) & 1 ? interesting[(r >> 16) % ARRAY_SIZE(interesting)]
+							: (u32)(r >> 24);
 				int size = (r >> 12) & 7 ? 1 : (int)((r >> 20) % 7) - 1;
 
 				assert_int_equal(pic_io(&p, (u16)(r >> 40), data, size, true), 0);
@@ -837,45 +837,45 @@ static void test_garbage_never_crashes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_power_on_state_is_quiet),
-	    cmocka_unit_test(test_icw_sequence_sets_vector_base),
-	    cmocka_unit_test(test_icw_steps_follow_sngl_and_ic4),
-	    cmocka_unit_test(test_icw1_resets_imr_isr_and_edge_state),
-	    cmocka_unit_test(test_icw1_restores_ir0_highest_priority),
-	    cmocka_unit_test(test_masked_irq_not_delivered),
-	    cmocka_unit_test(test_unmask_delivers_pending_irr),
-	    cmocka_unit_test(test_edge_needs_low_before_next_request),
-	    cmocka_unit_test(test_line_held_high_fires_once),
-	    cmocka_unit_test(test_intack_moves_irr_to_isr),
-	    cmocka_unit_test(test_nonspecific_eoi_clears_highest_isr),
-	    cmocka_unit_test(test_specific_eoi_clears_named_level),
-	    cmocka_unit_test(test_higher_priority_nests_over_in_service),
-	    cmocka_unit_test(test_lower_priority_waits_for_eoi),
-	    cmocka_unit_test(test_slave_irq_cascades_through_irq2),
-	    cmocka_unit_test(test_slave_vector_from_slave_base),
-	    cmocka_unit_test(test_slave_waits_for_eoi_on_both_chips),
-	    cmocka_unit_test(test_masked_cascade_blocks_slave),
-	    cmocka_unit_test(test_slave_mask_withdraws_cascade_request),
-	    cmocka_unit_test(test_ocw3_reads_irr_then_isr),
-	    cmocka_unit_test(test_poll_command_returns_level_and_acks),
-	    cmocka_unit_test(test_poll_with_nothing_pending_returns_zero),
-	    cmocka_unit_test(test_poll_slave_after_master_reports_irq2),
-	    cmocka_unit_test(test_spurious_irq7_when_request_withdrawn),
-	    cmocka_unit_test(test_withdrawn_slave_request_is_master_spurious),
-	    cmocka_unit_test(test_spurious_slave_gives_slave_irq7_and_master_irq2_in_service),
-	    cmocka_unit_test(test_aeoi_leaves_isr_clear),
-	    cmocka_unit_test(test_aeoi_slave_delivers_back_to_back_requests),
-	    cmocka_unit_test(test_rotation_does_not_break_eoi),
-	    cmocka_unit_test(test_set_priority_makes_named_level_lowest),
-	    cmocka_unit_test(test_rotate_in_aeoi_mode_makes_serviced_level_lowest),
-	    cmocka_unit_test(test_special_mask_mode_allows_lower_priority),
-	    cmocka_unit_test(test_special_fully_nested_lets_higher_slave_irq_through),
-	    cmocka_unit_test(test_level_triggered_mode_refires_after_eoi),
-	    cmocka_unit_test(test_wide_access_splits_into_bytes),
-	    cmocka_unit_test(test_offset_bits_above_1_select_port_by_mask),
-	    cmocka_unit_test(test_out_of_range_irq_ignored),
-	    cmocka_unit_test(test_irq_line_drives_pic),
-	    cmocka_unit_test(test_garbage_never_crashes),
+		cmocka_unit_test(test_power_on_state_is_quiet),
+		cmocka_unit_test(test_icw_sequence_sets_vector_base),
+		cmocka_unit_test(test_icw_steps_follow_sngl_and_ic4),
+		cmocka_unit_test(test_icw1_resets_imr_isr_and_edge_state),
+		cmocka_unit_test(test_icw1_restores_ir0_highest_priority),
+		cmocka_unit_test(test_masked_irq_not_delivered),
+		cmocka_unit_test(test_unmask_delivers_pending_irr),
+		cmocka_unit_test(test_edge_needs_low_before_next_request),
+		cmocka_unit_test(test_line_held_high_fires_once),
+		cmocka_unit_test(test_intack_moves_irr_to_isr),
+		cmocka_unit_test(test_nonspecific_eoi_clears_highest_isr),
+		cmocka_unit_test(test_specific_eoi_clears_named_level),
+		cmocka_unit_test(test_higher_priority_nests_over_in_service),
+		cmocka_unit_test(test_lower_priority_waits_for_eoi),
+		cmocka_unit_test(test_slave_irq_cascades_through_irq2),
+		cmocka_unit_test(test_slave_vector_from_slave_base),
+		cmocka_unit_test(test_slave_waits_for_eoi_on_both_chips),
+		cmocka_unit_test(test_masked_cascade_blocks_slave),
+		cmocka_unit_test(test_slave_mask_withdraws_cascade_request),
+		cmocka_unit_test(test_ocw3_reads_irr_then_isr),
+		cmocka_unit_test(test_poll_command_returns_level_and_acks),
+		cmocka_unit_test(test_poll_with_nothing_pending_returns_zero),
+		cmocka_unit_test(test_poll_slave_after_master_reports_irq2),
+		cmocka_unit_test(test_spurious_irq7_when_request_withdrawn),
+		cmocka_unit_test(test_withdrawn_slave_request_is_master_spurious),
+		cmocka_unit_test(test_spurious_slave_gives_slave_irq7_and_master_irq2_in_service),
+		cmocka_unit_test(test_aeoi_leaves_isr_clear),
+		cmocka_unit_test(test_aeoi_slave_delivers_back_to_back_requests),
+		cmocka_unit_test(test_rotation_does_not_break_eoi),
+		cmocka_unit_test(test_set_priority_makes_named_level_lowest),
+		cmocka_unit_test(test_rotate_in_aeoi_mode_makes_serviced_level_lowest),
+		cmocka_unit_test(test_special_mask_mode_allows_lower_priority),
+		cmocka_unit_test(test_special_fully_nested_lets_higher_slave_irq_through),
+		cmocka_unit_test(test_level_triggered_mode_refires_after_eoi),
+		cmocka_unit_test(test_wide_access_splits_into_bytes),
+		cmocka_unit_test(test_offset_bits_above_1_select_port_by_mask),
+		cmocka_unit_test(test_out_of_range_irq_ignored),
+		cmocka_unit_test(test_irq_line_drives_pic),
+		cmocka_unit_test(test_garbage_never_crashes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,19 +44,19 @@ static void test_reset_values_match_16550a(void **state)
 	struct fx f;
 
 	fx_init(&f);
-	assert_int_equal(rd(&f, 1), 0x00);	/* IER */
-	assert_int_equal(rd(&f, 2), 0x01);	/* IIR: nothing pending, FIFOs off */
-	assert_int_equal(rd(&f, 3), 0x00);	/* LCR */
-	assert_int_equal(rd(&f, 4), 0x08);	/* MCR: OUT2, as QEMU resets it */
-	assert_int_equal(rd(&f, 5), 0x60);	/* LSR: THRE | TEMT */
-	assert_int_equal(rd(&f, 6), 0xb0);	/* MSR: DCD | DSR | CTS, no deltas */
-	assert_int_equal(rd(&f, 7), 0x00);	/* SCR */
-	assert_int_equal(rd(&f, 0), 0x00);	/* RBR */
+	assert_int_equal(rd(&f, 1), 0x00); /* IER */
+	assert_int_equal(rd(&f, 2), 0x01); /* IIR: nothing pending, FIFOs off */
+	assert_int_equal(rd(&f, 3), 0x00); /* LCR */
+	assert_int_equal(rd(&f, 4), 0x08); /* MCR: OUT2, as QEMU resets it */
+	assert_int_equal(rd(&f, 5), 0x60); /* LSR: THRE | TEMT */
+	assert_int_equal(rd(&f, 6), 0xb0); /* MSR: DCD | DSR | CTS, no deltas */
+	assert_int_equal(rd(&f, 7), 0x00); /* SCR */
+	assert_int_equal(rd(&f, 0), 0x00); /* RBR */
 	wr(&f, 3, 0x80);
-	assert_int_equal(rd(&f, 0), 0x0c);	/* DLL: 9600 baud */
-	assert_int_equal(rd(&f, 1), 0x00);	/* DLM */
+	assert_int_equal(rd(&f, 0), 0x0c); /* DLL: 9600 baud */
+	assert_int_equal(rd(&f, 1), 0x00); /* DLM */
 	assert_int_equal(f.irq.level, 0);
-	assert_true(f.irq.sets >= 1);		/* reset drove the line low */
+	assert_true(f.irq.sets >= 1); /* reset drove the line low */
 	assert_int_equal(uart_rx_room(&f.u), 1);
 }
 
@@ -91,12 +91,12 @@ static void test_dlab_latches_divisor(void **state)
 	wr(&f, 1, 0x02);
 	assert_int_equal(rd(&f, 0), 0x01);
 	assert_int_equal(rd(&f, 1), 0x02);
-	assert_int_equal(f.ntx, 0);		/* a DLL write is not a THR write */
+	assert_int_equal(f.ntx, 0); /* a DLL write is not a THR write */
 	wr(&f, 3, 0x03);
-	assert_int_equal(rd(&f, 1), 0x05);	/* IER untouched by DLM writes */
+	assert_int_equal(rd(&f, 1), 0x05); /* IER untouched by DLM writes */
 	assert_int_equal(rd(&f, 3), 0x03);
 	wr(&f, 3, 0x80);
-	assert_int_equal(rd(&f, 0), 0x01);	/* the latch keeps its value */
+	assert_int_equal(rd(&f, 0), 0x01); /* the latch keeps its value */
 }
 
 static void test_thr_write_transmits_at_once(void **state)
@@ -122,7 +122,7 @@ static void test_ier_keeps_low_four_bits(void **state)
 	wr(&f, 1, 0xff);
 	assert_int_equal(rd(&f, 1), 0x0f);
 	wr(&f, 4, 0xff);
-	assert_int_equal(rd(&f, 4), 0x1f);	/* MCR keeps the low five */
+	assert_int_equal(rd(&f, 4), 0x1f); /* MCR keeps the low five */
 }
 
 static void test_etbei_rising_edge_makes_thre_pending(void **state)
@@ -131,7 +131,7 @@ static void test_etbei_rising_edge_makes_thre_pending(void **state)
 
 	fx_init(&f);
 	wr(&f, 0, 'a');
-	assert_int_equal(f.irq.level, 0);	/* THRE alone is not enabled */
+	assert_int_equal(f.irq.level, 0); /* THRE alone is not enabled */
 	wr(&f, 1, UART_IER_ETBEI);
 	assert_int_equal(f.irq.level, 1);
 	assert_int_equal(rd(&f, 2), 0x02);
@@ -155,10 +155,10 @@ static void test_ier_rewrite_does_not_rearm_thre(void **state)
 	fx_init(&f);
 	wr(&f, 1, UART_IER_ETBEI);
 	rd(&f, 2);
-	wr(&f, 1, UART_IER_ETBEI);		/* no edge: stays acknowledged */
+	wr(&f, 1, UART_IER_ETBEI); /* no edge: stays acknowledged */
 	assert_int_equal(rd(&f, 2), 0x01);
 	wr(&f, 1, 0);
-	wr(&f, 1, UART_IER_ETBEI);		/* toggling re-samples THRE */
+	wr(&f, 1, UART_IER_ETBEI); /* toggling re-samples THRE */
 	assert_int_equal(rd(&f, 2), 0x02);
 }
 
@@ -169,7 +169,7 @@ static void test_thr_write_gives_one_edge_per_byte(void **state)
 	fx_init(&f);
 	wr(&f, 1, UART_IER_ETBEI);
 	assert_int_equal(f.irq.rises, 1);
-	wr(&f, 0, 'a');				/* pending THRE not acknowledged */
+	wr(&f, 0, 'a'); /* pending THRE not acknowledged */
 	assert_int_equal(f.irq.rises, 2);
 	assert_int_equal(f.irq.level, 1);
 	rd(&f, 2);
@@ -188,7 +188,7 @@ static void test_rx_byte_sets_dr_and_rda_interrupt(void **state)
 	assert_int_equal(rd(&f, 5), 0x61);
 	assert_int_equal(f.irq.level, 1);
 	assert_int_equal(rd(&f, 2), 0x04);
-	assert_int_equal(uart_rx_room(&f.u), 0);	/* 16450 mode: RBR is full */
+	assert_int_equal(uart_rx_room(&f.u), 0); /* 16450 mode: RBR is full */
 	assert_int_equal(rd(&f, 0), 'q');
 	assert_int_equal(rd(&f, 5), 0x60);
 	assert_int_equal(rd(&f, 2), 0x01);
@@ -204,9 +204,9 @@ static void test_rbr_overwritten_on_overrun_without_fifo(void **state)
 	fx_init(&f);
 	uart_rx_byte(&f.u, '1');
 	uart_rx_byte(&f.u, '2');
-	assert_int_equal(rd(&f, 5), 0x63);	/* DR | OE */
+	assert_int_equal(rd(&f, 5), 0x63); /* DR | OE */
 	assert_int_equal(f.u.stats.overruns, 1);
-	assert_int_equal(rd(&f, 0), '2');	/* the shift register wins in 16450 mode */
+	assert_int_equal(rd(&f, 0), '2'); /* the shift register wins in 16450 mode */
 }
 
 static void test_rx_overrun_sets_oe_and_counts(void **state)
@@ -222,9 +222,9 @@ static void test_rx_overrun_sets_oe_and_counts(void **state)
 	assert_int_equal(f.u.stats.rx_bytes, 16);
 	assert_int_equal(rd(&f, 5), 0x63);
 	for (int i = 0; i < 16; i++)
-		assert_int_equal(rd(&f, 0), 'a' + i);	/* FIFO kept, 17th lost */
+		assert_int_equal(rd(&f, 0), 'a' + i); /* FIFO kept, 17th lost */
 	assert_int_equal(rd(&f, 5), 0x60);
-	assert_int_equal(rd(&f, 0), 0);		/* empty FIFO reads 0 */
+	assert_int_equal(rd(&f, 0), 0); /* empty FIFO reads 0 */
 }
 
 static void test_lsr_read_clears_oe(void **state)
@@ -245,7 +245,7 @@ static void test_iir_priority_line_status_over_rx(void **state)
 
 	fx_init(&f);
 	wr(&f, 1, 0x0f);
-	rd(&f, 2);				/* acknowledge THRE */
+	rd(&f, 2); /* acknowledge THRE */
 	uart_rx_byte(&f.u, 1);
 	uart_rx_byte(&f.u, 2);
 	assert_int_equal(rd(&f, 2), 0x06);
@@ -263,7 +263,7 @@ static void test_iir_priority_rx_over_thre(void **state)
 	wr(&f, 1, UART_IER_ERBFI | UART_IER_ETBEI);
 	uart_rx_byte(&f.u, 7);
 	assert_int_equal(rd(&f, 2), 0x04);
-	assert_int_equal(rd(&f, 2), 0x04);	/* reading IIR for RDA keeps THRE */
+	assert_int_equal(rd(&f, 2), 0x04); /* reading IIR for RDA keeps THRE */
 	rd(&f, 0);
 	assert_int_equal(rd(&f, 2), 0x02);
 }
@@ -273,7 +273,7 @@ static void test_iir_priority_thre_over_modem_status(void **state)
 	struct fx f;
 
 	fx_init(&f);
-	wr(&f, 4, UART_MCR_LOOP | UART_MCR_OUT2 | UART_MCR_RTS);	/* deltas on CTS, DSR */
+	wr(&f, 4, UART_MCR_LOOP | UART_MCR_OUT2 | UART_MCR_RTS); /* deltas on CTS, DSR */
 	wr(&f, 1, UART_IER_ETBEI | UART_IER_EDSSI);
 	assert_int_equal(rd(&f, 2), 0x02);
 	assert_int_equal(rd(&f, 2), 0x00);
@@ -313,7 +313,7 @@ static void test_fifo_trigger_level(void **state)
 		uart_rx_byte(&f.u, 0xee);
 		assert_int_equal(f.irq.level, 1);
 		assert_int_equal(rd(&f, 2), 0xc4);
-		rd(&f, 0);				/* one below the level again */
+		rd(&f, 0); /* one below the level again */
 		assert_int_equal(f.irq.level, 0);
 	}
 }
@@ -323,7 +323,7 @@ static void test_char_timeout_below_trigger(void **state)
 	struct fx f;
 
 	fx_init(&f);
-	wr(&f, 2, 0x41);			/* trigger at 4 */
+	wr(&f, 2, 0x41); /* trigger at 4 */
 	wr(&f, 1, UART_IER_ERBFI);
 	uart_rx_byte(&f.u, 'a');
 	uart_rx_byte(&f.u, 'b');
@@ -332,7 +332,7 @@ static void test_char_timeout_below_trigger(void **state)
 	assert_int_equal(f.irq.level, 1);
 	assert_int_equal(rd(&f, 2), 0xcc);
 	assert_int_equal(rd(&f, 0), 'a');
-	assert_int_equal(rd(&f, 2), 0xcc);	/* still idle, still data */
+	assert_int_equal(rd(&f, 2), 0xcc); /* still idle, still data */
 	assert_int_equal(rd(&f, 0), 'b');
 	assert_int_equal(rd(&f, 2), 0xc1);
 	assert_int_equal(f.irq.level, 0);
@@ -348,7 +348,7 @@ static void test_rx_byte_after_idle_restarts_timeout(void **state)
 	uart_rx_byte(&f.u, 1);
 	uart_rx_idle(&f.u);
 	assert_int_equal(f.irq.level, 1);
-	uart_rx_byte(&f.u, 2);			/* the line is busy again */
+	uart_rx_byte(&f.u, 2); /* the line is busy again */
 	assert_int_equal(f.irq.level, 0);
 	assert_int_equal(rd(&f, 2), 0xc1);
 }
@@ -361,10 +361,10 @@ static void test_char_timeout_needs_fifo_and_erbfi(void **state)
 	wr(&f, 2, 0x81);
 	uart_rx_byte(&f.u, 1);
 	uart_rx_idle(&f.u);
-	assert_int_equal(rd(&f, 2), 0xc1);	/* ERBFI off */
+	assert_int_equal(rd(&f, 2), 0xc1); /* ERBFI off */
 	wr(&f, 1, UART_IER_ERBFI);
 	assert_int_equal(rd(&f, 2), 0xcc);
-	wr(&f, 2, 0x00);			/* FIFOs off: flushed, no timeout */
+	wr(&f, 2, 0x00); /* FIFOs off: flushed, no timeout */
 	uart_rx_idle(&f.u);
 	assert_int_equal(rd(&f, 2), 0x01);
 }
@@ -379,7 +379,7 @@ static void test_iir_priority_rx_over_timeout(void **state)
 	for (int i = 0; i < 4; i++)
 		uart_rx_byte(&f.u, (u8)i);
 	uart_rx_idle(&f.u);
-	assert_int_equal(rd(&f, 2), 0xc4);	/* at the trigger: RDA, not CTI */
+	assert_int_equal(rd(&f, 2), 0xc4); /* at the trigger: RDA, not CTI */
 	rd(&f, 0);
 	assert_int_equal(rd(&f, 2), 0xcc);
 }
@@ -392,7 +392,7 @@ static void test_fcr_clears_fifo(void **state)
 	wr(&f, 2, 0x01);
 	uart_rx_byte(&f.u, 'a');
 	uart_rx_byte(&f.u, 'b');
-	wr(&f, 2, 0x03);			/* keep FIFOs on, clear RX */
+	wr(&f, 2, 0x03); /* keep FIFOs on, clear RX */
 	assert_int_equal(rd(&f, 5), 0x60);
 	assert_int_equal(uart_rx_room(&f.u), 16);
 	uart_rx_byte(&f.u, 'c');
@@ -440,7 +440,7 @@ static void test_loopback_routes_tx_to_rx(void **state)
 	assert_int_equal(rd(&f, 5), 0x61);
 	assert_int_equal(rd(&f, 0), 'L');
 	wr(&f, 0, 1);
-	wr(&f, 0, 2);				/* RBR full: overrun, newest kept */
+	wr(&f, 0, 2); /* RBR full: overrun, newest kept */
 	assert_int_equal(rd(&f, 5), 0x63);
 	assert_int_equal(f.u.stats.overruns, 1);
 	wr(&f, 4, UART_MCR_OUT2);
@@ -459,7 +459,7 @@ static void test_loopback_disconnects_host_input(void **state)
 	uart_rx_byte(&f.u, 'x');
 	assert_int_equal(f.u.stats.overruns, 1);
 	assert_int_equal(f.u.stats.rx_bytes, 0);
-	assert_int_equal(rd(&f, 5), 0x60);	/* no DR, no OE: the pin is cut */
+	assert_int_equal(rd(&f, 5), 0x60); /* no DR, no OE: the pin is cut */
 }
 
 static void test_loopback_msr_mirrors_mcr(void **state)
@@ -477,7 +477,7 @@ static void test_loopback_msr_mirrors_mcr(void **state)
 	assert_int_equal(rd(&f, 6) & 0xf0, UART_MSR_RI);
 	wr(&f, 4, UART_MCR_LOOP | UART_MCR_OUT2);
 	assert_int_equal(rd(&f, 6) & 0xf0, UART_MSR_DCD);
-	wr(&f, 4, UART_MCR_LOOP | 0x0a);	/* Linux's 8250 probe: expects 0x90 */
+	wr(&f, 4, UART_MCR_LOOP | 0x0a); /* Linux's 8250 probe: expects 0x90 */
 	assert_int_equal(rd(&f, 6) & 0xf0, 0x90);
 	wr(&f, 4, UART_MCR_OUT2);
 	assert_int_equal(rd(&f, 6) & 0xf0, 0xb0);
@@ -488,7 +488,7 @@ static void test_msr_delta_cleared_on_read(void **state)
 	struct fx f;
 
 	fx_init(&f);
-	wr(&f, 4, UART_MCR_LOOP | UART_MCR_OUT2 | UART_MCR_DTR);	/* CTS drops */
+	wr(&f, 4, UART_MCR_LOOP | UART_MCR_OUT2 | UART_MCR_DTR); /* CTS drops */
 	assert_int_equal(rd(&f, 6), UART_MSR_DCD | UART_MSR_DSR | UART_MSR_DCTS);
 	assert_int_equal(rd(&f, 6), UART_MSR_DCD | UART_MSR_DSR);
 }
@@ -501,7 +501,7 @@ static void test_msr_teri_only_on_ri_falling_edge(void **state)
 	wr(&f, 4, UART_MCR_LOOP | UART_MCR_OUT2);
 	rd(&f, 6);
 	wr(&f, 4, UART_MCR_LOOP | UART_MCR_OUT2 | UART_MCR_OUT1);
-	assert_int_equal(rd(&f, 6) & UART_MSR_TERI, 0);	/* RI rose */
+	assert_int_equal(rd(&f, 6) & UART_MSR_TERI, 0); /* RI rose */
 	wr(&f, 4, UART_MCR_LOOP | UART_MCR_OUT2);
 	assert_int_equal(rd(&f, 6) & UART_MSR_DELTAS, UART_MSR_TERI);
 }
@@ -519,7 +519,7 @@ static void test_out2_gates_irq(void **state)
 	assert_int_equal(f.irq.level, 1);
 	wr(&f, 4, 0x00);
 	assert_int_equal(f.irq.level, 0);
-	assert_int_equal(rd(&f, 2), 0x02);	/* still pending inside the chip */
+	assert_int_equal(rd(&f, 2), 0x02); /* still pending inside the chip */
 }
 
 static void test_wide_access_splits_into_bytes(void **state)
@@ -528,17 +528,17 @@ static void test_wide_access_splits_into_bytes(void **state)
 
 	fx_init(&f);
 	wr(&f, 3, 0x80);
-	uart_io(&f.u, 0, 0x1234, 2, true);	/* DLL, DLM */
+	uart_io(&f.u, 0, 0x1234, 2, true); /* DLL, DLM */
 	assert_int_equal(rd(&f, 0), 0x34);
 	assert_int_equal(rd(&f, 1), 0x12);
 	assert_int_equal(uart_io(&f.u, 0, 0, 2, false), 0x1234);
 	wr(&f, 3, 0x03);
 	wr(&f, 7, 0xa5);
-	assert_int_equal(uart_io(&f.u, 4, 0, 4, false), 0xa5b06008);	/* MCR LSR MSR SCR */
-	assert_int_equal(uart_io(&f.u, 6, 0, 4, false), 0xffffa5b0);	/* past offset 7: open bus */
+	assert_int_equal(uart_io(&f.u, 4, 0, 4, false), 0xa5b06008); /* MCR LSR MSR SCR */
+	assert_int_equal(uart_io(&f.u, 6, 0, 4, false), 0xffffa5b0); /* past offset 7: open bus */
 	assert_int_equal(uart_io(&f.u, 6, 0x11223344, 4, true), 0);
 	assert_int_equal(rd(&f, 7), 0x33);
-	assert_int_equal(rd(&f, 3), 0x03);	/* the bytes past the UART reached nothing */
+	assert_int_equal(rd(&f, 3), 0x03); /* the bytes past the UART reached nothing */
 }
 
 static void test_offset_is_masked_to_eight_ports(void **state)
@@ -549,7 +549,7 @@ static void test_offset_is_masked_to_eight_ports(void **state)
 	wr(&f, 0x3ff, 0x42);
 	assert_int_equal(rd(&f, 7), 0x42);
 	assert_int_equal(rd(&f, 0xfffd), 0x60);
-	assert_int_equal(uart_io(&f.u, 0, 0, 0, false), 0);	/* size 0: nothing */
+	assert_int_equal(uart_io(&f.u, 0, 0, 0, false), 0); /* size 0: nothing */
 }
 
 static void test_scratch_register(void **state)
@@ -561,7 +561,7 @@ static void test_scratch_register(void **state)
 		wr(&f, 7, (u8)v);
 		assert_int_equal(rd(&f, 7), v);
 	}
-	assert_int_equal(f.irq.sets, 1);	/* only the reset touched the line */
+	assert_int_equal(f.irq.sets, 1); /* only the reset touched the line */
 }
 
 static void test_lsr_msr_writes_ignored(void **state)
@@ -594,7 +594,9 @@ static void test_random_accesses_keep_invariants(void **state)
 		case 1:
 			uart_rx_idle(&f.u);
 			break;
-		case 2: case 3: case 4:
+		case 2:
+		case 3:
+		case 4:
 			uart_io(&f.u, (u16)(r >> 3), r >> 11, 1 << ((r >> 19) % 3), true);
 			break;
 		default:

@@ -112,7 +112,7 @@ static void test_rep_insb_reads_each_byte(void **state)
 	uart_rx_byte(&f->vm.uart, 'x');
 	p = io_exit(&f->vm, COM1_BASE, false, 1, 2, NULL);
 	assert_int_equal(p[0], 'x');
-	assert_int_equal(p[1], 'x'); /* FIFOs off: RBR keeps its last byte */
+	assert_int_equal(p[1], 'x');			     /* FIFOs off: RBR keeps its last byte */
 	assert_int_equal(in8(&f->vm, COM1_BASE + 5) & 1, 0); /* DR cleared by the first read */
 }
 

@@ -12,9 +12,9 @@
 
 /* Records what a device did to its interrupt line, for assertions. */
 struct irq_probe {
-	int level;	/* current level */
-	int rises;	/* 0 -> 1 transitions seen */
-	int sets;	/* calls of any kind */
+	int level; /* current level */
+	int rises; /* 0 -> 1 transitions seen */
+	int sets;  /* calls of any kind */
 };
 
 static inline void irq_probe_set(void *ctx, int irq, int level)

@@ -19,7 +19,7 @@
  * - A new count in modes 1/5 re-arms the counter: it waits for a new trigger.
  */
 
-#define NSEC_PER_SEC 1000000000ull
+#define NSEC_PER_SEC	   1000000000ull
 #define PIT_REFRESH_CLOCKS 18 /* counter 1 as the PC BIOS sets it: a DRAM refresh every 15.08 us */
 
 typedef unsigned __int128 u128;

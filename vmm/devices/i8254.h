@@ -5,35 +5,35 @@
 #include "types.h"
 #include "irq.h"
 
-#define PIT_NO_DEADLINE UINT64_MAX
+#define PIT_NO_DEADLINE	  UINT64_MAX
 #define PIT_MIN_PERIOD_NS 200000 /* as KVM's min_timer_period_us = 200: bound on host timer rate a guest can cause */
 
 /* Control word, port 0x43 (Intel 8254 datasheet, Figure 7 "Control Word Format") */
-#define PIT_CW_SC_SHIFT 6   /* SC1-SC0: counter select; 3 = read-back command */
-#define PIT_CW_RW_SHIFT 4   /* RW1-RW0: access mode */
-#define PIT_CW_MODE_SHIFT 1 /* M2-M1-M0: mode 0-5; 6 and 7 are 2 and 3 */
-#define PIT_CW_BCD 0x01	    /* count in 4 BCD decades instead of 16 binary bits */
-#define PIT_RW_LATCH 0	    /* counter latch command (Figure 8) */
-#define PIT_RW_LSB 1	    /* read/write least significant byte only */
-#define PIT_RW_MSB 2	    /* read/write most significant byte only */
-#define PIT_RW_WORD 3	    /* LSB first, then MSB */
+#define PIT_CW_SC_SHIFT	  6    /* SC1-SC0: counter select; 3 = read-back command */
+#define PIT_CW_RW_SHIFT	  4    /* RW1-RW0: access mode */
+#define PIT_CW_MODE_SHIFT 1    /* M2-M1-M0: mode 0-5; 6 and 7 are 2 and 3 */
+#define PIT_CW_BCD	  0x01 /* count in 4 BCD decades instead of 16 binary bits */
+#define PIT_RW_LATCH	  0    /* counter latch command (Figure 8) */
+#define PIT_RW_LSB	  1    /* read/write least significant byte only */
+#define PIT_RW_MSB	  2    /* read/write most significant byte only */
+#define PIT_RW_WORD	  3    /* LSB first, then MSB */
 
 /* Read-back command, SC = 11 (Figure 10 "Read-Back Command Format") */
-#define PIT_RB_NO_COUNT 0x20  /* bit 5 COUNT, active low: latch the count of the selected counters */
+#define PIT_RB_NO_COUNT	 0x20 /* bit 5 COUNT, active low: latch the count of the selected counters */
 #define PIT_RB_NO_STATUS 0x10 /* bit 4 STATUS, active low: latch their status */
 #define PIT_RB_CNT_SHIFT 1    /* bits 1-3: CNT0, CNT1, CNT2 select counters */
 
 /* Status byte (Figure 11 "Status Byte") */
-#define PIT_ST_OUT 0x80	 /* state of the OUT pin */
+#define PIT_ST_OUT  0x80 /* state of the OUT pin */
 #define PIT_ST_NULL 0x40 /* null count: last count written not yet loaded into the counting element */
 #define PIT_ST_CTRL 0x3f /* RW, mode and BCD as programmed */
 
 /* System control port B, 0x61 (IBM PC/AT technical reference) */
-#define PIT_P61_GATE2 0x01   /* r/w: GATE of counter 2 */
+#define PIT_P61_GATE2	0x01 /* r/w: GATE of counter 2 */
 #define PIT_P61_SPEAKER 0x02 /* r/w: speaker data enable (AND with OUT2) */
-#define PIT_P61_STORED 0x0f  /* bits 0-3 read back as written (2, 3: parity check enables) */
+#define PIT_P61_STORED	0x0f /* bits 0-3 read back as written (2, 3: parity check enables) */
 #define PIT_P61_REFRESH 0x10 /* ro: toggles on every DRAM refresh request (counter 1, ~15 us) */
-#define PIT_P61_OUT2 0x20    /* ro: OUT of counter 2 */
+#define PIT_P61_OUT2	0x20 /* ro: OUT of counter 2 */
 
 enum pit_state {
 	PIT_IDLE,    /* no count loaded since the last control word: stopped */

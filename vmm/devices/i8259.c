@@ -19,20 +19,20 @@
  */
 
 /* Command bits at A0=0 ("Initialization Command Words", "Operation Command Words") */
-#define ICW1_IC4 0x01  /* ICW4 will follow */
+#define ICW1_IC4  0x01 /* ICW4 will follow */
 #define ICW1_SNGL 0x02 /* single chip: no ICW3 */
 #define ICW1_LTIM 0x08 /* level triggered inputs */
 #define ICW1_INIT 0x10 /* D4=1: this is ICW1 */
-#define OCW3_SEL 0x08  /* D4=0 D3=1: OCW3; D4=0 D3=0: OCW2 */
-#define OCW3_RIS 0x01  /* read ISR (1) or IRR (0) ... */
-#define OCW3_RR 0x02   /* ... only if RR is set */
+#define OCW3_SEL  0x08 /* D4=0 D3=1: OCW3; D4=0 D3=0: OCW2 */
+#define OCW3_RIS  0x01 /* read ISR (1) or IRR (0) ... */
+#define OCW3_RR	  0x02 /* ... only if RR is set */
 #define OCW3_POLL 0x04 /* next read is a poll */
-#define OCW3_SMM 0x20  /* special mask mode on (1) or off (0) ... */
+#define OCW3_SMM  0x20 /* special mask mode on (1) or off (0) ... */
 #define OCW3_ESMM 0x40 /* ... only if ESMM is set */
 #define ICW2_BASE 0xf8 /* T7-T3: A10-A8 only matter for an 8080 */
 #define ICW4_AEOI 0x02 /* automatic EOI */
 #define ICW4_SFNM 0x10 /* special fully nested mode */
-#define POLL_INT 0x80  /* poll byte: I, a request was pending; bits 2:0 W2-W0 */
+#define POLL_INT  0x80 /* poll byte: I, a request was pending; bits 2:0 W2-W0 */
 
 /* OCW2 bits 7:5 (R, SL, EOI); bits 2:0 name a level where SL=1 */
 enum ocw2_cmd {

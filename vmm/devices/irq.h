@@ -27,8 +27,8 @@ static inline void irq_line_set(const struct irq_line *line, int level)
  * reaches consecutive ports, lowest byte first, as the ISA bus splits it.
  * Device io functions use this to turn a wide access into byte accesses.
  */
-static inline u32 io_bytewise(u8 (*io8)(void *dev, u16 offset, u8 data, bool is_write), void *dev,
-			      u16 offset, u32 data, int size, bool is_write)
+static inline u32 io_bytewise(u8 (*io8)(void *dev, u16 offset, u8 data, bool is_write), void *dev, u16 offset, u32 data,
+			      int size, bool is_write)
 {
 	u32 result = 0;
 

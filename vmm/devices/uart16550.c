@@ -11,7 +11,7 @@
  */
 
 /* Modem inputs outside loopback: QEMU reports DCD, DSR and CTS up. */
-#define UART_MSR_IDLE (UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS)
+#define UART_MSR_IDLE	   (UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS)
 #define UART_DIVISOR_RESET 0x0c /* 115200 / 12 = 9600 baud, QEMU's reset divisor */
 
 static const u8 uart_trigger_levels[4] = { 1, 4, 8, 14 }; /* FCR bits 7:6 */
@@ -29,8 +29,7 @@ static u8 uart_iir_id(const struct uart *u)
 	if ((u->ier & UART_IER_ELSI) && (u->lsr & UART_LSR_ERRORS))
 		return UART_IIR_RLS;
 	/* 16450 mode: one byte is "the trigger level". */
-	if (rx_on && (u->lsr & UART_LSR_DR) &&
-	    (!uart_fifo_on(u) || u->rx_count >= uart_trigger_levels[u->fcr >> 6]))
+	if (rx_on && (u->lsr & UART_LSR_DR) && (!uart_fifo_on(u) || u->rx_count >= uart_trigger_levels[u->fcr >> 6]))
 		return UART_IIR_RDA;
 	/*
 	 * ERBFI gates the timeout too (real chips and QEMU do). It ranks below
@@ -162,10 +161,8 @@ static u8 uart_modem_inputs(const struct uart *u)
 
 	if (!(m & UART_MCR_LOOP))
 		return UART_MSR_IDLE;
-	return (u8)((m & UART_MCR_RTS ? UART_MSR_CTS : 0) |
-		    (m & UART_MCR_DTR ? UART_MSR_DSR : 0) |
-		    (m & UART_MCR_OUT1 ? UART_MSR_RI : 0) |
-		    (m & UART_MCR_OUT2 ? UART_MSR_DCD : 0));
+	return (u8)((m & UART_MCR_RTS ? UART_MSR_CTS : 0) | (m & UART_MCR_DTR ? UART_MSR_DSR : 0) |
+		    (m & UART_MCR_OUT1 ? UART_MSR_RI : 0) | (m & UART_MCR_OUT2 ? UART_MSR_DCD : 0));
 }
 
 static void uart_write_mcr(struct uart *u, u8 val)
@@ -290,8 +287,7 @@ void uart_reset(struct uart *u)
 	irq_line_set(&u->irq, 0);
 }
 
-void uart_init(struct uart *u, struct irq_line irq, void (*tx)(void *ctx, u8 byte),
-	       void *tx_ctx)
+void uart_init(struct uart *u, struct irq_line irq, void (*tx)(void *ctx, u8 byte), void *tx_ctx)
 {
 	memset(u, 0, sizeof(*u));
 	u->irq = irq;
