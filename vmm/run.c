@@ -73,8 +73,10 @@ static void console_raw(struct console *c)
 		return;
 	raw = c->saved;
 	cfmakeraw(&raw);
-	/* Guests end lines with "\n" alone: let the terminal add the "\r". */
+	/* Guests end lines with "\n" alone: let the terminal add the "\r" on
+	 * output, and turn the Enter key's "\r" into "\n" on input. */
 	raw.c_oflag |= OPOST | ONLCR;
+	raw.c_iflag |= ICRNL;
 	tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 	fprintf(stderr, "kvmlite: console on COM1; Ctrl-A x quits, Ctrl-A h helps\r\n");
 }

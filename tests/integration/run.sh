@@ -129,6 +129,17 @@ printf 'abc' >"$T/in"
 expect "firmware: int 16h waits for a key from COM1; int 14h and int 16h share the input" 33 \
 	"$(printf 'key 61\nrx 62\nrxah 61\npeek 63')" -- "$KVMLITE" run build/itest/fw_keyboard.img
 
+# ---- the console on a terminal (script(1) gives kvmlite a pty) ----
+if command -v script >/dev/null; then
+	(sleep 0.5; printf 'ping\r'; sleep 0.5; printf '\001x') | timeout 10 script -qec "$KVMLITE run mvm" /dev/null >"$T/out" 2>&1
+	status=$?
+	if [ "$status" = 130 ] && grep -q pong "$T/out" && grep -q "quit with Ctrl-A x" "$T/out"; then
+		ok "on a terminal, Enter ends a request line and Ctrl-A x quits"
+	else
+		bad "on a terminal, Enter ends a request line and Ctrl-A x quits" "status $status" "$(tr '\r\n' '||' <"$T/out")"
+	fi
+fi
+
 # ---- --trace, --verbose ----
 expect "--trace keeps the guest's output on stdout" 0 "hello, world" -- "$KVMLITE" run --trace hello
 stderr_has "--trace decodes port writes by device and register" "out 0x03f8 COM1 *THR *<- 0x68 'h'"
