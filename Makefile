@@ -74,8 +74,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkvmlite.a tests/unit/unit.h
 unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
 
+# The same guest checks run under kvmlite (with and without firmware) and
+# under QEMU + SeaBIOS; then the differential device tests compare the two.
 integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/run.sh
+	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
+		tests/integration/guests_qemu.sh build/guest
+	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=none GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
+		tests/integration/guests_qemu.sh build/guest
+	@if command -v qemu-system-x86_64 >/dev/null; then tests/integration/guests_qemu.sh build/guest; \
+	else echo "SKIP: qemu-system-x86_64 is absent: guests not checked under QEMU"; fi
 	KVMLITE=$(BUILD)/kvmlite tests/diff/run.sh
 
 test: deps-test

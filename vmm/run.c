@@ -256,8 +256,11 @@ static void run_loop(struct vm *vm, struct console *c, timer_t timer)
 		timer_arm(timer, deadline < now + SLICE_NS ? deadline : now + SLICE_NS, &armed);
 		kicks = vm->stats.kicks;
 		vm_run(vm);
-		/* Input matters when the guest sleeps or has run a whole slice. */
+		/* Input matters when the guest sleeps or has run a whole slice;
+		 * so does output: a busy guest's bytes appear within a slice. */
 		look = vm->state == VM_HALTED || vm->stats.kicks != kicks;
+		if (vm->stats.kicks != kicks)
+			console_flush(c);
 		if (armed <= clock_now())
 			armed = 0; /* fired: arm again on the next turn */
 	}

@@ -68,12 +68,16 @@ else
 	bad "tick counts about 18 PIT ticks per second" "output: $(tr '\n' '|' <"$T/out")" "$(head -c 300 "$T/err")"
 fi
 
-timeout -s TERM 1 "$KVMLITE" run spin >"$T/out" 2>"$T/err"
+timeout -s TERM 1 "$KVMLITE" run spin >"$T/out" 2>"$T/err" &
+spin_pid=$!
+sleep 0.5
+early=$(cat "$T/out")
+wait "$spin_pid"
 status=$?
-if [ "$(cat "$T/out")" = spin ] && [ "$status" = 124 ] && grep -q "stopped by signal" "$T/err"; then
-	ok "spin runs until SIGTERM, which stops it cleanly"
+if [ "$early" = spin ] && [ "$(cat "$T/out")" = spin ] && [ "$status" = 124 ] && grep -q "stopped by signal" "$T/err"; then
+	ok "spin's output appears while it runs; SIGTERM stops it cleanly"
 else
-	bad "spin runs until SIGTERM" "status $status out $(cat "$T/out")" "$(head -c 300 "$T/err")"
+	bad "spin's output appears while it runs; SIGTERM stops it cleanly" "status $status early '$early' out $(cat "$T/out")" "$(head -c 300 "$T/err")"
 fi
 
 timeout -s TERM 2 "$KVMLITE" run burst >"$T/out" 2>"$T/err"
