@@ -22,6 +22,8 @@ int arena_init(struct arena *a, size_t slots, size_t slot_size, const u8 *firmwa
 		a->base = NULL;
 		return -1;
 	}
+	a->slots = slots;
+	a->slot_size = slot_size;
 	a->firmware = mmap(NULL, FIRMWARE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (a->firmware == MAP_FAILED) {
 		snprintf(err, errlen, "mmap of the firmware page: %s", strerror(errno));
@@ -33,8 +35,6 @@ int arena_init(struct arena *a, size_t slots, size_t slot_size, const u8 *firmwa
 	 * (its memslot is KVM_MEM_READONLY) and neither can a VMM bug. */
 	memcpy(a->firmware, firmware, fw_len);
 	mprotect(a->firmware, FIRMWARE_SIZE, PROT_READ);
-	a->slots = slots;
-	a->slot_size = slot_size;
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 /* run.c - `kvmlite run`: one guest, its COM1 on stdin/stdout, its PIT deadlines on a POSIX timer. */
+#define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,6 +37,7 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int sig)
 {
 	stop_signal = sig;
+	vm_kick_self(); /* a guest entered just after the check leaves at once */
 }
 
 static void console_flush(struct console *c)
@@ -94,27 +96,24 @@ static void console_restore(struct console *c)
  * (RTS, and FIFO room): read only as fast as the guest takes it, so
  * scripted input is not lost.
  */
-static void console_read(struct console *c, int timeout_ms)
+static void console_read(struct console *c, int timeout_ms, const sigset_t *sigmask)
 {
 	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000 };
+	/* A pipe's input is read only once the guest took the previous read. */
+	bool want = !c->eof && (c->tty || c->in_pos == c->in_len);
 	u8 buf[256];
 	ssize_t n;
 
-	if (c->eof || (!c->tty && c->in_pos < c->in_len)) {
-		if (timeout_ms != 0)
-			poll(NULL, 0, timeout_ms);
+	if (ppoll(&pfd, want ? 1 : 0, timeout_ms < 0 ? NULL : &ts, sigmask) <= 0 || !want)
 		return;
-	}
-	if (poll(&pfd, 1, timeout_ms) <= 0)
-		return;
-	n = read(STDIN_FILENO, buf, c->tty ? sizeof(buf) : sizeof(c->in));
+	n = read(STDIN_FILENO, c->tty ? buf : c->in, c->tty ? sizeof(buf) : sizeof(c->in));
 	if (n <= 0) {
 		if (n == 0 || (errno != EINTR && errno != EAGAIN))
 			c->eof = true;
 		return;
 	}
 	if (!c->tty) {
-		memcpy(c->in, buf, (size_t)n);
 		c->in_pos = 0;
 		c->in_len = (size_t)n;
 		return;
@@ -224,7 +223,14 @@ static void run_loop(struct vm *vm, struct console *c, timer_t timer)
 {
 	u64 armed = UINT64_MAX;
 	bool look = true; /* check stdin on this turn */
+	sigset_t stop_set, unblocked;
 	u64 kicks;
+
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGINT);
+	sigaddset(&stop_set, SIGTERM);
+	sigaddset(&stop_set, SIGHUP);
+	vm_kick_target(vm);
 
 	while (vm->state != VM_ENDED) {
 		u64 now = clock_now(), deadline;
@@ -234,7 +240,7 @@ static void run_loop(struct vm *vm, struct console *c, timer_t timer)
 			break;
 		}
 		if (look)
-			console_read(c, 0);
+			console_read(c, 0, NULL);
 		if (c->quit) {
 			vm_end(vm, VM_END_STOPPED, "quit with Ctrl-A x");
 			break;
@@ -244,12 +250,19 @@ static void run_loop(struct vm *vm, struct console *c, timer_t timer)
 		deadline = vm_deadline(vm);
 		if (vm->state == VM_HALTED) {
 			console_flush(c);
-			if (deadline == UINT64_MAX && c->eof && c->in_pos == c->in_len) {
+			/* Input the halted guest did not take now, it never will. */
+			if (deadline == UINT64_MAX && (c->eof || c->in_pos < c->in_len)) {
 				vm_end(vm, VM_END_IDLE, "halted with interrupts on, and nothing is left to wake it");
 				break;
 			}
 			timer_arm(timer, UINT64_MAX, &armed);
-			console_read(c, deadline == UINT64_MAX ? -1 : (int)((deadline - now + 999999) / 1000000));
+			/* Stop signals stay blocked from this check until ppoll()
+			 * sleeps, so none can slip in between and be missed. */
+			sigprocmask(SIG_BLOCK, &stop_set, &unblocked);
+			if (!stop_signal)
+				console_read(c, deadline == UINT64_MAX ? -1 : (int)((deadline - now + 999999) / 1000000),
+					     &unblocked);
+			sigprocmask(SIG_SETMASK, &unblocked, NULL);
 			look = false;
 			continue;
 		}
@@ -264,6 +277,7 @@ static void run_loop(struct vm *vm, struct console *c, timer_t timer)
 		if (armed <= clock_now())
 			armed = 0; /* fired: arm again on the next turn */
 	}
+	timer_arm(timer, UINT64_MAX, &armed);
 	console_flush(c);
 }
 

@@ -24,23 +24,37 @@ u64 clock_now(void)
 /*
  * Kicking a vCPU: a signal sent to the thread that runs a guest sets that
  * guest's immediate_exit, so KVM_RUN returns EINTR at once, whether the
- * signal came during KVM_RUN or just before it. The handler must find the
- * kvm_run of whatever guest its thread runs now: a thread-local pointer.
+ * signal came during KVM_RUN, just before it, or while the thread was busy
+ * elsewhere (then the next entry returns at once: a harmless extra turn).
+ * The handler finds the guest its thread runs through a thread-local
+ * pointer, which stays set between entries so that no kick is lost.
  */
 static __thread struct kvm_run *volatile running;
 
-static void vm_kick_handler(int sig)
+void vm_kick_self(void)
 {
 	struct kvm_run *run = running;
 
-	(void)sig;
 	if (run)
 		run->immediate_exit = 1;
 }
 
+static void vm_kick_handler(int sig)
+{
+	(void)sig;
+	vm_kick_self();
+}
+
+void vm_kick_target(struct vm *vm)
+{
+	running = vm ? vm->run : NULL;
+}
+
 int vm_kick_install(int signo)
 {
-	struct sigaction sa = { .sa_handler = vm_kick_handler };
+	/* SA_RESTART: a kick must not cut short the VMM's own write()s;
+	 * KVM_RUN and poll() return EINTR regardless. */
+	struct sigaction sa = { .sa_handler = vm_kick_handler, .sa_flags = SA_RESTART };
 
 	sigemptyset(&sa.sa_mask);
 	return sigaction(signo, &sa, NULL);
@@ -218,6 +232,8 @@ fail:
 
 void vm_destroy(struct vm *vm)
 {
+	if (running == vm->run)
+		vm_kick_target(NULL);
 	if (vm->run)
 		munmap(vm->run, (size_t)vm->run_size);
 	if (vm->vcpu_fd >= 0)
@@ -438,9 +454,8 @@ void vm_run(struct vm *vm)
 	vm_inject(vm);
 	if (vm->state == VM_ENDED)
 		return;
-	running = vm->run;
+	vm_kick_target(vm);
 	if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
-		running = NULL;
 		vm->run->immediate_exit = 0;
 		/* EINTR: kicked by a timer or another thread; EAGAIN: the host
 		 * was busy (seen under load). Both just mean "enter again". */
@@ -450,7 +465,6 @@ void vm_run(struct vm *vm)
 			vm_end(vm, VM_END_HOST_ERROR, "KVM_RUN: %s", strerror(errno));
 		return;
 	}
-	running = NULL;
 	vm_handle_exit(vm);
 }
 

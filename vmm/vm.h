@@ -96,6 +96,10 @@ u64 clock_now(void);
 
 /* Makes `signo` kick this thread's guest out of KVM_RUN (immediate_exit). */
 int vm_kick_install(int signo);
+/* The guest this thread runs, which a kick reaches (vm_run() sets it too). */
+void vm_kick_target(struct vm *vm);
+/* Kicks this thread's guest; async-signal-safe, for other signal handlers. */
+void vm_kick_self(void);
 
 const char *vm_end_name(enum vm_end end);
 

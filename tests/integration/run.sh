@@ -119,6 +119,11 @@ expect "a 16-bit out to an 8-bit device is split into bytes" 0 "X" -- "$KVMLITE"
 # hlt with interrupts on and no timer, no input: nothing can wake it
 sector "$T/sleep.img" fb f4 eb fd
 expect "a guest asleep with nothing left to wake it ends with 0" 0 "" -- "$KVMLITE" run --firmware none "$T/sleep.img"
+printf 'abc' >"$T/in"
+expect "a sleeping guest that never takes its input ends with 0 instead of hanging" 0 "" -- \
+	"$KVMLITE" run --firmware none "$T/sleep.img"
+head -c 5000 /dev/zero | tr '\0' a >"$T/in"
+expect "more piped input than any buffer holds is harmless" 0 "hello, world" -- "$KVMLITE" run hello
 # the firmware's write-protected page: a write is dropped (mov ax,0xf000; mov ds,ax; mov byte[0xfff0],0; mov al,[0xfff0]; out)
 sector "$T/rom.img" b8 00 f0 8e d8 c6 06 f0 ff 00 a0 f0 ff ba f8 03 ee fa f4
 expect "the firmware page is read-only: the reset vector's far jump (0xea) survives a write" 0 "$(printf '\xea')" -- \
