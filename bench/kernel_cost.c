@@ -5,9 +5,11 @@
 
 /*
  * KVM allocates per-memslot metadata in proportion to the slot size (with
- * the shadow MMU, which kvm_pvm uses: an rmap entry per 4 KiB page, plus
- * large-page tracking), so a bigger guest RAM costs kernel memory even if
- * the guest never touches it. For each slot size this creates M live VMs,
+ * the shadow MMU, which kvm_pvm uses: rmap arrays for three page sizes,
+ * large-page info, write-tracking), so a bigger guest RAM costs kernel
+ * memory even if the guest never touches it. Each array is its own vmalloc
+ * area, so it costs at least a page: expect steps, not a slope, in
+ * VmallocUsed. For each slot size this creates M live VMs,
  * exactly as raw_baseline does (VM fd closed, vCPU run to its first exit),
  * reads /proc/meminfo and /proc/slabinfo before and after, destroys them,
  * and waits for the host to recover before the next size. Each size runs
@@ -19,7 +21,8 @@
 #define TOP 5
 
 /* Bytes held in each slab cache: active objects times object size, which,
- * unlike the Slab counter, does not depend on how full the slabs were. */
+ * unlike the Slab counter, does not depend on how full the slabs were.
+ * SLUB merges caches of like size: a name may stand for several caches. */
 struct slabsnap {
 	int n;
 	struct {
@@ -268,6 +271,7 @@ int main(int argc, char **argv)
 		       r->kib[MI_SLAB], r->kib[MI_KSTACK], r->kib[MI_PTABLES], r->kib[MI_SECPT], r->kib[MI_VMALLOC],
 		       r->kib[MI_PERCPU], r->rate, r->setmem_us, r->recover_s);
 	}
+	printf("(vmap'd kernel stacks count in both KStack and Vmalloc: do not add them)\n");
 	if (slot_hi == 2)
 		printf("(2-slot rows only where RAM ends at or below the firmware page at 0x%x)\n", FIRMWARE_ADDR);
 	printf("slab caches that grew most (KiB per VM, active objects x size):\n");

@@ -1,6 +1,5 @@
 /* raw_baseline.c - what KVM itself allows on this host: spawn rate and memory per guest with bare ioctls. */
 #include <getopt.h>
-#include <signal.h>
 #include <sys/wait.h>
 
 #include "rawvm.h"
@@ -189,6 +188,7 @@ int main(int argc, char **argv)
 		if (full_io(fds[p], &reps[p], sizeof(reps[p]), 0) < 0) {
 			fprintf(stderr, "raw_baseline: worker %ld died before reporting\n", p);
 			reps[p] = (struct report){ .failed_stage = -1 };
+			close(fds[p]);
 			continue;
 		}
 		grown = realloc(ns, (size_t)(total + reps[p].made) * NSTAGES * sizeof(*ns));

@@ -4,27 +4,118 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "loader.h"
 #include "run.h"
+#include "spawn.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kvmlite run [options] IMAGE|NAME\n"
+		"usage: kvmlite run [options] IMAGE|NAME      one guest, COM1 on this terminal\n"
+		"       kvmlite spawn N [options]             N guests, served on a control socket\n"
+		"       kvmlite send|req|console|list|info|read|stats|stop ...   talk to a spawn\n"
 		"\n"
-		"Runs one boot-sector guest on /dev/kvm with COM1 on this terminal.\n"
 		"IMAGE is a 512-byte boot sector file; NAME a built-in guest: %s.\n"
 		"\n"
+		"run options:\n"
 		"  --firmware pc|none  start in kvmlite's PC firmware (default) or directly\n"
 		"                      at 0000:7c00 with every device in its reset state\n"
 		"  --index N           the guest index passed in ESI (default 0)\n"
 		"  --trace             print every exit, decoded, on stderr\n"
 		"  -v, --verbose       say which KVM backend runs it, and what it did\n"
-		"\n"
 		"Exit status: the debug exit's (v << 1) | 1; 0 when the guest halted for good;\n"
 		"2 kvmlite error, 4 triple fault, 6 reset requested, 8 KVM entry failure,\n"
-		"10 KVM internal error, 12 other guest failure, 130 interrupted.\n",
+		"10 KVM internal error, 12 other guest failure, 130 interrupted.\n"
+		"\n"
+		"spawn options:\n"
+		"  --guest IMAGE|NAME  the guest every VM runs (default mvm); guest i gets i in ESI\n"
+		"  --socket PATH       control socket (default $XDG_RUNTIME_DIR/kvmlite/control)\n"
+		"  --for SECONDS       serve this long once all booted, then stop (0: stop at once);\n"
+		"                      default: until Ctrl-C, SIGTERM or `kvmlite stop`\n"
+		"  --workers K         worker threads per process (default: one per online CPU)\n"
+		"  --mem-budget PCT    create no more guests once host memory in use reaches PCT (90)\n"
+		"  --firmware pc|none, --json (the summary as one JSON object)\n"
+		"Exit status: 0, or 1 if any guest failed or was lost, 2 if it could not start.\n"
+		"See docs/control-protocol.md for the socket's protocol.\n",
 		loader_builtin_names());
+}
+
+static int parse_u32(const char *opt, const char *s, u32 *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v > UINT32_MAX) {
+		fprintf(stderr, "kvmlite: %s takes a number, not '%s'\n", opt, s);
+		return -1;
+	}
+	*out = (u32)v;
+	return 0;
+}
+
+static int cmd_spawn(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "guest", required_argument, NULL, 'g' },   { "socket", required_argument, NULL, 's' },
+		{ "for", required_argument, NULL, 'f' },     { "json", no_argument, NULL, 'j' },
+		{ "workers", required_argument, NULL, 'w' }, { "mem-budget", required_argument, NULL, 'm' },
+		{ "firmware", required_argument, NULL, 'F' }, { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },	     { 0 },
+	};
+	struct spawn_opts o = { .guest = "mvm", .for_s = -1, .firmware = true, .mem_budget = 90 };
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'g':
+			o.guest = optarg;
+			break;
+		case 's':
+			o.socket = optarg;
+			break;
+		case 'f':
+			o.for_s = strtod(optarg, &end);
+			if (*optarg == '\0' || *end != '\0' || o.for_s < 0) {
+				fprintf(stderr, "kvmlite: --for takes seconds, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'w':
+			if (parse_u32("--workers", optarg, &o.threads) < 0 || o.threads == 0 || o.threads > 256)
+				return 2;
+			break;
+		case 'm':
+			if (parse_u32("--mem-budget", optarg, &o.mem_budget) < 0 || o.mem_budget == 0 || o.mem_budget > 99)
+				return 2;
+			break;
+		case 'F':
+			if (strcmp(optarg, "pc") != 0 && strcmp(optarg, "none") != 0) {
+				fprintf(stderr, "kvmlite: --firmware takes 'pc' or 'none', not '%s'\n", optarg);
+				return 2;
+			}
+			o.firmware = strcmp(optarg, "pc") == 0;
+			break;
+		case 'v':
+			o.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1 || parse_u32("spawn", argv[optind], &o.count) < 0 || o.count == 0) {
+		fprintf(stderr, "kvmlite spawn: expected a guest count N > 0\n");
+		return 2;
+	}
+	return spawn_main(&o);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -88,6 +179,12 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "spawn") == 0)
+		return cmd_spawn(argc - 1, argv + 1);
+	static const char *const clients[] = { "send", "req", "console", "list", "info", "read", "stats", "stop" };
+	for (size_t i = 0; i < ARRAY_SIZE(clients); i++)
+		if (strcmp(argv[1], clients[i]) == 0)
+			return client_main(argc - 1, argv + 1);
 	fprintf(stderr, "kvmlite: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return RUN_ERROR;

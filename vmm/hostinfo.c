@@ -1,0 +1,97 @@
+/* hostinfo.c - reads /proc for the figures kvmlite reports: memory, CPU time, a process's RSS and PSS. */
+#include <stdio.h>
+#include <string.h>
+
+#include "hostinfo.h"
+
+int meminfo_read(struct meminfo *m)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char key[64];
+	unsigned long long v;
+
+	memset(m, 0, sizeof(*m));
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %llu kB\n", key, &v) == 2) {
+		if (strcmp(key, "MemTotal:") == 0)
+			m->total_kib = v;
+		else if (strcmp(key, "MemAvailable:") == 0)
+			m->available_kib = v;
+		else if (strcmp(key, "Slab:") == 0)
+			m->slab_kib = v;
+		else if (strcmp(key, "KernelStack:") == 0)
+			m->kernel_stack_kib = v;
+		else if (strcmp(key, "PageTables:") == 0)
+			m->page_tables_kib = v;
+	}
+	fclose(f);
+	return m->total_kib ? 0 : -1;
+}
+
+double meminfo_used_pct(const struct meminfo *m)
+{
+	return m->total_kib ? 100.0 * (double)(m->total_kib - m->available_kib) / (double)m->total_kib : 0;
+}
+
+int cpustat_read(struct cpustat *c)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	if (!f)
+		return -1;
+	/* cpu user nice system idle iowait irq softirq steal */
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &v[6], &v[7]);
+	fclose(f);
+	if (n < 4)
+		return -1;
+	for (int i = 0; i < 8; i++)
+		c->total += v[i];
+	c->busy = c->total - v[3] - v[4];
+	return 0;
+}
+
+double cpustat_busy_pct(const struct cpustat *a, const struct cpustat *b)
+{
+	u64 total = b->total - a->total;
+
+	return total ? 100.0 * (double)(b->busy - a->busy) / (double)total : 0;
+}
+
+int proc_mem_kib(pid_t pid, u64 *rss, u64 *pss)
+{
+	char path[64], key[64];
+	unsigned long long v;
+	FILE *f;
+
+	*rss = *pss = 0;
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s", key) == 1) {
+		if (strcmp(key, "Rss:") == 0 && fscanf(f, "%llu", &v) == 1)
+			*rss = v;
+		else if (strcmp(key, "Pss:") == 0 && fscanf(f, "%llu", &v) == 1)
+			*pss = v;
+	}
+	fclose(f);
+	return 0;
+}
+
+long host_read_long(const char *path, long fallback)
+{
+	FILE *f = fopen(path, "r");
+	long v;
+
+	if (!f)
+		return fallback;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = fallback;
+	fclose(f);
+	return v;
+}

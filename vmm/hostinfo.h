@@ -1,0 +1,28 @@
+/* hostinfo.h - what the host says about itself: memory, CPU time, limits, processes' memory. */
+#ifndef KVMLITE_HOSTINFO_H
+#define KVMLITE_HOSTINFO_H
+
+#include <sys/types.h>
+
+#include "types.h"
+
+struct meminfo {
+	u64 total_kib, available_kib, slab_kib, kernel_stack_kib, page_tables_kib;
+};
+
+struct cpustat {
+	u64 busy, total; /* jiffies since boot, all CPUs */
+};
+
+int meminfo_read(struct meminfo *m);
+/* Host memory in use, percent: (MemTotal - MemAvailable) / MemTotal. */
+double meminfo_used_pct(const struct meminfo *m);
+int cpustat_read(struct cpustat *c);
+/* Busy share of all CPUs between two samples, percent. */
+double cpustat_busy_pct(const struct cpustat *a, const struct cpustat *b);
+/* Resident and proportional set size of a process, KiB (smaps_rollup). */
+int proc_mem_kib(pid_t pid, u64 *rss, u64 *pss);
+/* A read-only sysctl or /proc number, or fallback. */
+long host_read_long(const char *path, long fallback);
+
+#endif

@@ -1,0 +1,824 @@
+/* shard.c - one worker thread: creates its guests, runs them M:N, serves their consoles through one io_uring. */
+#define _GNU_SOURCE /* SIGEV_THREAD_ID */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "shard.h"
+
+#define SIG_KICK SIGRTMIN
+#define CREATE_BATCH 8 /* guests created per turn, so booting ones run meanwhile */
+#define NONE UINT32_MAX
+
+/* io_uring user_data: what a completion is for */
+enum { UD_READ = 1, UD_WRITE, UD_TIMEOUT, UD_TIMEOUT_UPDATE };
+
+/* ---- the deadline heap: guests by the next moment they need attention ---- */
+
+static u64 guest_key(const struct guest *g)
+{
+	u64 d = vm_deadline(&g->vm);
+
+	return g->req_deadline < d ? g->req_deadline : d;
+}
+
+static void heap_swap(struct shard *s, u32 a, u32 b)
+{
+	u32 t = s->heap[a];
+
+	s->heap[a] = s->heap[b];
+	s->heap[b] = t;
+	s->g[s->heap[a]].heap_pos = a;
+	s->g[s->heap[b]].heap_pos = b;
+}
+
+static void heap_sift(struct shard *s, u32 i)
+{
+	while (i > 0 && s->g[s->heap[(i - 1) / 2]].heap_key > s->g[s->heap[i]].heap_key) {
+		heap_swap(s, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		u32 l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < s->heap_len && s->g[s->heap[l]].heap_key < s->g[s->heap[m]].heap_key)
+			m = l;
+		if (r < s->heap_len && s->g[s->heap[r]].heap_key < s->g[s->heap[m]].heap_key)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(s, i, m);
+		i = m;
+	}
+}
+
+static void heap_remove(struct shard *s, struct guest *g)
+{
+	u32 i = g->heap_pos;
+
+	if (i == NONE)
+		return;
+	g->heap_pos = NONE;
+	if (i != --s->heap_len) {
+		s->heap[i] = s->heap[s->heap_len];
+		s->g[s->heap[i]].heap_pos = i;
+		heap_sift(s, i);
+	}
+}
+
+/* Files the guest under its current deadline (or takes it out: none). */
+static void heap_update(struct shard *s, struct guest *g)
+{
+	u64 key = g->vm.state == VM_ENDED ? UINT64_MAX : guest_key(g);
+
+	if (key == UINT64_MAX) {
+		heap_remove(s, g);
+		return;
+	}
+	g->heap_key = key;
+	if (g->heap_pos == NONE) {
+		g->heap_pos = s->heap_len;
+		s->heap[s->heap_len++] = (u32)(g - s->g);
+	}
+	heap_sift(s, g->heap_pos);
+}
+
+/* ---- the run queue: guests that want the CPU, round robin ---- */
+
+static void runq_push(struct shard *s, struct guest *g)
+{
+	if (g->queued || g->vm.state != VM_RUNNING)
+		return;
+	g->queued = true;
+	s->runq[(s->runq_head + s->runq_len++) % s->count] = (u32)(g - s->g);
+}
+
+static struct guest *runq_pop(struct shard *s)
+{
+	struct guest *g;
+
+	if (!s->runq_len)
+		return NULL;
+	g = &s->g[s->runq[s->runq_head]];
+	s->runq_head = (s->runq_head + 1) % s->count;
+	s->runq_len--;
+	g->queued = false;
+	return g;
+}
+
+/* ---- bytes to the supervisor: two buffers, one being written by io_uring ---- */
+
+static void shard_submit_write(struct shard *s)
+{
+	struct io_uring_sqe *sqe;
+
+	if (s->write_busy || s->wlen == s->wbusy)
+		return;
+	sqe = io_uring_get_sqe(&s->ring);
+	if (!sqe)
+		return; /* the ring is full: the next turn submits it */
+	io_uring_prep_send(sqe, s->sock, s->wbuf + s->wbusy, s->wlen - s->wbusy, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, UD_WRITE);
+	s->write_busy = true;
+	s->wbusy = s->wlen;
+}
+
+static void shard_handle_cqe(struct shard *s, u64 ud, int res);
+
+/* Waits for the write in flight, handling what else completes meanwhile. */
+static void shard_wait_write(struct shard *s)
+{
+	while (s->write_busy) {
+		struct io_uring_cqe *cqe;
+
+		io_uring_submit(&s->ring);
+		if (io_uring_wait_cqe(&s->ring, &cqe) < 0)
+			continue;
+		u64 ud = cqe->user_data;
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&s->ring, cqe);
+		if (ud == UD_READ) {
+			/* Commands are handled on the next turn of the loop, not
+			 * in the middle of writing an answer: keep it aside. */
+			s->read_done = res;
+			continue;
+		}
+		shard_handle_cqe(s, ud, res);
+	}
+}
+
+/* Room for n more bytes, waiting for the supervisor to read if need be. */
+static char *shard_reserve(struct shard *s, size_t n)
+{
+	if (s->wlen + n > SHARD_WBUF_SIZE) {
+		shard_submit_write(s);
+		shard_wait_write(s);
+		shard_submit_write(s);
+		shard_wait_write(s);
+	}
+	return s->wbuf + s->wlen;
+}
+
+static void shard_printf(struct shard *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void shard_printf(struct shard *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *p = shard_reserve(s, 512);
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(p, 512, fmt, ap);
+	va_end(ap);
+	s->wlen += n < 512 ? (size_t)n : 511;
+}
+
+/* Appends escaped guest bytes [from, to) of its output ring. */
+static void shard_put_output(struct shard *s, const struct guest *g, u64 from, u64 to)
+{
+	while (from < to) {
+		u32 off = (u32)(from % GUEST_OUT_SIZE);
+		size_t n = to - from < GUEST_OUT_SIZE - off ? (size_t)(to - from) : GUEST_OUT_SIZE - off;
+		char *p = shard_reserve(s, PROTO_ESCAPED_MAX(n) + 1);
+
+		proto_escape(g->out + off, n, p, PROTO_ESCAPED_MAX(n) + 1);
+		s->wlen += strlen(p);
+		from += n;
+	}
+}
+
+/* ---- guests ---- */
+
+static u32 guest_id(const struct guest *g)
+{
+	return g->vm.index;
+}
+
+static const char *guest_state(const struct guest *g)
+{
+	if (!g->created)
+		return "creating";
+	if (g->vm.state == VM_RUNNING)
+		return "running";
+	if (g->vm.state == VM_HALTED)
+		return "halted";
+	switch (g->vm.end) {
+	case VM_END_HALT:
+	case VM_END_IDLE:
+	case VM_END_DEBUG_EXIT:
+	case VM_END_STOPPED:
+		return "ended";
+	default:
+		return "failed";
+	}
+}
+
+static void guest_answer(struct guest *g, u64 line_end)
+{
+	struct shard *s = g->shard;
+	u64 from = g->req_pos, oldest = g->out_total > GUEST_OUT_SIZE ? g->out_total - GUEST_OUT_SIZE : 0;
+
+	if (from < oldest)
+		from = oldest;
+	if (line_end > from && g->out[(line_end - 1) % GUEST_OUT_SIZE] == '\r')
+		line_end--;
+	shard_printf(s, "%u ok ", g->req_tag);
+	shard_put_output(s, g, from, line_end);
+	shard_printf(s, "\n");
+	g->req_deadline = UINT64_MAX;
+}
+
+/* Every byte the guest writes to COM1 lands here, inside vm_run(). */
+static void guest_output(void *ctx, struct vm *vm, u8 byte)
+{
+	struct guest *g = ctx;
+
+	g->out[g->out_total % GUEST_OUT_SIZE] = byte;
+	g->out_total++;
+	if (!g->booted) {
+		g->booted = true;
+		shard_printf(g->shard, "@boot %u\n", vm->index);
+	}
+	if (byte == '\n' && g->req_deadline != UINT64_MAX)
+		guest_answer(g, g->out_total - 1);
+}
+
+/* Hands queued input to the UART while the guest can take it (RTS up,
+ * FIFO room), as a serial line with hardware flow control would. */
+static void guest_feed(struct guest *g)
+{
+	struct uart *u = &g->vm.uart;
+
+	if (g->in_pos == g->in_len || g->vm.state == VM_ENDED)
+		return;
+	while (g->in_pos < g->in_len && uart_rts(u) && uart_rx_room(u) > 0)
+		uart_rx_byte(u, g->in[g->in_pos++]);
+	if (g->in_pos == g->in_len) {
+		g->in_pos = g->in_len = 0;
+		uart_rx_idle(u);
+	}
+}
+
+/* After anything happened to a guest: file it where it belongs now. */
+static void guest_settle(struct shard *s, struct guest *g, u64 now)
+{
+	if (g->vm.state != VM_ENDED) {
+		vm_advance(&g->vm, now);
+		if (g->req_deadline <= now) {
+			shard_printf(s, "%u error timeout\n", g->req_tag);
+			g->req_deadline = UINT64_MAX;
+		}
+		heap_update(s, g);
+		runq_push(s, g);
+		return;
+	}
+	if (g->reported)
+		return;
+	/* It ended: tell the supervisor, give back its fd, mapping and RAM. */
+	g->reported = true;
+	if (g->req_deadline != UINT64_MAX)
+		shard_printf(s, "%u error guest not running\n", g->req_tag);
+	g->req_deadline = UINT64_MAX;
+	heap_remove(s, g);
+	shard_printf(s, "@end %u %s %s\n", guest_id(g), guest_state(g), g->vm.why);
+	if (g->vm.vcpu_fd >= 0) {
+		vm_destroy(&g->vm);
+		arena_release(&s->ram, (size_t)(g - s->g));
+	}
+}
+
+static void shard_create_some(struct shard *s)
+{
+	char err[160];
+
+	for (int n = 0; n < CREATE_BATCH && s->created < s->count && !s->create_stop; n++) {
+		struct guest *g = &s->g[s->created];
+		struct vm_config cfg = {
+			.index = s->first + s->created,
+			.firmware = s->firmware,
+			.output = guest_output,
+			.output_ctx = g,
+		};
+		u8 *ram = arena_slot(&s->ram, s->created);
+
+		s->created++;
+		g->created = true;
+		loader_place(s->img, ram, GUEST_RAM_SIZE);
+		if (vm_init(&g->vm, s->kvm, ram, s->ram.firmware, &cfg, err, sizeof(err)) < 0) {
+			/* This guest fails with its reason; the run goes on. */
+			s->stats.create_failed++;
+			g->vm.index = cfg.index;
+			g->vm.state = VM_ENDED;
+			g->vm.end = VM_END_HOST_ERROR;
+			snprintf(g->vm.why, sizeof(g->vm.why), "%.120s", err);
+			arena_release(&s->ram, s->created - 1);
+			guest_settle(s, g, 0);
+			continue;
+		}
+		runq_push(s, g);
+	}
+	shard_printf(s, "@created %u\n", s->created);
+}
+
+/* Runs one guest until it halts, ends, or its slice is over. */
+static void shard_run_slice(struct shard *s, struct guest *g)
+{
+	u64 now = clock_now(), until = now + SHARD_SLICE_NS, deadline = vm_deadline(&g->vm);
+	struct itimerspec its = { 0 };
+	u64 kicks = g->vm.stats.kicks;
+
+	if (deadline < until)
+		until = deadline;
+	its.it_value.tv_sec = (time_t)(until / 1000000000ull);
+	its.it_value.tv_nsec = (long)(until % 1000000000ull);
+	vm_kick_target(&g->vm);
+	timer_settime(s->slice_timer, TIMER_ABSTIME, &its, NULL);
+	s->stats.slices++;
+	do {
+		vm_run(&g->vm);
+		guest_feed(g);
+		now = clock_now();
+		if (vm_deadline(&g->vm) <= now)
+			vm_advance(&g->vm, now);
+	} while (g->vm.state == VM_RUNNING && g->vm.stats.kicks == kicks);
+	if (g->vm.stats.kicks != kicks)
+		s->stats.preempted++;
+	its.it_value.tv_sec = its.it_value.tv_nsec = 0;
+	timer_settime(s->slice_timer, 0, &its, NULL);
+	if (g->watched && g->out_total > g->watch_pos) {
+		u64 from = g->watch_pos, oldest = g->out_total > GUEST_OUT_SIZE ? g->out_total - GUEST_OUT_SIZE : 0;
+
+		shard_printf(s, "@out %u ", guest_id(g));
+		shard_put_output(s, g, from > oldest ? from : oldest, g->out_total);
+		shard_printf(s, "\n");
+		g->watch_pos = g->out_total;
+	}
+	guest_settle(s, g, now);
+}
+
+/* ---- commands from the supervisor: "TAG request" lines ---- */
+
+static bool in_state(void *ctx, u32 i)
+{
+	struct shard *s = ((void **)ctx)[0];
+	const char *want = ((void **)ctx)[1];
+	const struct guest *g = &s->g[i];
+
+	if (!g->created)
+		return false;
+	if (strcmp(want, "booted") == 0)
+		return g->booted;
+	return strcmp(guest_state(g), want) == 0;
+}
+
+static void shard_list(struct shard *s, u32 tag, const struct proto_req *r)
+{
+	if (!r->arg) {
+		u32 n[5] = { 0 }, booted = 0; /* running halted ended failed creating */
+		static const char *const names[] = { "running", "halted", "ended", "failed", "creating" };
+
+		for (u32 i = 0; i < s->count; i++) {
+			for (int k = 0; k < 5; k++)
+				if (strcmp(guest_state(&s->g[i]), names[k]) == 0)
+					n[k]++;
+			booted += s->g[i].booted;
+		}
+		shard_printf(s, "%u ok running=%u halted=%u ended=%u failed=%u lost=0 booted=%u\n", tag, n[0], n[1],
+			     n[2], n[3], booted);
+		return;
+	}
+	char state[16];
+	void *ctx[2] = { s, state };
+	size_t need, cap = 16 * (size_t)s->count + 64;
+	char *p;
+
+	snprintf(state, sizeof(state), "%.*s", (int)r->arg_len, r->arg);
+	shard_printf(s, "%u ok ", tag);
+	/* Ranges of local indices, shifted to global ids as they are written. */
+	p = shard_reserve(s, cap);
+	need = 0;
+	for (u32 i = 0; i < s->count;) {
+		u32 j = i;
+
+		if (!in_state(ctx, i)) {
+			i++;
+			continue;
+		}
+		while (j + 1 < s->count && in_state(ctx, j + 1))
+			j++;
+		need += (size_t)snprintf(p + need, cap - need, need ? ",%u" : "%u", s->first + i);
+		if (j > i)
+			need += (size_t)snprintf(p + need, cap - need, "-%u", s->first + j);
+		i = j + 1;
+	}
+	s->wlen += need;
+	shard_printf(s, "\n");
+}
+
+static void shard_stats_line(struct shard *s, u32 tag)
+{
+	u64 exits = 0, io = 0, hlts = 0, irqs = 0, kicks = 0, unk = 0, mmio = 0, out = 0, in = 0, overruns = 0,
+	    dropped = 0, pit_irqs = 0, clamped = 0;
+
+	for (u32 i = 0; i < s->created; i++) {
+		const struct vm *vm = &s->g[i].vm;
+
+		exits += vm->stats.exits;
+		io += vm->stats.io_exits;
+		hlts += vm->stats.hlts;
+		irqs += vm->stats.irqs_injected;
+		kicks += vm->stats.kicks;
+		unk += vm->stats.unknown_port_reads + vm->stats.unknown_port_writes;
+		mmio += vm->stats.mmio_reads + vm->stats.mmio_writes;
+		out += vm->uart.stats.tx_bytes;
+		in += vm->uart.stats.rx_bytes;
+		overruns += vm->uart.stats.overruns;
+		pit_irqs += vm->pit.stats.irqs;
+		clamped += vm->pit.stats.clamped;
+		if (s->g[i].out_total > GUEST_OUT_SIZE)
+			dropped += s->g[i].out_total - GUEST_OUT_SIZE;
+	}
+	shard_printf(s,
+		     "%u ok exits=%llu io_exits=%llu hlts=%llu irqs=%llu kicks=%llu unknown_ports=%llu mmio=%llu "
+		     "out_bytes=%llu in_bytes=%llu overruns=%llu out_dropped=%llu pit_irqs=%llu pit_clamped=%llu "
+		     "slices=%llu preempted=%llu create_failed=%llu\n",
+		     tag, (unsigned long long)exits, (unsigned long long)io, (unsigned long long)hlts,
+		     (unsigned long long)irqs, (unsigned long long)kicks, (unsigned long long)unk,
+		     (unsigned long long)mmio, (unsigned long long)out, (unsigned long long)in,
+		     (unsigned long long)overruns, (unsigned long long)dropped, (unsigned long long)pit_irqs,
+		     (unsigned long long)clamped, (unsigned long long)s->stats.slices,
+		     (unsigned long long)s->stats.preempted, (unsigned long long)s->stats.create_failed);
+}
+
+/* Queues bytes for a guest's COM1; false when its input queue is full. */
+static bool guest_queue_input(struct guest *g, const u8 *data, size_t n)
+{
+	if (g->in_pos > 0) { /* compact: keep the queue at the front */
+		memmove(g->in, g->in + g->in_pos, g->in_len - g->in_pos);
+		g->in_len -= g->in_pos;
+		g->in_pos = 0;
+	}
+	if (n > (size_t)(GUEST_IN_SIZE - g->in_len))
+		return false;
+	memcpy(g->in + g->in_len, data, n);
+	g->in_len += (u16)n;
+	guest_feed(g);
+	return true;
+}
+
+static void shard_guest_command(struct shard *s, u32 tag, const struct proto_req *r, struct guest *g)
+{
+	u8 data[PROTO_LINE_MAX + 1];
+	ssize_t n = 0;
+
+	if (r->cmd == PROTO_SEND || r->cmd == PROTO_REQ) {
+		n = proto_unescape(r->arg, r->arg_len, data, sizeof(data) - 1);
+		if (n < 0) {
+			shard_printf(s, "%u error bad argument\n", tag);
+			return;
+		}
+	}
+	if (r->cmd == PROTO_REQ) {
+		if (g->req_deadline != UINT64_MAX) {
+			shard_printf(s, "%u error busy\n", tag);
+			return;
+		}
+		data[n++] = '\n';
+	}
+	switch (r->cmd) {
+	case PROTO_SEND:
+	case PROTO_REQ:
+		if (!guest_queue_input(g, data, (size_t)n)) {
+			shard_printf(s, "%u error input full\n", tag);
+			return;
+		}
+		if (r->cmd == PROTO_SEND) {
+			shard_printf(s, "%u ok\n", tag);
+		} else {
+			g->req_tag = tag;
+			g->req_pos = g->out_total;
+			g->req_deadline = clock_now() + PROTO_REQ_TIMEOUT_MS * 1000000ull;
+		}
+		s->stats.wakeups++;
+		break;
+	case PROTO_WATCH:
+		g->watched = true;
+		g->watch_pos = g->out_total;
+		shard_printf(s, "%u ok\n", tag);
+		break;
+	case PROTO_STOP:
+		vm_end(&g->vm, VM_END_STOPPED, "stopped by a client");
+		shard_printf(s, "%u ok\n", tag);
+		break;
+	default:
+		break;
+	}
+	guest_settle(s, g, clock_now());
+}
+
+static void shard_command(void *ctx, char *line, size_t len)
+{
+	struct shard *s = ctx;
+	struct proto_req r;
+	const char *err;
+	char *rest;
+	u32 tag = (u32)strtoul(line, &rest, 10);
+	struct guest *g = NULL;
+
+	if (*rest != ' ')
+		return; /* not from our supervisor: ignore */
+	rest++;
+	len -= (size_t)(rest - line);
+	if (strcmp(rest, "nocreate") == 0) {
+		s->create_stop = true;
+		return;
+	}
+	if (strncmp(rest, "unwatch ", 8) == 0) {
+		u32 id = (u32)strtoul(rest + 8, NULL, 10);
+
+		if (id - s->first < s->count)
+			s->g[id - s->first].watched = false;
+		return;
+	}
+	if (proto_parse(rest, len, &r, &err) < 0) {
+		shard_printf(s, "%u error %s\n", tag, err);
+		return;
+	}
+	if (r.cmd == PROTO_STATS) {
+		shard_stats_line(s, tag);
+		return;
+	}
+	if (r.cmd == PROTO_LIST) {
+		shard_list(s, tag, &r);
+		return;
+	}
+	if (!r.has_id || r.id - s->first >= s->count) {
+		shard_printf(s, "%u error no such guest\n", tag);
+		return;
+	}
+	g = &s->g[r.id - s->first];
+	if (r.cmd == PROTO_INFO || r.cmd == PROTO_READ) {
+		u64 oldest = g->out_total > GUEST_OUT_SIZE ? g->out_total - GUEST_OUT_SIZE : 0;
+
+		if (r.cmd == PROTO_INFO) {
+			shard_printf(s, "%u ok %s booted=%d exits=%llu out=%llu in=%llu dropped=%llu%s%s\n", tag,
+				     guest_state(g), g->booted, (unsigned long long)g->vm.stats.exits,
+				     (unsigned long long)g->out_total, (unsigned long long)g->vm.uart.stats.rx_bytes,
+				     (unsigned long long)oldest, g->vm.state == VM_ENDED ? " reason=" : "",
+				     g->vm.state == VM_ENDED ? g->vm.why : "");
+		} else {
+			u64 from = r.has_from ? r.from : oldest;
+
+			if (from > g->out_total)
+				from = g->out_total;
+			shard_printf(s, "%u ok %llu %llu ", tag, (unsigned long long)g->out_total,
+				     (unsigned long long)(from < oldest ? oldest - from : 0));
+			shard_put_output(s, g, from < oldest ? oldest : from, g->out_total);
+			shard_printf(s, "\n");
+		}
+		return;
+	}
+	if (!g->created || g->vm.state == VM_ENDED) {
+		shard_printf(s, "%u error guest not running\n", tag);
+		return;
+	}
+	shard_guest_command(s, tag, &r, g);
+}
+
+static void shard_line_too_long(void *ctx)
+{
+	(void)ctx; /* the supervisor checks lengths before forwarding */
+}
+
+/* ---- the loop ---- */
+
+static void shard_submit_read(struct shard *s)
+{
+	struct io_uring_sqe *sqe;
+
+	if (s->read_busy || s->stopping)
+		return;
+	sqe = io_uring_get_sqe(&s->ring);
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, s->sock, s->rbuf, sizeof(s->rbuf), 0);
+	io_uring_sqe_set_data64(sqe, UD_READ);
+	s->read_busy = true;
+}
+
+static void shard_handle_cqe(struct shard *s, u64 ud, int res)
+{
+	switch (ud) {
+	case UD_READ:
+		s->read_busy = false;
+		if (res <= 0) {
+			s->stopping = true; /* the supervisor is gone or said stop */
+			return;
+		}
+		line_feed(&s->lr, s->rbuf, (size_t)res, shard_command, shard_line_too_long, s);
+		shard_submit_read(s);
+		return;
+	case UD_WRITE:
+		if (res < 0) {
+			s->stopping = true;
+			s->write_busy = false;
+			s->wlen = s->wbusy = 0;
+			return;
+		}
+		/* Drop what was written; resend the rest of a short write. */
+		memmove(s->wbuf, s->wbuf + res, s->wlen - (size_t)res);
+		s->wlen -= (size_t)res;
+		s->wbusy = 0;
+		s->write_busy = false;
+		return;
+	case UD_TIMEOUT:
+		s->timeout_busy = false;
+		s->timeout_at = UINT64_MAX;
+		return;
+	default:
+		return;
+	}
+}
+
+/* One io_uring timeout for the earliest deadline of all this shard's guests. */
+static void shard_arm_timeout(struct shard *s)
+{
+	u64 when = s->heap_len ? s->g[s->heap[0]].heap_key : UINT64_MAX;
+	struct io_uring_sqe *sqe;
+
+	if (when == UINT64_MAX || when >= s->timeout_at)
+		return;
+	sqe = io_uring_get_sqe(&s->ring);
+	if (!sqe)
+		return;
+	s->timeout_ts.tv_sec = (long long)(when / 1000000000ull);
+	s->timeout_ts.tv_nsec = (long long)(when % 1000000000ull);
+	if (s->timeout_busy) {
+		io_uring_prep_timeout_update(sqe, &s->timeout_ts, UD_TIMEOUT, IORING_TIMEOUT_ABS);
+		io_uring_sqe_set_data64(sqe, UD_TIMEOUT_UPDATE);
+	} else {
+		io_uring_prep_timeout(sqe, &s->timeout_ts, 0, IORING_TIMEOUT_ABS);
+		io_uring_sqe_set_data64(sqe, UD_TIMEOUT);
+		s->timeout_busy = true;
+	}
+	s->timeout_at = when;
+}
+
+static void shard_reap(struct shard *s)
+{
+	struct io_uring_cqe *cqe;
+
+	if (s->read_done != INT32_MIN) {
+		int res = s->read_done;
+
+		s->read_done = INT32_MIN;
+		shard_handle_cqe(s, UD_READ, res);
+	}
+	while (io_uring_peek_cqe(&s->ring, &cqe) == 0) {
+		u64 ud = cqe->user_data;
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&s->ring, cqe);
+		shard_handle_cqe(s, ud, res);
+	}
+}
+
+static void shard_fire_due(struct shard *s)
+{
+	u64 now = clock_now();
+
+	while (s->heap_len && s->g[s->heap[0]].heap_key <= now) {
+		struct guest *g = &s->g[s->heap[0]];
+
+		heap_remove(s, g);
+		guest_settle(s, g, now);
+	}
+}
+
+static void shard_end_all(struct shard *s)
+{
+	for (u32 i = 0; i < s->created; i++) {
+		struct guest *g = &s->g[i];
+
+		if (g->vm.state != VM_ENDED)
+			vm_end(&g->vm, VM_END_STOPPED, "stopped with the spawn");
+		g->reported = true; /* nobody is listening any more */
+		if (g->vm.vcpu_fd >= 0)
+			vm_destroy(&g->vm);
+	}
+}
+
+void *shard_main(void *arg)
+{
+	struct shard *s = arg;
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIG_KICK };
+
+	sev._sigev_un._tid = (int)syscall(SYS_gettid);
+	if (timer_create(CLOCK_MONOTONIC, &sev, &s->slice_timer) < 0) {
+		shard_printf(s, "@fatal shard %u: timer_create: %s\n", s->id, strerror(errno));
+		s->stopping = true;
+	}
+	shard_submit_read(s);
+	while (!s->stopping) {
+		struct guest *g;
+
+		shard_reap(s);
+		if (s->stopping)
+			break;
+		shard_fire_due(s);
+		if (s->created < s->count && !s->create_stop && s->runq_len < 64)
+			shard_create_some(s);
+		g = runq_pop(s);
+		if (g) {
+			shard_run_slice(s, g);
+			shard_submit_write(s);
+			if (s->write_busy || s->read_busy)
+				io_uring_submit(&s->ring);
+			continue;
+		}
+		if (s->created < s->count && !s->create_stop)
+			continue;
+		/* Nothing wants the CPU: sleep until a command, a deadline or
+		 * the end of a write. Nothing polls. */
+		shard_submit_write(s);
+		shard_submit_read(s);
+		shard_arm_timeout(s);
+		io_uring_submit_and_wait(&s->ring, 1);
+	}
+	shard_end_all(s);
+	timer_delete(s->slice_timer);
+	return NULL;
+}
+
+int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm, const struct image *img,
+	       bool firmware, int sock)
+{
+	const u8 *fw;
+	size_t fw_len;
+
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->first = first;
+	s->count = count;
+	s->kvm = kvm;
+	s->img = img;
+	s->firmware = firmware;
+	s->sock = sock;
+	s->timeout_at = UINT64_MAX;
+	s->read_done = INT32_MIN;
+	fw = loader_firmware(&fw_len);
+	if (arena_init(&s->ram, count, GUEST_RAM_SIZE, fw, fw_len, s->err, sizeof(s->err)) < 0)
+		return -1;
+	s->out_arena = mmap(NULL, (size_t)count * GUEST_OUT_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	s->wbuf = malloc(SHARD_WBUF_SIZE);
+	s->g = calloc(count, sizeof(*s->g));
+	s->runq = calloc(count, sizeof(u32));
+	s->heap = calloc(count, sizeof(u32));
+	if (s->out_arena == MAP_FAILED || !s->wbuf || !s->g || !s->runq || !s->heap) {
+		if (s->out_arena == MAP_FAILED)
+			s->out_arena = NULL;
+		snprintf(s->err, sizeof(s->err), "shard %u: out of memory for %u guests", id, count);
+		shard_free(s);
+		return -1;
+	}
+	if (io_uring_queue_init(64, &s->ring, 0) < 0) {
+		snprintf(s->err, sizeof(s->err), "shard %u: io_uring_queue_init: %s", id, strerror(errno));
+		shard_free(s);
+		return -1;
+	}
+	for (u32 i = 0; i < count; i++) {
+		s->g[i].shard = s;
+		s->g[i].out = s->out_arena + (size_t)i * GUEST_OUT_SIZE;
+		s->g[i].heap_pos = NONE;
+		s->g[i].req_deadline = UINT64_MAX;
+		s->g[i].vm.vcpu_fd = -1;
+		s->g[i].vm.index = first + i;
+	}
+	return 0;
+}
+
+void shard_free(struct shard *s)
+{
+	if (s->ring.ring_fd > 0)
+		io_uring_queue_exit(&s->ring);
+	arena_free(&s->ram);
+	if (s->out_arena)
+		munmap(s->out_arena, (size_t)s->count * GUEST_OUT_SIZE);
+	free(s->wbuf);
+	free(s->g);
+	free(s->runq);
+	free(s->heap);
+	s->wbuf = NULL;
+	s->g = NULL;
+	s->runq = s->heap = NULL;
+	s->out_arena = NULL;
+}

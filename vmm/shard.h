@@ -1,0 +1,81 @@
+/* shard.h - one worker thread's share of a spawn: many guests run M:N, one io_uring, one socket to the supervisor. */
+#ifndef KVMLITE_SHARD_H
+#define KVMLITE_SHARD_H
+
+#include <liburing.h>
+#include <time.h>
+
+#include "kvm.h"
+#include "loader.h"
+#include "mem.h"
+#include "proto.h"
+#include "vm.h"
+
+#define SHARD_SLICE_NS 10000000ull /* a guest that never halts is preempted after this */
+#define GUEST_OUT_SIZE 4096	   /* each guest's output ring; older bytes are dropped and counted */
+#define GUEST_IN_SIZE 256	   /* input queued for a guest that it has not read yet */
+#define SHARD_WBUF_SIZE (1 << 20)  /* bytes to the supervisor not yet written */
+
+/*
+ * One guest as a shard holds it: the VM, its place in the run queue and
+ * the deadline heap, its serial console (output ring in an arena, input
+ * queue here) and the client request waiting for its answer, if any.
+ */
+struct guest {
+	struct vm vm;
+	struct shard *shard;
+	u8 *out;	     /* GUEST_OUT_SIZE ring: byte p is at out[p % GUEST_OUT_SIZE] */
+	u64 out_total;	     /* bytes ever written by the guest */
+	u64 watch_pos;	     /* output up to here has been sent to watchers */
+	u64 req_pos;	     /* the pending request's answer starts here */
+	u64 req_deadline;    /* UINT64_MAX: no request pending */
+	u64 heap_key;	     /* the deadline it is filed under in the heap */
+	u32 heap_pos;	     /* index in the heap, or UINT32_MAX */
+	u32 req_tag;	     /* the supervisor's tag for the pending request */
+	u16 in_len, in_pos;  /* queued input */
+	bool created, queued, booted, watched, reported;
+	u8 in[GUEST_IN_SIZE];
+};
+
+struct shard_stats {
+	u64 slices, preempted, wakeups, create_failed;
+};
+
+struct shard {
+	u32 id;		    /* shard number, for messages */
+	u32 first, count;   /* guest ids first .. first + count - 1 */
+	u32 created;	    /* guests created so far, in id order */
+	bool create_stop;   /* the supervisor said: create no more (memory budget) */
+	bool stopping;	    /* the supervisor went away: end everything */
+	const struct kvm *kvm;
+	const struct image *img;
+	bool firmware;
+	int sock;	    /* socketpair end to the supervisor */
+	struct guest *g;
+	struct arena ram;
+	u8 *out_arena;
+	u32 *runq;	    /* ring of guest indices that want the CPU */
+	u32 runq_head, runq_len;
+	u32 *heap;	    /* min-heap of guest indices by heap_key */
+	u32 heap_len;
+	struct io_uring ring;
+	bool read_busy, write_busy, timeout_busy;
+	int read_done;	    /* a read completion kept aside while waiting for a write; INT32_MIN: none */
+	u64 timeout_at;	    /* what the outstanding io_uring timeout is armed for */
+	struct __kernel_timespec timeout_ts;
+	timer_t slice_timer;
+	struct line_reader lr;
+	u8 rbuf[16384];
+	char *wbuf;	    /* SHARD_WBUF_SIZE: [0, wbusy) in flight, [wbusy, wlen) queued */
+	size_t wlen, wbusy;
+	struct shard_stats stats;
+	char err[256];	    /* why shard_init failed */
+};
+
+int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm, const struct image *img,
+	       bool firmware, int sock);
+/* The thread body: runs until the supervisor closes its socket. */
+void *shard_main(void *arg);
+void shard_free(struct shard *s);
+
+#endif
