@@ -16,7 +16,7 @@ endif
 
 # Debian packages: what the VMM links against, what builds the guests, what the tests use.
 DEPS_BUILD := gcc make binutils liburing-dev libseccomp-dev
-DEPS_TEST := libcmocka-dev qemu-system-x86 xxd
+DEPS_TEST := libcmocka-dev qemu-system-x86 xxd socat
 
 GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/*.S)))
 GUEST_IMGS := $(patsubst %,build/guest/%.img,$(GUESTS))
@@ -78,6 +78,7 @@ unit: $(UNIT_TESTS)
 # under QEMU + SeaBIOS; then the differential device tests compare the two.
 integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/run.sh
+	KVMLITE=$(BUILD)/kvmlite tests/integration/spawn.sh
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
 		tests/integration/guests_qemu.sh build/guest
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=none GUEST_RUNNER=tests/integration/kvmlite_runner.sh \

@@ -1,4 +1,4 @@
-/* client.c - `kvmlite send|req|console|list|stats|stop|info|read`: requests to a spawn's control socket. */
+/* client.c - `kvmlite send|req|console|list|stats|stop|info|read`: one request each to a spawn's control socket. */
 #define _GNU_SOURCE /* signalfd */
 #include <errno.h>
 #include <getopt.h>
@@ -17,22 +17,22 @@
 #include "proto.h"
 
 /*
- * Answers can be far longer than requests: a `read` answer carries a whole
- * 4 KiB output ring, escaped up to 4x. line_reader is sized for requests
- * (PROTO_LINE_MAX), so answers are assembled here, in a larger buffer.
+ * Answers can be far longer than requests: a `read` answer carries a 4 KiB
+ * output ring escaped up to 4x, more than a line_reader (sized for requests)
+ * holds. So answers are assembled here, in a larger buffer.
  */
 #define ANSWER_MAX    (64 * 1024)
-#define CONSOLE_CHUNK 256 /* stdin bytes per `send`: a guest queues no more */
+#define CONSOLE_CHUNK 256 /* stdin bytes per `send`: as many as a guest queues */
 #define RETRY_MS      20  /* how soon a pipe's input is offered again after "input full" */
 #define CTRL_A	      0x01
+#define WS	      " \t\r\n"
 
 struct conn {
 	int fd;
-	const char *path;
-	const char *who;   /* "guest 5" or the command, for error messages */
-	size_t start, len; /* buf[start, len) is received and not yet returned as a line */
+	const char *path, *who; /* who: "guest 5" or the command, for error messages */
+	size_t start, len;	/* buf[start, len) is received, not yet returned as a line */
 	size_t req_len;
-	char req[PROTO_LINE_MAX + 2]; /* the request line, with room for its "\n" and a NUL */
+	char req[PROTO_LINE_MAX + 2]; /* the request line, its "\n" and a NUL */
 	char buf[ANSWER_MAX];
 	u8 raw[ANSWER_MAX]; /* unescaped DATA */
 };
@@ -40,11 +40,10 @@ struct conn {
 static const struct client_cmd {
 	const char *name, *args, *help;
 	int min, max; /* how many arguments */
-	bool id;      /* the first one is a guest id */
+	bool id;      /* the first one is a guest id (else a state) */
 } cmds[] = {
-	{ "send", "[-n] ID TEXT...", "queue TEXT and a newline (-n: no newline) for guest ID's COM1", 2, INT_MAX,
-	  true },
-	{ "req", "ID TEXT...", "send TEXT and a newline, print the next line the guest writes", 2, INT_MAX, true },
+	{ "send", "[-n] ID TEXT...", "queue TEXT and a newline (-n: none) for guest ID", 2, INT_MAX, true },
+	{ "req", "ID TEXT...", "send TEXT and a newline, print the guest's next line", 2, INT_MAX, true },
 	{ "console", "ID", "guest ID's COM1 on this terminal (Ctrl-A x leaves)", 1, 1, true },
 	{ "read", "ID", "print what guest ID wrote lately (its 4 KiB output ring)", 1, 1, true },
 	{ "info", "ID", "guest ID's state and counters", 1, 1, true },
@@ -57,12 +56,11 @@ void client_usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: kvmlite COMMAND [--socket PATH] ARGS, to talk to a running `kvmlite spawn`:\n\n");
+	fprintf(f, "usage: kvmlite COMMAND [--socket PATH] ARGS, to a running `kvmlite spawn`:\n");
 	for (i = 0; i < ARRAY_SIZE(cmds); i++)
 		fprintf(f, "  %-7s %-16s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
-	fprintf(f, "\n  --socket PATH  the spawn's control socket (default: $XDG_RUNTIME_DIR/kvmlite/control,\n"
-		   "                 or /run/kvmlite/control)\n"
-		   "\nExit status: 0 ok, 1 the spawn answered with an error, 2 usage error or no spawn to talk to.\n");
+	fprintf(f, "PATH defaults to $XDG_RUNTIME_DIR/kvmlite/control, or /run/kvmlite/control.\n"
+		   "Exit status: 0 ok, 1 the spawn answered with an error, 2 usage error or no spawn.\n");
 }
 
 static int usage_error(const struct client_cmd *cmd, const char *what, const char *arg)
@@ -74,13 +72,9 @@ static int usage_error(const struct client_cmd *cmd, const char *what, const cha
 int control_default_path(char *buf, size_t len)
 {
 	const char *dir = getenv("XDG_RUNTIME_DIR");
-	int n;
-
 	/* the XDG base directory spec says a relative path is to be ignored */
-	if (dir && dir[0] == '/')
-		n = snprintf(buf, len, "%s/kvmlite/control", dir);
-	else
-		n = snprintf(buf, len, "/run/kvmlite/control");
+	int n = snprintf(buf, len, "%s/kvmlite/control", dir && dir[0] == '/' ? dir : "/run");
+
 	if (n < 0 || (size_t)n >= len) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -91,38 +85,32 @@ int control_default_path(char *buf, size_t len)
 static int conn_open(struct conn *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int err = ENAMETOOLONG;
 
+	errno = ENAMETOOLONG;
 	if (strlen(c->path) < sizeof(sa.sun_path)) {
 		strcpy(sa.sun_path, c->path);
 		c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (c->fd >= 0 && connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			return 0;
-		err = errno;
 	}
-	fprintf(stderr, "kvmlite: cannot connect to %s: %s (is `kvmlite spawn` running?)\n", c->path, strerror(err));
+	fprintf(stderr, "kvmlite: cannot connect to %s: %s (is `kvmlite spawn` running?)\n", c->path, strerror(errno));
 	return -1;
 }
 
+/*
+ * A blocking stream send() returns short only when a signal interrupts it,
+ * and the console blocks the ones it expects. MSG_NOSIGNAL: a spawn that
+ * went away is an error to report, not a SIGPIPE.
+ */
 static int conn_send(struct conn *c, const char *s, size_t len)
 {
-	while (len) {
-		/* a spawn that went away is an error to report, not a SIGPIPE */
-		ssize_t n = send(c->fd, s, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, "kvmlite: %s: %s\n", c->path, strerror(errno));
-			return -1;
-		}
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	if (send(c->fd, s, len, MSG_NOSIGNAL) == (ssize_t)len)
+		return 0;
+	fprintf(stderr, "kvmlite: %s: %s\n", c->path, strerror(errno));
+	return -1;
 }
 
-/* Reads what the socket has (blocking). Lines returned before are no longer valid. */
+/* Reads what the socket has (blocking). Lines returned before are then gone. */
 static int conn_fill(struct conn *c)
 {
 	ssize_t n;
@@ -131,7 +119,7 @@ static int conn_fill(struct conn *c)
 	memmove(c->buf, c->buf + c->start, c->len);
 	c->start = 0;
 	if (c->len == sizeof(c->buf)) {
-		fprintf(stderr, "kvmlite: %s: answer longer than %d bytes\n", c->path, ANSWER_MAX);
+		fprintf(stderr, "kvmlite: %s: an answer longer than %d bytes\n", c->path, ANSWER_MAX);
 		return -1;
 	}
 	do
@@ -173,22 +161,10 @@ static int answer_status(struct conn *c, char *line, char **rest)
 		*rest = line + (line[2] ? 3 : 2);
 		return 0;
 	}
-	if (!strncmp(line, "error ", 6)) {
-		fprintf(stderr, "kvmlite: %s: %s\n", c->who, line + 6);
-		return 1;
-	}
-	return bad_answer(c, line);
-}
-
-/* Waits for the answer to the request sent: as answer_status(). */
-static int conn_answer(struct conn *c, char **rest)
-{
-	char *line;
-
-	while (!(line = conn_next(c)))
-		if (conn_fill(c))
-			return 2;
-	return answer_status(c, line, rest);
+	if (strncmp(line, "error ", 6))
+		return bad_answer(c, line);
+	fprintf(stderr, "kvmlite: %s: %s\n", c->who, line + 6);
+	return 1;
 }
 
 /* Writes escaped DATA to stdout as the bytes it stands for. */
@@ -215,13 +191,6 @@ static int req_put(struct conn *c, const char *s, bool escape)
 	return 0;
 }
 
-static const char *json_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-		p++;
-	return p;
-}
-
 /* Past the JSON value at p (a string, scalar, array or object), or NULL when it is cut short. */
 static const char *json_skip(const char *p)
 {
@@ -235,58 +204,53 @@ static const char *json_skip(const char *p)
 			str = !str;
 			if (!str && !depth)
 				return p + 1;
-		} else if (str) {
-			continue;
-		} else if (*p == '{' || *p == '[') {
+		} else if (!str && (*p == '{' || *p == '[')) {
 			depth++;
-		} else if (*p == '}' || *p == ']') {
+		} else if (!str && (*p == '}' || *p == ']')) {
 			if (!depth)
-				return p; /* a scalar ended by its enclosing object's end */
+				return p; /* the enclosing object's end ends a scalar too */
 			if (!--depth)
 				return p + 1;
-		} else if (!depth && (*p == ',' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+		} else if (!str && !depth && strchr("," WS, *p)) {
 			return p;
 		}
 	}
 	return str || depth ? NULL : p;
 }
 
-/* Prints the object at p as "key: value" lines, nested keys as "outer.inner"; returns past it, NULL if malformed. */
+/* Prints the object at p as "key: value" lines, nested keys as "outer.inner"; past it, or NULL if malformed. */
 static const char *json_print(const char *p, const char *prefix, int depth)
 {
-	char key[256];
 	const char *k, *v;
+	char key[256];
+	bool s;
 
-	p = json_ws(p);
+	p += strspn(p, WS);
 	if (*p++ != '{' || depth > 8)
 		return NULL;
-	if (*json_ws(p) == '}')
-		return json_ws(p) + 1;
+	if (p[strspn(p, WS)] == '}')
+		return p + strspn(p, WS) + 1;
 	for (;;) {
-		k = json_ws(p);
+		k = p + strspn(p, WS);
 		if (*k != '"' || !(p = json_skip(k)))
 			return NULL;
-		/* with the '.' a nested object's keys need; a scalar's line leaves it out */
+		/* with the '.' that nested keys need; a scalar's line leaves it out */
 		snprintf(key, sizeof(key), "%s%.*s.", prefix, (int)(p - k - 2), k + 1);
-		p = json_ws(p);
+		p += strspn(p, WS);
 		if (*p++ != ':')
 			return NULL;
-		v = json_ws(p);
-		if (*v == '{') {
+		v = p + strspn(p, WS);
+		s = *v == '"'; /* strings lose their quotes; escapes in them stay as they are */
+		if (*v == '{')
 			p = json_print(v, key, depth + 1);
-		} else if ((p = json_skip(v)) && p > v) {
-			/* strings lose their quotes; their escapes stay as they are */
-			bool s = *v == '"';
-
+		else if ((p = json_skip(v)) && p > v)
 			printf("%.*s: %.*s\n", (int)strlen(key) - 1, key, (int)(p - v - 2 * s), v + s);
-		}
 		if (!p || p == v)
 			return NULL;
-		p = json_ws(p);
-		if (*p == '}')
-			return p + 1;
-		if (*p++ != ',')
-			return NULL;
+		p += strspn(p, WS);
+		if (*p != ',')
+			return *p == '}' ? p + 1 : NULL;
+		p++;
 	}
 }
 
@@ -324,7 +288,7 @@ static int console_line(struct conn *c, char *line, bool tty, bool *pending, boo
 	}
 	if (!*pending)
 		return bad_answer(c, line);
-	/* from a pipe, input waits for the guest instead of being lost */
+	/* from a pipe, input waits for the guest rather than being lost */
 	if (!tty && !strcmp(line, "error input full")) {
 		*retry = true;
 		return -1;
@@ -338,34 +302,36 @@ static int console_line(struct conn *c, char *line, bool tty, bool *pending, boo
 }
 
 /*
- * `watch ID` was answered ok: output arrives as `out` lines, input goes
- * out as `send` requests on the same connection, one at a time so that a
- * pipe is read no faster than the spawn takes it. Signals are read from a
- * signalfd like input, so every way out restores the terminal.
+ * `watch ID` was answered: output arrives as `out` lines; input goes out as
+ * `send` requests on the same connection, one at a time, so that a pipe is
+ * read no faster than the spawn takes it. Signals are read from a signalfd
+ * like input (raw mode turns Ctrl-C into a byte for the guest), so every
+ * way out passes the terminal's restore.
  */
 static int console_run(struct conn *c, const char *id)
 {
-	struct termios saved, raw;
-	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
 	bool ctrl_a = false, quit = false, eof = false, pending = false, retry = false;
-	struct signalfd_siginfo si;
-	struct pollfd p[3];
 	u8 in[CONSOLE_CHUNK], keys[CONSOLE_CHUNK + 1];
+	struct signalfd_siginfo si;
+	struct termios saved, raw;
 	int status = -1, sfd, n;
+	struct pollfd p[3];
 	sigset_t sigs, old;
 	char *line;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGPIPE); /* stdout piped to a reader that left */
 	sigprocmask(SIG_BLOCK, &sigs, &old);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (tty) {
 		raw = saved;
 		cfmakeraw(&raw);
 		raw.c_oflag |= OPOST | ONLCR; /* guests end lines with "\n" alone */
-		raw.c_iflag |= ICRNL;	      /* Enter gives "\n", which guests wait for */
+		raw.c_iflag |= ICRNL;	      /* Enter gives the "\n" guests wait for */
 		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 		fprintf(stderr, "kvmlite: console on guest %s; Ctrl-A x leaves, Ctrl-A h helps\n", id);
 	}
@@ -380,32 +346,29 @@ static int console_run(struct conn *c, const char *id)
 		p[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		p[2] = (struct pollfd){ .fd = eof || pending ? -1 : STDIN_FILENO, .events = POLLIN };
 		n = poll(p, 3, retry ? RETRY_MS : -1);
-		if (n == 0 && retry) {
+		if (n == 0) {
 			retry = false;
 			status = conn_send(c, c->req, c->req_len) ? 2 : -1;
-		} else if (n < 0 && errno != EINTR) {
-			status = 2;
+		} else if (n < 0) {
+			status = errno == EINTR ? -1 : 2;
 		} else if (p[1].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			status = 128 + (int)si.ssi_signo;
 		} else if (p[0].revents) {
 			status = conn_fill(c) ? 2 : -1;
 		} else if (p[2].revents) {
 			n = (int)read(STDIN_FILENO, in, sizeof(in));
-			if (n < 0 && errno == EINTR)
-				continue;
-			eof = n <= 0;
+			eof = n == 0 || (n < 0 && errno != EINTR);
 			n = n <= 0 ? 0 : tty ? (int)console_keys(in, (size_t)n, keys, &ctrl_a, &quit) : n;
 			if (n) {
 				c->req_len = (size_t)snprintf(c->req, sizeof(c->req), "send %s ", id);
 				proto_escape(tty ? keys : in, (size_t)n, c->req + c->req_len,
-					     sizeof(c->req) - c->req_len - 1);
+					     sizeof(c->req) - 1 - c->req_len);
 				c->req_len += strlen(c->req + c->req_len);
 				c->req[c->req_len++] = '\n';
 				pending = true;
-				if (conn_send(c, c->req, c->req_len))
-					status = 2;
+				status = conn_send(c, c->req, c->req_len) ? 2 : -1;
 			}
-			if (quit)
+			if (quit && status < 0)
 				status = 0;
 		}
 	}
@@ -433,23 +396,24 @@ static int client_run(struct conn *c, const struct client_cmd *cmd, char **args,
 	c->req[c->req_len++] = '\n';
 	if (conn_open(c) || conn_send(c, c->req, c->req_len))
 		return 2;
-	status = conn_answer(c, &rest);
+	while (!(p = conn_next(c)))
+		if (conn_fill(c))
+			return 2;
+	status = answer_status(c, p, &rest);
 	if (status)
 		return status;
 
 	if (!strcmp(cmd->name, "console"))
 		return console_run(c, args[0]);
 	if (!strcmp(cmd->name, "req")) {
-		if (print_data(c, rest))
-			return 2;
-		putchar('\n');
+		status = print_data(c, rest);
+		if (!status)
+			putchar('\n');
 	} else if (!strcmp(cmd->name, "read")) {
 		/* "NEXT DROPPED DATA": DATA may hold spaces, so only two words are split off */
 		p = strchr(rest, ' ');
-		if (!p)
-			return bad_answer(c, rest);
-		p = strchr(p + 1, ' ');
-		return print_data(c, p ? p + 1 : "");
+		p = p ? strchr(p + 1, ' ') : rest;
+		status = p == rest ? bad_answer(c, rest) : print_data(c, p ? p + 1 : "");
 	} else if (!strcmp(cmd->name, "list") && !nargs) {
 		/* "running=N halted=N ..." becomes "running N\nhalted N\n..." */
 		for (p = rest; *p; p++)
@@ -457,12 +421,12 @@ static int client_run(struct conn *c, const struct client_cmd *cmd, char **args,
 		puts(rest);
 	} else if (!strcmp(cmd->name, "stats") && !json) {
 		p = (char *)json_print(rest, "", 0);
-		if (!p || *json_ws(p))
-			return bad_answer(c, rest);
+		if (!p || p[strspn(p, WS)])
+			status = bad_answer(c, rest);
 	} else if (*rest) {
 		puts(rest); /* info, list STATE, stats --json */
 	}
-	return 0;
+	return status;
 }
 
 int client_main(int argc, char **argv)
@@ -473,13 +437,12 @@ int client_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	struct conn c = { .fd = -1 }; /* 132 KiB, once: the stack has room */
 	const struct client_cmd *cmd = NULL;
 	bool json = false, newline = true;
-	const char *sock = NULL;
 	char defpath[PATH_MAX], who[64];
-	struct conn *c;
-	size_t i;
 	int o, nargs, status;
+	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (!strcmp(argv[0], cmds[i].name))
@@ -489,57 +452,40 @@ int client_main(int argc, char **argv)
 		client_usage(stderr);
 		return 2;
 	}
-	/* "+": options only before the arguments, so TEXT may start with '-'; optind 0: glibc starts afresh */
+	/* optind 0: glibc starts afresh; "+": options come first, so TEXT may start with '-' */
 	optind = 0;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "+:nh", longopts, NULL)) != -1) {
-		switch (o) {
-		case 's':
-			sock = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'n':
-			newline = false;
-			break;
-		case 'h':
+		if (o == 'h') {
 			client_usage(stdout);
 			return 0;
-		case ':':
-			return usage_error(cmd, "an argument is missing after ", argv[optind - 1]);
-		default:
-			return usage_error(cmd, "unknown option ", argv[optind - 1]);
+		} else if (o == 's' || o == 'j' || o == 'n') {
+			c.path = o == 's' ? optarg : c.path;
+			json |= o == 'j';
+			newline &= o != 'n';
+		} else {
+			return usage_error(cmd, o == ':' ? "missing argument after " : "unknown option ",
+					   argv[optind - 1]);
 		}
 	}
 	if ((!newline && strcmp(cmd->name, "send")) || (json && strcmp(cmd->name, "stats")))
-		return usage_error(cmd, "option not for this command: ", json ? "--json" : "-n");
+		return usage_error(cmd, "no such option for this command: ", json ? "--json" : "-n");
 	argv += optind;
 	nargs = argc - optind;
 	if (nargs < cmd->min || nargs > cmd->max)
 		return usage_error(cmd, nargs < cmd->min ? "too few arguments" : "too many arguments", "");
-	/* checked here so that no argument can end the request line early or add words to it */
-	if (cmd->id && nargs && (!*argv[0] || strspn(argv[0], "0123456789") != strlen(argv[0])))
-		return usage_error(cmd, "ID must be a guest number, not ", argv[0]);
-	if (!cmd->id && nargs && (!*argv[0] || strspn(argv[0], "abcdefghijklmnopqrstuvwxyz") != strlen(argv[0])))
-		return usage_error(cmd, "no such state: ", argv[0]);
-	if (!sock && control_default_path(defpath, sizeof(defpath))) {
-		fprintf(stderr, "kvmlite: $XDG_RUNTIME_DIR is too long for a socket path\n");
-		return 2;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		fprintf(stderr, "kvmlite: out of memory\n");
-		return 2;
-	}
-	c->fd = -1;
-	c->path = sock ? sock : defpath;
+	/* so that no argument can end the request line early or add words to it */
+	if (nargs &&
+	    (!*argv[0] || strspn(argv[0], cmd->id ? "0123456789" : "abcdefghijklmnopqrstuvwxyz") != strlen(argv[0])))
+		return usage_error(cmd, cmd->id ? "not a guest number: " : "not a state: ", argv[0]);
+	/* a default too long is cut, and then refused by conn_open() as too long */
+	control_default_path(defpath, sizeof(defpath));
+	c.path = c.path ? c.path : defpath;
 	snprintf(who, sizeof(who), "%s%s", cmd->id && nargs ? "guest " : cmd->name, cmd->id && nargs ? argv[0] : "");
-	c->who = who;
-	status = client_run(c, cmd, argv, nargs, json, newline);
-	if (c->fd >= 0)
-		close(c->fd);
-	free(c);
+	c.who = who;
+	status = client_run(&c, cmd, argv, nargs, json, newline);
+	if (c.fd >= 0)
+		close(c.fd);
 	if (fflush(stdout) && !status) {
 		fprintf(stderr, "kvmlite: stdout: %s\n", strerror(errno));
 		status = 2;

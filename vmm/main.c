@@ -29,7 +29,10 @@ static void usage(FILE *f)
 		"10 KVM internal error, 12 other guest failure, 130 interrupted.\n"
 		"\n"
 		"spawn options:\n"
-		"  --guest IMAGE|NAME  the guest every VM runs (default mvm); guest i gets i in ESI\n"
+		"  --guest IMAGE|NAME[:COUNT]  the guest the VMs run (default mvm); repeat it to\n"
+		"                      mix: the first COUNT ids boot the first image, and so on;\n"
+		"                      guest i gets i in ESI\n"
+		"  --per-process N     at most N guests per worker process (default: the limits)\n"
 		"  --socket PATH       control socket (default $XDG_RUNTIME_DIR/kvmlite/control)\n"
 		"  --for SECONDS       serve this long once all booted, then stop (0: stop at once);\n"
 		"                      default: until Ctrl-C, SIGTERM or `kvmlite stop`\n"
@@ -61,16 +64,33 @@ static int cmd_spawn(int argc, char **argv)
 		{ "for", required_argument, NULL, 'f' },     { "json", no_argument, NULL, 'j' },
 		{ "workers", required_argument, NULL, 'w' }, { "mem-budget", required_argument, NULL, 'm' },
 		{ "firmware", required_argument, NULL, 'F' }, { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },	     { 0 },
+		{ "per-process", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
-	struct spawn_opts o = { .guest = "mvm", .for_s = -1, .firmware = true, .mem_budget = 90 };
+	struct spawn_opts o = { .for_s = -1, .firmware = true, .mem_budget = 90 };
 	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'g':
-			o.guest = optarg;
+		case 'g': {
+			/* NAME or NAME:COUNT; several in a row fill ids in order */
+			char *colon = strrchr(optarg, ':');
+
+			if (o.nguest == (int)ARRAY_SIZE(o.guest)) {
+				fprintf(stderr, "kvmlite: at most %zu --guest options\n", ARRAY_SIZE(o.guest));
+				return 2;
+			}
+			if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1)) {
+				*colon = '\0';
+				o.guest_count[o.nguest] = (u32)strtoul(colon + 1, NULL, 10);
+			}
+			o.guest[o.nguest++] = optarg;
+			break;
+		}
+		case 'p':
+			if (parse_u32("--per-process", optarg, &o.per_process) < 0 || o.per_process == 0)
+				return 2;
 			break;
 		case 's':
 			o.socket = optarg;
@@ -115,6 +135,8 @@ static int cmd_spawn(int argc, char **argv)
 		fprintf(stderr, "kvmlite spawn: expected a guest count N > 0\n");
 		return 2;
 	}
+	if (o.nguest == 0)
+		o.guest[o.nguest++] = "mvm";
 	return spawn_main(&o);
 }
 

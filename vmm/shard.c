@@ -311,7 +311,11 @@ static void shard_create_some(struct shard *s)
 
 		s->created++;
 		g->created = true;
-		loader_place(s->img, ram, GUEST_RAM_SIZE);
+		const struct guest_image *gi = s->images;
+
+		while (cfg.index >= gi->upto)
+			gi++;
+		loader_place(&gi->img, ram, GUEST_RAM_SIZE);
 		if (vm_init(&g->vm, s->kvm, ram, s->ram.firmware, &cfg, err, sizeof(err)) < 0) {
 			/* This guest fails with its reason; the run goes on. */
 			s->stats.create_failed++;
@@ -758,8 +762,8 @@ void *shard_main(void *arg)
 	return NULL;
 }
 
-int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm, const struct image *img,
-	       bool firmware, int sock)
+int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm,
+	       const struct guest_image *images, bool firmware, int sock)
 {
 	const u8 *fw;
 	size_t fw_len;
@@ -769,7 +773,7 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 	s->first = first;
 	s->count = count;
 	s->kvm = kvm;
-	s->img = img;
+	s->images = images;
 	s->firmware = firmware;
 	s->sock = sock;
 	s->timeout_at = UINT64_MAX;

@@ -37,6 +37,12 @@ struct guest {
 	u8 in[GUEST_IN_SIZE];
 };
 
+/* Guests with ids below `upto` (and above the previous entry's) boot `img`. */
+struct guest_image {
+	struct image img;
+	u32 upto;
+};
+
 struct shard_stats {
 	u64 slices, preempted, wakeups, create_failed;
 };
@@ -48,7 +54,7 @@ struct shard {
 	bool create_stop;   /* the supervisor said: create no more (memory budget) */
 	bool stopping;	    /* the supervisor went away: end everything */
 	const struct kvm *kvm;
-	const struct image *img;
+	const struct guest_image *images; /* which image each guest id boots */
 	bool firmware;
 	int sock;	    /* socketpair end to the supervisor */
 	struct guest *g;
@@ -72,8 +78,8 @@ struct shard {
 	char err[256];	    /* why shard_init failed */
 };
 
-int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm, const struct image *img,
-	       bool firmware, int sock);
+int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm,
+	       const struct guest_image *images, bool firmware, int sock);
 /* The thread body: runs until the supervisor closes its socket. */
 void *shard_main(void *arg);
 void shard_free(struct shard *s);

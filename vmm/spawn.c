@@ -84,7 +84,7 @@ struct pending {
 struct spawn {
 	const struct spawn_opts *o;
 	struct kvm kvm;
-	struct image img;
+	struct guest_image images[8];
 	struct link *links;
 	u32 nlinks, procs, threads;
 	pid_t *pids;
@@ -724,8 +724,11 @@ static void stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, cons
 
 	out_printf(b, "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"ended\":%u,\"failed\":%u,\"lost\":%u",
 		   sv->o->count, sv->created, sv->booted, running, sv->ended - sv->failed, sv->failed, sv->lost);
-	out_printf(b, ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\"", sv->procs, sv->threads,
-		   sv->kvm.backend);
+	out_printf(b, ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"worker_pids\":[", sv->procs,
+		   sv->threads, sv->kvm.backend);
+	for (u32 p = 0; p < sv->procs; p++)
+		out_printf(b, "%s%d", p ? "," : "", (int)sv->pids[p]);
+	out_printf(b, "]");
 	for (int i = 0; i < n; i++)
 		out_printf(b, ",\"%s\":%llu", names[i], (unsigned long long)sums[i]);
 	out_printf(b, "}");
@@ -844,6 +847,8 @@ static u32 sv_plan(struct spawn *sv)
 	by_fd = rl.rlim_max == RLIM_INFINITY ? 1000000 : rl.rlim_max - FD_RESERVE;
 	by_map = maps > 512 ? (u64)maps - 512 : 1;
 	per = by_fd < by_map ? by_fd : by_map;
+	if (sv->o->per_process && sv->o->per_process < per)
+		per = sv->o->per_process;
 	sv->procs = (u32)((sv->o->count + per - 1) / per);
 	sv->threads = sv->o->threads ? sv->o->threads : (u32)(cpus > 0 ? cpus : 1);
 	if (sv->threads > (sv->o->count + sv->procs - 1) / sv->procs)
@@ -853,7 +858,7 @@ static u32 sv_plan(struct spawn *sv)
 			"kvmlite: RLIMIT_NOFILE %llu, vm.max_map_count %ld -> at most %llu guests per process "
 			"(limited by %s): using %u worker process%s x %u threads\n",
 			(unsigned long long)rl.rlim_max, maps, (unsigned long long)per,
-			by_fd <= by_map ? "open files" : "mappings", sv->procs, sv->procs == 1 ? "" : "es",
+			per < by_fd && per < by_map ? "--per-process" : by_fd <= by_map ? "open files" : "mappings", sv->procs, sv->procs == 1 ? "" : "es",
 			sv->threads);
 	return (u32)per;
 }
@@ -885,7 +890,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 			close(l->fd);
 			continue;
 		}
-		if (shard_init(&shards[n], i, l->first, l->count, &sv->kvm, &sv->img, sv->o->firmware, l->fd) < 0) {
+		if (shard_init(&shards[n], i, l->first, l->count, &sv->kvm, sv->images, sv->o->firmware, l->fd) < 0) {
 			fprintf(stderr, "kvmlite: %s\n", shards[n].err);
 			_exit(1);
 		}
@@ -1190,7 +1195,16 @@ int spawn_main(const struct spawn_opts *o)
 	sv->o = o;
 	sv->listen_fd = sv->sig_fd = -1;
 	sv->tty = isatty(STDERR_FILENO);
-	if (loader_open(o->guest, &sv->img, err, sizeof(err)) < 0 || kvm_open(&sv->kvm, err, sizeof(err)) < 0) {
+	for (int i = 0, upto = 0; i < o->nguest; i++) {
+		if (loader_open(o->guest[i], &sv->images[i].img, err, sizeof(err)) < 0) {
+			fprintf(stderr, "kvmlite: %s\n", err);
+			free(sv);
+			return 2;
+		}
+		upto = o->guest_count[i] && i < o->nguest - 1 ? upto + (int)o->guest_count[i] : (int)o->count;
+		sv->images[i].upto = (u32)upto;
+	}
+	if (kvm_open(&sv->kvm, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
 		free(sv);
 		return 2;
@@ -1232,7 +1246,8 @@ int spawn_main(const struct spawn_opts *o)
 		return 2;
 	}
 	if (!o->json)
-		fprintf(stderr, "kvmlite: spawning %u %s guests; control socket %s\n", o->count, sv->img.name, sv->path);
+		fprintf(stderr, "kvmlite: spawning %u %s%s guests; control socket %s\n", o->count, sv->images[0].img.name,
+			o->nguest > 1 ? " (and other)" : "", sv->path);
 	for (u32 i = 0; i < sv->nlinks; i++)
 		link_arm(sv, &sv->links[i]);
 	sv_accept_arm(sv);

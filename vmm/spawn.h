@@ -6,7 +6,9 @@
 
 struct spawn_opts {
 	u32 count;	    /* guests to start */
-	const char *guest;  /* image path or built-in name */
+	const char *guest[8]; /* image paths or built-in names, in id order */
+	u32 guest_count[8];   /* how many guests boot each; 0: all the rest */
+	int nguest;
 	const char *socket; /* control socket path; NULL: the default */
 	double for_s;	    /* serve this long after all booted; < 0: until stopped */
 	bool json;
@@ -14,6 +16,7 @@ struct spawn_opts {
 	bool verbose;
 	u32 threads;	    /* worker threads per process; 0: one per online CPU */
 	u32 mem_budget;	    /* stop creating guests at this % of host memory in use */
+	u32 per_process;    /* at most this many guests per worker process; 0: what the limits allow */
 };
 
 int spawn_main(const struct spawn_opts *o);

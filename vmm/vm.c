@@ -123,6 +123,18 @@ void vm_wire_devices(struct vm *vm)
 	vm->state = VM_RUNNING;
 }
 
+/* Creation ioctls can be interrupted by the timer signals of the thread
+ * that runs other guests meanwhile: those are retried, not failures. */
+static int vm_ioctl(int fd, unsigned long req, void *arg)
+{
+	int r;
+
+	do
+		r = ioctl(fd, req, arg);
+	while (r < 0 && (errno == EINTR || errno == EAGAIN));
+	return r;
+}
+
 /* The CPU state a guest starts in: real mode, at the firmware's reset
  * vector or directly at the boot sector, with the guest index in ESI. */
 static int vm_reset_cpu(struct vm *vm)
@@ -135,7 +147,7 @@ static int vm_reset_cpu(struct vm *vm)
 		.rsp = BOOT_STACK,
 	};
 
-	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+	if (vm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return -1;
 	/* KVM's reset state is already real mode; only the code segment moves.
 	 * A real PC starts at physical 0xfffffff0; we start at the same code
@@ -151,7 +163,7 @@ static int vm_reset_cpu(struct vm *vm)
 	}
 	sregs.ss.selector = sregs.ds.selector = sregs.es.selector = 0;
 	sregs.ss.base = sregs.ds.base = sregs.es.base = 0;
-	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
+	if (vm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || vm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
 		return -1;
 	return 0;
 }
@@ -171,7 +183,7 @@ int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, c
 	vm->start_ns = clock_now();
 
 	what = "KVM_CREATE_VM";
-	vm_fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	vm_fd = vm_ioctl(kvm->fd, KVM_CREATE_VM, 0);
 	if (vm_fd < 0)
 		goto fail;
 	what = "KVM_SET_USER_MEMORY_REGION (RAM)";
@@ -181,7 +193,7 @@ int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, c
 		.memory_size = GUEST_RAM_SIZE,
 		.userspace_addr = (u64)(uintptr_t)ram,
 	};
-	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+	if (vm_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
 		goto fail_vm;
 	if (cfg->firmware) {
 		what = "KVM_SET_USER_MEMORY_REGION (firmware)";
@@ -192,11 +204,11 @@ int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, c
 			.memory_size = FIRMWARE_SIZE,
 			.userspace_addr = (u64)(uintptr_t)firmware,
 		};
-		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+		if (vm_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
 			goto fail_vm;
 	}
 	what = "KVM_CREATE_VCPU";
-	vm->vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+	vm->vcpu_fd = vm_ioctl(vm_fd, KVM_CREATE_VCPU, 0);
 	if (vm->vcpu_fd < 0)
 		goto fail_vm;
 	/* The vCPU holds a reference to its VM: the VM fd is not needed any

@@ -462,26 +462,23 @@ static void test_console_on_a_terminal_takes_ctrl_a_commands_and_restores_it(voi
 	struct fake f;
 	int master = posix_openpt(O_RDWR | O_NOCTTY), slave;
 
-	assert_true(master >= 0);
+	if (master < 0)
+		skip(); /* no pseudo-terminals here */
 	assert_int_equal(grantpt(master), 0);
 	assert_int_equal(unlockpt(master), 0);
 	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
 	assert_true(slave >= 0);
 	assert_int_equal(tcgetattr(slave, &before), 0);
 	/* typed before the console starts: the line discipline holds it until raw mode lets it through */
-	assert_int_equal(write(master,
-			       "ab\x01\x01"
-			       "c\x01zd\x01x",
-			       10),
-			 10);
+	assert_int_equal(write(master, "ab\001\001c\001zd\r\001x", 11), 11);
 	fake_start(&f, answers);
 	assert_int_equal(run_console(&cap, &f, dup(slave)), 0);
 	fake_finish(&f);
 	assert_int_equal(tcgetattr(slave, &after), 0);
 	close(slave);
 	close(master);
-	/* Ctrl-A Ctrl-A is one Ctrl-A, Ctrl-A z nothing, Ctrl-A x leaves */
-	assert_string_equal(f.got, "watch 5\nsend 5 ab\\x01cd\n");
+	/* Ctrl-A Ctrl-A is one Ctrl-A, Ctrl-A z nothing, Enter "\n", Ctrl-A x leaves */
+	assert_string_equal(f.got, "watch 5\nsend 5 ab\\x01cd\\n\n");
 	assert_string_equal(cap.out, "hi");
 	assert_non_null(strstr(cap.err, "Ctrl-A x leaves"));
 	assert_int_equal(after.c_iflag, before.c_iflag);

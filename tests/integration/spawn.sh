@@ -1,0 +1,125 @@
+#!/bin/bash
+# spawn.sh - integration tests of `kvmlite spawn`: thousands of real guests, the control socket, failures.
+set -u
+cd "$(dirname "$0")/../.."
+KVMLITE=${KVMLITE:-build/kvmlite}
+T=$(mktemp -d)
+SOCK=$T/run/control
+pass=0 fail=0
+spawn_pid=
+
+cleanup() {
+	[ -n "$spawn_pid" ] && kill -TERM "$spawn_pid" 2>/dev/null && wait "$spawn_pid" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; }
+check() { if eval "$2"; then ok "$1"; else bad "$1" "${@:3}"; fi; }
+ctl() { "$KVMLITE" "$1" --socket "$SOCK" "${@:2}"; }
+
+if [ ! -c /dev/kvm ]; then
+	echo "SKIP: /dev/kvm is absent on this host: spawn tests cannot run"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+
+# start_spawn ARGS...: starts a spawn in the background, waits until every guest settled
+start_spawn() {
+	"$KVMLITE" spawn --socket "$SOCK" "$@" >"$T/spawn.out" 2>"$T/spawn.err" &
+	spawn_pid=$!
+	for _ in $(seq 600); do
+		ctl list >"$T/list" 2>/dev/null && grep -q "^booted" "$T/list" &&
+			[ $(($(awk '/^booted|^failed|^lost/ {s += $2} END {print s}' "$T/list"))) -ge "$1" ] && return 0
+		kill -0 "$spawn_pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+stop_spawn() {
+	ctl stop >/dev/null 2>&1
+	wait "$spawn_pid"
+	spawn_status=$?
+	spawn_pid=
+}
+
+# ---- 2000 guests, each answers id with its own index (one socat connection) ----
+N=2000
+if start_spawn $N; then ok "spawn $N: every guest booted"; else bad "spawn $N: every guest booted" "$(cat "$T/list" "$T/spawn.err")"; fi
+seq 0 $((N - 1)) | sed 's/.*/req & id/' >"$T/reqs"
+timeout 120 socat -t 60 - UNIX-CONNECT:"$SOCK" <"$T/reqs" >"$T/answers"
+seq 0 $((N - 1)) | sed 's/.*/ok &/' >"$T/want"
+check "each of $N guests answers id with its own index" "cmp -s '$T/answers' '$T/want'" \
+	"$(diff "$T/want" "$T/answers" | head -5)"
+
+# ---- control-socket errors: one connection, the VMM goes on ----
+{
+	echo "frobnicate 1"
+	echo "req notanumber id"
+	echo "req 99999999 id"
+	head -c 5000 /dev/zero | tr '\0' x; echo
+	echo "send 1"
+	echo "req 7 ping"
+} | timeout 20 socat -t 10 - UNIX-CONNECT:"$SOCK" >"$T/errs"
+check "malformed, unknown-id and oversized lines get error lines; the connection goes on" \
+	"[ \"\$(cat '$T/errs')\" = \"\$(printf 'error unknown command\nerror bad id\nerror no such guest\nerror line too long\nerror missing argument\nok pong')\" ]" \
+	"$(tr '\n' '|' <"$T/errs")"
+# a client that disconnects mid-request, then another asks the same guest
+printf 'req 9 ping\n' | timeout 5 socat -t 0 - UNIX-CONNECT:"$SOCK" >/dev/null 2>&1
+check "a client that vanished mid-request harms nobody (id, ping, count: 3 served)" "[ \"\$(ctl req 9 count)\" = 3 ]"
+printf 'req 11 pi' | timeout 5 socat -t 0 - UNIX-CONNECT:"$SOCK" >/dev/null 2>&1
+check "a partial line left hanging is dropped with its connection" "[ \"\$(ctl req 11 ping)\" = pong ]"
+
+# ---- stop ID releases the guest's fd and mapping in its worker ----
+wpid=$(ctl stats --json | sed 's/.*"worker_pids":\[\([0-9]*\).*/\1/')
+fds0=$(ls /proc/"$wpid"/fd | wc -l); maps0=$(wc -l <"/proc/$wpid/maps")
+for i in $(seq 100 109); do ctl stop "$i" >/dev/null; done
+sleep 0.3
+fds1=$(ls /proc/"$wpid"/fd | wc -l); maps1=$(wc -l <"/proc/$wpid/maps")
+check "stop ID releases that guest's vCPU fd and kvm_run mapping" "[ $((fds0 - fds1)) = 10 ] && [ $((maps0 - maps1)) -ge 10 ]" \
+	"fds $fds0 -> $fds1, maps $maps0 -> $maps1"
+check "a stopped guest is reported ended" "ctl info 105 | grep -q '^ended'" "$(ctl info 105 2>&1)"
+check "a request to a stopped guest is refused" "! ctl req 105 ping 2>/dev/null"
+stop_spawn
+check "kvmlite stop ends the spawn with status 0" "[ $spawn_status = 0 ]" "status $spawn_status: $(cat "$T/spawn.err")"
+check "the summary counts every guest booted" "grep -q '$N of $N guests booted' '$T/spawn.out'" "$(cat "$T/spawn.out")"
+check "after stop, no worker process remains" "! kill -0 $wpid 2>/dev/null"
+check "after stop, the socket is gone" "[ ! -e '$SOCK' ]"
+
+# ---- a spinning guest and a crashing guest among mvm guests, on the same threads ----
+start_spawn 400 --guest spin:1 --guest crash:1 --guest mvm --workers 1 || bad "mixed spawn booted" "$(cat "$T/spawn.err")"
+s=$(date +%s%N)
+for i in 2 100 399; do ctl req $i id >>"$T/mixed" 2>&1; done
+e=$(date +%s%N)
+check "mvm guests sharing a thread with a spinning guest keep answering" \
+	"[ \"\$(tr '\n' ' ' <'$T/mixed')\" = '2 100 399 ' ] && [ $(((e - s) / 1000000)) -lt 3000 ]" \
+	"$(cat "$T/mixed"), $(((e - s) / 1000000)) ms"
+check "the spinning guest is preempted, not ended" "ctl info 0 | grep -q '^running'" "$(ctl info 0 2>&1)"
+check "the crashing guest is reported failed with its reason" "ctl info 1 | grep -q 'failed.*reason=triple fault'" \
+	"$(ctl info 1 2>&1)"
+check "list failed names it" "[ \"\$(ctl list failed)\" = 1 ]" "$(ctl list failed 2>&1)"
+stop_spawn
+check "a spawn with a failed guest exits 1 and names the reason" \
+	"[ $spawn_status = 1 ] && grep -q 'failed.*1: triple fault' '$T/spawn.out'" "status $spawn_status: $(cat "$T/spawn.out")"
+
+# ---- a worker process dies: its guests are lost, the others keep answering ----
+start_spawn 300 --per-process 100 || bad "three-worker spawn booted" "$(cat "$T/spawn.err")"
+wpid=$(ctl stats --json | sed 's/.*"worker_pids":\[[0-9]*,\([0-9]*\).*/\1/')
+kill -KILL "$wpid"
+sleep 0.5
+check "the supervisor reports the lost guests" "grep -q 'killed by signal 9: 100 guests lost' '$T/spawn.err'" \
+	"$(cat "$T/spawn.err")"
+check "guests of the other workers keep answering" "[ \"\$(ctl req 5 id)\" = 5 ] && [ \"\$(ctl req 250 id)\" = 250 ]"
+check "a lost guest's request is refused as lost" "ctl req 150 id 2>&1 | grep -q lost" "$(ctl req 150 id 2>&1)"
+check "list lost names the lost range" "[ \"\$(ctl list lost)\" = 100-199 ]" "$(ctl list lost 2>&1)"
+stop_spawn
+
+# ---- SIGTERM tears everything down ----
+start_spawn 100 || bad "spawn 100 booted" "$(cat "$T/spawn.err")"
+kill -TERM "$spawn_pid"; wait "$spawn_pid"; st=$?; spawn_pid=
+check "SIGTERM ends the spawn cleanly with a summary" "[ $st = 0 ] && grep -q 'stopped by signal 15' '$T/spawn.out'" \
+	"status $st $(cat "$T/spawn.out")"
+check "spawn --for 0 exits once all booted" "timeout 60 $KVMLITE spawn 50 --for 0 --socket $SOCK --json >'$T/j' 2>/dev/null && grep -q '\"booted\":50' '$T/j'" "$(cat "$T/j")"
+
+echo "spawn: $pass passed, $fail failed"
+[ "$fail" = 0 ]
