@@ -4,6 +4,10 @@
 
 #include "rawvm.h"
 
+/* -i IMAGE: the boot sector every guest runs (default: rawvm_code) */
+static u8 image[BOOT_SIZE];
+static size_t image_len;
+
 /*
  * The baseline kvmlite's `spawn` is compared against: no devices, no
  * scheduler, no io_uring, just the ioctls every guest needs, in a loop.
@@ -66,7 +70,10 @@ static int worker(long n, double budget, int report_fd, int release_fd)
 			rep.budget_hit = 1;
 			break;
 		}
-		memcpy(ram + BOOT_ADDR, rawvm_code, sizeof(rawvm_code));
+		if (image_len)
+			memcpy(ram + BOOT_ADDR, image, image_len);
+		else
+			memcpy(ram + BOOT_ADDR, rawvm_code, sizeof(rawvm_code));
 		if (rawvm_create(&g[i], kvm_fd, run_size, ram, GUEST_RAM_SIZE, BOOT_ADDR, NULL, &ns[i * NSTAGES],
 				 &rep.failed_stage) < 0) {
 			/* ENOMEM, EMFILE, or anything else: stop here, keep the live ones. */
@@ -94,8 +101,8 @@ static int worker(long n, double budget, int report_fd, int release_fd)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: raw_baseline [-n guests] [-p processes] [--mem-budget PCT] [--hold SECONDS] "
-			"[--json]\n");
+	fprintf(stderr, "usage: raw_baseline [-n guests] [-p processes] [-i IMAGE] [--mem-budget PCT] "
+			"[--hold SECONDS] [--json]\n");
 	exit(2);
 }
 
@@ -116,8 +123,22 @@ int main(int argc, char **argv)
 	u32 *ns;
 	int *fds;
 
-	while ((opt = getopt_long(argc, argv, "n:p:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:p:i:", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'i': {
+			/* A boot sector to run instead of the 4-instruction guest,
+			 * to compare with kvmlite on the same guest. */
+			FILE *f = fopen(optarg, "rb");
+
+			image_len = f ? fread(image, 1, sizeof(image), f) : 0;
+			if (f)
+				fclose(f);
+			if (image_len != sizeof(image)) {
+				fprintf(stderr, "raw_baseline: %s: not a 512-byte boot sector\n", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'n':
 			n = atol(optarg);
 			break;

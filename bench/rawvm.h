@@ -111,13 +111,29 @@ static inline int rawvm_create(struct rawvm *g, int kvm_fd, int run_size, u8 *ra
 	if (ioctl(g->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(g->vcpu_fd, KVM_SET_REGS, &regs) < 0)
 		goto fail;
 	STAGE_DONE(ST_SET_REGS);
-	/* A loaded host interrupts KVM_RUN (EINTR) or asks for a retry (EAGAIN). */
-	while (ioctl(g->vcpu_fd, KVM_RUN, 0) < 0)
-		if (errno != EINTR && errno != EAGAIN)
+	/*
+	 * Run to the first byte written to COM1, as kvmlite counts a boot.
+	 * The simplest possible device model: any other port reads all ones
+	 * and swallows writes, so a real guest (-i IMAGE) boots through its
+	 * device set-up just as far as it needs to print.
+	 */
+	for (;;) {
+		struct kvm_run *r = g->run;
+
+		/* A loaded host interrupts KVM_RUN (EINTR) or asks for a retry (EAGAIN). */
+		if (ioctl(g->vcpu_fd, KVM_RUN, 0) < 0) {
+			if (errno != EINTR && errno != EAGAIN)
+				goto fail;
+			continue;
+		}
+		if (r->exit_reason != KVM_EXIT_IO) {
+			errno = EPROTO; /* the guest did not run as written */
 			goto fail;
-	if (g->run->exit_reason != KVM_EXIT_IO || g->run->io.port != COM1_BASE) {
-		errno = EPROTO; /* anything but our `out` means the guest did not run as written */
-		goto fail;
+		}
+		if (r->io.port == COM1_BASE && r->io.direction == KVM_EXIT_IO_OUT)
+			break;
+		if (r->io.direction == KVM_EXIT_IO_IN && r->io.data_offset + (u64)r->io.size * r->io.count <= (u64)run_size)
+			memset((u8 *)r + r->io.data_offset, 0xff, (size_t)r->io.size * r->io.count);
 	}
 	STAGE_DONE(ST_FIRST_RUN);
 #undef STAGE_DONE

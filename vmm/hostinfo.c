@@ -62,13 +62,13 @@ double cpustat_busy_pct(const struct cpustat *a, const struct cpustat *b)
 	return total ? 100.0 * (double)(b->busy - a->busy) / (double)total : 0;
 }
 
-int proc_mem_kib(pid_t pid, u64 *rss, u64 *pss)
+int proc_mem_kib(pid_t pid, u64 *rss, u64 *anon)
 {
 	char path[64], key[64];
 	unsigned long long v;
 	FILE *f;
 
-	*rss = *pss = 0;
+	*rss = *anon = 0;
 	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
 	f = fopen(path, "r");
 	if (!f)
@@ -76,8 +76,8 @@ int proc_mem_kib(pid_t pid, u64 *rss, u64 *pss)
 	while (fscanf(f, "%63s", key) == 1) {
 		if (strcmp(key, "Rss:") == 0 && fscanf(f, "%llu", &v) == 1)
 			*rss = v;
-		else if (strcmp(key, "Pss:") == 0 && fscanf(f, "%llu", &v) == 1)
-			*pss = v;
+		else if (strcmp(key, "Anonymous:") == 0 && fscanf(f, "%llu", &v) == 1)
+			*anon = v;
 	}
 	fclose(f);
 	return 0;

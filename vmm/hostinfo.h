@@ -20,8 +20,12 @@ double meminfo_used_pct(const struct meminfo *m);
 int cpustat_read(struct cpustat *c);
 /* Busy share of all CPUs between two samples, percent. */
 double cpustat_busy_pct(const struct cpustat *a, const struct cpustat *b);
-/* Resident and proportional set size of a process, KiB (smaps_rollup). */
-int proc_mem_kib(pid_t pid, u64 *rss, u64 *pss);
+/*
+ * A process's memory, KiB (smaps_rollup): resident, and anonymous, which is
+ * what it allocated itself. The difference for a VMM is mostly the kvm_run
+ * pages KVM allocates per vCPU and maps into it: kernel memory.
+ */
+int proc_mem_kib(pid_t pid, u64 *rss, u64 *anon);
 /* A read-only sysctl or /proc number, or fallback. */
 long host_read_long(const char *path, long fallback);
 

@@ -36,7 +36,9 @@ static void usage(FILE *f)
 		"  --socket PATH       control socket (default $XDG_RUNTIME_DIR/kvmlite/control)\n"
 		"  --for SECONDS       serve this long once all booted, then stop (0: stop at once);\n"
 		"                      default: until Ctrl-C, SIGTERM or `kvmlite stop`\n"
-		"  --workers K         worker threads per process (default: one per online CPU)\n"
+		"  --workers K         worker processes (default: one per online CPU, more when\n"
+		"                      RLIMIT_NOFILE or vm.max_map_count require)\n"
+		"  --threads T         worker threads per process (default 1)\n"
 		"  --mem-budget PCT    create no more guests once host memory in use reaches PCT (90)\n"
 		"  --firmware pc|none, --json (the summary as one JSON object)\n"
 		"Exit status: 0, or 1 if any guest failed or was lost, 2 if it could not start.\n"
@@ -64,7 +66,8 @@ static int cmd_spawn(int argc, char **argv)
 		{ "for", required_argument, NULL, 'f' },     { "json", no_argument, NULL, 'j' },
 		{ "workers", required_argument, NULL, 'w' }, { "mem-budget", required_argument, NULL, 'm' },
 		{ "firmware", required_argument, NULL, 'F' }, { "verbose", no_argument, NULL, 'v' },
-		{ "per-process", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
+		{ "per-process", required_argument, NULL, 'p' }, { "threads", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct spawn_opts o = { .for_s = -1, .firmware = true, .mem_budget = 90 };
@@ -106,7 +109,11 @@ static int cmd_spawn(int argc, char **argv)
 			o.json = true;
 			break;
 		case 'w':
-			if (parse_u32("--workers", optarg, &o.threads) < 0 || o.threads == 0 || o.threads > 256)
+			if (parse_u32("--workers", optarg, &o.workers) < 0 || o.workers == 0 || o.workers > 4096)
+				return 2;
+			break;
+		case 't':
+			if (parse_u32("--threads", optarg, &o.threads) < 0 || o.threads == 0 || o.threads > 256)
 				return 2;
 			break;
 		case 'm':

@@ -14,7 +14,8 @@ struct spawn_opts {
 	bool json;
 	bool firmware;
 	bool verbose;
-	u32 threads;	    /* worker threads per process; 0: one per online CPU */
+	u32 workers;	    /* worker processes; 0: one per online CPU (more if the limits need) */
+	u32 threads;	    /* worker threads per process; 0: one */
 	u32 mem_budget;	    /* stop creating guests at this % of host memory in use */
 	u32 per_process;    /* at most this many guests per worker process; 0: what the limits allow */
 };
