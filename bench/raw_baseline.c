@@ -11,7 +11,7 @@ static size_t image_len;
 /*
  * The baseline kvmlite's `spawn` is compared against: no devices, no
  * scheduler, no io_uring, just the ioctls every guest needs, in a loop.
- * A guest counts as booted at its first I/O exit (the `out` to COM1).
+ * A guest counts as booted at its first `hlt` (after its `out` to COM1).
  * Each worker process sends one report through its pipe, then keeps its
  * guests alive until the parent closes the release pipe, so the parent
  * reads /proc/meminfo while every guest of every process is live.
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
 		printf("guests created     %ld of %ld (%ld process%s, %d KiB memslot each)\n", total, n, procs,
 		       procs > 1 ? "es" : "", GUEST_RAM_SIZE / 1024);
 		printf("wall time          %.3f s\n", wall);
-		printf("rate               %.0f guests/s to first I/O exit\n", rate);
+		printf("rate               %.0f guests/s to first hlt\n", rate);
 		printf("stage, µs          median / mean\n");
 		for (int s = 0; s < NSTAGES; s++)
 			printf("  %-16s %8.1f / %.1f\n", rawvm_stage_name[s], med[s], mean[s]);

@@ -112,10 +112,10 @@ static inline int rawvm_create(struct rawvm *g, int kvm_fd, int run_size, u8 *ra
 		goto fail;
 	STAGE_DONE(ST_SET_REGS);
 	/*
-	 * Run to the first byte written to COM1, as kvmlite counts a boot.
-	 * The simplest possible device model: any other port reads all ones
-	 * and swallows writes, so a real guest (-i IMAGE) boots through its
-	 * device set-up just as far as it needs to print.
+	 * Run to the first `hlt`, as the issue defines the baseline. The
+	 * simplest possible device model: every port reads all ones and
+	 * swallows writes, so a real guest (-i IMAGE, e.g. mvm) boots through
+	 * its device set-up, prints, and halts, as it does under kvmlite.
 	 */
 	for (;;) {
 		struct kvm_run *r = g->run;
@@ -126,12 +126,12 @@ static inline int rawvm_create(struct rawvm *g, int kvm_fd, int run_size, u8 *ra
 				goto fail;
 			continue;
 		}
+		if (r->exit_reason == KVM_EXIT_HLT)
+			break;
 		if (r->exit_reason != KVM_EXIT_IO) {
 			errno = EPROTO; /* the guest did not run as written */
 			goto fail;
 		}
-		if (r->io.port == COM1_BASE && r->io.direction == KVM_EXIT_IO_OUT)
-			break;
 		if (r->io.direction == KVM_EXIT_IO_IN && r->io.data_offset + (u64)r->io.size * r->io.count <= (u64)run_size)
 			memset((u8 *)r + r->io.data_offset, 0xff, (size_t)r->io.size * r->io.count);
 	}
