@@ -28,7 +28,7 @@ CORE_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard vmm/devices
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all run test unit integration bench deps deps-test clean format
+.PHONY: all run test unit integration bench bench-quick deps deps-test clean format
 all: $(BUILD)/kvmlite $(GUEST_IMGS) $(FIRMWARE) $(DIFF_IMGS) $(ITEST_IMGS)
 
 # --- guests: 16-bit real-mode boot sectors assembled with GNU as (binutils) ---
@@ -113,3 +113,10 @@ BENCH_PROGS := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/*.c))
 build/bench/%: bench/%.c bench/rawvm.h vmm/layout.h vmm/types.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
+
+# `make bench-quick`: the same tables at small scale, in about two minutes.
+bench-quick: deps all $(BENCH_PROGS)
+	bench/spawn.sh quick
+# `make bench`: the figures docs/spawn.md reports (about 15 minutes here).
+bench: deps all $(BENCH_PROGS)
+	bench/spawn.sh full

@@ -1,0 +1,131 @@
+#!/bin/bash
+# spawn.sh - the spawn benchmarks: boot rate and density against the raw-ioctl baseline, idle CPU, request latency.
+#
+# Usage: bench/spawn.sh [quick|full]   (make bench-quick / make bench)
+# Every kvmlite figure is shown next to its baseline measured in the same
+# run: the raw loop of bench/raw_baseline.c on the same guest image. Prints
+# a readable report and writes build/bench/spawn-results.json.
+set -u
+cd "$(dirname "$0")/.."
+MODE=${1:-quick}
+K=build/kvmlite
+OUT=build/bench/spawn-results.json
+SOCK=$(mktemp -d)/control
+CPUS=$(nproc)
+if [ "$MODE" = full ]; then
+	N_RATE=20000 ROUNDS=3 N_IDLE=10000 IDLE_S=60 N_TICK=1000 TICK_S=30 N_REQ=20000 REQ_S=10 N_DENSE=100000
+else
+	N_RATE=2000 ROUNDS=3 N_IDLE=1000 IDLE_S=10 N_TICK=200 TICK_S=10 N_REQ=2000 REQ_S=5 N_DENSE=0
+fi
+
+# jget KEY: a number from the one-line JSON on stdin
+jget() { sed -n "s/.*\"$1\":\([-0-9.]*\).*/\1/p" | head -1; }
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
+# A torn-down run's memory comes back over seconds (KVM frees VMs partly
+# asynchronously): wait for MemAvailable to stop rising before the next.
+settle() {
+	local prev=0 cur
+	for _ in $(seq 60); do
+		cur=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
+		[ $((cur - prev)) -lt 20000 ] && [ "$prev" != 0 ] && return
+		prev=$cur
+		sleep 1
+	done
+}
+progress() { printf '\r\033[K[%s] %s' "$(date +%T)" "$*" >&2; }
+
+[ -c /dev/kvm ] || { echo "bench: /dev/kvm is absent: nothing to measure" >&2; exit 1; }
+host=$(build/bench/raw_baseline -n 1 --json 2>/dev/null)
+echo "kvmlite spawn benchmarks ($MODE), $(date -u +%FT%TZ)"
+echo "host: $(hostname), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $CPUS CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB," \
+	"Linux $(uname -r), KVM backend $(echo "$host" | sed -n 's/.*"backend":"\([^"]*\)".*/\1/p'), RLIMIT_NOFILE $(ulimit -Hn)"
+echo "{\"mode\":\"$MODE\",\"date\":\"$(date -u +%FT%TZ)\",\"host\":$host}" >"$OUT"
+
+# ---- 1. boot rate: kvmlite spawn to first serial byte vs the raw loop to first hlt, same image ----
+: >"$OUT.raw"; : >"$OUT.kvm"
+for r in $(seq "$ROUNDS"); do
+	settle
+	progress "boot rate round $r/$ROUNDS: raw baseline, $N_RATE mvm guests, $CPUS processes"
+	build/bench/raw_baseline -n "$N_RATE" -p "$CPUS" -i build/guest/mvm.img --json 2>/dev/null | jget rate_per_s >>"$OUT.raw"
+	settle
+	progress "boot rate round $r/$ROUNDS: kvmlite spawn $N_RATE"
+	$K spawn "$N_RATE" --for 0 --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
+	jget boot_rate_per_s <"$OUT.last" >>"$OUT.kvm"
+	jget time_to_all_booted_s <"$OUT.last" >>"$OUT.boot"
+done
+raw=$(median <"$OUT.raw"); kvm=$(median <"$OUT.kvm"); boot=$(median <"$OUT.boot")
+printf '\r\033[K'
+echo
+echo "1. boot rate, $N_RATE mvm guests, median of $ROUNDS rounds"
+echo "   raw baseline (create, memslot, vCPU, run to first hlt)  $raw guests/s   rounds: $(tr '\n' ' ' <"$OUT.raw")"
+echo "   kvmlite spawn (to first serial byte)                    $kvm guests/s   rounds: $(tr '\n' ' ' <"$OUT.kvm")"
+echo "   kvmlite / raw                                            $(ratio "$kvm" "$raw")   (target >= 0.85)"
+echo "   time to all $N_RATE booted                                   $boot s (median)"
+echo "   memory per guest (last round): VMM userspace $(jget vmm_userspace_kib_per_guest <"$OUT.last") KiB," \
+	"kernel $(jget kernel_kib_per_guest <"$OUT.last") KiB"
+echo "{\"boot_rate\":{\"guests\":$N_RATE,\"raw_per_s\":$raw,\"kvmlite_per_s\":$kvm,\"ratio\":$(ratio "$kvm" "$raw"),\"time_to_all_booted_s\":$boot}}" >>"$OUT"
+
+# ---- 2. idle CPU: mvm (PIT off) and tick (PIT at 18.2 Hz) ----
+settle
+progress "idle CPU: $N_IDLE mvm guests for $IDLE_S s"
+$K spawn "$N_IDLE" --for "$IDLE_S" --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
+idle_mvm=$(jget host_cpu_idle_pct <"$OUT.last")
+settle
+progress "idle CPU: $N_TICK tick guests for $TICK_S s"
+$K spawn "$N_TICK" --guest tick --for "$TICK_S" --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
+idle_tick=$(jget host_cpu_idle_pct <"$OUT.last")
+printf '\r\033[K'
+echo
+echo "2. host CPU while guests idle (all $CPUS CPUs, /proc/stat)"
+echo "   $N_IDLE mvm guests (PIT off), $IDLE_S s    $idle_mvm %   (target <= 0.5 % for 10,000 over 60 s)"
+echo "   $N_TICK tick guests (PIT 18.2 Hz), $TICK_S s   $idle_tick %   ($(awk -v c="$idle_tick" -v n="$N_TICK" -v p="$CPUS" \
+	'BEGIN {printf "%.1f", c / 100 * p * 1e6 / (n * 18.2)}') µs of CPU per timer interrupt)"
+echo "{\"idle_cpu\":{\"mvm_guests\":$N_IDLE,\"mvm_seconds\":$IDLE_S,\"mvm_pct\":$idle_mvm,\"tick_guests\":$N_TICK,\"tick_seconds\":$TICK_S,\"tick_pct\":$idle_tick}}" >>"$OUT"
+
+# ---- 3. request round trips through the control socket ----
+settle
+progress "requests: spawning $N_REQ guests"
+$K spawn "$N_REQ" --socket "$SOCK" >/dev/null 2>&1 &
+spid=$!
+for _ in $(seq 600); do
+	[ "$($K list --socket "$SOCK" 2>/dev/null | awk '/^booted/ {print $2}')" = "$N_REQ" ] && break
+	sleep 0.5
+done
+echo
+echo "3. request round trips (req ID ping -> pong), $N_REQ guests live, closed loop, $REQ_S s each"
+for c in 1 16; do
+	progress "requests: $c connection(s)"
+	e0=$($K stats --json --socket "$SOCK" | jget exits)
+	build/bench/reqload --socket "$SOCK" -n "$N_REQ" -c "$c" -d "$REQ_S" --json >"$OUT.req" 2>/dev/null
+	e1=$($K stats --json --socket "$SOCK" | jget exits)
+	reqs=$(jget requests <"$OUT.req"); tput=$(jget throughput <"$OUT.req")
+	p50=$(jget p50 <"$OUT.req"); p99=$(jget p99 <"$OUT.req")
+	epr=$(awk -v a="$e0" -v b="$e1" -v r="$reqs" 'BEGIN {printf "%.1f", (r > 0) ? (b - a) / r : 0}')
+	printf '\r\033[K'
+	echo "   $c connection(s): $tput req/s, p50 $p50 µs, p99 $p99 µs, $epr VM exits per request" \
+		"(~$(awk -v t="$tput" -v e="$epr" 'BEGIN {printf "%.0f", t * e}') exits/s)"
+	echo "{\"requests\":{\"guests\":$N_REQ,\"conns\":$c,\"per_s\":$tput,\"p50_us\":$p50,\"p99_us\":$p99,\"exits_per_request\":$epr}}" >>"$OUT"
+done
+echo "   (targets with 20,000 live: p50 <= 200 µs, p99 <= 2 ms)"
+$K stop --socket "$SOCK" >/dev/null 2>&1
+wait "$spid"
+
+# ---- 4. density: live guests under the 90% memory budget (full only) ----
+if [ "$N_DENSE" -gt 0 ]; then
+	settle
+	progress "density: raw baseline up to $N_DENSE guests or 90% memory"
+	dense_raw=$(build/bench/raw_baseline -n "$N_DENSE" -p 6 --mem-budget 90 -i build/guest/mvm.img --json 2>/dev/null | jget created)
+	settle
+	progress "density: kvmlite spawn up to $N_DENSE guests or 90% memory"
+	$K spawn "$N_DENSE" --mem-budget 90 --for 0 --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
+	dense_kvm=$(jget booted <"$OUT.last")
+	printf '\r\033[K'
+	echo
+	echo "4. live guests before host memory in use reaches 90%"
+	echo "   raw baseline $dense_raw, kvmlite $dense_kvm, ratio $(ratio "$dense_kvm" "$dense_raw") (target >= 0.95)"
+	echo "{\"density\":{\"raw\":$dense_raw,\"kvmlite\":$dense_kvm,\"ratio\":$(ratio "$dense_kvm" "$dense_raw")}}" >>"$OUT"
+fi
+rm -f "$OUT.raw" "$OUT.kvm" "$OUT.boot" "$OUT.last" "$OUT.req"
+echo
+echo "results: $OUT"
