@@ -27,6 +27,26 @@ struct report {
 	double used_pct;
 };
 
+/* kernel.pid_max minus the tasks that exist (/proc/loadavg's RUNNING/TASKS). */
+static long pids_left(void)
+{
+	long pid_max = 32768, running, tasks = 0;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld", &pid_max) != 1)
+			pid_max = 32768;
+		fclose(f);
+	}
+	f = fopen("/proc/loadavg", "r");
+	if (f) {
+		if (fscanf(f, "%*f %*f %*f %ld/%ld", &running, &tasks) != 2)
+			tasks = 0;
+		fclose(f);
+	}
+	return pid_max - tasks;
+}
+
 static int full_io(int fd, void *buf, size_t len, int is_write)
 {
 	u8 *p = buf;
@@ -68,6 +88,12 @@ static int worker(long n, double budget, int report_fd, int release_fd)
 		/* Polling meminfo costs ~20 µs; every 256 guests it is noise. */
 		if (budget > 0 && i % 256 == 0 && (rep.used_pct = meminfo_used_pct()) >= budget) {
 			rep.budget_hit = 1;
+			break;
+		}
+		/* Each VM has a kernel thread: stop while the host still has PIDs
+		 * for a shell (kernel.pid_max is 32768 on small hosts). */
+		if (i % 256 == 0 && pids_left() < 4096) {
+			rep.budget_hit = 2;
 			break;
 		}
 		if (image_len)
@@ -251,6 +277,8 @@ int main(int argc, char **argv)
 		       -PER_GUEST(MI_AVAIL), PER_GUEST(MI_SLAB));
 		if (stopped < 0)
 			printf("null");
+		else if (reps[stopped].budget_hit == 2)
+			printf("{\"by\":\"pid_max\",\"made\":%ld}", reps[stopped].made);
 		else if (reps[stopped].budget_hit)
 			printf("{\"by\":\"mem-budget\",\"used_pct\":%.1f}", reps[stopped].used_pct);
 		else
@@ -273,7 +301,10 @@ int main(int argc, char **argv)
 		if (capped)
 			printf("capped             RLIMIT_NOFILE hard limit %ld: %ld guests per process\n", hard, cap);
 		for (long p = 0; p < procs; p++) {
-			if (reps[p].budget_hit)
+			if (reps[p].budget_hit == 2)
+				printf("stopped            worker %ld: near kernel.pid_max after %ld guests\n", p,
+				       reps[p].made);
+			else if (reps[p].budget_hit)
 				printf("stopped            worker %ld: host memory %.1f%% >= budget %.1f%% after %ld "
 				       "guests\n", p, reps[p].used_pct, budget, reps[p].made);
 			else if (reps[p].failed_stage >= 0)

@@ -95,3 +95,40 @@ long host_read_long(const char *path, long fallback)
 	fclose(f);
 	return v;
 }
+
+u64 proc_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long utime = 0, stime = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name, which may hold spaces: state is the
+	 * 3rd field, utime and stime the 14th and 15th. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+		return 0;
+	return utime + stime;
+}
+
+long host_pids_left(void)
+{
+	long pid_max = host_read_long("/proc/sys/kernel/pid_max", 32768);
+	long running, threads = 0;
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	/* /proc/loadavg: "0.00 0.01 0.05 RUNNING/TASKS LASTPID" */
+	if (f) {
+		if (fscanf(f, "%*f %*f %*f %ld/%ld", &running, &threads) != 2)
+			threads = 0;
+		fclose(f);
+	}
+	return pid_max - threads;
+}

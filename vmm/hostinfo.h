@@ -26,6 +26,14 @@ double cpustat_busy_pct(const struct cpustat *a, const struct cpustat *b);
  * pages KVM allocates per vCPU and maps into it: kernel memory.
  */
 int proc_mem_kib(pid_t pid, u64 *rss, u64 *anon);
+/* CPU time a process used so far (user + system), in clock ticks. */
+u64 proc_cpu_ticks(pid_t pid);
+/*
+ * PIDs the host has left: kernel.pid_max minus the tasks that exist. Every
+ * KVM VM has a kernel thread, so live VMs use up PIDs; a host without any
+ * cannot even fork a shell.
+ */
+long host_pids_left(void);
 /* A read-only sysctl or /proc number, or fallback. */
 long host_read_long(const char *path, long fallback);
 

@@ -42,6 +42,8 @@ static void usage(FILE *f)
 		"  --mem-budget PCT    create no more guests once host memory in use reaches PCT (90)\n"
 		"  --firmware pc|none  default none: spawn guests program their own devices\n"
 		"  --json              the summary as one JSON object\n"
+		"  --log FILE          append every guest's output lines to FILE, each prefixed\n"
+		"                      with the guest's id (written in batches through io_uring)\n"
 		"Exit status: 0, or 1 if any guest failed or was lost, 2 if it could not start.\n"
 		"See docs/control-protocol.md for the socket's protocol.\n",
 		loader_builtin_names());
@@ -68,6 +70,7 @@ static int cmd_spawn(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' }, { "mem-budget", required_argument, NULL, 'm' },
 		{ "firmware", required_argument, NULL, 'F' }, { "verbose", no_argument, NULL, 'v' },
 		{ "per-process", required_argument, NULL, 'p' }, { "threads", required_argument, NULL, 't' },
+		{ "log", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -111,6 +114,9 @@ static int cmd_spawn(int argc, char **argv)
 			break;
 		case 'j':
 			o.json = true;
+			break;
+		case 'l':
+			o.log = optarg;
 			break;
 		case 'w':
 			if (parse_u32("--workers", optarg, &o.workers) < 0 || o.workers == 0 || o.workers > 4096)

@@ -19,7 +19,7 @@
 #define NONE UINT32_MAX
 
 /* io_uring user_data: what a completion is for */
-enum { UD_READ = 1, UD_WRITE, UD_TIMEOUT, UD_TIMEOUT_UPDATE };
+enum { UD_READ = 1, UD_WRITE, UD_LOG, UD_TIMEOUT, UD_TIMEOUT_UPDATE };
 
 /* ---- the deadline heap: guests by the next moment they need attention ---- */
 
@@ -114,37 +114,58 @@ static struct guest *runq_pop(struct shard *s)
 	return g;
 }
 
-/* ---- bytes to the supervisor: two buffers, one being written by io_uring ---- */
+/* ---- bytes out: to the supervisor, and to the log ---- */
 
-static void shard_submit_write(struct shard *s)
+static void sendbuf_submit(struct shard *s, struct sendbuf *b)
 {
 	struct io_uring_sqe *sqe;
 
-	if (s->write_busy || s->wlen == s->wbusy)
+	if (b->inflight || b->len == 0)
 		return;
+	if (b->fd < 0) {
+		b->len = 0;
+		return;
+	}
 	sqe = io_uring_get_sqe(&s->ring);
 	if (!sqe)
 		return; /* the ring is full: the next turn submits it */
-	io_uring_prep_send(sqe, s->sock, s->wbuf + s->wbusy, s->wlen - s->wbusy, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, UD_WRITE);
-	s->write_busy = true;
-	s->wbusy = s->wlen;
+	if (b->socket)
+		io_uring_prep_send(sqe, b->fd, b->buf, b->len, MSG_NOSIGNAL);
+	else
+		io_uring_prep_write(sqe, b->fd, b->buf, (unsigned)b->len, (u64)-1); /* O_APPEND: at the end */
+	io_uring_sqe_set_data64(sqe, b == &s->log ? UD_LOG : UD_WRITE);
+	b->inflight = true;
+	b->busy = b->len;
+}
+
+static void sendbuf_done(struct sendbuf *b, int res)
+{
+	b->inflight = false;
+	if (res < 0) {
+		b->len = b->busy = 0; /* the reader is gone: drop, do not retry */
+		return;
+	}
+	/* Drop what was written; a short write's rest goes out next. */
+	memmove(b->buf, b->buf + res, b->len - (size_t)res);
+	b->len -= (size_t)res;
+	b->busy = 0;
 }
 
 static void shard_handle_cqe(struct shard *s, u64 ud, int res);
 
-/* Waits for the write in flight, handling what else completes meanwhile. */
-static void shard_wait_write(struct shard *s)
+/* Waits for b's write in flight, handling what else completes meanwhile. */
+static void sendbuf_wait(struct shard *s, struct sendbuf *b)
 {
-	while (s->write_busy) {
+	while (b->inflight) {
 		struct io_uring_cqe *cqe;
+		u64 ud;
+		int res;
 
 		io_uring_submit(&s->ring);
 		if (io_uring_wait_cqe(&s->ring, &cqe) < 0)
 			continue;
-		u64 ud = cqe->user_data;
-		int res = cqe->res;
-
+		ud = cqe->user_data;
+		res = cqe->res;
 		io_uring_cqe_seen(&s->ring, cqe);
 		if (ud == UD_READ) {
 			/* Commands are handled on the next turn of the loop, not
@@ -156,16 +177,21 @@ static void shard_wait_write(struct shard *s)
 	}
 }
 
-/* Room for n more bytes, waiting for the supervisor to read if need be. */
+/* Room for n more bytes in b, waiting for its reader if need be. */
+static char *sendbuf_reserve(struct shard *s, struct sendbuf *b, size_t n)
+{
+	while (b->len + n > SHARD_WBUF_SIZE && b->len > 0) {
+		sendbuf_submit(s, b);
+		sendbuf_wait(s, b);
+		if (b->fd < 0)
+			b->len = 0;
+	}
+	return b->buf + b->len;
+}
+
 static char *shard_reserve(struct shard *s, size_t n)
 {
-	if (s->wlen + n > SHARD_WBUF_SIZE) {
-		shard_submit_write(s);
-		shard_wait_write(s);
-		shard_submit_write(s);
-		shard_wait_write(s);
-	}
-	return s->wbuf + s->wlen;
+	return sendbuf_reserve(s, &s->to_sv, n);
 }
 
 static void shard_printf(struct shard *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -178,7 +204,7 @@ static void shard_printf(struct shard *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(p, 512, fmt, ap);
 	va_end(ap);
-	s->wlen += n < 512 ? (size_t)n : 511;
+	s->to_sv.len += n < 512 ? (size_t)n : 511;
 }
 
 /* Appends escaped guest bytes [from, to) of its output ring. */
@@ -190,7 +216,7 @@ static void shard_put_output(struct shard *s, const struct guest *g, u64 from, u
 		char *p = shard_reserve(s, PROTO_ESCAPED_MAX(n) + 1);
 
 		proto_escape(g->out + off, n, p, PROTO_ESCAPED_MAX(n) + 1);
-		s->wlen += strlen(p);
+		s->to_sv.len += strlen(p);
 		from += n;
 	}
 }
@@ -236,6 +262,24 @@ static void guest_answer(struct guest *g, u64 line_end)
 	g->req_deadline = UINT64_MAX;
 }
 
+/* --log: the guest's line, prefixed with its id, raw bytes as it wrote them. */
+static void guest_log_line(struct guest *g, bool add_newline)
+{
+	struct shard *s = g->shard;
+	u64 from = g->log_pos, oldest = g->out_total > GUEST_OUT_SIZE ? g->out_total - GUEST_OUT_SIZE : 0;
+	char *p = sendbuf_reserve(s, &s->log, GUEST_OUT_SIZE + 17);
+	size_t n = (size_t)snprintf(p, 16, "%u ", g->vm.index);
+
+	if (from < oldest)
+		from = oldest; /* a line longer than the ring: its start is gone */
+	for (; from < g->out_total; from++)
+		p[n++] = (char)g->out[from % GUEST_OUT_SIZE];
+	if (add_newline)
+		p[n++] = '\n';
+	s->log.len += n;
+	g->log_pos = g->out_total;
+}
+
 /* Every byte the guest writes to COM1 lands here, inside vm_run(). */
 static void guest_output(void *ctx, struct vm *vm, u8 byte)
 {
@@ -249,6 +293,8 @@ static void guest_output(void *ctx, struct vm *vm, u8 byte)
 	}
 	if (byte == '\n' && g->req_deadline != UINT64_MAX)
 		guest_answer(g, g->out_total - 1);
+	if (byte == '\n' && g->shard->log.fd >= 0)
+		guest_log_line(g, false);
 }
 
 /* Hands queued input to the UART while the guest can take it (RTS up,
@@ -284,6 +330,8 @@ static void guest_settle(struct shard *s, struct guest *g, u64 now)
 		return;
 	/* It ended: tell the supervisor, give back its fd, mapping and RAM. */
 	g->reported = true;
+	if (s->log.fd >= 0 && g->log_pos < g->out_total)
+		guest_log_line(g, true); /* its last words, as a whole line */
 	if (g->req_deadline != UINT64_MAX)
 		shard_printf(s, "%u error guest not running\n", g->req_tag);
 	g->req_deadline = UINT64_MAX;
@@ -423,7 +471,7 @@ static void shard_list(struct shard *s, u32 tag, const struct proto_req *r)
 			need += (size_t)snprintf(p + need, cap - need, "-%u", s->first + j);
 		i = j + 1;
 	}
-	s->wlen += need;
+	s->to_sv.len += need;
 	shard_printf(s, "\n");
 }
 
@@ -631,17 +679,16 @@ static void shard_handle_cqe(struct shard *s, u64 ud, int res)
 		shard_submit_read(s);
 		return;
 	case UD_WRITE:
+		if (res < 0)
+			s->stopping = true; /* the supervisor is gone */
+		sendbuf_done(&s->to_sv, res);
+		return;
+	case UD_LOG:
 		if (res < 0) {
-			s->stopping = true;
-			s->write_busy = false;
-			s->wlen = s->wbusy = 0;
-			return;
+			s->stats.log_errors++;
+			s->log.fd = -1; /* a full disk must not stop the guests */
 		}
-		/* Drop what was written; resend the rest of a short write. */
-		memmove(s->wbuf, s->wbuf + res, s->wlen - (size_t)res);
-		s->wlen -= (size_t)res;
-		s->wbusy = 0;
-		s->write_busy = false;
+		sendbuf_done(&s->log, res);
 		return;
 	case UD_TIMEOUT:
 		s->timeout_busy = false;
@@ -743,27 +790,31 @@ void *shard_main(void *arg)
 		g = runq_pop(s);
 		if (g) {
 			shard_run_slice(s, g);
-			shard_submit_write(s);
-			if (s->write_busy || s->read_busy)
-				io_uring_submit(&s->ring);
+			sendbuf_submit(s, &s->to_sv);
+			if (s->log.len >= SHARD_WBUF_SIZE / 2)
+				sendbuf_submit(s, &s->log); /* log in batches while busy */
+			io_uring_submit(&s->ring);
 			continue;
 		}
 		if (s->created < s->count && !s->create_stop)
 			continue;
 		/* Nothing wants the CPU: sleep until a command, a deadline or
 		 * the end of a write. Nothing polls. */
-		shard_submit_write(s);
+		sendbuf_submit(s, &s->to_sv);
+		sendbuf_submit(s, &s->log);
 		shard_submit_read(s);
 		shard_arm_timeout(s);
 		io_uring_submit_and_wait(&s->ring, 1);
 	}
 	shard_end_all(s);
+	sendbuf_submit(s, &s->log); /* what the log has not written yet */
+	sendbuf_wait(s, &s->log);
 	timer_delete(s->slice_timer);
 	return NULL;
 }
 
 int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm,
-	       const struct guest_image *images, bool firmware, int sock)
+	       const struct guest_image *images, bool firmware, int sock, int log_fd)
 {
 	const u8 *fw;
 	size_t fw_len;
@@ -783,11 +834,13 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 		return -1;
 	s->out_arena = mmap(NULL, (size_t)count * GUEST_OUT_SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	s->wbuf = malloc(SHARD_WBUF_SIZE);
+	s->to_sv = (struct sendbuf){ .fd = sock, .socket = true, .buf = malloc(SHARD_WBUF_SIZE) };
+	s->log = (struct sendbuf){ .fd = log_fd, .buf = log_fd >= 0 ? malloc(SHARD_WBUF_SIZE) : NULL };
 	s->g = calloc(count, sizeof(*s->g));
 	s->runq = calloc(count, sizeof(u32));
 	s->heap = calloc(count, sizeof(u32));
-	if (s->out_arena == MAP_FAILED || !s->wbuf || !s->g || !s->runq || !s->heap) {
+	if (s->out_arena == MAP_FAILED || !s->to_sv.buf || (log_fd >= 0 && !s->log.buf) || !s->g || !s->runq ||
+	    !s->heap) {
 		if (s->out_arena == MAP_FAILED)
 			s->out_arena = NULL;
 		snprintf(s->err, sizeof(s->err), "shard %u: out of memory for %u guests", id, count);
@@ -817,11 +870,12 @@ void shard_free(struct shard *s)
 	arena_free(&s->ram);
 	if (s->out_arena)
 		munmap(s->out_arena, (size_t)s->count * GUEST_OUT_SIZE);
-	free(s->wbuf);
+	free(s->to_sv.buf);
+	free(s->log.buf);
 	free(s->g);
 	free(s->runq);
 	free(s->heap);
-	s->wbuf = NULL;
+	s->to_sv.buf = s->log.buf = NULL;
 	s->g = NULL;
 	s->runq = s->heap = NULL;
 	s->out_arena = NULL;

@@ -21,12 +21,26 @@
  * the deadline heap, its serial console (output ring in an arena, input
  * queue here) and the client request waiting for its answer, if any.
  */
+/*
+ * Bytes on their way out through io_uring, to the supervisor's socket or the
+ * log file. The kernel reads [0, busy) while a write is in flight; new
+ * bytes go after it; nothing moves until the write completes.
+ */
+struct sendbuf {
+	int fd;	      /* -1: none (bytes are dropped) */
+	bool socket;  /* send() rather than write() at the file's end */
+	bool inflight;
+	char *buf;    /* SHARD_WBUF_SIZE bytes */
+	size_t len, busy;
+};
+
 struct guest {
 	struct vm vm;
 	struct shard *shard;
 	u8 *out;	     /* GUEST_OUT_SIZE ring: byte p is at out[p % GUEST_OUT_SIZE] */
 	u64 out_total;	     /* bytes ever written by the guest */
 	u64 watch_pos;	     /* output up to here has been sent to watchers */
+	u64 log_pos;	     /* output up to here has been logged (whole lines only) */
 	u64 req_pos;	     /* the pending request's answer starts here */
 	u64 req_deadline;    /* UINT64_MAX: no request pending */
 	u64 heap_key;	     /* the deadline it is filed under in the heap */
@@ -44,7 +58,7 @@ struct guest_image {
 };
 
 struct shard_stats {
-	u64 slices, preempted, wakeups, create_failed;
+	u64 slices, preempted, wakeups, create_failed, log_errors;
 };
 
 struct shard {
@@ -65,21 +79,21 @@ struct shard {
 	u32 *heap;	    /* min-heap of guest indices by heap_key */
 	u32 heap_len;
 	struct io_uring ring;
-	bool read_busy, write_busy, timeout_busy;
+	bool read_busy, timeout_busy;
 	int read_done;	    /* a read completion kept aside while waiting for a write; INT32_MIN: none */
 	u64 timeout_at;	    /* what the outstanding io_uring timeout is armed for */
 	struct __kernel_timespec timeout_ts;
 	timer_t slice_timer;
 	struct line_reader lr;
 	u8 rbuf[16384];
-	char *wbuf;	    /* SHARD_WBUF_SIZE: [0, wbusy) in flight, [wbusy, wlen) queued */
-	size_t wlen, wbusy;
+	struct sendbuf to_sv;  /* lines to the supervisor */
+	struct sendbuf log;    /* guest output lines for --log, if any */
 	struct shard_stats stats;
 	char err[256];	    /* why shard_init failed */
 };
 
 int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm,
-	       const struct guest_image *images, bool firmware, int sock);
+	       const struct guest_image *images, bool firmware, int sock, int log_fd);
 /* The thread body: runs until the supervisor closes its socket. */
 void *shard_main(void *arg);
 void shard_free(struct shard *s);

@@ -29,6 +29,7 @@
 #define CONN_OUT_MAX (16u << 20)  /* a client that reads nothing is dropped past this */
 #define FD_RESERVE 64		  /* fds a worker keeps for itself: ring, sockets, stdio */
 #define TICK_NS 200000000ull	  /* progress line and memory budget checks */
+#define PID_RESERVE 4096	  /* PIDs left to the host: a tick's worth of creation and then some */
 
 /* io_uring user_data: kind in the top byte, generation, index */
 enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK };
@@ -100,7 +101,7 @@ struct spawn {
 	u32 nconns;
 	struct pending *pend;
 	u32 npend, next_tag;
-	int listen_fd, sig_fd;
+	int listen_fd, sig_fd, log_fd;
 	char path[108];
 	struct io_uring ring;
 	struct __kernel_timespec tick_ts;
@@ -109,6 +110,7 @@ struct spawn {
 	char stop_reason[128];
 	struct meminfo mem0;
 	struct cpustat cpu_booted;
+	u64 vmm_ticks_booted; /* CPU time of all kvmlite processes when all had booted */
 	u8 sigbuf[sizeof(struct signalfd_siginfo)];
 };
 
@@ -261,28 +263,34 @@ static void conn_printf(struct spawn *sv, struct conn *c, const char *fmt, ...)
 	conn_reply(sv, c, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
+/*
+ * Pending requests live in a table indexed by tag % npend: a new tag is
+ * picked so that its slot is free, and an answer finds its request in one
+ * step. There is one slot per connection and then some, and a connection
+ * has at most one request pending, so a free slot always exists.
+ */
 static struct pending *pend_new(struct spawn *sv, struct conn *c, int kind, u32 remaining)
 {
-	for (u32 i = 0; i < sv->npend; i++) {
-		struct pending *p = &sv->pend[i];
+	for (u32 tries = 0; tries < sv->npend; tries++) {
+		u32 tag = ++sv->next_tag;
+		struct pending *p = &sv->pend[tag % sv->npend];
 
-		if (p->remaining == 0) {
-			free(p->text.buf);
-			*p = (struct pending){ .tag = ++sv->next_tag, .conn = (u32)(c - sv->conns),
-					       .gen = c->gen, .remaining = remaining, .kind = kind };
-			c->waiting = true;
-			return p;
-		}
+		if (tag == 0 || p->remaining)
+			continue;
+		free(p->text.buf);
+		*p = (struct pending){ .tag = tag, .conn = (u32)(c - sv->conns), .gen = c->gen, .remaining = remaining,
+				       .kind = kind };
+		c->waiting = true;
+		return p;
 	}
 	return NULL;
 }
 
 static struct pending *pend_find(struct spawn *sv, u32 tag)
 {
-	for (u32 i = 0; i < sv->npend; i++)
-		if (sv->pend[i].remaining && sv->pend[i].tag == tag)
-			return &sv->pend[i];
-	return NULL;
+	struct pending *p = &sv->pend[tag % sv->npend];
+
+	return p->remaining && p->tag == tag ? p : NULL;
 }
 
 static void conn_process(struct spawn *sv, struct conn *c);
@@ -303,6 +311,7 @@ static void pend_finish(struct spawn *sv, struct pending *p)
 
 static void stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const char *const *names, int n);
 static void sv_check_booted(struct spawn *sv);
+static u64 sv_vmm_ticks(struct spawn *sv);
 
 /* Handles one request line from a client. */
 static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t len)
@@ -783,12 +792,18 @@ static void sv_summary(struct spawn *sv)
 	u64 rss, anon, now = clock_now();
 	u32 live = sv->created - sv->ended - sv->lost;
 	double boot_s = sv->t_booted ? (double)(sv->t_booted - sv->t0) / 1e9 : -1;
-	double idle_cpu = -1, avail_kib, kernel_kib;
+	double idle_cpu = -1, vmm_cpu = -1, avail_kib, kernel_kib;
 
 	meminfo_read(&m);
 	sv_worker_mem(sv, &rss, &anon);
-	if (sv->t_booted && now - sv->t_booted > 1000000000ull && cpustat_read(&cpu) == 0)
+	if (sv->t_booted && now - sv->t_booted > 1000000000ull && cpustat_read(&cpu) == 0) {
+		long hz = sysconf(_SC_CLK_TCK), cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
 		idle_cpu = cpustat_busy_pct(&sv->cpu_booted, &cpu);
+		/* kvmlite's own share: its processes' CPU time over the same window */
+		vmm_cpu = 100.0 * (double)(sv_vmm_ticks(sv) - sv->vmm_ticks_booted) / (double)hz /
+			  ((double)(now - sv->t_booted) / 1e9) / (double)cpus;
+	}
 	avail_kib = (double)sv->mem0.available_kib - (double)m.available_kib;
 	/* What the host lost, minus what the VMM's processes allocated. */
 	kernel_kib = avail_kib - (double)anon;
@@ -799,12 +814,13 @@ static void sv_summary(struct spawn *sv)
 		       "\"time_to_all_booted_s\":%.3f,\"boot_rate_per_s\":%.1f,"
 		       "\"vmm_userspace_kib_per_guest\":%.2f,\"vmm_rss_kib_per_guest\":%.2f,"
 		       "\"kernel_kib_per_guest\":%.1f,\"slab_kib_per_guest\":%.1f,\"host_cpu_idle_pct\":%.2f,"
+		       "\"vmm_cpu_idle_pct\":%.3f,"
 		       "\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"stopped_by\":\"%s\","
 		       "\"failures\":[",
 		       sv->o->count, sv->created, sv->booted, sv->failed, sv->lost, live, boot_s,
 		       boot_s > 0 ? sv->booted / boot_s : 0.0, live ? (double)anon / live : 0, live ? (double)rss / live : 0,
 		       live ? kernel_kib / live : 0, live ? ((double)m.slab_kib - (double)sv->mem0.slab_kib) / live : 0,
-		       idle_cpu, sv->procs, sv->threads, sv->kvm.backend, sv->stop_reason);
+		       idle_cpu, vmm_cpu, sv->procs, sv->threads, sv->kvm.backend, sv->stop_reason);
 		for (int i = 0; i < 8 && sv->fail_count[i]; i++)
 			printf("%s{\"reason\":\"%s\",\"count\":%u}", i ? "," : "", sv->fail_reason[i], sv->fail_count[i]);
 		printf("]}\n");
@@ -825,7 +841,8 @@ static void sv_summary(struct spawn *sv)
 		       (double)(rss - anon) / live);
 	}
 	if (idle_cpu >= 0)
-		printf("  host CPU while idle  %.2f%% (all CPUs, since all booted)\n", idle_cpu);
+		printf("  CPU since all booted %.2f%% of the host (all CPUs), of which kvmlite's processes %.3f%%\n",
+		       idle_cpu, vmm_cpu);
 	printf("  host                 %u worker processes x %u threads, KVM backend %s\n", sv->procs, sv->threads,
 	       sv->kvm.backend);
 }
@@ -865,6 +882,11 @@ static u32 sv_plan(struct spawn *sv)
 	sv->threads = sv->o->threads ? sv->o->threads : 1;
 	if (sv->threads > (sv->o->count + sv->procs - 1) / sv->procs)
 		sv->threads = (sv->o->count + sv->procs - 1) / sv->procs;
+	if (!sv->o->json && (long)sv->o->count > host_pids_left() - PID_RESERVE)
+		fprintf(stderr,
+			"kvmlite: kernel.pid_max %ld leaves PIDs for about %ld more live VMs (each has a kernel "
+			"thread): root can raise it with sysctl kernel.pid_max=4194304\n",
+			host_read_long("/proc/sys/kernel/pid_max", 32768), host_pids_left() - PID_RESERVE);
 	if (!sv->o->json)
 		fprintf(stderr,
 			"kvmlite: RLIMIT_NOFILE %llu, vm.max_map_count %ld -> at most %llu guests per process "
@@ -902,7 +924,8 @@ static void worker_main(struct spawn *sv, u32 proc)
 			close(l->fd);
 			continue;
 		}
-		if (shard_init(&shards[n], i, l->first, l->count, &sv->kvm, sv->images, sv->o->firmware, l->fd) < 0) {
+		if (shard_init(&shards[n], i, l->first, l->count, &sv->kvm, sv->images, sv->o->firmware, l->fd,
+			       sv->log_fd) < 0) {
 			fprintf(stderr, "kvmlite: %s\n", shards[n].err);
 			_exit(1);
 		}
@@ -1033,7 +1056,7 @@ static int sv_listen(struct spawn *sv, char *err, size_t errlen)
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	memcpy(addr.sun_path, sv->path, strlen(sv->path) + 1);
-	old = umask(077);
+	old = umask(0177); /* the socket file: 0600 */
 	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1024) < 0) {
 		umask(old);
 		snprintf(err, errlen, "%s: cannot listen: %s", sv->path, strerror(errno));
@@ -1048,12 +1071,27 @@ static int sv_listen(struct spawn *sv, char *err, size_t errlen)
 
 /* ---- the loop ---- */
 
+/*
+ * The supervisor's own timer: every 200 ms while guests are being created
+ * (progress, memory and PID budgets), every second for the status line on a
+ * terminal once all booted, otherwise only once, at the --for deadline:
+ * an idle spawn wakes nobody.
+ */
 static void sv_tick_arm(struct spawn *sv)
 {
-	struct io_uring_sqe *sqe = sv_sqe(sv);
+	struct io_uring_sqe *sqe;
+	u64 ns = TICK_NS, now = clock_now();
 
-	sv->tick_ts.tv_sec = 0;
-	sv->tick_ts.tv_nsec = (long long)TICK_NS;
+	if (sv->t_booted) {
+		ns = sv->tty && !sv->o->json ? 1000000000ull : 0;
+		if (sv->stop_at && (ns == 0 || sv->stop_at - now < ns))
+			ns = sv->stop_at > now ? sv->stop_at - now : 1;
+		if (ns == 0)
+			return;
+	}
+	sqe = sv_sqe(sv);
+	sv->tick_ts.tv_sec = (long long)(ns / 1000000000ull);
+	sv->tick_ts.tv_nsec = (long long)(ns % 1000000000ull);
 	io_uring_prep_timeout(sqe, &sv->tick_ts, 0, 0);
 	io_uring_sqe_set_data64(sqe, UD(K_TICK, 0, 0));
 }
@@ -1064,6 +1102,17 @@ static void sv_signal_arm(struct spawn *sv)
 
 	io_uring_prep_read(sqe, sv->sig_fd, sv->sigbuf, sizeof(sv->sigbuf), 0);
 	io_uring_sqe_set_data64(sqe, UD(K_SIGNAL, 0, 0));
+}
+
+/* CPU time of the supervisor and every worker, in clock ticks. */
+static u64 sv_vmm_ticks(struct spawn *sv)
+{
+	u64 t = proc_cpu_ticks(getpid());
+
+	for (u32 p = 0; p < sv->procs; p++)
+		if (sv->pids[p] > 0)
+			t += proc_cpu_ticks(sv->pids[p]);
+	return t;
 }
 
 /* Every guest booted, failed or was lost (or the budget stopped creation
@@ -1078,11 +1127,13 @@ static void sv_check_booted(struct spawn *sv)
 	now = clock_now();
 	sv->t_booted = now;
 	cpustat_read(&sv->cpu_booted);
+	sv->vmm_ticks_booted = sv_vmm_ticks(sv);
 	if (sv->o->for_s >= 0)
 		sv->stop_at = now + (u64)(sv->o->for_s * 1e9);
 	if (sv->o->for_s == 0) {
 		sv->stopping = true;
-		snprintf(sv->stop_reason, sizeof(sv->stop_reason), "done (--for 0)");
+		if (!sv->create_stopped)
+			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "done (--for 0)");
 	}
 }
 
@@ -1091,22 +1142,32 @@ static void sv_tick(struct spawn *sv)
 	u64 now = clock_now();
 	struct meminfo m;
 
-	/* Stop creating before host memory in use reaches the budget. */
-	if (!sv->create_stopped && sv->created < sv->o->count && meminfo_read(&m) == 0 &&
-	    meminfo_used_pct(&m) >= sv->o->mem_budget) {
-		sv->create_stopped = true;
-		for (u32 i = 0; i < sv->nlinks; i++)
-			link_send(sv, &sv->links[i], "0 nocreate\n");
-		fprintf(stderr, "%skvmlite: host memory in use reached the %u%% budget after %u guests: creating no more\n",
-			sv->tty ? "\r\033[K" : "", sv->o->mem_budget, sv->created);
+	/* Stop creating before host memory in use reaches the budget, or
+	 * before the host runs out of PIDs (each KVM VM has a kernel thread):
+	 * either way the host must stay usable. */
+	if (!sv->create_stopped && sv->created < sv->o->count) {
+		const char *why = NULL;
+
+		if (meminfo_read(&m) == 0 && meminfo_used_pct(&m) >= sv->o->mem_budget)
+			why = "host memory in use reached the --mem-budget";
+		else if (host_pids_left() < PID_RESERVE)
+			why = "the host is near kernel.pid_max (one kernel thread per KVM VM)";
+		if (why) {
+			sv->create_stopped = true;
+			for (u32 i = 0; i < sv->nlinks; i++)
+				link_send(sv, &sv->links[i], "0 nocreate\n");
+			fprintf(stderr, "%skvmlite: %s after %u guests: creating no more\n", sv->tty ? "\r\033[K" : "",
+				why, sv->created);
+			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "%s", why);
+		}
 	}
 	sv_check_booted(sv);
 	if (sv->stop_at && now >= sv->stop_at && !sv->stopping) {
 		sv->stopping = true;
-		snprintf(sv->stop_reason, sizeof(sv->stop_reason), sv->create_stopped ? "stopped by the memory budget"
-										      : "done (--for)");
+		if (!sv->create_stopped)
+			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "done (--for)");
 	}
-	if (now - sv->t_last_progress >= TICK_NS) {
+	if (now - sv->t_last_progress >= TICK_NS - TICK_NS / 10) {
 		sv_progress(sv, now);
 		sv->t_last_progress = now;
 	}
@@ -1169,7 +1230,14 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 
 static void sv_teardown(struct spawn *sv)
 {
-	u64 deadline = clock_now() + 10000000000ull;
+	/* KVM frees a VM in about a millisecond here, one after another per
+	 * worker: 20,000 guests take a while. Past this, a worker is killed
+	 * (the kernel still frees what it held). */
+	u64 deadline = clock_now() + 120000000000ull;
+
+	if (sv->tty && !sv->o->json)
+		fprintf(stderr, "kvmlite: stopping: %u worker%s releasing %u guests...", sv->procs,
+			sv->procs == 1 ? "" : "s", sv->created - sv->ended - sv->lost);
 
 	/* Closing a shard's socket tells it to end its guests and exit. */
 	for (u32 i = 0; i < sv->nlinks; i++) {
@@ -1194,6 +1262,8 @@ static void sv_teardown(struct spawn *sv)
 		}
 		sv->pids[p] = 0;
 	}
+	if (sv->tty && !sv->o->json)
+		fprintf(stderr, "\r\033[K");
 }
 
 int spawn_main(const struct spawn_opts *o)
@@ -1205,7 +1275,7 @@ int spawn_main(const struct spawn_opts *o)
 	int status = 0;
 
 	sv->o = o;
-	sv->listen_fd = sv->sig_fd = -1;
+	sv->listen_fd = sv->sig_fd = sv->log_fd = -1;
 	sv->tty = isatty(STDERR_FILENO);
 	for (int i = 0, upto = 0; i < o->nguest; i++) {
 		if (loader_open(o->guest[i], &sv->images[i].img, err, sizeof(err)) < 0) {
@@ -1227,6 +1297,12 @@ int spawn_main(const struct spawn_opts *o)
 	sv->npend = MAX_CONNS + 16;
 	sv->pend = calloc(sv->npend, sizeof(*sv->pend));
 	snprintf(sv->stop_reason, sizeof(sv->stop_reason), "running");
+	/* One log for all workers: O_APPEND makes each batch land whole. */
+	if (o->log && (sv->log_fd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
+		fprintf(stderr, "kvmlite: --log %s: %s\n", o->log, strerror(errno));
+		kvm_close(&sv->kvm);
+		return 2;
+	}
 	if (sv_listen(sv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
 		kvm_close(&sv->kvm);
@@ -1276,9 +1352,6 @@ int spawn_main(const struct spawn_opts *o)
 			io_uring_cqe_seen(&sv->ring, cqe);
 			sv_handle(sv, ud, res);
 		}
-		for (u32 i = 0; i < sv->nconns; i++)
-			if (sv->conns[i].used && sv->conns[i].closing)
-				conn_arm(sv, &sv->conns[i]);
 	}
 	/* Answer whoever asked to stop before the socket goes away. */
 	for (u32 i = 0; i < sv->nconns; i++)
@@ -1287,8 +1360,10 @@ int spawn_main(const struct spawn_opts *o)
 	sv_summary(sv);
 	close(sv->listen_fd);
 	unlink(sv->path);
-	sv_teardown(sv);
+	/* The ring goes first: its pending reads hold the shard sockets open,
+	 * and the workers wait for those to close before they end. */
 	io_uring_queue_exit(&sv->ring);
+	sv_teardown(sv);
 	if (sv->failed || sv->lost)
 		status = 1;
 	for (u32 i = 0; i < sv->nconns; i++)

@@ -17,6 +17,7 @@ struct spawn_opts {
 	u32 workers;	    /* worker processes; 0: one per online CPU (more if the limits need) */
 	u32 threads;	    /* worker threads per process; 0: one */
 	u32 mem_budget;	    /* stop creating guests at this % of host memory in use */
+	const char *log;    /* --log FILE: every guest's output lines, prefixed with its id */
 	u32 per_process;    /* at most this many guests per worker process; 0: what the limits allow */
 };
 

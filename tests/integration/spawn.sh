@@ -114,6 +114,30 @@ check "a lost guest's request is refused as lost" "ctl req 150 id 2>&1 | grep -q
 check "list lost names the lost range" "[ \"\$(ctl list lost)\" = 100-199 ]" "$(ctl list lost 2>&1)"
 stop_spawn
 
+# ---- --log: every guest's lines in one file, prefixed with its id ----
+start_spawn 40 --log "$T/guests.log" || bad "spawn with --log booted" "$(cat "$T/spawn.err")"
+ctl req 7 ping >/dev/null; ctl req 33 id >/dev/null
+stop_spawn
+check "--log holds each guest's boot line, prefixed with its id" \
+	"[ \"\$(grep -c ' ready\$' '$T/guests.log')\" = 40 ] && grep -qx '17 ready' '$T/guests.log'" "$(head -3 "$T/guests.log")"
+check "--log holds the answers, in each guest's order" "grep -qx '7 pong' '$T/guests.log' && grep -qx '33 33' '$T/guests.log'"
+
+# ---- the control socket's file-system guard ----
+check "the socket is created 0600 in a 0700 directory" \
+	"start_spawn 2 && [ \"\$(stat -c %a '$T/run')\" = 700 ] && [ \"\$(stat -c %a '$SOCK')\" = 600 ]"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	# Open the file-system guard to test the next one: SO_PEERCRED.
+	chmod 755 "$T" "$T/run"; chmod 666 "$SOCK"
+	echo "list" | setpriv --reuid=65534 --regid=65534 --clear-groups socat -t 5 - UNIX-CONNECT:"$SOCK" >"$T/peer" 2>&1
+	check "a peer with another uid is refused" "grep -q 'error permission denied' '$T/peer'" "$(cat "$T/peer")"
+	chmod 700 "$T/run"
+fi
+stop_spawn
+ln -s "$T/elsewhere" "$T/link.sock"
+check "a socket path that is a symlink is refused" \
+	"! timeout 10 $KVMLITE spawn 1 --for 0 --socket '$T/link.sock' 2>'$T/sym.err' && grep -q symlink '$T/sym.err'" \
+	"$(cat "$T/sym.err" 2>/dev/null)"
+
 # ---- SIGTERM tears everything down ----
 start_spawn 100 || bad "spawn 100 booted" "$(cat "$T/spawn.err")"
 kill -TERM "$spawn_pid"; wait "$spawn_pid"; st=$?; spawn_pid=
