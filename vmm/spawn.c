@@ -1266,6 +1266,38 @@ static void sv_teardown(struct spawn *sv)
 		fprintf(stderr, "\r\033[K");
 }
 
+/* Everything the supervisor holds, once the ring and the workers are gone. */
+static void sv_free(struct spawn *sv)
+{
+	for (u32 i = 0; sv->conns && i < sv->nconns; i++) {
+		if (sv->conns[i].used)
+			close(sv->conns[i].fd);
+		free(sv->conns[i].out.buf);
+	}
+	for (u32 i = 0; sv->pend && i < sv->npend; i++) {
+		free(sv->pend[i].text.buf);
+		for (u32 k = 0; sv->pend[i].parts && k < sv->nlinks; k++)
+			free(sv->pend[i].parts[k].buf);
+		free(sv->pend[i].parts);
+	}
+	for (u32 i = 0; sv->links && i < sv->nlinks; i++)
+		free(sv->links[i].out.buf);
+	if (sv->listen_fd >= 0)
+		close(sv->listen_fd);
+	if (sv->sig_fd >= 0)
+		close(sv->sig_fd);
+	if (sv->log_fd >= 0)
+		close(sv->log_fd);
+	if (sv->kvm.fd > 0)
+		kvm_close(&sv->kvm);
+	free(sv->conns);
+	free(sv->pend);
+	free(sv->links);
+	free(sv->pids);
+	free(sv->gflags);
+	free(sv);
+}
+
 int spawn_main(const struct spawn_opts *o)
 {
 	struct spawn *sv = calloc(1, sizeof(*sv));
@@ -1280,16 +1312,14 @@ int spawn_main(const struct spawn_opts *o)
 	for (int i = 0, upto = 0; i < o->nguest; i++) {
 		if (loader_open(o->guest[i], &sv->images[i].img, err, sizeof(err)) < 0) {
 			fprintf(stderr, "kvmlite: %s\n", err);
-			free(sv);
-			return 2;
+			goto fail;
 		}
 		upto = o->guest_count[i] && i < o->nguest - 1 ? upto + (int)o->guest_count[i] : (int)o->count;
 		sv->images[i].upto = (u32)upto;
 	}
 	if (kvm_open(&sv->kvm, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
-		free(sv);
-		return 2;
+		goto fail;
 	}
 	sv->gflags = calloc(o->count, 1);
 	sv->nconns = MAX_CONNS;
@@ -1300,13 +1330,11 @@ int spawn_main(const struct spawn_opts *o)
 	/* One log for all workers: O_APPEND makes each batch land whole. */
 	if (o->log && (sv->log_fd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
 		fprintf(stderr, "kvmlite: --log %s: %s\n", o->log, strerror(errno));
-		kvm_close(&sv->kvm);
-		return 2;
+		goto fail;
 	}
 	if (sv_listen(sv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
-		kvm_close(&sv->kvm);
-		return 2;
+		goto fail;
 	}
 	meminfo_read(&sv->mem0);
 	per = sv_plan(sv);
@@ -1324,14 +1352,14 @@ int spawn_main(const struct spawn_opts *o)
 		fprintf(stderr, "kvmlite: starting workers: %s\n", strerror(errno));
 		sv_teardown(sv);
 		unlink(sv->path);
-		return 2;
+		goto fail;
 	}
 	sv->sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (io_uring_queue_init(256, &sv->ring, 0) < 0) {
 		fprintf(stderr, "kvmlite: io_uring_queue_init: %s\n", strerror(errno));
 		sv_teardown(sv);
 		unlink(sv->path);
-		return 2;
+		goto fail;
 	}
 	if (!o->json)
 		fprintf(stderr, "kvmlite: spawning %u %s%s guests; control socket %s\n", o->count, sv->images[0].img.name,
@@ -1359,16 +1387,16 @@ int spawn_main(const struct spawn_opts *o)
 			out_flush(sv->conns[i].fd, &sv->conns[i].out);
 	sv_summary(sv);
 	close(sv->listen_fd);
+	sv->listen_fd = -1;
 	unlink(sv->path);
 	/* The ring goes first: its pending reads hold the shard sockets open,
 	 * and the workers wait for those to close before they end. */
 	io_uring_queue_exit(&sv->ring);
 	sv_teardown(sv);
-	if (sv->failed || sv->lost)
-		status = 1;
-	for (u32 i = 0; i < sv->nconns; i++)
-		if (sv->conns[i].used)
-			conn_close(sv, &sv->conns[i]);
-	kvm_close(&sv->kvm);
+	status = sv->failed || sv->lost ? 1 : 0;
+	sv_free(sv);
 	return status;
+fail:
+	sv_free(sv);
+	return 2;
 }
