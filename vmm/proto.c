@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "proto.h"
 
 /*
@@ -260,4 +262,42 @@ size_t proto_ranges(u32 n, bool (*in)(void *ctx, u32 id), void *ctx, char *out, 
 	if (cap)
 		out[pos < cap ? pos : cap - 1] = '\0';
 	return pos;
+}
+
+int line_buf_feed(struct line_buf *lb, const u8 *data, size_t n, void (*on_line)(void *ctx, char *line, size_t len),
+		  void *ctx)
+{
+	size_t start = 0, scan;
+
+	if (lb->len + n + 1 > lb->cap) {
+		size_t cap = lb->cap ? lb->cap : 4096;
+		char *p;
+
+		while (cap < lb->len + n + 1)
+			cap *= 2;
+		p = realloc(lb->buf, cap);
+		if (!p)
+			return -1;
+		lb->buf = p;
+		lb->cap = cap;
+	}
+	memcpy(lb->buf + lb->len, data, n);
+	scan = lb->len;
+	lb->len += n;
+	for (; scan < lb->len; scan++) {
+		if (lb->buf[scan] != '\n')
+			continue;
+		lb->buf[scan] = '\0';
+		on_line(ctx, lb->buf + start, scan - start);
+		start = scan + 1;
+	}
+	memmove(lb->buf, lb->buf + start, lb->len - start);
+	lb->len -= start;
+	return 0;
+}
+
+void line_buf_free(struct line_buf *lb)
+{
+	free(lb->buf);
+	*lb = (struct line_buf){ 0 };
 }

@@ -66,6 +66,20 @@ void line_feed(struct line_reader *lr, const u8 *data, size_t n, void (*on_line)
 	       void (*on_too_long)(void *ctx), void *ctx);
 
 /*
+ * The same for the supervisor's links to its shards, whose lines can be far
+ * longer than a client's (a `read` answer, `list` ranges): the buffer
+ * grows as needed. Returns -1 when out of memory (the bytes are dropped).
+ */
+struct line_buf {
+	char *buf;
+	size_t len, cap;
+};
+
+int line_buf_feed(struct line_buf *lb, const u8 *data, size_t n, void (*on_line)(void *ctx, char *line, size_t len),
+		  void *ctx);
+void line_buf_free(struct line_buf *lb);
+
+/*
  * Writes the ids 0..n-1 for which in(ctx, id) is true as ranges
  * ("0-1999,2001,2003-2010"; "" for none). Returns the length it needs,
  * like snprintf: output is cut (NUL-terminated) when that is >= cap.

@@ -1,6 +1,7 @@
 /* shard.c - one worker thread: creates its guests, runs them M:N, serves their consoles through one io_uring. */
 #define _GNU_SOURCE /* SIGEV_THREAD_ID */
 #include <errno.h>
+#include <linux/kvm.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -405,6 +406,9 @@ static void shard_run_slice(struct shard *s, struct guest *g)
 		s->stats.preempted++;
 	its.it_value.tv_sec = its.it_value.tv_nsec = 0;
 	timer_settime(s->slice_timer, 0, &its, NULL);
+	/* A kick that came after the last exit is for this slice, not the next. */
+	if (g->vm.run)
+		g->vm.run->immediate_exit = 0;
 	if (g->watched && g->out_total > g->watch_pos) {
 		u64 from = g->watch_pos, oldest = g->out_total > GUEST_OUT_SIZE ? g->out_total - GUEST_OUT_SIZE : 0;
 
@@ -645,11 +649,6 @@ static void shard_command(void *ctx, char *line, size_t len)
 	shard_guest_command(s, tag, &r, g);
 }
 
-static void shard_line_too_long(void *ctx)
-{
-	(void)ctx; /* the supervisor checks lengths before forwarding */
-}
-
 /* ---- the loop ---- */
 
 static void shard_submit_read(struct shard *s)
@@ -675,7 +674,8 @@ static void shard_handle_cqe(struct shard *s, u64 ud, int res)
 			s->stopping = true; /* the supervisor is gone or said stop */
 			return;
 		}
-		line_feed(&s->lr, s->rbuf, (size_t)res, shard_command, shard_line_too_long, s);
+		if (line_buf_feed(&s->lines, s->rbuf, (size_t)res, shard_command, s) < 0)
+			s->stopping = true; /* out of memory: end cleanly rather than lose commands */
 		shard_submit_read(s);
 		return;
 	case UD_WRITE:
@@ -872,6 +872,7 @@ void shard_free(struct shard *s)
 		munmap(s->out_arena, (size_t)s->count * GUEST_OUT_SIZE);
 	free(s->to_sv.buf);
 	free(s->log.buf);
+	line_buf_free(&s->lines);
 	free(s->g);
 	free(s->runq);
 	free(s->heap);

@@ -84,7 +84,7 @@ struct shard {
 	u64 timeout_at;	    /* what the outstanding io_uring timeout is armed for */
 	struct __kernel_timespec timeout_ts;
 	timer_t slice_timer;
-	struct line_reader lr;
+	struct line_buf lines; /* from the supervisor */
 	u8 rbuf[16384];
 	struct sendbuf to_sv;  /* lines to the supervisor */
 	struct sendbuf log;    /* guest output lines for --log, if any */

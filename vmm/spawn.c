@@ -25,6 +25,7 @@
 #include "spawn.h"
 
 #define SIG_KICK SIGRTMIN
+#define MAX_LINKS 256		  /* shards at most: worker processes x threads */
 #define MAX_CONNS 4096		  /* client connections at once; more wait in the backlog */
 #define CONN_OUT_MAX (16u << 20)  /* a client that reads nothing is dropped past this */
 #define FD_RESERVE 64		  /* fds a worker keeps for itself: ring, sockets, stdio */
@@ -51,7 +52,7 @@ struct link {
 	pid_t pid;
 	u32 first, count, created;
 	bool dead, read_busy, poll_busy;
-	struct line_reader lr;
+	struct line_buf lines;
 	struct outbuf out;
 	u8 rbuf[65536];
 };
@@ -74,7 +75,7 @@ struct pending {
 	u32 tag;
 	u32 conn, gen;
 	u32 remaining;
-	u64 links_asked; /* which shards owe a part (bit = link index mod 64) */
+	u64 links_asked[MAX_LINKS / 64]; /* which shards still owe a part */
 	int kind; /* PEND_*: how the shards' answers are put together */
 	bool failed;
 	u64 sums[16];
@@ -89,12 +90,14 @@ struct spawn {
 	struct link *links;
 	u32 nlinks, procs, threads;
 	pid_t *pids;
+	u16 *watchers; /* per guest: connections watching it */
 	u8 *gflags; /* per guest: */
 #define G_BOOTED 1
 #define G_ENDED 2
 #define G_FAILED 4
 #define G_LOST 8
 	u32 booted, ended, failed, lost, created;
+	u32 lost_live; /* lost guests that had been created (were live) */
 	char fail_reason[8][128];
 	u32 fail_count[8];
 	struct conn *conns;
@@ -228,14 +231,21 @@ static void link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
 
 static void conn_arm(struct spawn *sv, struct conn *c);
 
+/* A guest's output streams while anyone watches it: unwatch with the last. */
+static void conn_unwatch(struct spawn *sv, struct conn *c)
+{
+	struct link *l;
+
+	if (!c->watching)
+		return;
+	c->watching = false;
+	if (sv->watchers[c->watch_id] && --sv->watchers[c->watch_id] == 0 && (l = link_of(sv, c->watch_id)))
+		link_send(sv, l, "0 unwatch %u\n", c->watch_id);
+}
+
 static void conn_close(struct spawn *sv, struct conn *c)
 {
-	if (c->watching) {
-		struct link *l = link_of(sv, c->watch_id);
-
-		if (l)
-			link_send(sv, l, "0 unwatch %u\n", c->watch_id);
-	}
+	conn_unwatch(sv, c);
 	close(c->fd);
 	free(c->out.buf);
 	c->out = (struct outbuf){ 0 };
@@ -245,9 +255,16 @@ static void conn_close(struct spawn *sv, struct conn *c)
 
 static void conn_reply(struct spawn *sv, struct conn *c, const char *s, size_t n)
 {
+	if (c->closing)
+		return;
 	out_put(&c->out, s, n);
-	if (c->out.len > CONN_OUT_MAX)
-		c->closing = true; /* it stopped reading: stop serving it */
+	if (c->out.len > CONN_OUT_MAX) {
+		/* It stopped reading: drop what it did not take and hang up;
+		 * the shutdown completes its pending poll, then it is closed. */
+		c->out.len = 0;
+		c->closing = true;
+		shutdown(c->fd, SHUT_RDWR);
+	}
 }
 
 static void conn_printf(struct spawn *sv, struct conn *c, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -312,6 +329,7 @@ static void pend_finish(struct spawn *sv, struct pending *p)
 static void stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const char *const *names, int n);
 static void sv_check_booted(struct spawn *sv);
 static u64 sv_vmm_ticks(struct spawn *sv);
+static u32 sv_live(const struct spawn *sv);
 
 /* Handles one request line from a client. */
 static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t len)
@@ -374,7 +392,7 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 		for (u32 i = 0; i < sv->nlinks; i++) {
 			if (sv->links[i].dead)
 				continue;
-			p->links_asked |= 1ull << (i % 64);
+			p->links_asked[i / 64] |= 1ull << (i % 64);
 			link_send(sv, &sv->links[i], "%u %.*s\n", p->tag, (int)len, line);
 		}
 		return;
@@ -395,10 +413,12 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 		return;
 	}
 	if (r.cmd == PROTO_WATCH) {
+		conn_unwatch(sv, c); /* one watched guest per connection */
 		c->watching = true;
 		c->watch_id = r.id;
+		sv->watchers[r.id]++;
 	}
-	p->links_asked = 1ull << ((u32)(l - sv->links) % 64);
+	p->links_asked[(l - sv->links) / 64] |= 1ull << ((u32)(l - sv->links) % 64);
 	link_send(sv, l, "%u %.*s\n", p->tag, (int)len, line);
 }
 
@@ -561,8 +581,11 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 		for (u32 i = 0; i < sv->nconns; i++) {
 			struct conn *c = &sv->conns[i];
 
-			if (c->used && c->watching && c->watch_id == id) {
-				conn_printf(sv, c, "out %u%s\n", id, arg);
+			if (c->used && !c->closing && c->watching && c->watch_id == id) {
+				/* DATA may be 16 KiB: not through conn_printf's buffer */
+				conn_printf(sv, c, "out %u", id);
+				conn_reply(sv, c, arg, strlen(arg));
+				conn_reply(sv, c, "\n", 1);
 				conn_arm(sv, c);
 			}
 		}
@@ -625,6 +648,13 @@ static void sv_shard_line(void *ctx, char *line, size_t len)
 		return;
 	rest++;
 	len -= (size_t)(rest - line);
+	{
+		u32 li = (u32)(l - sv->links);
+
+		if (!(p->links_asked[li / 64] & (1ull << (li % 64))))
+			return; /* already answered for (its worker died meanwhile) */
+		p->links_asked[li / 64] &= ~(1ull << (li % 64));
+	}
 	if (p->kind == PEND_FORWARD) {
 		out_put(&p->text, rest, len);
 		out_put(&p->text, "\n", 1);
@@ -668,7 +698,9 @@ static void sv_link_dead(struct spawn *sv, struct link *l)
 		struct pending *p = &sv->pend[i];
 		char line[32];
 
-		if (!p->remaining || !(p->links_asked & (1ull << (l - sv->links) % 64)))
+		u32 li = (u32)(l - sv->links);
+
+		if (!p->remaining || !(p->links_asked[li / 64] & (1ull << (li % 64))))
 			continue;
 		snprintf(line, sizeof(line), "%u %s", p->tag, p->kind == PEND_FORWARD ? "error guest lost" : "ok");
 		sv_shard_line((void *[]){ sv, l }, line, strlen(line));
@@ -682,7 +714,7 @@ static void sv_link_read(struct spawn *sv, struct link *l, int res)
 		sv_link_dead(sv, l);
 		return;
 	}
-	line_feed(&l->lr, l->rbuf, (size_t)res, sv_shard_line, NULL, (void *[]){ sv, l });
+	line_buf_feed(&l->lines, l->rbuf, (size_t)res, sv_shard_line, (void *[]){ sv, l });
 	link_arm(sv, l);
 }
 
@@ -704,6 +736,8 @@ static void sv_reap_children(struct spawn *sv)
 				if (!(sv->gflags[id] & (G_ENDED | G_LOST))) {
 					sv->gflags[id] |= G_LOST;
 					lost++;
+					/* only a created guest was live; the rest never will be */
+					sv->lost_live += id - l->first < l->created;
 				}
 			}
 			lo = l->first < lo ? l->first : lo;
@@ -729,7 +763,7 @@ static void sv_reap_children(struct spawn *sv)
 
 static void stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const char *const *names, int n)
 {
-	u32 running = sv->created - sv->ended - sv->lost;
+	u32 running = sv_live(sv);
 
 	out_printf(b, "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"ended\":%u,\"failed\":%u,\"lost\":%u",
 		   sv->o->count, sv->created, sv->booted, running, sv->ended - sv->failed, sv->failed, sv->lost);
@@ -741,6 +775,14 @@ static void stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, cons
 	for (int i = 0; i < n; i++)
 		out_printf(b, ",\"%s\":%llu", names[i], (unsigned long long)sums[i]);
 	out_printf(b, "}");
+}
+
+/* Guests holding KVM resources now. */
+static u32 sv_live(const struct spawn *sv)
+{
+	u32 gone = sv->ended + sv->lost_live;
+
+	return sv->created > gone ? sv->created - gone : 0;
 }
 
 static double sv_elapsed(const struct spawn *sv, u64 now)
@@ -765,7 +807,7 @@ static void sv_progress(struct spawn *sv, u64 now)
 			rate > 0 ? left / rate : 0.0);
 	} else {
 		fprintf(stderr, "\r\033[Kserving: %u guests live, %u ended, %u failed, %u lost  host memory %.0f%%  up %.0fs",
-			sv->created - sv->ended - sv->lost, sv->ended - sv->failed, sv->failed, sv->lost,
+			sv_live(sv), sv->ended - sv->failed, sv->failed, sv->lost,
 			meminfo_used_pct(&m), t);
 	}
 	fflush(stderr);
@@ -790,7 +832,7 @@ static void sv_summary(struct spawn *sv)
 	struct meminfo m;
 	struct cpustat cpu;
 	u64 rss, anon, now = clock_now();
-	u32 live = sv->created - sv->ended - sv->lost;
+	u32 live = sv_live(sv);
 	double boot_s = sv->t_booted ? (double)(sv->t_booted - sv->t0) / 1e9 : -1;
 	double idle_cpu = -1, vmm_cpu = -1, avail_kib, kernel_kib;
 
@@ -880,6 +922,12 @@ static u32 sv_plan(struct spawn *sv)
 	if (sv->procs > sv->o->count)
 		sv->procs = sv->o->count;
 	sv->threads = sv->o->threads ? sv->o->threads : 1;
+	if (sv->procs * sv->threads > MAX_LINKS) {
+		/* Not a host limit but ours: fewer, busier shards will do. */
+		sv->threads = 1;
+		if (sv->procs > MAX_LINKS)
+			sv->procs = MAX_LINKS;
+	}
 	if (sv->threads > (sv->o->count + sv->procs - 1) / sv->procs)
 		sv->threads = (sv->o->count + sv->procs - 1) / sv->procs;
 	if (!sv->o->json && (long)sv->o->count > host_pids_left() - PID_RESERVE)
@@ -1237,7 +1285,7 @@ static void sv_teardown(struct spawn *sv)
 
 	if (sv->tty && !sv->o->json)
 		fprintf(stderr, "kvmlite: stopping: %u worker%s releasing %u guests...", sv->procs,
-			sv->procs == 1 ? "" : "s", sv->created - sv->ended - sv->lost);
+			sv->procs == 1 ? "" : "s", sv_live(sv));
 
 	/* Closing a shard's socket tells it to end its guests and exit. */
 	for (u32 i = 0; i < sv->nlinks; i++) {
@@ -1280,8 +1328,10 @@ static void sv_free(struct spawn *sv)
 			free(sv->pend[i].parts[k].buf);
 		free(sv->pend[i].parts);
 	}
-	for (u32 i = 0; sv->links && i < sv->nlinks; i++)
+	for (u32 i = 0; sv->links && i < sv->nlinks; i++) {
 		free(sv->links[i].out.buf);
+		line_buf_free(&sv->links[i].lines);
+	}
 	if (sv->listen_fd >= 0)
 		close(sv->listen_fd);
 	if (sv->sig_fd >= 0)
@@ -1295,6 +1345,7 @@ static void sv_free(struct spawn *sv)
 	free(sv->links);
 	free(sv->pids);
 	free(sv->gflags);
+	free(sv->watchers);
 	free(sv);
 }
 
@@ -1322,6 +1373,7 @@ int spawn_main(const struct spawn_opts *o)
 		goto fail;
 	}
 	sv->gflags = calloc(o->count, 1);
+	sv->watchers = calloc(o->count, sizeof(*sv->watchers));
 	sv->nconns = MAX_CONNS;
 	sv->conns = calloc(MAX_CONNS, sizeof(*sv->conns));
 	sv->npend = MAX_CONNS + 16;

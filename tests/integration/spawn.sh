@@ -70,6 +70,16 @@ check "a client that vanished mid-request harms nobody (id, ping, count: 3 serve
 printf 'req 11 pi' | timeout 5 socat -t 0 - UNIX-CONNECT:"$SOCK" >/dev/null 2>&1
 check "a partial line left hanging is dropped with its connection" "[ \"\$(ctl req 11 ping)\" = pong ]"
 
+# ---- long lines between supervisor and shards (review findings: a crash and a hang) ----
+for _ in $(seq 80); do printf 'req 5 GET /%s\n' "$(printf '\\x01%.0s' $(seq 50))"; done |
+	timeout 30 socat -t 10 - UNIX-CONNECT:"$SOCK" >/dev/null
+check "a read of a full ring of escaped bytes (16 KiB answer) is answered and harms nothing" \
+	"ctl read 5 | wc -c | awk '{exit !(\$1 >= 4096)}' && [ \"\$(ctl req 6 ping)\" = pong ]"
+{ printf 'send 5 '; head -c 4089 /dev/zero | tr '\0' A; printf '\ninfo 5\n'; } |
+	timeout 10 socat -t 5 - UNIX-CONNECT:"$SOCK" >"$T/long"
+check "a request of 4096 bytes gets its answer, and so does the next on its connection" \
+	"[ \"\$(wc -l <'$T/long')\" = 2 ] && grep -q '^error input full' '$T/long'" "$(cut -c1-80 "$T/long")"
+
 # ---- the CLI clients ----
 check "kvmlite send, then read, show the guest's answer in its output ring" \
 	"ctl send 21 ping && sleep 0.3 && ctl read 21 | tail -1 | grep -qx pong"
