@@ -1,4 +1,4 @@
-/* spawn.c - `kvmlite spawn N`: sizes shards to the host's limits, forks workers, serves the control socket, sums up. */
+/* spawn.c - `kvmlite spawn N`: sizes shards to the host's limits, forks the workers, relays their news, sums up. */
 #define _GNU_SOURCE /* SO_PEERCRED, struct ucred */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,157 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "hostinfo.h"
-#include "shard.h"
-#include "spawn.h"
+#include "supervisor.h"
 
-#define SIG_KICK SIGRTMIN
-#define MAX_LINKS 256		  /* shards at most: worker processes x threads */
-#define MAX_CONNS 4096		  /* client connections at once; more wait in the backlog */
-#define CONN_OUT_MAX (16u << 20)  /* a client that reads nothing is dropped past this */
-#define FD_RESERVE 64		  /* fds a worker keeps for itself: ring, sockets, stdio */
-#define TICK_NS 200000000ull	  /* progress line and memory budget checks */
-#define PID_RESERVE 4096	  /* PIDs left to the host: a tick's worth of creation and then some */
-
-/* io_uring user_data: kind in the top byte, generation, index */
-enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK };
-#define UD(kind, gen, idx) (((u64)(kind) << 56) | ((u64)((gen) & 0xffffff) << 32) | (u32)(idx))
-#define UD_KIND(ud) ((int)((ud) >> 56))
-#define UD_GEN(ud) ((u32)(((ud) >> 32) & 0xffffff))
-#define UD_IDX(ud) ((u32)(ud))
-
-/* A growable output buffer written with non-blocking write(): the kernel
- * never holds a pointer into it, so it may move. */
-struct outbuf {
-	char *buf;
-	size_t len, cap;
-};
-
-/* One shard, seen from the supervisor: a socket to a worker thread. */
-struct link {
-	int fd;
-	pid_t pid;
-	u32 first, count, created;
-	bool dead, read_busy, poll_busy;
-	struct line_buf lines;
-	struct outbuf out;
-	u8 rbuf[65536];
-};
-
-struct conn {
-	int fd;
-	u32 gen;
-	bool used, read_busy, poll_busy, closing, waiting; /* waiting: an answer is owed */
-	bool watching;
-	u32 watch_id;
-	size_t rlen, rpos;
-	bool skipping; /* inside a line that was too long */
-	u8 rbuf[PROTO_LINE_MAX + 2];
-	struct outbuf out;
-};
-
-/* A request forwarded to one shard, or fanned out to all of them. */
-enum { PEND_FORWARD, PEND_COUNTS, PEND_RANGES, PEND_STATS };
-struct pending {
-	u32 tag;
-	u32 conn, gen;
-	u32 remaining;
-	u64 links_asked[MAX_LINKS / 64]; /* which shards still owe a part */
-	int kind; /* PEND_*: how the shards' answers are put together */
-	bool failed;
-	u64 sums[16];
-	struct outbuf *parts; /* PEND_RANGES: each shard's ranges */
-	struct outbuf text;
-};
-
-struct spawn {
-	const struct spawn_opts *o;
-	struct kvm kvm;
-	struct guest_image images[8];
-	struct link *links;
-	u32 nlinks, procs, threads;
-	pid_t *pids;
-	u16 *watchers; /* per guest: connections watching it */
-	u8 *gflags; /* per guest: */
-#define G_BOOTED 1
-#define G_ENDED 2
-#define G_FAILED 4
-#define G_LOST 8
-	u32 booted, ended, failed, lost, created;
-	u32 lost_live; /* lost guests that had been created (were live) */
-	char fail_reason[8][128];
-	u32 fail_count[8];
-	struct conn *conns;
-	u32 nconns;
-	struct pending *pend;
-	u32 npend, next_tag;
-	int listen_fd, sig_fd, log_fd;
-	char path[108];
-	struct io_uring ring;
-	struct __kernel_timespec tick_ts;
-	u64 t0, t_booted, t_last_progress, stop_at;
-	bool stopping, tty, create_stopped, accept_busy;
-	char stop_reason[128];
-	struct meminfo mem0;
-	struct cpustat cpu_booted;
-	u64 vmm_ticks_booted; /* CPU time of all kvmlite processes when all had booted */
-	u8 sigbuf[sizeof(struct signalfd_siginfo)];
-};
-
-/* ---- small helpers ---- */
-
-static void out_put(struct outbuf *b, const char *s, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		p = realloc(b->buf, cap);
-		if (!p)
-			return; /* dropped; the connection is closed for being too far behind */
-		b->buf = p;
-		b->cap = cap;
-	}
-	memcpy(b->buf + b->len, s, n);
-	b->len += n;
-}
-
-static void out_printf(struct outbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(struct outbuf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	out_put(b, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* Writes what it can now; returns false when the rest must wait for POLLOUT. */
-static bool out_flush(int fd, struct outbuf *b)
-{
-	size_t done = 0;
-
-	while (done < b->len) {
-		ssize_t n = send(fd, b->buf + done, b->len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	memmove(b->buf, b->buf + done, b->len - done);
-	b->len -= done;
-	return b->len == 0;
-}
-
-static struct io_uring_sqe *sv_sqe(struct spawn *sv)
+/* An SQE from the supervisor's ring, submitting what is queued if it is full. */
+struct io_uring_sqe *spawn_sqe(struct spawn *sv)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&sv->ring);
 
@@ -182,7 +35,7 @@ static struct io_uring_sqe *sv_sqe(struct spawn *sv)
 
 /* ---- links to the shards ---- */
 
-static struct link *link_of(struct spawn *sv, u32 id)
+struct link *spawn_link_of(struct spawn *sv, u32 id)
 {
 	for (u32 i = 0; i < sv->nlinks; i++)
 		if (id - sv->links[i].first < sv->links[i].count)
@@ -198,21 +51,20 @@ static void link_arm(struct spawn *sv, struct link *l)
 	if (l->dead)
 		return;
 	if (!l->read_busy) {
-		sqe = sv_sqe(sv);
+		sqe = spawn_sqe(sv);
 		io_uring_prep_read(sqe, l->fd, l->rbuf, sizeof(l->rbuf), 0);
 		io_uring_sqe_set_data64(sqe, UD(K_LINK_READ, 0, i));
 		l->read_busy = true;
 	}
-	if (l->out.len && !out_flush(l->fd, &l->out) && !l->poll_busy) {
-		sqe = sv_sqe(sv);
+	if (l->out.len && !outbuf_flush(l->fd, &l->out) && !l->poll_busy) {
+		sqe = spawn_sqe(sv);
 		io_uring_prep_poll_add(sqe, l->fd, POLLOUT);
 		io_uring_sqe_set_data64(sqe, UD(K_LINK_READ + 100, 0, i));
 		l->poll_busy = true;
 	}
 }
 
-static void link_send(struct spawn *sv, struct link *l, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
+void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
 {
 	char tmp[PROTO_LINE_MAX + 64];
 	va_list ap;
@@ -223,316 +75,13 @@ static void link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
-	out_put(&l->out, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+	outbuf_put(&l->out, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 	link_arm(sv, l);
 }
 
-/* ---- client connections ---- */
-
-static void conn_arm(struct spawn *sv, struct conn *c);
-
-/* A guest's output streams while anyone watches it: unwatch with the last. */
-static void conn_unwatch(struct spawn *sv, struct conn *c)
-{
-	struct link *l;
-
-	if (!c->watching)
-		return;
-	c->watching = false;
-	if (sv->watchers[c->watch_id] && --sv->watchers[c->watch_id] == 0 && (l = link_of(sv, c->watch_id)))
-		link_send(sv, l, "0 unwatch %u\n", c->watch_id);
-}
-
-static void conn_close(struct spawn *sv, struct conn *c)
-{
-	conn_unwatch(sv, c);
-	close(c->fd);
-	free(c->out.buf);
-	c->out = (struct outbuf){ 0 };
-	c->used = false;
-	c->gen++;
-}
-
-static void conn_reply(struct spawn *sv, struct conn *c, const char *s, size_t n)
-{
-	if (c->closing)
-		return;
-	out_put(&c->out, s, n);
-	if (c->out.len > CONN_OUT_MAX) {
-		/* It stopped reading: drop what it did not take and hang up;
-		 * the shutdown completes its pending poll, then it is closed. */
-		c->out.len = 0;
-		c->closing = true;
-		shutdown(c->fd, SHUT_RDWR);
-	}
-}
-
-static void conn_printf(struct spawn *sv, struct conn *c, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void conn_printf(struct spawn *sv, struct conn *c, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	conn_reply(sv, c, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/*
- * Pending requests live in a table indexed by tag % npend: a new tag is
- * picked so that its slot is free, and an answer finds its request in one
- * step. There is one slot per connection and then some, and a connection
- * has at most one request pending, so a free slot always exists.
- */
-static struct pending *pend_new(struct spawn *sv, struct conn *c, int kind, u32 remaining)
-{
-	for (u32 tries = 0; tries < sv->npend; tries++) {
-		u32 tag = ++sv->next_tag;
-		struct pending *p = &sv->pend[tag % sv->npend];
-
-		if (tag == 0 || p->remaining)
-			continue;
-		free(p->text.buf);
-		*p = (struct pending){ .tag = tag, .conn = (u32)(c - sv->conns), .gen = c->gen, .remaining = remaining,
-				       .kind = kind };
-		c->waiting = true;
-		return p;
-	}
-	return NULL;
-}
-
-static struct pending *pend_find(struct spawn *sv, u32 tag)
-{
-	struct pending *p = &sv->pend[tag % sv->npend];
-
-	return p->remaining && p->tag == tag ? p : NULL;
-}
-
-static void conn_process(struct spawn *sv, struct conn *c);
-
-/* The answer to a pending request is complete: give it to its client. */
-static void pend_finish(struct spawn *sv, struct pending *p)
-{
-	struct conn *c = &sv->conns[p->conn];
-
-	p->remaining = 0;
-	if (!c->used || c->gen != p->gen)
-		return; /* the client went away meanwhile */
-	conn_reply(sv, c, p->text.buf, p->text.len);
-	c->waiting = false;
-	conn_process(sv, c);
-	conn_arm(sv, c);
-}
-
-static void stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const char *const *names, int n);
 static void sv_check_booted(struct spawn *sv);
 static u64 sv_vmm_ticks(struct spawn *sv);
 static u32 sv_live(const struct spawn *sv);
-
-/* Handles one request line from a client. */
-static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t len)
-{
-	struct proto_req r;
-	const char *err;
-	struct pending *p;
-
-	if (proto_parse(line, len, &r, &err) < 0) {
-		conn_printf(sv, c, "error %s\n", err);
-		return;
-	}
-	if (r.cmd == PROTO_STOP && !r.has_id) {
-		conn_printf(sv, c, "ok\n");
-		if (!sv->stopping)
-			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "stopped by a client");
-		sv->stopping = true;
-		return;
-	}
-	if (r.cmd == PROTO_LIST || r.cmd == PROTO_STATS) {
-		u32 live = 0;
-
-		for (u32 i = 0; i < sv->nlinks; i++)
-			live += !sv->links[i].dead;
-		if (r.cmd == PROTO_LIST && r.arg && r.arg_len == 4 && memcmp(r.arg, "lost", 4) == 0) {
-			conn_printf(sv, c, "ok ");
-			char *buf = malloc(16 * (size_t)sv->o->count + 16);
-			size_t n = 0;
-
-			for (u32 i = 0; buf && i < sv->o->count;) {
-				u32 j = i;
-
-				if (!(sv->gflags[i] & G_LOST)) {
-					i++;
-					continue;
-				}
-				while (j + 1 < sv->o->count && (sv->gflags[j + 1] & G_LOST))
-					j++;
-				n += (size_t)sprintf(buf + n, n ? ",%u" : "%u", i);
-				if (j > i)
-					n += (size_t)sprintf(buf + n, "-%u", j);
-				i = j + 1;
-			}
-			if (buf)
-				conn_reply(sv, c, buf, n);
-			free(buf);
-			conn_printf(sv, c, "\n");
-			return;
-		}
-		p = live ? pend_new(sv, c, r.cmd == PROTO_STATS ? PEND_STATS : r.arg ? PEND_RANGES : PEND_COUNTS, live)
-			 : NULL;
-		if (!p) {
-			conn_printf(sv, c, live ? "error busy\n" : "error no worker is alive\n");
-			return;
-		}
-		if (p->kind == PEND_RANGES) {
-			out_printf(&p->text, "ok ");
-			p->parts = calloc(sv->nlinks, sizeof(*p->parts));
-		}
-		for (u32 i = 0; i < sv->nlinks; i++) {
-			if (sv->links[i].dead)
-				continue;
-			p->links_asked[i / 64] |= 1ull << (i % 64);
-			link_send(sv, &sv->links[i], "%u %.*s\n", p->tag, (int)len, line);
-		}
-		return;
-	}
-	struct link *l = link_of(sv, r.id);
-
-	if (!l) {
-		conn_printf(sv, c, "error no such guest\n");
-		return;
-	}
-	if (l->dead || (sv->gflags[r.id] & G_LOST)) {
-		conn_printf(sv, c, "error guest lost\n");
-		return;
-	}
-	p = pend_new(sv, c, PEND_FORWARD, 1);
-	if (!p) {
-		conn_printf(sv, c, "error busy\n");
-		return;
-	}
-	if (r.cmd == PROTO_WATCH) {
-		conn_unwatch(sv, c); /* one watched guest per connection */
-		c->watching = true;
-		c->watch_id = r.id;
-		sv->watchers[r.id]++;
-	}
-	p->links_asked[(l - sv->links) / 64] |= 1ull << ((u32)(l - sv->links) % 64);
-	link_send(sv, l, "%u %.*s\n", p->tag, (int)len, line);
-}
-
-/* Takes whole lines from what the client sent, one request at a time:
- * the next is not started before the previous one was answered. */
-static void conn_process(struct spawn *sv, struct conn *c)
-{
-	while (!c->waiting && !c->closing && c->rpos < c->rlen) {
-		u8 *start = c->rbuf + c->rpos, *nl = memchr(start, '\n', c->rlen - c->rpos);
-
-		if (!nl) {
-			if (c->rlen - c->rpos > PROTO_LINE_MAX) {
-				if (!c->skipping)
-					conn_printf(sv, c, "error line too long\n");
-				c->skipping = true;
-				c->rpos = c->rlen;
-			}
-			break;
-		}
-		*nl = '\0';
-		c->rpos = (size_t)(nl + 1 - c->rbuf);
-		if (c->skipping) {
-			c->skipping = false;
-			continue;
-		}
-		conn_request(sv, c, (char *)start, (size_t)(nl - start));
-	}
-	if (c->rpos == c->rlen)
-		c->rpos = c->rlen = 0;
-	else if (c->rpos > 0 && !c->waiting) {
-		memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
-		c->rlen -= c->rpos;
-		c->rpos = 0;
-	}
-}
-
-static void conn_arm(struct spawn *sv, struct conn *c)
-{
-	u32 i = (u32)(c - sv->conns);
-	struct io_uring_sqe *sqe;
-
-	if (!c->used)
-		return;
-	if (c->out.len && !out_flush(c->fd, &c->out) && !c->poll_busy) {
-		sqe = sv_sqe(sv);
-		io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
-		io_uring_sqe_set_data64(sqe, UD(K_CONN_POLL, c->gen, i));
-		c->poll_busy = true;
-	}
-	if (c->closing && !c->out.len && !c->read_busy && !c->poll_busy) {
-		conn_close(sv, c);
-		return;
-	}
-	/* Read more only when the buffered lines are done and there is room. */
-	if (!c->read_busy && !c->closing && !c->waiting && c->rlen < sizeof(c->rbuf) - 1) {
-		sqe = sv_sqe(sv);
-		io_uring_prep_recv(sqe, c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - 1 - c->rlen, 0);
-		io_uring_sqe_set_data64(sqe, UD(K_CONN_READ, c->gen, i));
-		c->read_busy = true;
-	}
-}
-
-static void sv_accept_arm(struct spawn *sv)
-{
-	struct io_uring_sqe *sqe;
-
-	if (sv->accept_busy || sv->listen_fd < 0)
-		return;
-	sqe = sv_sqe(sv);
-	io_uring_prep_accept(sqe, sv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, UD(K_ACCEPT, 0, 0));
-	sv->accept_busy = true;
-}
-
-static void sv_accepted(struct spawn *sv, int fd)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct conn *c = NULL;
-
-	sv->accept_busy = false;
-	sv_accept_arm(sv);
-	if (fd < 0)
-		return;
-	/* Only our own user may steer our guests. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
-		static const char msg[] = "error permission denied\n";
-
-		if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-			(void)0;
-		close(fd);
-		return;
-	}
-	for (u32 i = 0; i < sv->nconns; i++)
-		if (!sv->conns[i].used) {
-			c = &sv->conns[i];
-			break;
-		}
-	if (!c) {
-		static const char msg[] = "error too many connections\n";
-
-		if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-			(void)0;
-		close(fd);
-		return;
-	}
-	u32 gen = c->gen;
-
-	memset(c, 0, sizeof(*c));
-	c->gen = gen;
-	c->fd = fd;
-	c->used = true;
-	conn_arm(sv, c);
-}
 
 /* ---- what the shards say ---- */
 
@@ -578,53 +127,9 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 			sv_fail_reason(sv, arg + 8);
 		}
 	} else if (strncmp(line, "@out ", 5) == 0) {
-		for (u32 i = 0; i < sv->nconns; i++) {
-			struct conn *c = &sv->conns[i];
-
-			if (c->used && !c->closing && c->watching && c->watch_id == id) {
-				/* DATA may be 16 KiB: not through conn_printf's buffer */
-				conn_printf(sv, c, "out %u", id);
-				conn_reply(sv, c, arg, strlen(arg));
-				conn_reply(sv, c, "\n", 1);
-				conn_arm(sv, c);
-			}
-		}
+		control_watch_output(sv, id, arg);
 	} else if (strncmp(line, "@fatal ", 7) == 0) {
 		fprintf(stderr, "kvmlite: %s\n", line + 7);
-	}
-}
-
-static const char *const stat_names[] = { "exits",	 "io_exits",	  "hlts",	 "irqs",
-					   "kicks",	 "unknown_ports", "mmio",	 "out_bytes",
-					   "in_bytes",	 "overruns",	  "out_dropped", "pit_irqs",
-					   "pit_clamped", "slices",	  "preempted",	 "create_failed" };
-
-/* One shard's part of a fanned-out answer: "ok k=v k=v ..." or "ok RANGES". */
-static void pend_gather(struct pending *p, u32 link, const char *rest, size_t len)
-{
-	if (strncmp(rest, "ok", 2) != 0) {
-		p->failed = true;
-		return;
-	}
-	if (p->kind == PEND_RANGES) {
-		/* Kept per shard, joined in id order when all have answered. */
-		if (len > 3 && p->parts)
-			out_put(&p->parts[link], rest + 3, len - 3);
-		return;
-	}
-	/* PEND_COUNTS and PEND_STATS: sum the k-th "k=v" of every shard */
-	for (int k = 0; k < 16; k++) {
-		const char *key = p->kind == PEND_STATS ? stat_names[k] : (const char *[]){ "running", "halted",
-											   "ended", "failed" }[k & 3];
-		char pat[32];
-		const char *v;
-
-		if (p->kind == PEND_COUNTS && k >= 4)
-			break;
-		snprintf(pat, sizeof(pat), " %s=", key);
-		v = strstr(rest, pat);
-		if (v)
-			p->sums[k] += strtoull(v + strlen(pat), NULL, 10);
 	}
 }
 
@@ -632,59 +137,13 @@ static void sv_shard_line(void *ctx, char *line, size_t len)
 {
 	struct spawn *sv = ((void **)ctx)[0];
 	struct link *l = ((void **)ctx)[1];
-	struct pending *p;
-	char *rest;
-	u32 tag;
 
 	if (line[0] == '@') {
 		sv_shard_event(sv, l, line);
 		sv_check_booted(sv);
 		return;
 	}
-	/* "TAG ok ..." or "TAG error ...": an answer to a pending request */
-	tag = (u32)strtoul(line, &rest, 10);
-	p = pend_find(sv, tag);
-	if (!p || *rest != ' ')
-		return;
-	rest++;
-	len -= (size_t)(rest - line);
-	{
-		u32 li = (u32)(l - sv->links);
-
-		if (!(p->links_asked[li / 64] & (1ull << (li % 64))))
-			return; /* already answered for (its worker died meanwhile) */
-		p->links_asked[li / 64] &= ~(1ull << (li % 64));
-	}
-	if (p->kind == PEND_FORWARD) {
-		out_put(&p->text, rest, len);
-		out_put(&p->text, "\n", 1);
-	} else {
-		pend_gather(p, (u32)(l - sv->links), rest, len);
-	}
-	if (--p->remaining)
-		return;
-	if (p->kind == PEND_STATS) {
-		out_printf(&p->text, "ok ");
-		stats_json(sv, &p->text, p->sums, stat_names, 16);
-		out_printf(&p->text, "\n");
-	} else if (p->kind == PEND_COUNTS) {
-		out_printf(&p->text, "ok running=%llu halted=%llu ended=%llu failed=%llu lost=%u booted=%u\n",
-			   (unsigned long long)p->sums[0], (unsigned long long)p->sums[1],
-			   (unsigned long long)p->sums[2], (unsigned long long)p->sums[3], sv->lost, sv->booted);
-	} else if (p->kind == PEND_RANGES) {
-		for (u32 i = 0; p->parts && i < sv->nlinks; i++) {
-			if (p->parts[i].len) {
-				if (p->text.len > 3) /* after "ok " */
-					out_put(&p->text, ",", 1);
-				out_put(&p->text, p->parts[i].buf, p->parts[i].len);
-			}
-			free(p->parts[i].buf);
-		}
-		free(p->parts);
-		p->parts = NULL;
-		out_put(&p->text, "\n", 1);
-	}
-	pend_finish(sv, p);
+	control_answer(sv, l, line, len);
 }
 
 static void sv_link_dead(struct spawn *sv, struct link *l)
@@ -703,7 +162,7 @@ static void sv_link_dead(struct spawn *sv, struct link *l)
 		if (!p->remaining || !(p->links_asked[li / 64] & (1ull << (li % 64))))
 			continue;
 		snprintf(line, sizeof(line), "%u %s", p->tag, p->kind == PEND_FORWARD ? "error guest lost" : "ok");
-		sv_shard_line((void *[]){ sv, l }, line, strlen(line));
+		control_answer(sv, l, line, strlen(line));
 	}
 }
 
@@ -750,7 +209,8 @@ static void sv_reap_children(struct spawn *sv)
 		sv->lost += lost;
 		if (!sv->stopping) {
 			if (WIFSIGNALED(status))
-				fprintf(stderr, "%skvmlite: worker %d (guests %u-%u) killed by signal %d: %u guests lost\n",
+				fprintf(stderr,
+					"%skvmlite: worker %d (guests %u-%u) killed by signal %d: %u guests lost\n",
 					sv->tty ? "\r\033[K" : "", (int)pid, lo, hi, WTERMSIG(status), lost);
 			else
 				fprintf(stderr, "%skvmlite: worker %d (guests %u-%u) exited with %d: %u guests lost\n",
@@ -761,20 +221,21 @@ static void sv_reap_children(struct spawn *sv)
 
 /* ---- stats, progress, summary ---- */
 
-static void stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const char *const *names, int n)
+void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const char *const *names, int n)
 {
 	u32 running = sv_live(sv);
 
-	out_printf(b, "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"ended\":%u,\"failed\":%u,\"lost\":%u",
-		   sv->o->count, sv->created, sv->booted, running, sv->ended - sv->failed, sv->failed, sv->lost);
-	out_printf(b, ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"worker_pids\":[", sv->procs,
-		   sv->threads, sv->kvm.backend);
+	outbuf_printf(b,
+		      "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"ended\":%u,\"failed\":%u,\"lost\":%u",
+		      sv->o->count, sv->created, sv->booted, running, sv->ended - sv->failed, sv->failed, sv->lost);
+	outbuf_printf(b, ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"worker_pids\":[",
+		      sv->procs, sv->threads, sv->kvm.backend);
 	for (u32 p = 0; p < sv->procs; p++)
-		out_printf(b, "%s%d", p ? "," : "", (int)sv->pids[p]);
-	out_printf(b, "]");
+		outbuf_printf(b, "%s%d", p ? "," : "", (int)sv->pids[p]);
+	outbuf_printf(b, "]");
 	for (int i = 0; i < n; i++)
-		out_printf(b, ",\"%s\":%llu", names[i], (unsigned long long)sums[i]);
-	out_printf(b, "}");
+		outbuf_printf(b, ",\"%s\":%llu", names[i], (unsigned long long)sums[i]);
+	outbuf_printf(b, "}");
 }
 
 /* Guests holding KVM resources now. */
@@ -802,13 +263,14 @@ static void sv_progress(struct spawn *sv, u64 now)
 		u32 left = sv->o->count - sv->booted - sv->failed - sv->lost;
 
 		fprintf(stderr,
-			"\r\033[Kspawning: started %u  booted %u  failed %u  lost %u  %.0f/s  host memory %.0f%%  ETA %.0fs",
+			"\r\033[Kspawning: started %u  booted %u  failed %u  lost %u  %.0f/s  host memory %.0f%%  ETA "
+			"%.0fs",
 			sv->created, sv->booted, sv->failed, sv->lost, rate, meminfo_used_pct(&m),
 			rate > 0 ? left / rate : 0.0);
 	} else {
-		fprintf(stderr, "\r\033[Kserving: %u guests live, %u ended, %u failed, %u lost  host memory %.0f%%  up %.0fs",
-			sv_live(sv), sv->ended - sv->failed, sv->failed, sv->lost,
-			meminfo_used_pct(&m), t);
+		fprintf(stderr,
+			"\r\033[Kserving: %u guests live, %u ended, %u failed, %u lost  host memory %.0f%%  up %.0fs",
+			sv_live(sv), sv->ended - sv->failed, sv->failed, sv->lost, meminfo_used_pct(&m), t);
 	}
 	fflush(stderr);
 }
@@ -860,11 +322,13 @@ static void sv_summary(struct spawn *sv)
 		       "\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"stopped_by\":\"%s\","
 		       "\"failures\":[",
 		       sv->o->count, sv->created, sv->booted, sv->failed, sv->lost, live, boot_s,
-		       boot_s > 0 ? sv->booted / boot_s : 0.0, live ? (double)anon / live : 0, live ? (double)rss / live : 0,
-		       live ? kernel_kib / live : 0, live ? ((double)m.slab_kib - (double)sv->mem0.slab_kib) / live : 0,
-		       idle_cpu, vmm_cpu, sv->procs, sv->threads, sv->kvm.backend, sv->stop_reason);
+		       boot_s > 0 ? sv->booted / boot_s : 0.0, live ? (double)anon / live : 0,
+		       live ? (double)rss / live : 0, live ? kernel_kib / live : 0,
+		       live ? ((double)m.slab_kib - (double)sv->mem0.slab_kib) / live : 0, idle_cpu, vmm_cpu, sv->procs,
+		       sv->threads, sv->kvm.backend, sv->stop_reason);
 		for (int i = 0; i < 8 && sv->fail_count[i]; i++)
-			printf("%s{\"reason\":\"%s\",\"count\":%u}", i ? "," : "", sv->fail_reason[i], sv->fail_count[i]);
+			printf("%s{\"reason\":\"%s\",\"count\":%u}", i ? "," : "", sv->fail_reason[i],
+			       sv->fail_count[i]);
 		printf("]}\n");
 		return;
 	}
@@ -878,7 +342,8 @@ static void sv_summary(struct spawn *sv)
 		printf("  VMM userspace        %.1f KiB/guest (anonymous: guest pages, output rings, state)\n",
 		       (double)anon / live);
 		printf("  kernel               %.0f KiB/guest (MemAvailable drop minus VMM userspace), slab %.0f KiB;\n"
-		       "                       of it %.1f KiB/guest of kvm_run pages mapped into the VMM (in its RSS)\n",
+		       "                       of it %.1f KiB/guest of kvm_run pages mapped into the VMM (in its "
+		       "RSS)\n",
 		       kernel_kib / live, ((double)m.slab_kib - (double)sv->mem0.slab_kib) / live,
 		       (double)(rss - anon) / live);
 	}
@@ -940,8 +405,10 @@ static u32 sv_plan(struct spawn *sv)
 			"kvmlite: RLIMIT_NOFILE %llu, vm.max_map_count %ld -> at most %llu guests per process "
 			"(limited by %s): using %u worker process%s x %u threads\n",
 			(unsigned long long)rl.rlim_max, maps, (unsigned long long)per,
-			per < by_fd && per < by_map ? "--per-process" : by_fd <= by_map ? "open files" : "mappings", sv->procs, sv->procs == 1 ? "" : "es",
-			sv->threads);
+			per < by_fd && per < by_map ? "--per-process"
+			: by_fd <= by_map	    ? "open files"
+						    : "mappings",
+			sv->procs, sv->procs == 1 ? "" : "es", sv->threads);
 	return (u32)per;
 }
 
@@ -1043,80 +510,6 @@ static int sv_fork_workers(struct spawn *sv, u32 per_proc)
 	return 0;
 }
 
-/* ---- the control socket ---- */
-
-/*
- * The socket lives in a directory only we can enter (0700, ours, not a
- * symlink) and is itself 0600: the file system keeps other users out
- * before SO_PEERCRED does.
- */
-static int sv_listen(struct spawn *sv, char *err, size_t errlen)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	char dir[sizeof(sv->path)];
-	struct stat st;
-	char *slash;
-	mode_t old;
-	int fd;
-
-	if (sv->o->socket)
-		snprintf(sv->path, sizeof(sv->path), "%s", sv->o->socket);
-	else if (control_default_path(sv->path, sizeof(sv->path)) < 0) {
-		snprintf(err, errlen, "no place for the control socket: set XDG_RUNTIME_DIR or use --socket");
-		return -1;
-	}
-	if (strlen(sv->path) >= sizeof(addr.sun_path)) {
-		snprintf(err, errlen, "%s: socket path too long", sv->path);
-		return -1;
-	}
-	snprintf(dir, sizeof(dir), "%s", sv->path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-			return -1;
-		}
-		if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
-			snprintf(err, errlen, "%s: refusing a socket directory that is a symlink, not a directory, "
-				 "or owned by another user", dir);
-			return -1;
-		}
-	}
-	if (lstat(sv->path, &st) == 0) {
-		int probe;
-
-		if (S_ISLNK(st.st_mode) || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
-			snprintf(err, errlen, "%s: refusing: it exists and is %s", sv->path,
-				 S_ISLNK(st.st_mode) ? "a symlink" : !S_ISSOCK(st.st_mode) ? "not a socket"
-											 : "another user's");
-			return -1;
-		}
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		memcpy(addr.sun_path, sv->path, strlen(sv->path) + 1);
-		if (connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
-			close(probe);
-			snprintf(err, errlen, "%s: another kvmlite spawn is serving this socket", sv->path);
-			return -1;
-		}
-		close(probe);
-		unlink(sv->path); /* stale: left by a spawn that was killed */
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	memcpy(addr.sun_path, sv->path, strlen(sv->path) + 1);
-	old = umask(0177); /* the socket file: 0600 */
-	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1024) < 0) {
-		umask(old);
-		snprintf(err, errlen, "%s: cannot listen: %s", sv->path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	umask(old);
-	sv->listen_fd = fd;
-	return 0;
-}
-
 /* ---- the loop ---- */
 
 /*
@@ -1137,7 +530,7 @@ static void sv_tick_arm(struct spawn *sv)
 		if (ns == 0)
 			return;
 	}
-	sqe = sv_sqe(sv);
+	sqe = spawn_sqe(sv);
 	sv->tick_ts.tv_sec = (long long)(ns / 1000000000ull);
 	sv->tick_ts.tv_nsec = (long long)(ns % 1000000000ull);
 	io_uring_prep_timeout(sqe, &sv->tick_ts, 0, 0);
@@ -1146,7 +539,7 @@ static void sv_tick_arm(struct spawn *sv)
 
 static void sv_signal_arm(struct spawn *sv)
 {
-	struct io_uring_sqe *sqe = sv_sqe(sv);
+	struct io_uring_sqe *sqe = spawn_sqe(sv);
 
 	io_uring_prep_read(sqe, sv->sig_fd, sv->sigbuf, sizeof(sv->sigbuf), 0);
 	io_uring_sqe_set_data64(sqe, UD(K_SIGNAL, 0, 0));
@@ -1203,7 +596,7 @@ static void sv_tick(struct spawn *sv)
 		if (why) {
 			sv->create_stopped = true;
 			for (u32 i = 0; i < sv->nlinks; i++)
-				link_send(sv, &sv->links[i], "0 nocreate\n");
+				spawn_link_send(sv, &sv->links[i], "0 nocreate\n");
 			fprintf(stderr, "%skvmlite: %s after %u guests: creating no more\n", sv->tty ? "\r\033[K" : "",
 				why, sv->created);
 			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "%s", why);
@@ -1227,7 +620,7 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 
 	switch (UD_KIND(ud)) {
 	case K_ACCEPT:
-		sv_accepted(sv, res);
+		control_accepted(sv, res);
 		return;
 	case K_CONN_READ:
 	case K_CONN_POLL: {
@@ -1243,9 +636,9 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 				c->closing = true; /* the client went away (or half-closed) */
 			else
 				c->rlen += (size_t)res;
-			conn_process(sv, c);
+			control_process(sv, c);
 		}
-		conn_arm(sv, c);
+		control_arm(sv, c);
 		return;
 	}
 	case K_LINK_READ:
@@ -1263,7 +656,8 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 				sv_reap_children(sv);
 			} else if (!sv->stopping) {
 				sv->stopping = true;
-				snprintf(sv->stop_reason, sizeof(sv->stop_reason), "stopped by signal %u", si->ssi_signo);
+				snprintf(sv->stop_reason, sizeof(sv->stop_reason), "stopped by signal %u",
+					 si->ssi_signo);
 			}
 		}
 		sv_signal_arm(sv);
@@ -1384,7 +778,7 @@ int spawn_main(const struct spawn_opts *o)
 		fprintf(stderr, "kvmlite: --log %s: %s\n", o->log, strerror(errno));
 		goto fail;
 	}
-	if (sv_listen(sv, err, sizeof(err)) < 0) {
+	if (control_listen(sv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
 		goto fail;
 	}
@@ -1414,11 +808,11 @@ int spawn_main(const struct spawn_opts *o)
 		goto fail;
 	}
 	if (!o->json)
-		fprintf(stderr, "kvmlite: spawning %u %s%s guests; control socket %s\n", o->count, sv->images[0].img.name,
-			o->nguest > 1 ? " (and other)" : "", sv->path);
+		fprintf(stderr, "kvmlite: spawning %u %s%s guests; control socket %s\n", o->count,
+			sv->images[0].img.name, o->nguest > 1 ? " (and other)" : "", sv->path);
 	for (u32 i = 0; i < sv->nlinks; i++)
 		link_arm(sv, &sv->links[i]);
-	sv_accept_arm(sv);
+	control_accept_arm(sv);
 	sv_signal_arm(sv);
 	sv_tick_arm(sv);
 	while (!sv->stopping) {
@@ -1436,7 +830,7 @@ int spawn_main(const struct spawn_opts *o)
 	/* Answer whoever asked to stop before the socket goes away. */
 	for (u32 i = 0; i < sv->nconns; i++)
 		if (sv->conns[i].used)
-			out_flush(sv->conns[i].fd, &sv->conns[i].out);
+			outbuf_flush(sv->conns[i].fd, &sv->conns[i].out);
 	sv_summary(sv);
 	close(sv->listen_fd);
 	sv->listen_fd = -1;

@@ -1,0 +1,124 @@
+/* supervisor.h - the state `kvmlite spawn`'s supervisor shares between spawn.c (workers) and control.c (clients). */
+#ifndef KVMLITE_SUPERVISOR_H
+#define KVMLITE_SUPERVISOR_H
+
+#include <liburing.h>
+#include <sys/signalfd.h>
+
+#include "hostinfo.h"
+#include "proto.h"
+#include "shard.h"
+#include "spawn.h"
+
+#define SIG_KICK     SIGRTMIN
+#define MAX_LINKS    256	  /* shards at most: worker processes x threads */
+#define MAX_CONNS    4096	  /* client connections at once; more wait in the backlog */
+#define CONN_OUT_MAX (16u << 20)  /* a client that reads nothing is dropped past this */
+#define FD_RESERVE   64		  /* fds a worker keeps for itself: ring, sockets, stdio */
+#define TICK_NS	     200000000ull /* progress line and memory budget checks */
+#define PID_RESERVE  4096	  /* PIDs left to the host: a tick's worth of creation and then some */
+
+/* io_uring user_data: kind in the top byte, generation, index */
+enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK };
+#define UD(kind, gen, idx) (((u64)(kind) << 56) | ((u64)((gen)&0xffffff) << 32) | (u32)(idx))
+#define UD_KIND(ud)	   ((int)((ud) >> 56))
+#define UD_GEN(ud)	   ((u32)(((ud) >> 32) & 0xffffff))
+#define UD_IDX(ud)	   ((u32)(ud))
+
+/* A growable output buffer written with non-blocking write(): the kernel
+ * never holds a pointer into it, so it may move. */
+struct outbuf {
+	char *buf;
+	size_t len, cap;
+};
+
+/* One shard, seen from the supervisor: a socket to a worker thread. */
+struct link {
+	int fd;
+	pid_t pid;
+	u32 first, count, created;
+	bool dead, read_busy, poll_busy;
+	struct line_buf lines;
+	struct outbuf out;
+	u8 rbuf[65536];
+};
+
+struct conn {
+	int fd;
+	u32 gen;
+	bool used, read_busy, poll_busy, closing, waiting; /* waiting: an answer is owed */
+	bool watching;
+	u32 watch_id;
+	size_t rlen, rpos;
+	bool skipping; /* inside a line that was too long */
+	u8 rbuf[PROTO_LINE_MAX + 2];
+	struct outbuf out;
+};
+
+/* A request forwarded to one shard, or fanned out to all of them. */
+enum { PEND_FORWARD, PEND_COUNTS, PEND_RANGES, PEND_STATS };
+struct pending {
+	u32 tag;
+	u32 conn, gen;
+	u32 remaining;
+	u64 links_asked[MAX_LINKS / 64]; /* which shards still owe a part */
+	int kind;			 /* PEND_*: how the shards' answers are put together */
+	bool failed;
+	u64 sums[16];
+	struct outbuf *parts; /* PEND_RANGES: each shard's ranges */
+	struct outbuf text;
+};
+
+struct spawn {
+	const struct spawn_opts *o;
+	struct kvm kvm;
+	struct guest_image images[8];
+	struct link *links;
+	u32 nlinks, procs, threads;
+	pid_t *pids;
+	u16 *watchers; /* per guest: connections watching it */
+	u8 *gflags;    /* per guest: */
+#define G_BOOTED 1
+#define G_ENDED	 2
+#define G_FAILED 4
+#define G_LOST	 8
+	u32 booted, ended, failed, lost, created;
+	u32 lost_live; /* lost guests that had been created (were live) */
+	char fail_reason[8][128];
+	u32 fail_count[8];
+	struct conn *conns;
+	u32 nconns;
+	struct pending *pend;
+	u32 npend, next_tag;
+	int listen_fd, sig_fd, log_fd;
+	char path[108];
+	struct io_uring ring;
+	struct __kernel_timespec tick_ts;
+	u64 t0, t_booted, t_last_progress, stop_at;
+	bool stopping, tty, create_stopped, accept_busy;
+	char stop_reason[128];
+	struct meminfo mem0;
+	struct cpustat cpu_booted;
+	u64 vmm_ticks_booted; /* CPU time of all kvmlite processes when all had booted */
+	u8 sigbuf[sizeof(struct signalfd_siginfo)];
+};
+
+/* control.c */
+void outbuf_put(struct outbuf *b, const char *s, size_t n);
+void outbuf_printf(struct outbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool outbuf_flush(int fd, struct outbuf *b);
+int control_listen(struct spawn *sv, char *err, size_t errlen);
+void control_accept_arm(struct spawn *sv);
+void control_accepted(struct spawn *sv, int fd);
+void control_process(struct spawn *sv, struct conn *c);
+void control_arm(struct spawn *sv, struct conn *c);
+void control_answer(struct spawn *sv, struct link *l, char *line, size_t len);
+void control_watch_output(struct spawn *sv, u32 id, const char *data);
+
+/* spawn.c */
+struct io_uring_sqe *spawn_sqe(struct spawn *sv);
+struct link *spawn_link_of(struct spawn *sv, u32 id);
+void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const char *const *names, int n);
+
+#endif
