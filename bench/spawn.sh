@@ -60,7 +60,7 @@ for r in $(seq "$ROUNDS"); do
 	jget time_to_all_booted_s <"$OUT.last" >>"$OUT.boot"
 done
 raw=$(median <"$OUT.raw"); kvm=$(median <"$OUT.kvm"); boot=$(median <"$OUT.boot")
-printf '\r\033[K'
+printf '\r\033[K' >&2
 echo
 echo "1. boot rate, $N_RATE mvm guests, median of $ROUNDS rounds"
 echo "   raw baseline (create, memslot, vCPU, run to first hlt)  $raw guests/s   rounds: $(tr '\n' ' ' <"$OUT.raw")"
@@ -87,7 +87,7 @@ settle
 progress "idle CPU: $N_TICK tick guests for $TICK_S s"
 $K spawn "$N_TICK" --guest tick --for "$TICK_S" --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
 idle_tick=$(jget host_cpu_idle_pct <"$OUT.last")
-printf '\r\033[K'
+printf '\r\033[K' >&2
 echo
 echo "2. host CPU while guests idle (all $CPUS CPUs, /proc/stat)"
 echo "   $N_IDLE mvm guests (PIT off), $IDLE_S s: host $idle_mvm %, of which kvmlite's processes $idle_vmm %"
@@ -118,7 +118,7 @@ for c in 1 16; do
 	reqs=$(jget requests <"$OUT.req"); tput=$(jget throughput <"$OUT.req")
 	p50=$(jget p50 <"$OUT.req"); p99=$(jget p99 <"$OUT.req")
 	epr=$(awk -v a="$e0" -v b="$e1" -v r="$reqs" 'BEGIN {printf "%.1f", (r > 0) ? (b - a) / r : 0}')
-	printf '\r\033[K'
+	printf '\r\033[K' >&2
 	echo "   $c connection(s): $tput req/s, p50 $p50 µs, p99 $p99 µs, $epr VM exits per request" \
 		"(~$(awk -v t="$tput" -v e="$epr" 'BEGIN {printf "%.0f", t * e}') exits/s)"
 	echo "{\"requests\":{\"guests\":$N_REQ,\"conns\":$c,\"per_s\":$tput,\"p50_us\":$p50,\"p99_us\":$p99,\"exits_per_request\":$epr}}" >>"$OUT"
@@ -137,7 +137,7 @@ if [ "$N_DENSE" -gt 0 ] && want density; then
 	progress "density: kvmlite spawn up to $N_DENSE guests or 90% memory"
 	$K spawn "$N_DENSE" --mem-budget 90 --for 0 --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
 	dense_kvm=$(jget booted <"$OUT.last")
-	printf '\r\033[K'
+	printf '\r\033[K' >&2
 	echo
 	echo "4. live guests until the first host limit (memory budget 90%, or kernel.pid_max: the summary says which)"
 	echo "   raw baseline $dense_raw, kvmlite $dense_kvm, ratio $(ratio "$dense_kvm" "$dense_raw") (target >= 0.95)"
