@@ -109,11 +109,11 @@ clean:
 	rm -rf build
 
 # --- benchmarks: built and run on purpose only, never by `make test` (DESIGN.md, "Honest numbers") ---
-# Each is one C file plus the header-only bench/rawvm.h; none links libkvmlite.
+# Each is one C file plus the header-only bench/rawvm.h and vmm/hostinfo.c (/proc readings); none links libkvmlite.
 BENCH_PROGS := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/*.c))
-build/bench/%: bench/%.c bench/rawvm.h vmm/layout.h vmm/types.h
+build/bench/%: bench/%.c bench/rawvm.h vmm/layout.h vmm/types.h vmm/hostinfo.c vmm/hostinfo.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) -o $@ $< vmm/hostinfo.c
 
 # `make bench-quick`: the same tables at small scale, in about two minutes.
 bench-quick: deps all $(BENCH_PROGS)

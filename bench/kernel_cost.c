@@ -110,13 +110,13 @@ static void measure(int kvm_fd, int run_size, const u8 *fw, long m, double budge
 		exit(1);
 	}
 	meminfo_settle(60);
-	meminfo_read(before);
+	rawvm_meminfo(before);
 	slab_read(sa);
 	t0 = now_ns();
 	for (long i = 0; i < m; i++) {
 		u8 *ram = arena + (size_t)i * r->size;
 
-		if (budget > 0 && i % 256 == 0 && meminfo_used_pct() >= budget) {
+		if (budget > 0 && i % 256 == 0 && rawvm_used_pct() >= budget) {
 			r->budget_hit = 1;
 			break;
 		}
@@ -132,7 +132,7 @@ static void measure(int kvm_fd, int run_size, const u8 *fw, long m, double budge
 	r->setmem_us = median_us(ns, (size_t)r->made, NSTAGES, ST_SET_MEMORY);
 	/* Per-CPU vmstat deltas are folded into /proc/meminfo once a second. */
 	nanosleep(&sec, NULL);
-	meminfo_read(after);
+	rawvm_meminfo(after);
 	slab_read(sb);
 	for (int k = 0; k < NMI; k++)
 		r->kib[k] = r->made ? (double)(after[k] - before[k]) / (double)r->made : 0;
@@ -144,7 +144,7 @@ static void measure(int kvm_fd, int run_size, const u8 *fw, long m, double budge
 	free(g);
 	free(ns);
 	r->recover_s = meminfo_settle(120);
-	meminfo_read(now);
+	rawvm_meminfo(now);
 	r->residual_kib = (double)(before[MI_AVAIL] - now[MI_AVAIL]);
 }
 

@@ -27,44 +27,6 @@ struct report {
 	double used_pct;
 };
 
-/* kernel.pid_max minus the tasks that exist (/proc/loadavg's RUNNING/TASKS). */
-static long pids_left(void)
-{
-	long pid_max = 32768, running, tasks = 0;
-	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
-
-	if (f) {
-		if (fscanf(f, "%ld", &pid_max) != 1)
-			pid_max = 32768;
-		fclose(f);
-	}
-	f = fopen("/proc/loadavg", "r");
-	if (f) {
-		if (fscanf(f, "%*f %*f %*f %ld/%ld", &running, &tasks) != 2)
-			tasks = 0;
-		fclose(f);
-	}
-	return pid_max - tasks;
-}
-
-/* Busy and total jiffies of all CPUs (/proc/stat), idle and iowait not busy. */
-static void cpu_read(unsigned long long v[2])
-{
-	unsigned long long f[8] = { 0 };
-	FILE *fp = fopen("/proc/stat", "r");
-
-	v[0] = v[1] = 0;
-	if (!fp)
-		return;
-	if (fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2], &f[3], &f[4], &f[5],
-		   &f[6], &f[7]) == 8) {
-		for (int i = 0; i < 8; i++)
-			v[1] += f[i];
-		v[0] = v[1] - f[3] - f[4];
-	}
-	fclose(fp);
-}
-
 static int full_io(int fd, void *buf, size_t len, int is_write)
 {
 	u8 *p = buf;
@@ -104,13 +66,13 @@ static int worker(long n, double budget, int report_fd, int release_fd)
 		u8 *ram = arena + (size_t)i * GUEST_RAM_SIZE;
 
 		/* Polling meminfo costs ~20 µs; every 256 guests it is noise. */
-		if (budget > 0 && i % 256 == 0 && (rep.used_pct = meminfo_used_pct()) >= budget) {
+		if (budget > 0 && i % 256 == 0 && (rep.used_pct = rawvm_used_pct()) >= budget) {
 			rep.budget_hit = 1;
 			break;
 		}
 		/* Each VM has a kernel thread: stop while the host still has PIDs
 		 * for a shell (kernel.pid_max is 32768 on small hosts). */
-		if (i % 256 == 0 && pids_left() < 4096) {
+		if (i % 256 == 0 && host_pids_left() < 4096) {
 			rep.budget_hit = 2;
 			break;
 		}
@@ -219,7 +181,7 @@ int main(int argc, char **argv)
 	/* Let the teardown of any earlier run finish first, or it is measured too. */
 	meminfo_settle(30);
 	load = loadavg_1min();
-	if (!reps || !pids || !fds || pipe(release) < 0 || meminfo_read(before) < 0) {
+	if (!reps || !pids || !fds || pipe(release) < 0 || rawvm_meminfo(before) < 0) {
 		perror("raw_baseline: setup");
 		return 1;
 	}
@@ -271,7 +233,7 @@ int main(int argc, char **argv)
 		close(fds[p]);
 	}
 	/* All workers have reported, so all their guests are live now. */
-	meminfo_read(after);
+	rawvm_meminfo(after);
 	wall = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
 	rate = wall > 0 ? (double)total / wall : 0;
 	for (int s = 0; s < NSTAGES; s++) {
@@ -334,20 +296,19 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (hold > 0) {
 		struct timespec ts = { (time_t)hold, (long)((hold - (double)(time_t)hold) * 1e9) };
-		unsigned long long a[2], b[2];
+		struct cpustat a, b;
 
 		/* The host's CPU while these guests sit idle: KVM's own floor,
 		 * the baseline for kvmlite's idle figure. */
-		cpu_read(a);
+		cpustat_read(&a);
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
-		cpu_read(b);
+		cpustat_read(&b);
 		if (json)
 			printf("{\"bench\":\"raw_baseline_hold\",\"seconds\":%.1f,\"guests\":%ld,\"host_cpu_pct\":%.2f}\n",
-			       hold, total, b[1] > a[1] ? 100.0 * (double)(b[0] - a[0]) / (double)(b[1] - a[1]) : 0);
+			       hold, total, cpustat_busy_pct(&a, &b));
 		else
-			printf("held idle          %.0f s: host CPU %.2f%% (all CPUs)\n", hold,
-			       b[1] > a[1] ? 100.0 * (double)(b[0] - a[0]) / (double)(b[1] - a[1]) : 0);
+			printf("held idle          %.0f s: host CPU %.2f%% (all CPUs)\n", hold, cpustat_busy_pct(&a, &b));
 		fflush(stdout);
 	}
 	/* Release the workers; each closes all its fds and exits. */

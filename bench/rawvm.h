@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hostinfo.h" /* vmm/hostinfo.c is linked into every benchmark */
 #include "layout.h"
 #include "types.h"
 
@@ -168,7 +169,7 @@ enum { MI_TOTAL, MI_AVAIL, MI_SLAB, MI_KSTACK, MI_PTABLES, MI_SECPT, MI_VMALLOC,
 static const char *const meminfo_key[NMI] = { "MemTotal",      "MemAvailable", "Slab",	  "KernelStack", "PageTables",
 					      "SecPageTables", "VmallocUsed",  "Percpu", "AnonPages" };
 
-static inline int meminfo_read(s64 v[NMI])
+static inline int rawvm_meminfo(s64 v[NMI])
 {
 	char line[256], key[64];
 	long long kib;
@@ -199,24 +200,23 @@ static inline double meminfo_settle(double timeout_s)
 	struct timespec half = { 0, 500000000 };
 	int calm = 0;
 
-	meminfo_read(prev);
+	rawvm_meminfo(prev);
 	while (calm < 2 && (double)(now_ns() - t0) / 1e9 < timeout_s) {
 		nanosleep(&half, NULL);
-		meminfo_read(cur);
+		rawvm_meminfo(cur);
 		calm = cur[MI_AVAIL] - prev[MI_AVAIL] < 1024 ? calm + 1 : 0; /* < 1 MiB per 0.5 s */
 		prev[MI_AVAIL] = cur[MI_AVAIL];
 	}
 	return (double)(now_ns() - t0) / 1e9;
 }
 
-/* Host memory in use, percent: what --mem-budget and the 60% rule watch. */
-static inline double meminfo_used_pct(void)
+/* Host memory in use, percent: what --mem-budget and the 60% rule watch
+ * (100 when /proc/meminfo cannot be read: stop rather than guess). */
+static inline double rawvm_used_pct(void)
 {
-	s64 v[NMI];
+	struct meminfo m;
 
-	if (meminfo_read(v) < 0 || v[MI_TOTAL] == 0)
-		return 100.0;
-	return 100.0 * (double)(v[MI_TOTAL] - v[MI_AVAIL]) / (double)v[MI_TOTAL];
+	return meminfo_read(&m) == 0 ? meminfo_used_pct(&m) : 100.0;
 }
 
 /* Every figure names its host and KVM backend (DESIGN.md, "Honest numbers"). */

@@ -154,18 +154,16 @@ static void console_deliver(struct console *c, struct vm *vm)
 				c->dropped_in++;
 			uart_rx_byte(&vm->uart, c->in[c->in_pos]);
 		}
-	} else {
-		/* Flow control: only while the guest holds RTS up, so input that
-		 * comes before it set up its UART (FCR clears the FIFO) is kept. */
-		while (c->in_pos < c->in_len && uart_rts(&vm->uart) && uart_rx_room(&vm->uart) > 0)
-			uart_rx_byte(&vm->uart, c->in[c->in_pos++]);
-	}
-	if (c->in_pos == c->in_len) {
-		c->in_pos = c->in_len = 0;
 		/* Nothing more to send now: the receiver sees the line go idle,
 		 * which raises the FIFO's character-timeout interrupt. */
 		uart_rx_idle(&vm->uart);
+	} else {
+		/* Flow control: only while the guest holds RTS up, so input that
+		 * comes before it set up its UART (FCR clears the FIFO) is kept. */
+		c->in_pos += uart_rx_feed(&vm->uart, c->in + c->in_pos, c->in_len - c->in_pos);
 	}
+	if (c->in_pos == c->in_len)
+		c->in_pos = c->in_len = 0;
 }
 
 /* One POSIX timer for this thread: fires SIG_KICK at an absolute time. */
@@ -260,7 +258,8 @@ static void run_loop(struct vm *vm, struct console *c, timer_t timer)
 			 * sleeps, so none can slip in between and be missed. */
 			sigprocmask(SIG_BLOCK, &stop_set, &unblocked);
 			if (!stop_signal)
-				console_read(c, deadline == UINT64_MAX ? -1 : (int)((deadline - now + 999999) / 1000000),
+				console_read(c,
+					     deadline == UINT64_MAX ? -1 : (int)((deadline - now + 999999) / 1000000),
 					     &unblocked);
 			sigprocmask(SIG_SETMASK, &unblocked, NULL);
 			look = false;

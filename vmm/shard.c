@@ -15,9 +15,9 @@
 #include "layout.h"
 #include "shard.h"
 
-#define SIG_KICK SIGRTMIN
+#define SIG_KICK     SIGRTMIN
 #define CREATE_BATCH 8 /* guests created per turn, so booting ones run meanwhile */
-#define NONE UINT32_MAX
+#define NONE	     UINT32_MAX
 
 /* io_uring user_data: what a completion is for */
 enum { UD_READ = 1, UD_WRITE, UD_LOG, UD_TIMEOUT, UD_TIMEOUT_UPDATE };
@@ -302,16 +302,11 @@ static void guest_output(void *ctx, struct vm *vm, u8 byte)
  * FIFO room), as a serial line with hardware flow control would. */
 static void guest_feed(struct guest *g)
 {
-	struct uart *u = &g->vm.uart;
-
 	if (g->in_pos == g->in_len || g->vm.state == VM_ENDED)
 		return;
-	while (g->in_pos < g->in_len && uart_rts(u) && uart_rx_room(u) > 0)
-		uart_rx_byte(u, g->in[g->in_pos++]);
-	if (g->in_pos == g->in_len) {
+	g->in_pos += (u16)uart_rx_feed(&g->vm.uart, g->in + g->in_pos, g->in_len - g->in_pos);
+	if (g->in_pos == g->in_len)
 		g->in_pos = g->in_len = 0;
-		uart_rx_idle(u);
-	}
 }
 
 /* After anything happened to a guest: file it where it belongs now. */
@@ -813,8 +808,8 @@ void *shard_main(void *arg)
 	return NULL;
 }
 
-int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm,
-	       const struct guest_image *images, bool firmware, int sock, int log_fd)
+int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm, const struct guest_image *images,
+	       bool firmware, int sock, int log_fd)
 {
 	const u8 *fw;
 	size_t fw_len;

@@ -564,6 +564,26 @@ static void test_scratch_register(void **state)
 	assert_int_equal(f.irq.sets, 1); /* only the reset touched the line */
 }
 
+static void test_rx_feed_waits_for_rts_and_fifo_room(void **state)
+{
+	struct fx f;
+	u8 buf[20];
+
+	fx_init(&f);
+	memset(buf, 'a', sizeof(buf));
+	assert_int_equal(uart_rx_feed(&f.u, buf, sizeof(buf)), 0);  /* RTS low: nothing sent */
+	wr(&f, 2, 0xc1);					    /* FIFOs on, trigger at 14 */
+	wr(&f, 4, 0x02);					    /* RTS */
+	assert_int_equal(uart_rx_feed(&f.u, buf, sizeof(buf)), 16); /* the FIFO is full */
+	assert_int_equal(f.u.stats.overruns, 0);
+	assert_int_equal(rd(&f, 5) & 0x02, 0); /* no overrun */
+	for (int i = 0; i < 16; i++)
+		rd(&f, 0);
+	assert_int_equal(uart_rx_feed(&f.u, buf, 4), 4);
+	wr(&f, 1, 0x01); /* ERBFI: the idle line after the whole feed gives the timeout */
+	assert_int_equal(rd(&f, 2) & 0x0f, 0x0c);
+}
+
 static void test_lsr_msr_writes_ignored(void **state)
 {
 	struct fx f;
@@ -654,6 +674,7 @@ int main(void)
 		cmocka_unit_test(test_wide_access_splits_into_bytes),
 		cmocka_unit_test(test_offset_is_masked_to_eight_ports),
 		cmocka_unit_test(test_scratch_register),
+		cmocka_unit_test(test_rx_feed_waits_for_rts_and_fifo_room),
 		cmocka_unit_test(test_lsr_msr_writes_ignored),
 		cmocka_unit_test(test_random_accesses_keep_invariants),
 	};

@@ -325,3 +325,14 @@ void uart_rx_idle(struct uart *u)
 	u->rx_idle = true;
 	uart_update_irq(u);
 }
+
+size_t uart_rx_feed(struct uart *u, const u8 *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && uart_rts(u) && uart_rx_room(u) > 0)
+		uart_rx_byte(u, buf[n++]);
+	if (n == len)
+		uart_rx_idle(u);
+	return n;
+}

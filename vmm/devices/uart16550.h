@@ -123,6 +123,13 @@ static inline bool uart_rts(const struct uart *u)
 	return (u->mcr & UART_MCR_RTS) && !(u->mcr & UART_MCR_LOOP);
 }
 
+/*
+ * The host's end of such a line: hands over bytes from buf while the guest
+ * holds RTS up and the receiver has room. When it took them all the line
+ * goes idle (uart_rx_idle). Returns how many it took; the rest wait.
+ */
+size_t uart_rx_feed(struct uart *u, const u8 *buf, size_t len);
+
 /* Offsets 0 and 1 reach the divisor latch (for tracing, which names registers). */
 static inline bool uart_dlab(const struct uart *u)
 {
