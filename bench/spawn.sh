@@ -55,7 +55,7 @@ for r in $(seq "$ROUNDS"); do
 	build/bench/raw_baseline -n "$N_RATE" -p "$CPUS" -i build/guest/mvm.img --json 2>/dev/null | jget rate_per_s >>"$OUT.raw"
 	settle
 	progress "boot rate round $r/$ROUNDS: kvmlite spawn $N_RATE"
-	$K spawn "$N_RATE" --for 0 --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
+	$K spawn "$N_RATE" --park never --for 0 --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
 	jget boot_rate_per_s <"$OUT.last" >>"$OUT.kvm"
 	jget time_to_all_booted_s <"$OUT.last" >>"$OUT.boot"
 done
@@ -80,12 +80,12 @@ idle_raw=$(build/bench/raw_baseline -n "$N_IDLE" -p "$CPUS" -i build/guest/mvm.i
 	jget host_cpu_pct)
 settle
 progress "idle CPU: $N_IDLE mvm guests for $IDLE_S s"
-$K spawn "$N_IDLE" --for "$IDLE_S" --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
+$K spawn "$N_IDLE" --park never --for "$IDLE_S" --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
 idle_mvm=$(jget host_cpu_idle_pct <"$OUT.last")
 idle_vmm=$(jget vmm_cpu_idle_pct <"$OUT.last")
 settle
 progress "idle CPU: $N_TICK tick guests for $TICK_S s"
-$K spawn "$N_TICK" --guest tick --for "$TICK_S" --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
+$K spawn "$N_TICK" --park never --guest tick --for "$TICK_S" --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
 idle_tick=$(jget host_cpu_idle_pct <"$OUT.last")
 printf '\r\033[K' >&2
 echo
@@ -102,7 +102,7 @@ fi
 if want req; then
 settle
 progress "requests: spawning $N_REQ guests"
-$K spawn "$N_REQ" --socket "$SOCK" >/dev/null 2>&1 &
+$K spawn "$N_REQ" --park never --socket "$SOCK" >/dev/null 2>&1 &
 spid=$!
 for _ in $(seq 600); do
 	[ "$($K list --socket "$SOCK" 2>/dev/null | awk '/^booted/ {print $2}')" = "$N_REQ" ] && break
@@ -135,7 +135,7 @@ if [ "$N_DENSE" -gt 0 ] && want density; then
 	dense_raw=$(build/bench/raw_baseline -n "$N_DENSE" -p 6 --mem-budget 90 -i build/guest/mvm.img --json 2>/dev/null | jget created)
 	settle
 	progress "density: kvmlite spawn up to $N_DENSE guests or 90% memory"
-	$K spawn "$N_DENSE" --mem-budget 90 --for 0 --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
+	$K spawn "$N_DENSE" --park never --mem-budget 90 --for 0 --json --socket "$SOCK" 2>/dev/null >"$OUT.last"
 	dense_kvm=$(jget booted <"$OUT.last")
 	printf '\r\033[K' >&2
 	echo

@@ -372,10 +372,13 @@ void control_accepted(struct spawn *sv, int fd)
 /* One shard's part of a fanned-out answer: "ok k=v k=v ..." or "ok RANGES". */
 /* ---- answers from the shards ---- */
 
-static const char *const stat_names[] = { "exits",	 "io_exits",	  "hlts",	 "irqs",
-					  "kicks",	 "unknown_ports", "mmio",	 "out_bytes",
-					  "in_bytes",	 "overruns",	  "out_dropped", "pit_irqs",
-					  "pit_clamped", "slices",	  "preempted",	 "create_failed" };
+static const char *const stat_names[PEND_SUMS] = {
+	"exits",     "io_exits",    "hlts",	    "irqs",	  "kicks",	  "unknown_ports", "mmio",
+	"out_bytes", "in_bytes",    "overruns",	    "out_dropped", "pit_irqs",	  "pit_clamped",   "slices",
+	"preempted", "create_failed", "pool",	    "parks",	  "resumes",	  "pool_hits",	   "resume_failed",
+	"vms_created", "parked_bytes",
+};
+static const char *const count_names[] = { "running", "halted", "parked", "ended", "failed" };
 
 static void pend_gather(struct pending *p, u32 link, const char *rest, size_t len)
 {
@@ -390,15 +393,11 @@ static void pend_gather(struct pending *p, u32 link, const char *rest, size_t le
 		return;
 	}
 	/* PEND_COUNTS and PEND_STATS: sum the k-th "k=v" of every shard */
-	for (int k = 0; k < 16; k++) {
-		const char *key = p->kind == PEND_STATS
-					  ? stat_names[k]
-					  : (const char *[]){ "running", "halted", "ended", "failed" }[k & 3];
+	for (int k = 0; k < (p->kind == PEND_STATS ? PEND_SUMS : (int)ARRAY_SIZE(count_names)); k++) {
+		const char *key = p->kind == PEND_STATS ? stat_names[k] : count_names[k];
 		char pat[32];
 		const char *v;
 
-		if (p->kind == PEND_COUNTS && k >= 4)
-			break;
 		snprintf(pat, sizeof(pat), " %s=", key);
 		v = strstr(rest, pat);
 		if (v)
@@ -513,12 +512,14 @@ void control_answer(struct spawn *sv, struct link *l, char *line, size_t len)
 		return;
 	if (p->kind == PEND_STATS) {
 		outbuf_printf(&p->text, "ok ");
-		spawn_stats_json(sv, &p->text, p->sums, stat_names, 16);
+		spawn_stats_json(sv, &p->text, p->sums, stat_names, PEND_SUMS);
 		outbuf_printf(&p->text, "\n");
 	} else if (p->kind == PEND_COUNTS) {
-		outbuf_printf(&p->text, "ok running=%llu halted=%llu ended=%llu failed=%llu lost=%u booted=%u\n",
+		outbuf_printf(&p->text,
+			      "ok running=%llu halted=%llu parked=%llu ended=%llu failed=%llu lost=%u booted=%u\n",
 			      (unsigned long long)p->sums[0], (unsigned long long)p->sums[1],
-			      (unsigned long long)p->sums[2], (unsigned long long)p->sums[3], sv->lost, sv->booted);
+			      (unsigned long long)p->sums[2], (unsigned long long)p->sums[3],
+			      (unsigned long long)p->sums[4], sv->lost, sv->booted);
 	} else if (p->kind == PEND_RANGES) {
 		for (u32 i = 0; p->parts && i < sv->nlinks; i++) {
 			if (p->parts[i].len) {

@@ -40,6 +40,10 @@ static void usage(FILE *f)
 		"                      RLIMIT_NOFILE or vm.max_map_count require)\n"
 		"  --threads T         worker threads per process (default 1)\n"
 		"  --mem-budget PCT    create no more guests once host memory in use reaches PCT (90)\n"
+		"  --park auto|never|always  give idle guests' KVM VMs back and keep only their\n"
+		"                      state: auto (default) once the budget or the host's PIDs or\n"
+		"                      fds run short, least recently active first; always: every\n"
+		"                      guest as soon as it halts; never: every guest stays live\n"
 		"  --firmware pc|none  default none: spawn guests program their own devices\n"
 		"  --json              the summary as one JSON object\n"
 		"  --log FILE          append every guest's output lines to FILE, each prefixed\n"
@@ -70,14 +74,14 @@ static int cmd_spawn(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' }, { "mem-budget", required_argument, NULL, 'm' },
 		{ "firmware", required_argument, NULL, 'F' }, { "verbose", no_argument, NULL, 'v' },
 		{ "per-process", required_argument, NULL, 'p' }, { "threads", required_argument, NULL, 't' },
-		{ "log", required_argument, NULL, 'l' },
+		{ "log", required_argument, NULL, 'l' },     { "park", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	/* No firmware by default: guests made for spawn program their own
 	 * devices, and the firmware's read-only memslot costs the kernel
 	 * 24 KiB per VM (bench/kernel_cost) and a slower boot at scale. */
-	struct spawn_opts o = { .for_s = -1, .firmware = false, .mem_budget = 90 };
+	struct spawn_opts o = { .for_s = -1, .firmware = false, .mem_budget = 90, .park = PARK_AUTO };
 	char *end;
 	int c;
 
@@ -136,6 +140,18 @@ static int cmd_spawn(int argc, char **argv)
 				return 2;
 			}
 			o.firmware = strcmp(optarg, "pc") == 0;
+			break;
+		case 'P':
+			if (strcmp(optarg, "auto") == 0) {
+				o.park = PARK_AUTO;
+			} else if (strcmp(optarg, "never") == 0) {
+				o.park = PARK_NEVER;
+			} else if (strcmp(optarg, "always") == 0) {
+				o.park = PARK_ALWAYS;
+			} else {
+				fprintf(stderr, "kvmlite: --park takes 'auto', 'never' or 'always', not '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case 'v':
 			o.verbose = true;

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "layout.h"
 #include "shard.h"
 
@@ -26,7 +27,7 @@ enum { UD_READ = 1, UD_WRITE, UD_LOG, UD_TIMEOUT, UD_TIMEOUT_UPDATE };
 
 static u64 guest_key(const struct guest *g)
 {
-	u64 d = vm_deadline(&g->vm);
+	u64 d = g->retry_at ? g->retry_at : vm_deadline(&g->vm);
 
 	return g->req_deadline < d ? g->req_deadline : d;
 }
@@ -94,10 +95,13 @@ static void heap_update(struct shard *s, struct guest *g)
 
 /* ---- the run queue: guests that want the CPU, round robin ---- */
 
+static void lru_remove(struct shard *s, struct guest *g);
+
 static void runq_push(struct shard *s, struct guest *g)
 {
-	if (g->queued || g->vm.state != VM_RUNNING)
+	if (g->queued || g->vm.state != VM_RUNNING || g->retry_at)
 		return;
+	lru_remove(s, g); /* it is active again */
 	g->queued = true;
 	s->runq[(s->runq_head + s->runq_len++) % s->count] = (u32)(g - s->g);
 }
@@ -113,6 +117,39 @@ static struct guest *runq_pop(struct shard *s)
 	s->runq_len--;
 	g->queued = false;
 	return g;
+}
+
+/* ---- resident halted guests, least recently active first: whom --park auto parks ---- */
+
+static void lru_remove(struct shard *s, struct guest *g)
+{
+	if (!g->in_lru)
+		return;
+	g->in_lru = false;
+	if (g->lru_prev != NONE)
+		s->g[g->lru_prev].lru_next = g->lru_next;
+	else
+		s->lru_head = g->lru_next;
+	if (g->lru_next != NONE)
+		s->g[g->lru_next].lru_prev = g->lru_prev;
+	else
+		s->lru_tail = g->lru_prev;
+}
+
+static void lru_append(struct shard *s, struct guest *g)
+{
+	u32 i = (u32)(g - s->g);
+
+	if (g->in_lru)
+		return;
+	g->in_lru = true;
+	g->lru_next = NONE;
+	g->lru_prev = s->lru_tail;
+	if (s->lru_tail != NONE)
+		s->g[s->lru_tail].lru_next = i;
+	else
+		s->lru_head = i;
+	s->lru_tail = i;
 }
 
 /* ---- bytes out: to the supervisor, and to the log ---- */
@@ -208,15 +245,38 @@ static void shard_printf(struct shard *s, const char *fmt, ...)
 	s->to_sv.len += n < 512 ? (size_t)n : 511;
 }
 
-/* Appends escaped guest bytes [from, to) of its output ring. */
+/*
+ * Where the guest's output byte `pos` is kept, and how many of the bytes
+ * up to `to` follow it there: its ring while it has a VM; its park record
+ * while parked (the ring's page is given back then). pos must be at least
+ * the oldest byte kept.
+ */
+static const u8 *guest_out_at(const struct guest *g, u64 pos, u64 to, size_t *n)
+{
+	u32 off = (u32)(pos % GUEST_OUT_SIZE);
+
+	if (g->park) {
+		*n = (size_t)(to - pos);
+		return park_output(g->park) + (pos - g->park->out_from);
+	}
+	*n = to - pos < GUEST_OUT_SIZE - off ? (size_t)(to - pos) : GUEST_OUT_SIZE - off;
+	return g->out + off;
+}
+
+static u64 guest_out_oldest(const struct guest *g)
+{
+	return g->out_total > GUEST_OUT_SIZE ? g->out_total - GUEST_OUT_SIZE : 0;
+}
+
+/* Appends escaped guest output bytes [from, to). */
 static void shard_put_output(struct shard *s, const struct guest *g, u64 from, u64 to)
 {
 	while (from < to) {
-		u32 off = (u32)(from % GUEST_OUT_SIZE);
-		size_t n = to - from < GUEST_OUT_SIZE - off ? (size_t)(to - from) : GUEST_OUT_SIZE - off;
+		size_t n;
+		const u8 *src = guest_out_at(g, from, to, &n);
 		char *p = shard_reserve(s, PROTO_ESCAPED_MAX(n) + 1);
 
-		proto_escape(g->out + off, n, p, PROTO_ESCAPED_MAX(n) + 1);
+		proto_escape(src, n, p, PROTO_ESCAPED_MAX(n) + 1);
 		s->to_sv.len += strlen(p);
 		from += n;
 	}
@@ -233,6 +293,10 @@ static const char *guest_state(const struct guest *g)
 {
 	if (!g->created)
 		return "creating";
+	if (g->vm.state != VM_ENDED && g->retry_at)
+		return "failed"; /* for now: it could not get a VM back, and will try again */
+	if (g->vm.state != VM_ENDED && g->park)
+		return "parked";
 	if (g->vm.state == VM_RUNNING)
 		return "running";
 	if (g->vm.state == VM_HALTED)
@@ -267,14 +331,17 @@ static void guest_answer(struct guest *g, u64 line_end)
 static void guest_log_line(struct guest *g, bool add_newline)
 {
 	struct shard *s = g->shard;
-	u64 from = g->log_pos, oldest = g->out_total > GUEST_OUT_SIZE ? g->out_total - GUEST_OUT_SIZE : 0;
+	u64 from = g->log_pos, oldest = guest_out_oldest(g);
 	char *p = sendbuf_reserve(s, &s->log, GUEST_OUT_SIZE + 17);
-	size_t n = (size_t)snprintf(p, 16, "%u ", g->vm.index);
+	size_t n = (size_t)snprintf(p, 16, "%u ", g->vm.index), len = 0;
 
 	if (from < oldest)
 		from = oldest; /* a line longer than the ring: its start is gone */
-	for (; from < g->out_total; from++)
-		p[n++] = (char)g->out[from % GUEST_OUT_SIZE];
+	for (; from < g->out_total; from += len, n += len) {
+		const u8 *src = guest_out_at(g, from, g->out_total, &len);
+
+		memcpy(p + n, src, len);
+	}
 	if (add_newline)
 		p[n++] = '\n';
 	s->log.len += n;
@@ -309,6 +376,193 @@ static void guest_feed(struct guest *g)
 		g->in_pos = g->in_len = 0;
 }
 
+/* ---- KVM VMs: the pool, parking and resuming ---- */
+
+/* A spare VM back to the pool, or closed if the pool is full. */
+static void shard_vcpu_put(struct shard *s, struct vcpu *c)
+{
+	if (c->vm_fd >= 0 && s->pool_len < SHARD_POOL_MAX)
+		s->pool[s->pool_len++] = *c;
+	else
+		vm_vcpu_destroy(c, s->kvm->run_size);
+}
+
+/* A new VM. The first one, before it ever runs, tells which MSRs a vCPU
+ * has and their reset values: what parking saves and restores. */
+static int shard_vcpu_create(struct shard *s, struct vcpu *c, const char **what)
+{
+	if (vm_vcpu_create(s->kvm, s->firmware ? s->ram.firmware : NULL, c, what) < 0)
+		return -1;
+	s->stats.vms_created++;
+	if (s->park != PARK_NEVER && !s->msrs) {
+		s->msrs = malloc(sizeof(*s->msrs));
+		if (!s->msrs || park_msrs_probe(s->msrs, s->kvm->fd, c->fd) < 0) {
+			shard_printf(s, "@fatal shard %u: parking is not possible on this host (%s): --park never\n",
+				     s->id, !s->msrs ? "out of memory" : strerror(errno));
+			free(s->msrs);
+			s->msrs = NULL;
+			s->park = PARK_NEVER;
+		}
+	}
+	return 0;
+}
+
+static int guest_park(struct shard *s, struct guest *g);
+
+/*
+ * A VM for a guest to run on: a spare one from the pool; else a new one,
+ * while the shard holds fewer than vm_max; else the VM of the least
+ * recently active halted guest, which is parked for it. EAGAIN: every VM
+ * is busy with a running guest; try again later.
+ */
+static int shard_vcpu_get(struct shard *s, struct vcpu *c, const char **what)
+{
+	if (!s->pool_len && s->resident >= s->vm_max) {
+		*what = "parking another guest for its VM";
+		if (s->lru_head == NONE) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (guest_park(s, &s->g[s->lru_head]) < 0)
+			return -1;
+	}
+	if (s->pool_len) {
+		*c = s->pool[--s->pool_len];
+		return 0;
+	}
+	return shard_vcpu_create(s, c, what);
+}
+
+/* Bytes of RAM the guest has touched: all of it is the VMM's to keep. */
+static size_t guest_ram_resident(struct shard *s, struct guest *g)
+{
+	unsigned char vec[GUEST_RAM_SIZE / GUEST_PAGE_SIZE];
+	size_t n = 0;
+
+	if (mincore(g->vm.ram, GUEST_RAM_SIZE, vec) < 0)
+		return GUEST_RAM_SIZE;
+	for (size_t i = 0; i < sizeof(vec); i++)
+		n += vec[i] & 1;
+	return n * GUEST_PAGE_SIZE;
+}
+
+static size_t guest_parked_bytes(struct shard *s, struct guest *g)
+{
+	return sizeof(*g) + park_size(g->park) + guest_ram_resident(s, g);
+}
+
+/*
+ * Parks a halted guest: saves its vCPU, takes its RAM out of its VM and
+ * gives the VM to the pool; the output it keeps moves into the record so
+ * that its ring's page can go. -1 (it stays as it was) if KVM refused.
+ */
+static int guest_park(struct shard *s, struct guest *g)
+{
+	static u8 kept[GUEST_OUT_SIZE];
+	u64 from = guest_out_oldest(g);
+	size_t n, len = 0;
+	struct vcpu c;
+	struct park *p;
+
+	for (n = 0; from + n < g->out_total; n += len) {
+		const u8 *src = guest_out_at(g, from + n, g->out_total, &len);
+
+		memcpy(kept + n, src, len);
+	}
+	p = park_save(&g->vm, s->msrs, kept, (u32)n, from);
+	if (!p)
+		return -1;
+	vm_detach(&g->vm, &c);
+	/* A VM whose MSRs cannot be put back to reset is not handed on. */
+	if (c.vm_fd >= 0 && park_reset_msrs(c.fd, p, s->msrs) < 0) {
+		close(c.vm_fd);
+		c.vm_fd = -1;
+	}
+	shard_vcpu_put(s, &c);
+	g->park = p;
+	madvise(g->out, GUEST_OUT_SIZE, MADV_DONTNEED);
+	lru_remove(s, g);
+	s->resident--;
+	s->parked++;
+	s->parked_bytes += guest_parked_bytes(s, g);
+	s->stats.parks++;
+	return 0;
+}
+
+/*
+ * Gives a parked guest a VM again and its state back. On failure the guest
+ * keeps its record and tries again later (backing off up to 5 s): it is
+ * reported failed meanwhile, with the reason; no other guest is touched.
+ */
+static int guest_resume(struct shard *s, struct guest *g)
+{
+	const struct park *p = g->park;
+	const char *what = "KVM_SET_USER_MEMORY_REGION (RAM)";
+	bool hit = s->pool_len > 0;
+	struct vcpu c;
+	u64 backoff;
+
+	if (fault_hit("resume", g->vm.index)) {
+		errno = ENOMEM; /* as a failing memslot allocation would say */
+		goto fail;
+	}
+	if (shard_vcpu_get(s, &c, &what) < 0) {
+		if (errno == EAGAIN)
+			return -1;
+		goto fail;
+	}
+	if (vm_attach(&g->vm, &c, s->kvm->run_size, &what) < 0) {
+		shard_vcpu_put(s, &c);
+		goto fail;
+	}
+	if (park_restore(&g->vm, p) < 0) {
+		what = "restoring the vCPU state";
+		vm_detach(&g->vm, &c);
+		vm_vcpu_destroy(&c, s->kvm->run_size); /* half-restored: not for another guest */
+		goto fail;
+	}
+	for (u64 i = 0; i < p->out_len; i++)
+		g->out[(p->out_from + i) % GUEST_OUT_SIZE] = park_output(p)[i];
+	s->parked_bytes -= guest_parked_bytes(s, g);
+	free(g->park);
+	g->park = NULL;
+	s->parked--;
+	s->resident++;
+	s->stats.resumes++;
+	s->stats.pool_hits += hit;
+	g->resume_tries = 0;
+	return 0;
+fail:
+	s->stats.resume_failed++;
+	snprintf(g->vm.why, sizeof(g->vm.why), "resume: %s: %s (state kept, retrying)", what, strerror(errno));
+	shard_printf(s, "@resume_failed %u %s\n", guest_id(g), g->vm.why);
+	if (g->req_deadline != UINT64_MAX) {
+		shard_printf(s, "%u error %s\n", g->req_tag, g->vm.why);
+		g->req_deadline = UINT64_MAX;
+	}
+	backoff = 100000000ull << (g->resume_tries < 5 ? g->resume_tries : 5);
+	g->resume_tries++;
+	g->retry_at = clock_now() + (backoff < 5000000000ull ? backoff : 5000000000ull);
+	errno = EIO;
+	return -1;
+}
+
+/* An ended guest gives everything back: its VM (closed, not pooled: it
+ * may have ended in any state), its record, its RAM. */
+static void guest_release(struct shard *s, struct guest *g)
+{
+	if (g->park) {
+		s->parked_bytes -= guest_parked_bytes(s, g);
+		free(g->park);
+		g->park = NULL;
+		s->parked--;
+	} else if (g->vm.vcpu_fd >= 0) {
+		vm_destroy(&g->vm);
+		s->resident--;
+	}
+	arena_release(&s->ram, (size_t)(g - s->g));
+}
+
 /* After anything happened to a guest: file it where it belongs now. */
 static void guest_settle(struct shard *s, struct guest *g, u64 now)
 {
@@ -318,8 +572,15 @@ static void guest_settle(struct shard *s, struct guest *g, u64 now)
 			shard_printf(s, "%u error timeout\n", g->req_tag);
 			g->req_deadline = UINT64_MAX;
 		}
+		if (g->retry_at && g->retry_at <= now)
+			g->retry_at = 0;
 		heap_update(s, g);
 		runq_push(s, g);
+		/* A guest that halted gives its VM up now (always), or becomes
+		 * a candidate, most recently active last (auto). */
+		if (g->vm.state == VM_HALTED && !g->park && s->park != PARK_NEVER &&
+		    (s->park == PARK_AUTO || guest_park(s, g) < 0))
+			lru_append(s, g);
 		return;
 	}
 	if (g->reported)
@@ -332,48 +593,75 @@ static void guest_settle(struct shard *s, struct guest *g, u64 now)
 		shard_printf(s, "%u error guest not running\n", g->req_tag);
 	g->req_deadline = UINT64_MAX;
 	heap_remove(s, g);
+	lru_remove(s, g);
 	shard_printf(s, "@end %u %s %s\n", guest_id(g), guest_state(g), g->vm.why);
-	if (g->vm.vcpu_fd >= 0) {
-		vm_destroy(&g->vm);
-		arena_release(&s->ram, (size_t)(g - s->g));
+	guest_release(s, g);
+}
+
+/* Tells the supervisor what changed: guests created, guests parked. */
+static void shard_report(struct shard *s)
+{
+	if (s->created == s->created_reported && s->parked == s->parked_reported)
+		return;
+	shard_printf(s, "@created %u %u %llu\n", s->created, s->parked, (unsigned long long)s->parked_bytes);
+	s->created_reported = s->created;
+	s->parked_reported = s->parked;
+}
+
+/* Gives a new guest a VM and boots it. EAGAIN: no VM free yet, try later. */
+static int guest_start(struct shard *s, struct guest *g, u32 index)
+{
+	struct vm_config cfg = { .index = index, .firmware = s->firmware, .output = guest_output, .output_ctx = g };
+	const struct guest_image *gi = s->images;
+	u8 *ram = arena_slot(&s->ram, index - s->first);
+	const char *what;
+	struct vcpu c;
+
+	while (index >= gi->upto)
+		gi++;
+	vm_setup(&g->vm, ram, &cfg);
+	if (shard_vcpu_get(s, &c, &what) < 0) {
+		if (errno == EAGAIN)
+			return -1;
+		goto fail;
 	}
+	loader_place(&gi->img, ram, GUEST_RAM_SIZE);
+	if (vm_attach(&g->vm, &c, s->kvm->run_size, &what) < 0) {
+		shard_vcpu_put(s, &c);
+		goto fail;
+	}
+	s->resident++;
+	/* A VM that will never carry another guest needs no VM fd: every fd
+	 * kept counts against RLIMIT_NOFILE. */
+	if (s->park == PARK_NEVER) {
+		close(g->vm.vm_fd);
+		g->vm.vm_fd = -1;
+	}
+	if (vm_boot(&g->vm, &what) < 0)
+		goto fail;
+	return 0;
+fail:
+	/* This guest fails with its reason; the run goes on. */
+	s->stats.create_failed++;
+	vm_end(&g->vm, VM_END_HOST_ERROR, "guest %u: %s: %s", index, what, strerror(errno));
+	return 0;
 }
 
 static void shard_create_some(struct shard *s)
 {
-	char err[160];
-
 	for (int n = 0; n < CREATE_BATCH && s->created < s->count && !s->create_stop; n++) {
 		struct guest *g = &s->g[s->created];
-		struct vm_config cfg = {
-			.index = s->first + s->created,
-			.firmware = s->firmware,
-			.output = guest_output,
-			.output_ctx = g,
-		};
-		u8 *ram = arena_slot(&s->ram, s->created);
 
+		if (guest_start(s, g, s->first + s->created) < 0)
+			break; /* every VM is busy: go on when one halts */
 		s->created++;
 		g->created = true;
-		const struct guest_image *gi = s->images;
-
-		while (cfg.index >= gi->upto)
-			gi++;
-		loader_place(&gi->img, ram, GUEST_RAM_SIZE);
-		if (vm_init(&g->vm, s->kvm, ram, s->ram.firmware, &cfg, err, sizeof(err)) < 0) {
-			/* This guest fails with its reason; the run goes on. */
-			s->stats.create_failed++;
-			g->vm.index = cfg.index;
-			g->vm.state = VM_ENDED;
-			g->vm.end = VM_END_HOST_ERROR;
-			snprintf(g->vm.why, sizeof(g->vm.why), "%.120s", err);
-			arena_release(&s->ram, s->created - 1);
+		if (g->vm.state == VM_ENDED)
 			guest_settle(s, g, 0);
-			continue;
-		}
-		runq_push(s, g);
+		else
+			runq_push(s, g);
 	}
-	shard_printf(s, "@created %u\n", s->created);
+	shard_report(s);
 }
 
 /* Runs one guest until it halts, ends, or its slice is over. */
@@ -383,6 +671,13 @@ static void shard_run_slice(struct shard *s, struct guest *g)
 	struct itimerspec its = { 0 };
 	u64 kicks = g->vm.stats.kicks;
 
+	if (g->park && guest_resume(s, g) < 0) {
+		if (errno == EAGAIN)
+			runq_push(s, g); /* every VM is busy: after the others */
+		else
+			heap_update(s, g); /* filed under its retry time */
+		return;
+	}
 	if (deadline < until)
 		until = deadline;
 	its.it_value.tv_sec = (time_t)(until / 1000000000ull);
@@ -433,17 +728,17 @@ static bool in_state(void *ctx, u32 i)
 static void shard_list(struct shard *s, u32 tag, const struct proto_req *r)
 {
 	if (!r->arg) {
-		u32 n[5] = { 0 }, booted = 0; /* running halted ended failed creating */
-		static const char *const names[] = { "running", "halted", "ended", "failed", "creating" };
+		u32 n[6] = { 0 }, booted = 0; /* running halted parked ended failed creating */
+		static const char *const names[] = { "running", "halted", "parked", "ended", "failed", "creating" };
 
 		for (u32 i = 0; i < s->count; i++) {
-			for (int k = 0; k < 5; k++)
+			for (int k = 0; k < 6; k++)
 				if (strcmp(guest_state(&s->g[i]), names[k]) == 0)
 					n[k]++;
 			booted += s->g[i].booted;
 		}
-		shard_printf(s, "%u ok running=%u halted=%u ended=%u failed=%u lost=0 booted=%u\n", tag, n[0], n[1],
-			     n[2], n[3], booted);
+		shard_printf(s, "%u ok running=%u halted=%u parked=%u ended=%u failed=%u lost=0 booted=%u\n", tag,
+			     n[0], n[1], n[2], n[3], n[4], booted);
 		return;
 	}
 	char state[16];
@@ -478,6 +773,7 @@ static void shard_stats_line(struct shard *s, u32 tag)
 {
 	u64 exits = 0, io = 0, hlts = 0, irqs = 0, kicks = 0, unk = 0, mmio = 0, out = 0, in = 0, overruns = 0,
 	    dropped = 0, pit_irqs = 0, clamped = 0;
+	const struct shard_stats *st = &s->stats;
 
 	for (u32 i = 0; i < s->created; i++) {
 		const struct vm *vm = &s->g[i].vm;
@@ -500,13 +796,17 @@ static void shard_stats_line(struct shard *s, u32 tag)
 	shard_printf(s,
 		     "%u ok exits=%llu io_exits=%llu hlts=%llu irqs=%llu kicks=%llu unknown_ports=%llu mmio=%llu "
 		     "out_bytes=%llu in_bytes=%llu overruns=%llu out_dropped=%llu pit_irqs=%llu pit_clamped=%llu "
-		     "slices=%llu preempted=%llu create_failed=%llu\n",
+		     "slices=%llu preempted=%llu create_failed=%llu resident=%u parked=%u pool=%u parks=%llu "
+		     "resumes=%llu pool_hits=%llu resume_failed=%llu vms_created=%llu parked_bytes=%llu\n",
 		     tag, (unsigned long long)exits, (unsigned long long)io, (unsigned long long)hlts,
 		     (unsigned long long)irqs, (unsigned long long)kicks, (unsigned long long)unk,
 		     (unsigned long long)mmio, (unsigned long long)out, (unsigned long long)in,
 		     (unsigned long long)overruns, (unsigned long long)dropped, (unsigned long long)pit_irqs,
 		     (unsigned long long)clamped, (unsigned long long)s->stats.slices,
-		     (unsigned long long)s->stats.preempted, (unsigned long long)s->stats.create_failed);
+		     (unsigned long long)s->stats.preempted, (unsigned long long)s->stats.create_failed, s->resident,
+		     s->parked, s->pool_len, (unsigned long long)st->parks, (unsigned long long)st->resumes,
+		     (unsigned long long)st->pool_hits, (unsigned long long)st->resume_failed,
+		     (unsigned long long)st->vms_created, (unsigned long long)s->parked_bytes);
 }
 
 /* Queues bytes for a guest's COM1; false when its input queue is full. */
@@ -592,6 +892,13 @@ static void shard_command(void *ctx, char *line, size_t len)
 		s->create_stop = true;
 		return;
 	}
+	if (strcmp(rest, "hold") == 0) {
+		/* The host is near its budget: no more VMs than now; new and
+		 * resumed guests get theirs by parking others (--park auto). */
+		if (s->vm_max > s->resident + s->pool_len)
+			s->vm_max = s->resident + s->pool_len;
+		return;
+	}
 	if (strncmp(rest, "unwatch ", 8) == 0) {
 		u32 id = (u32)strtoul(rest + 8, NULL, 10);
 
@@ -620,11 +927,12 @@ static void shard_command(void *ctx, char *line, size_t len)
 		u64 oldest = g->out_total > GUEST_OUT_SIZE ? g->out_total - GUEST_OUT_SIZE : 0;
 
 		if (r.cmd == PROTO_INFO) {
+			bool why = g->vm.state == VM_ENDED || g->retry_at;
+
 			shard_printf(s, "%u ok %s booted=%d exits=%llu out=%llu in=%llu dropped=%llu%s%s\n", tag,
 				     guest_state(g), g->booted, (unsigned long long)g->vm.stats.exits,
 				     (unsigned long long)g->out_total, (unsigned long long)g->vm.uart.stats.rx_bytes,
-				     (unsigned long long)oldest, g->vm.state == VM_ENDED ? " reason=" : "",
-				     g->vm.state == VM_ENDED ? g->vm.why : "");
+				     (unsigned long long)oldest, why ? " reason=" : "", why ? g->vm.why : "");
 		} else {
 			u64 from = r.has_from ? r.from : oldest;
 
@@ -757,9 +1065,34 @@ static void shard_end_all(struct shard *s)
 		if (g->vm.state != VM_ENDED)
 			vm_end(&g->vm, VM_END_STOPPED, "stopped with the spawn");
 		g->reported = true; /* nobody is listening any more */
-		if (g->vm.vcpu_fd >= 0)
-			vm_destroy(&g->vm);
+		guest_release(s, g);
 	}
+	while (s->pool_len)
+		vm_vcpu_destroy(&s->pool[--s->pool_len], s->kvm->run_size);
+}
+
+/*
+ * While nothing wants the CPU: make one spare VM ready, so that a guest
+ * resumed or created later finds one without waiting for KVM. Below the
+ * VM limit it is a new VM; at the limit (--park auto) the least recently
+ * active halted guest is parked for it. False when there is nothing to do.
+ */
+static bool shard_refill_pool(struct shard *s)
+{
+	struct vcpu c;
+	const char *what;
+
+	if (s->park == PARK_NEVER || s->pool_len >= SHARD_POOL_LOW)
+		return false;
+	if (s->resident + s->pool_len < s->vm_max) {
+		if (shard_vcpu_create(s, &c, &what) < 0) {
+			s->vm_max = s->resident + s->pool_len; /* the host said no: stay below */
+			return false;
+		}
+		shard_vcpu_put(s, &c);
+		return true;
+	}
+	return s->lru_head != NONE && guest_park(s, &s->g[s->lru_head]) == 0;
 }
 
 void *shard_main(void *arg)
@@ -785,6 +1118,8 @@ void *shard_main(void *arg)
 		g = runq_pop(s);
 		if (g) {
 			shard_run_slice(s, g);
+			if (s->stats.slices % 256 == 0)
+				shard_report(s);
 			sendbuf_submit(s, &s->to_sv);
 			if (s->log.len >= SHARD_WBUF_SIZE / 2)
 				sendbuf_submit(s, &s->log); /* log in batches while busy */
@@ -793,8 +1128,13 @@ void *shard_main(void *arg)
 		}
 		if (s->created < s->count && !s->create_stop)
 			continue;
+		if (shard_refill_pool(s)) {
+			io_uring_submit(&s->ring); /* then look for commands before the next */
+			continue;
+		}
 		/* Nothing wants the CPU: sleep until a command, a deadline or
 		 * the end of a write. Nothing polls. */
+		shard_report(s);
 		sendbuf_submit(s, &s->to_sv);
 		sendbuf_submit(s, &s->log);
 		shard_submit_read(s);
@@ -809,7 +1149,7 @@ void *shard_main(void *arg)
 }
 
 int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm, const struct guest_image *images,
-	       bool firmware, int sock, int log_fd)
+	       bool firmware, int sock, int log_fd, enum park_mode park, u32 vm_max)
 {
 	const u8 *fw;
 	size_t fw_len;
@@ -821,6 +1161,9 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 	s->kvm = kvm;
 	s->images = images;
 	s->firmware = firmware;
+	s->park = park;
+	s->vm_max = park == PARK_NEVER ? count : vm_max;
+	s->lru_head = s->lru_tail = NONE;
 	s->sock = sock;
 	s->timeout_at = UINT64_MAX;
 	s->read_done = INT32_MIN;
@@ -852,7 +1195,7 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 		s->g[i].out = s->out_arena + (size_t)i * GUEST_OUT_SIZE;
 		s->g[i].heap_pos = NONE;
 		s->g[i].req_deadline = UINT64_MAX;
-		s->g[i].vm.vcpu_fd = -1;
+		s->g[i].vm.vcpu_fd = s->g[i].vm.vm_fd = -1;
 		s->g[i].vm.index = first + i;
 	}
 	return 0;
@@ -871,6 +1214,8 @@ void shard_free(struct shard *s)
 	free(s->g);
 	free(s->runq);
 	free(s->heap);
+	free(s->msrs);
+	s->msrs = NULL;
 	s->to_sv.buf = s->log.buf = NULL;
 	s->g = NULL;
 	s->runq = s->heap = NULL;

@@ -8,13 +8,17 @@
 #include "kvm.h"
 #include "loader.h"
 #include "mem.h"
+#include "park.h"
 #include "proto.h"
+#include "spawn.h"
 #include "vm.h"
 
 #define SHARD_SLICE_NS 10000000ull /* a guest that never halts is preempted after this */
 #define GUEST_OUT_SIZE 4096	   /* each guest's output ring; older bytes are dropped and counted */
 #define GUEST_IN_SIZE 256	   /* input queued for a guest that it has not read yet */
 #define SHARD_WBUF_SIZE (1 << 20)  /* bytes to the supervisor not yet written */
+#define SHARD_POOL_MAX	32	   /* spare KVM VMs a shard keeps; more are closed */
+#define SHARD_POOL_LOW	8	   /* spare VMs made ready while the shard is idle */
 
 /*
  * One guest as a shard holds it: the VM, its place in the run queue and
@@ -48,6 +52,11 @@ struct guest {
 	u32 req_tag;	     /* the supervisor's tag for the pending request */
 	u16 in_len, in_pos;  /* queued input */
 	bool created, queued, booted, watched, reported;
+	bool in_lru;	     /* on the shard's list of resident halted guests */
+	u8 resume_tries;     /* failed attempts to give it a VM back, in a row */
+	u32 lru_prev, lru_next;
+	struct park *park;   /* while parked: its vCPU state; NULL while it has a VM */
+	u64 retry_at;	     /* after a failed resume: when to try again; 0: not waiting */
 	u8 in[GUEST_IN_SIZE];
 };
 
@@ -59,6 +68,7 @@ struct guest_image {
 
 struct shard_stats {
 	u64 slices, preempted, wakeups, create_failed, log_errors;
+	u64 parks, resumes, pool_hits, resume_failed, vms_created;
 };
 
 struct shard {
@@ -70,6 +80,15 @@ struct shard {
 	const struct kvm *kvm;
 	const struct guest_image *images; /* which image each guest id boots */
 	bool firmware;
+	enum park_mode park;
+	u32 vm_max;	    /* KVM VMs this shard may hold: resident guests and the pool */
+	u32 resident;	    /* guests that have a VM now */
+	u32 parked, parked_reported, created_reported;
+	u64 parked_bytes;   /* what parked guests take: records, RAM pages, struct guest */
+	struct vcpu pool[SHARD_POOL_MAX]; /* spare VMs, no guest's RAM mapped */
+	u32 pool_len;
+	u32 lru_head, lru_tail; /* resident halted guests, least recently active first */
+	struct msr_set *msrs;	/* found on the first VM made; NULL before */
 	int sock;	    /* socketpair end to the supervisor */
 	struct guest *g;
 	struct arena ram;
@@ -93,7 +112,8 @@ struct shard {
 };
 
 int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm,
-	       const struct guest_image *images, bool firmware, int sock, int log_fd);
+	       const struct guest_image *images, bool firmware, int sock, int log_fd, enum park_mode park,
+	       u32 vm_max);
 /* The thread body: runs until the supervisor closes its socket. */
 void *shard_main(void *arg);
 void shard_free(struct shard *s);

@@ -112,8 +112,15 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 	u32 id = arg ? (u32)strtoul(arg + 1, &arg, 10) : 0;
 
 	if (strncmp(line, "@created ", 9) == 0) {
+		/* "@created N PARKED BYTES" */
 		sv->created += id - l->created;
 		l->created = id;
+		l->parked = (u32)strtoul(arg, &arg, 10);
+		l->parked_bytes = strtoull(arg, NULL, 10);
+	} else if (strncmp(line, "@resume_failed ", 15) == 0) {
+		sv->resume_failed++;
+		if (sv->o->verbose)
+			fprintf(stderr, "%skvmlite: guest %u: %s\n", sv->tty ? "\r\033[K" : "", id, arg + 1);
 	} else if (strncmp(line, "@boot ", 6) == 0 && id < sv->o->count && !(sv->gflags[id] & G_BOOTED)) {
 		sv->gflags[id] |= G_BOOTED;
 		sv->booted++;
@@ -221,13 +228,20 @@ static void sv_reap_children(struct spawn *sv)
 
 /* ---- stats, progress, summary ---- */
 
+static u32 sv_parked(const struct spawn *sv, u64 *bytes);
+
+static const char *const park_names[] = { "never", "auto", "always" };
+
 void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const char *const *names, int n)
 {
-	u32 running = sv_live(sv);
+	u64 bytes;
+	u32 live = sv_live(sv), parked = sv_parked(sv, &bytes);
 
 	outbuf_printf(b,
-		      "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"ended\":%u,\"failed\":%u,\"lost\":%u",
-		      sv->o->count, sv->created, sv->booted, running, sv->ended - sv->failed, sv->failed, sv->lost);
+		      "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"resident\":%u,\"parked\":%u,"
+		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\"",
+		      sv->o->count, sv->created, sv->booted, live, live > parked ? live - parked : 0, parked,
+		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park]);
 	outbuf_printf(b, ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"worker_pids\":[",
 		      sv->procs, sv->threads, sv->kvm.backend);
 	for (u32 p = 0; p < sv->procs; p++)
@@ -238,12 +252,26 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 	outbuf_printf(b, "}");
 }
 
-/* Guests holding KVM resources now. */
+/* Guests created and not ended or lost: resident (on a KVM VM) or parked. */
 static u32 sv_live(const struct spawn *sv)
 {
 	u32 gone = sv->ended + sv->lost_live;
 
 	return sv->created > gone ? sv->created - gone : 0;
+}
+
+static u32 sv_parked(const struct spawn *sv, u64 *bytes)
+{
+	u32 n = 0;
+
+	*bytes = 0;
+	for (u32 i = 0; i < sv->nlinks; i++) {
+		if (sv->links[i].dead)
+			continue;
+		n += sv->links[i].parked;
+		*bytes += sv->links[i].parked_bytes;
+	}
+	return n;
 }
 
 static double sv_elapsed(const struct spawn *sv, u64 now)
@@ -255,6 +283,8 @@ static void sv_progress(struct spawn *sv, u64 now)
 {
 	struct meminfo m;
 	double t = sv_elapsed(sv, now), rate = t > 0 ? sv->booted / t : 0;
+	u64 bytes;
+	u32 live = sv_live(sv), parked = sv_parked(sv, &bytes), resident = live > parked ? live - parked : 0;
 
 	if (!sv->tty || sv->o->json)
 		return;
@@ -263,14 +293,15 @@ static void sv_progress(struct spawn *sv, u64 now)
 		u32 left = sv->o->count - sv->booted - sv->failed - sv->lost;
 
 		fprintf(stderr,
-			"\r\033[Kspawning: started %u  booted %u  failed %u  lost %u  %.0f/s  host memory %.0f%%  ETA "
-			"%.0fs",
-			sv->created, sv->booted, sv->failed, sv->lost, rate, meminfo_used_pct(&m),
+			"\r\033[Kspawning: started %u  booted %u  resident %u  parked %u  failed %u  lost %u  %.0f/s  "
+			"host memory %.0f%%  ETA %.0fs",
+			sv->created, sv->booted, resident, parked, sv->failed, sv->lost, rate, meminfo_used_pct(&m),
 			rate > 0 ? left / rate : 0.0);
 	} else {
 		fprintf(stderr,
-			"\r\033[Kserving: %u guests live, %u ended, %u failed, %u lost  host memory %.0f%%  up %.0fs",
-			sv_live(sv), sv->ended - sv->failed, sv->failed, sv->lost, meminfo_used_pct(&m), t);
+			"\r\033[Kserving: %u resident, %u parked, %u ended, %u failed, %u lost  host memory %.0f%%  up "
+			"%.0fs",
+			resident, parked, sv->ended - sv->failed, sv->failed, sv->lost, meminfo_used_pct(&m), t);
 	}
 	fflush(stderr);
 }
@@ -293,8 +324,9 @@ static void sv_summary(struct spawn *sv)
 {
 	struct meminfo m;
 	struct cpustat cpu;
-	u64 rss, anon, now = clock_now();
-	u32 live = sv_live(sv);
+	u64 rss, anon, now = clock_now(), pbytes;
+	u32 live = sv_live(sv), parked = sv_parked(sv, &pbytes), resident = live > parked ? live - parked : 0;
+	double parked_kib = (double)pbytes / 1024.0;
 	double boot_s = sv->t_booted ? (double)(sv->t_booted - sv->t0) / 1e9 : -1;
 	double idle_cpu = -1, vmm_cpu = -1, avail_kib, kernel_kib;
 
@@ -309,23 +341,30 @@ static void sv_summary(struct spawn *sv)
 			  ((double)(now - sv->t_booted) / 1e9) / (double)cpus;
 	}
 	avail_kib = (double)sv->mem0.available_kib - (double)m.available_kib;
-	/* What the host lost, minus what the VMM's processes allocated. */
+	/* What the host lost, minus what the VMM's processes allocated: the
+	 * kernel's share, all of it for resident guests (and the spare VMs). */
 	kernel_kib = avail_kib - (double)anon;
+	/* The shards count what their parked guests take; the rest of the
+	 * VMM's memory is the resident guests'. No figure mixes the two. */
+	double res_kib = resident ? ((double)anon - parked_kib) / resident : 0;
 	if (sv->tty && !sv->o->json)
 		fprintf(stderr, "\r\033[K");
 	if (sv->o->json) {
 		printf("{\"guests\":%u,\"created\":%u,\"booted\":%u,\"failed\":%u,\"lost\":%u,\"live_at_end\":%u,"
+		       "\"resident_at_end\":%u,\"parked_at_end\":%u,\"park\":\"%s\",\"resume_failures\":%u,"
 		       "\"time_to_all_booted_s\":%.3f,\"boot_rate_per_s\":%.1f,"
-		       "\"vmm_userspace_kib_per_guest\":%.2f,\"vmm_rss_kib_per_guest\":%.2f,"
-		       "\"kernel_kib_per_guest\":%.1f,\"slab_kib_per_guest\":%.1f,\"host_cpu_idle_pct\":%.2f,"
-		       "\"vmm_cpu_idle_pct\":%.3f,"
+		       "\"vmm_userspace_kib_per_guest\":%.2f,\"vmm_userspace_kib_per_parked\":%.2f,"
+		       "\"vmm_rss_kib_per_guest\":%.2f,"
+		       "\"kernel_kib_per_guest\":%.1f,\"slab_kib_per_guest\":%.1f,\"host_mem_used_pct\":%.1f,"
+		       "\"host_cpu_idle_pct\":%.2f,\"vmm_cpu_idle_pct\":%.3f,"
 		       "\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"stopped_by\":\"%s\","
 		       "\"failures\":[",
-		       sv->o->count, sv->created, sv->booted, sv->failed, sv->lost, live, boot_s,
-		       boot_s > 0 ? sv->booted / boot_s : 0.0, live ? (double)anon / live : 0,
-		       live ? (double)rss / live : 0, live ? kernel_kib / live : 0,
-		       live ? ((double)m.slab_kib - (double)sv->mem0.slab_kib) / live : 0, idle_cpu, vmm_cpu, sv->procs,
-		       sv->threads, sv->kvm.backend, sv->stop_reason);
+		       sv->o->count, sv->created, sv->booted, sv->failed, sv->lost, live, resident, parked,
+		       park_names[sv->o->park], sv->resume_failed, boot_s, boot_s > 0 ? sv->booted / boot_s : 0.0,
+		       res_kib, parked ? parked_kib / parked : 0, resident ? ((double)rss - parked_kib) / resident : 0,
+		       resident ? kernel_kib / resident : 0,
+		       resident ? ((double)m.slab_kib - (double)sv->mem0.slab_kib) / resident : 0, meminfo_used_pct(&m),
+		       idle_cpu, vmm_cpu, sv->procs, sv->threads, sv->kvm.backend, sv->stop_reason);
 		for (int i = 0; i < 8 && sv->fail_count[i]; i++)
 			printf("%s{\"reason\":\"%s\",\"count\":%u}", i ? "," : "", sv->fail_reason[i],
 			       sv->fail_count[i]);
@@ -338,15 +377,27 @@ static void sv_summary(struct spawn *sv)
 		printf("  time to all booted   %.2f s (%.0f guests/s)\n", boot_s, sv->booted / boot_s);
 	for (int i = 0; i < 8 && sv->fail_count[i]; i++)
 		printf("  failed               %u: %s\n", sv->fail_count[i], sv->fail_reason[i]);
-	if (live) {
-		printf("  VMM userspace        %.1f KiB/guest (anonymous: guest pages, output rings, state)\n",
-		       (double)anon / live);
-		printf("  kernel               %.0f KiB/guest (MemAvailable drop minus VMM userspace), slab %.0f KiB;\n"
+	if (live)
+		printf("  at the end           %u resident (on a KVM VM), %u parked (state only); --park %s\n", resident,
+		       parked, park_names[sv->o->park]);
+	if (resident) {
+		printf("  VMM userspace        %.1f KiB per resident guest (anonymous: guest pages, output rings, "
+		       "state)\n",
+		       res_kib);
+		printf("  kernel               %.0f KiB per resident guest (MemAvailable drop minus VMM userspace), slab "
+		       "%.0f KiB;\n"
 		       "                       of it %.1f KiB/guest of kvm_run pages mapped into the VMM (in its "
 		       "RSS)\n",
-		       kernel_kib / live, ((double)m.slab_kib - (double)sv->mem0.slab_kib) / live,
-		       (double)(rss - anon) / live);
+		       kernel_kib / resident, ((double)m.slab_kib - (double)sv->mem0.slab_kib) / resident,
+		       (double)(rss - anon) / resident);
 	}
+	if (parked)
+		printf("  parked               %.1f KiB per parked guest (saved vCPU state, touched RAM pages, kept "
+		       "output, its bookkeeping); no kernel memory\n",
+		       parked_kib / parked);
+	if (sv->resume_failed)
+		printf("  resume failures      %u (those guests kept their state and were retried)\n",
+		       sv->resume_failed);
 	if (idle_cpu >= 0)
 		printf("  CPU since all booted %.2f%% of the host (all CPUs), of which kvmlite's processes %.3f%%\n",
 		       idle_cpu, vmm_cpu);
@@ -360,21 +411,28 @@ static void sv_summary(struct spawn *sv)
  * Each live guest holds one fd (its vCPU) and one mapping (kvm_run). A
  * process may hold RLIMIT_NOFILE fds (hard limit; it cannot be raised
  * here) and vm.max_map_count mappings: guests are sharded over enough
- * worker processes to stay inside both.
+ * worker processes to stay inside both. With parking, a VM holds two fds
+ * (the VM fd moves its memslot from guest to guest) and a parked guest
+ * none: the limits bound a process's VMs, not its guests.
  */
 static u32 sv_plan(struct spawn *sv)
 {
 	struct rlimit rl;
 	long maps = host_read_long("/proc/sys/vm/max_map_count", 65530);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	u64 by_fd, by_map, per;
+	u64 by_fd, by_map, per, vms;
 
 	getrlimit(RLIMIT_NOFILE, &rl);
 	by_fd = rl.rlim_max == RLIM_INFINITY ? 1000000 : rl.rlim_max - FD_RESERVE;
 	by_map = maps > 512 ? (u64)maps - 512 : 1;
+	if (sv->o->park != PARK_NEVER)
+		by_fd /= 2;
 	per = by_fd < by_map ? by_fd : by_map;
 	if (sv->o->per_process && sv->o->per_process < per)
 		per = sv->o->per_process;
+	vms = per;
+	if (sv->o->park != PARK_NEVER && !sv->o->per_process)
+		per = sv->o->count; /* any number of guests, vms of them with a VM at once */
 	/*
 	 * One single-threaded worker per CPU by default: creating a VM takes
 	 * its process's mmap_lock for writing (mmu_notifier_register), so two
@@ -395,6 +453,7 @@ static u32 sv_plan(struct spawn *sv)
 	}
 	if (sv->threads > (sv->o->count + sv->procs - 1) / sv->procs)
 		sv->threads = (sv->o->count + sv->procs - 1) / sv->procs;
+	sv->vm_per_shard = (u32)(vms / sv->threads);
 	if (!sv->o->json && (long)sv->o->count > host_pids_left() - PID_RESERVE)
 		fprintf(stderr,
 			"kvmlite: kernel.pid_max %ld leaves PIDs for about %ld more live VMs (each has a kernel "
@@ -402,10 +461,11 @@ static u32 sv_plan(struct spawn *sv)
 			host_read_long("/proc/sys/kernel/pid_max", 32768), host_pids_left() - PID_RESERVE);
 	if (!sv->o->json)
 		fprintf(stderr,
-			"kvmlite: RLIMIT_NOFILE %llu, vm.max_map_count %ld -> at most %llu guests per process "
+			"kvmlite: RLIMIT_NOFILE %llu, vm.max_map_count %ld -> at most %llu %s per process "
 			"(limited by %s): using %u worker process%s x %u threads\n",
-			(unsigned long long)rl.rlim_max, maps, (unsigned long long)per,
-			per < by_fd && per < by_map ? "--per-process"
+			(unsigned long long)rl.rlim_max, maps, (unsigned long long)vms,
+			sv->o->park == PARK_NEVER ? "guests" : "resident guests (parked ones hold no fd)",
+			vms < by_fd && vms < by_map ? "--per-process"
 			: by_fd <= by_map	    ? "open files"
 						    : "mappings",
 			sv->procs, sv->procs == 1 ? "" : "es", sv->threads);
@@ -440,7 +500,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 			continue;
 		}
 		if (shard_init(&shards[n], i, l->first, l->count, &sv->kvm, sv->images, sv->o->firmware, l->fd,
-			       sv->log_fd) < 0) {
+			       sv->log_fd, sv->o->park, sv->vm_per_shard) < 0) {
 			fprintf(stderr, "kvmlite: %s\n", shards[n].err);
 			_exit(1);
 		}
@@ -585,13 +645,27 @@ static void sv_tick(struct spawn *sv)
 
 	/* Stop creating before host memory in use reaches the budget, or
 	 * before the host runs out of PIDs (each KVM VM has a kernel thread):
-	 * either way the host must stay usable. */
+	 * either way the host must stay usable. With parking, the shards
+	 * first hold the number of VMs where it is and park to make room. */
 	if (!sv->create_stopped && sv->created < sv->o->count) {
 		const char *why = NULL;
+		bool mem_read = meminfo_read(&m) == 0;
+		bool pids_short = host_pids_left() < PID_RESERVE;
 
-		if (meminfo_read(&m) == 0 && meminfo_used_pct(&m) >= sv->o->mem_budget)
+		if (sv->o->park != PARK_NEVER && !sv->held &&
+		    ((mem_read && meminfo_used_pct(&m) >= sv->o->mem_budget - PARK_MARGIN) || pids_short)) {
+			sv->held = true;
+			for (u32 i = 0; i < sv->nlinks; i++)
+				spawn_link_send(sv, &sv->links[i], "0 hold\n");
+			if (sv->o->verbose)
+				fprintf(stderr, "%skvmlite: %s with %u guests live: parking to make room from now on\n",
+					sv->tty ? "\r\033[K" : "",
+					pids_short ? "PIDs are running short" : "host memory is near the --mem-budget",
+					sv_live(sv));
+		}
+		if (mem_read && meminfo_used_pct(&m) >= sv->o->mem_budget)
 			why = "host memory in use reached the --mem-budget";
-		else if (host_pids_left() < PID_RESERVE)
+		else if (pids_short && sv->o->park == PARK_NEVER)
 			why = "the host is near kernel.pid_max (one kernel thread per KVM VM)";
 		if (why) {
 			sv->create_stopped = true;

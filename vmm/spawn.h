@@ -4,6 +4,13 @@
 
 #include "types.h"
 
+/* When guests give their KVM VM back (park.c): see docs/architecture.md, "Parking". */
+enum park_mode {
+	PARK_NEVER,  /* every guest keeps its VM: strict live density, for measuring */
+	PARK_AUTO,   /* park the least recently active once the host's budget is reached */
+	PARK_ALWAYS, /* park every guest the moment it halts: the most guests per host */
+};
+
 struct spawn_opts {
 	u32 count;	    /* guests to start */
 	const char *guest[8]; /* image paths or built-in names, in id order */
@@ -19,6 +26,7 @@ struct spawn_opts {
 	u32 mem_budget;	    /* stop creating guests at this % of host memory in use */
 	const char *log;    /* --log FILE: every guest's output lines, prefixed with its id */
 	u32 per_process;    /* at most this many guests per worker process; 0: what the limits allow */
+	enum park_mode park;
 };
 
 int spawn_main(const struct spawn_opts *o);

@@ -17,6 +17,7 @@
 #define FD_RESERVE   64		  /* fds a worker keeps for itself: ring, sockets, stdio */
 #define TICK_NS	     200000000ull /* progress line and memory budget checks */
 #define PID_RESERVE  4096	  /* PIDs left to the host: a tick's worth of creation and then some */
+#define PARK_MARGIN  5		  /* --park auto holds the VM count this many points below --mem-budget */
 
 /* io_uring user_data: kind in the top byte, generation, index */
 enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK };
@@ -37,6 +38,8 @@ struct link {
 	int fd;
 	pid_t pid;
 	u32 first, count, created;
+	u32 parked;	   /* its guests parked now, as it last said */
+	u64 parked_bytes;  /* and what they take */
 	bool dead, read_busy, poll_busy;
 	struct line_buf lines;
 	struct outbuf out;
@@ -57,6 +60,7 @@ struct conn {
 
 /* A request forwarded to one shard, or fanned out to all of them. */
 enum { PEND_FORWARD, PEND_COUNTS, PEND_RANGES, PEND_STATS };
+#define PEND_SUMS 23 /* counters a stats answer sums over the shards */
 struct pending {
 	u32 tag;
 	u32 conn, gen;
@@ -64,7 +68,7 @@ struct pending {
 	u64 links_asked[MAX_LINKS / 64]; /* which shards still owe a part */
 	int kind;			 /* PEND_*: how the shards' answers are put together */
 	bool failed;
-	u64 sums[16];
+	u64 sums[PEND_SUMS];
 	struct outbuf *parts; /* PEND_RANGES: each shard's ranges */
 	struct outbuf text;
 };
@@ -75,6 +79,7 @@ struct spawn {
 	struct guest_image images[8];
 	struct link *links;
 	u32 nlinks, procs, threads;
+	u32 vm_per_shard; /* KVM VMs one shard may hold (parking modes) */
 	pid_t *pids;
 	u16 *watchers; /* per guest: connections watching it */
 	u8 *gflags;    /* per guest: */
@@ -83,6 +88,7 @@ struct spawn {
 #define G_FAILED 4
 #define G_LOST	 8
 	u32 booted, ended, failed, lost, created;
+	u32 resume_failed; /* times a parked guest could not get a VM back */
 	u32 lost_live; /* lost guests that had been created (were live) */
 	char fail_reason[8][128];
 	u32 fail_count[8];
@@ -96,6 +102,7 @@ struct spawn {
 	struct __kernel_timespec tick_ts;
 	u64 t0, t_booted, t_last_progress, stop_at;
 	bool stopping, tty, create_stopped, accept_busy;
+	bool held; /* --park auto: shards were told to hold their VM count */
 	char stop_reason[128];
 	struct meminfo mem0;
 	struct cpustat cpu_booted;

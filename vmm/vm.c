@@ -168,74 +168,141 @@ static int vm_reset_cpu(struct vm *vm)
 	return 0;
 }
 
-int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg, char *err,
-	    size_t errlen)
+void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg)
 {
-	struct kvm_userspace_memory_region slot;
-	const char *what;
-	int vm_fd;
-
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
 	vm->index = cfg->index;
 	vm->ram = ram;
-	vm->vcpu_fd = -1;
+	vm->vcpu_fd = vm->vm_fd = -1;
 	vm->start_ns = clock_now();
+	vm_wire_devices(vm);
+}
 
-	what = "KVM_CREATE_VM";
-	vm_fd = vm_ioctl(kvm->fd, KVM_CREATE_VM, 0);
-	if (vm_fd < 0)
+int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, const char **what)
+{
+	struct kvm_userspace_memory_region slot = {
+		.slot = 1,
+		.flags = KVM_MEM_READONLY, /* guest writes exit as MMIO and are dropped */
+		.guest_phys_addr = FIRMWARE_ADDR,
+		.memory_size = FIRMWARE_SIZE,
+		.userspace_addr = (u64)(uintptr_t)firmware,
+	};
+
+	c->fd = -1;
+	c->run = NULL;
+	*what = "KVM_CREATE_VM";
+	c->vm_fd = vm_ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	if (c->vm_fd < 0)
+		return -1;
+	/* The firmware is the same page for every guest: it stays mapped in
+	 * the VM whichever guest the VM carries. */
+	*what = "KVM_SET_USER_MEMORY_REGION (firmware)";
+	if (firmware && vm_ioctl(c->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
 		goto fail;
-	what = "KVM_SET_USER_MEMORY_REGION (RAM)";
-	slot = (struct kvm_userspace_memory_region){
+	*what = "KVM_CREATE_VCPU";
+	c->fd = vm_ioctl(c->vm_fd, KVM_CREATE_VCPU, 0);
+	if (c->fd < 0)
+		goto fail;
+	*what = "mmap of kvm_run";
+	c->run = mmap(NULL, (size_t)kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+	if (c->run == MAP_FAILED) {
+		c->run = NULL;
+		goto fail;
+	}
+	return 0;
+fail:
+	vm_vcpu_destroy(c, kvm->run_size);
+	return -1;
+}
+
+void vm_vcpu_destroy(struct vcpu *c, int run_size)
+{
+	int saved = errno;
+
+	if (c->run)
+		munmap(c->run, (size_t)run_size);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->vm_fd >= 0)
+		close(c->vm_fd);
+	*c = (struct vcpu){ .vm_fd = -1, .fd = -1 };
+	errno = saved;
+}
+
+/* Guest RAM is memslot 0, from guest-physical 0, in the guest's own slice of the arena. */
+static int vm_map_ram(int vm_fd, u8 *ram)
+{
+	struct kvm_userspace_memory_region slot = {
 		.slot = 0,
 		.guest_phys_addr = 0,
-		.memory_size = GUEST_RAM_SIZE,
+		.memory_size = ram ? GUEST_RAM_SIZE : 0, /* size 0 deletes the slot */
 		.userspace_addr = (u64)(uintptr_t)ram,
 	};
-	if (vm_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-		goto fail_vm;
-	if (cfg->firmware) {
-		what = "KVM_SET_USER_MEMORY_REGION (firmware)";
-		slot = (struct kvm_userspace_memory_region){
-			.slot = 1,
-			.flags = KVM_MEM_READONLY, /* guest writes exit as MMIO and are dropped */
-			.guest_phys_addr = FIRMWARE_ADDR,
-			.memory_size = FIRMWARE_SIZE,
-			.userspace_addr = (u64)(uintptr_t)firmware,
-		};
-		if (vm_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-			goto fail_vm;
+
+	return vm_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot);
+}
+
+int vm_attach(struct vm *vm, const struct vcpu *c, int run_size, const char **what)
+{
+	*what = "KVM_SET_USER_MEMORY_REGION (RAM)";
+	if (vm_map_ram(c->vm_fd, vm->ram) < 0)
+		return -1;
+	vm->vm_fd = c->vm_fd;
+	vm->vcpu_fd = c->fd;
+	vm->run = c->run;
+	vm->run_size = run_size;
+	return 0;
+}
+
+void vm_detach(struct vm *vm, struct vcpu *c)
+{
+	/* Deleting the slot also drops KVM's mappings of this guest's pages:
+	 * the next guest on this VM cannot reach them. */
+	if (vm_map_ram(vm->vm_fd, NULL) < 0) {
+		/* Then the VM cannot be handed on safely: close it. */
+		close(vm->vm_fd);
+		vm->vm_fd = -1;
 	}
-	what = "KVM_CREATE_VCPU";
-	vm->vcpu_fd = vm_ioctl(vm_fd, KVM_CREATE_VCPU, 0);
-	if (vm->vcpu_fd < 0)
-		goto fail_vm;
+	if (running == vm->run)
+		vm_kick_target(NULL);
+	*c = (struct vcpu){ .vm_fd = vm->vm_fd, .fd = vm->vcpu_fd, .run = vm->run };
+	vm->vm_fd = vm->vcpu_fd = -1;
+	vm->run = NULL;
+}
+
+int vm_boot(struct vm *vm, const char **what)
+{
+	*what = "KVM_SET_SREGS/KVM_SET_REGS";
+	if (vm_reset_cpu(vm) < 0)
+		return -1;
+	/* Nothing is known about interrupts until the first exit. */
+	vm->run->if_flag = vm->run->ready_for_interrupt_injection = 0;
+	vm->run->immediate_exit = 0;
+	vm->state = VM_RUNNING;
+	return 0;
+}
+
+int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg, char *err,
+	    size_t errlen)
+{
+	struct vcpu c;
+	const char *what;
+
+	vm_setup(vm, ram, cfg);
+	if (vm_vcpu_create(kvm, cfg->firmware ? firmware : NULL, &c, &what) < 0)
+		goto fail;
+	if (vm_attach(vm, &c, kvm->run_size, &what) < 0) {
+		vm_vcpu_destroy(&c, kvm->run_size);
+		goto fail;
+	}
 	/* The vCPU holds a reference to its VM: the VM fd is not needed any
 	 * more, and every fd kept per guest counts against RLIMIT_NOFILE. */
-	close(vm_fd);
-	vm_fd = -1;
-	what = "mmap of kvm_run";
-	vm->run_size = kvm->run_size;
-	vm->run = mmap(NULL, (size_t)kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
-	if (vm->run == MAP_FAILED) {
-		vm->run = NULL;
+	close(vm->vm_fd);
+	vm->vm_fd = -1;
+	if (vm_boot(vm, &what) < 0)
 		goto fail;
-	}
-	what = "KVM_SET_SREGS/KVM_SET_REGS";
-	if (vm_reset_cpu(vm) < 0)
-		goto fail;
-
-	vm_wire_devices(vm);
 	return 0;
-
-fail_vm:
-	if (vm_fd >= 0) {
-		int saved = errno;
-
-		close(vm_fd);
-		errno = saved;
-	}
 fail:
 	snprintf(err, errlen, "guest %u: %s: %s", vm->index, what, strerror(errno));
 	vm_destroy(vm);
@@ -244,14 +311,16 @@ fail:
 
 void vm_destroy(struct vm *vm)
 {
-	if (running == vm->run)
-		vm_kick_target(NULL);
-	if (vm->run)
-		munmap(vm->run, (size_t)vm->run_size);
-	if (vm->vcpu_fd >= 0)
-		close(vm->vcpu_fd);
+	struct vcpu c;
+
+	if (vm->vcpu_fd >= 0 || vm->vm_fd >= 0) {
+		if (running == vm->run)
+			vm_kick_target(NULL);
+		c = (struct vcpu){ .vm_fd = vm->vm_fd, .fd = vm->vcpu_fd, .run = vm->run };
+		vm_vcpu_destroy(&c, vm->run_size);
+	}
 	vm->run = NULL;
-	vm->vcpu_fd = -1;
+	vm->vcpu_fd = vm->vm_fd = -1;
 	if (vm->state != VM_ENDED)
 		vm_end(vm, VM_END_STOPPED, "stopped");
 }

@@ -44,6 +44,17 @@ struct vm_stats {
 	u64 unknown_port_reads, unknown_port_writes;
 };
 
+/*
+ * A KVM VM with its one vCPU: what a guest runs on. A guest normally keeps
+ * only the vCPU fd; a VM that will carry other guests after this one
+ * (parking, park.c) keeps its VM fd too, to move its RAM memslot.
+ */
+struct vcpu {
+	int vm_fd; /* -1 once closed */
+	int fd;
+	struct kvm_run *run;
+};
+
 struct vm_config {
 	u32 index;     /* the guest's number, passed in ESI */
 	bool firmware; /* start in the firmware at F000:FFF0, or straight at 0000:7c00 */
@@ -58,7 +69,8 @@ struct vm {
 	enum vm_end end;
 	u32 exit_code; /* the value written to the debug-exit port */
 	char why[128]; /* for ENDED: what happened, for people */
-	int vcpu_fd;   /* the only fd a guest keeps after setup */
+	int vcpu_fd;   /* the only fd a guest keeps after setup; -1 while it has no VM (parked) */
+	int vm_fd;     /* -1, unless its VM will carry another guest later */
 	struct kvm_run *run;
 	int run_size;
 	u8 *ram;	  /* GUEST_RAM_SIZE bytes of the arena */
@@ -74,7 +86,23 @@ struct vm {
  * and the firmware page, sets the reset state. -1 with err on failure. */
 int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg, char *err,
 	    size_t errlen);
+/* Releases the guest's KVM VM and vCPU; its devices and state stay readable. */
 void vm_destroy(struct vm *vm);
+
+/*
+ * The steps of vm_init, for a scheduler that moves guests between VMs:
+ * vm_setup() prepares the guest without KVM; vm_vcpu_create() makes a VM
+ * (with the firmware page mapped, if any) and its vCPU, not yet bound to a
+ * guest; vm_attach() maps the guest's RAM into one and vm_detach() takes
+ * it out again, handing the VM back; vm_boot() sets the reset state.
+ * On failure they return -1 with errno set and *what naming the call.
+ */
+void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg);
+int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, const char **what);
+void vm_vcpu_destroy(struct vcpu *c, int run_size);
+int vm_attach(struct vm *vm, const struct vcpu *c, int run_size, const char **what);
+void vm_detach(struct vm *vm, struct vcpu *c);
+int vm_boot(struct vm *vm, const char **what);
 /* Puts the devices in their power-on state and wires their interrupts
  * (part of vm_init; unit tests use it to build a VM without KVM). */
 void vm_wire_devices(struct vm *vm);

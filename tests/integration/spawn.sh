@@ -96,7 +96,8 @@ fds0=$(ls /proc/"$wpid"/fd | wc -l); maps0=$(wc -l <"/proc/$wpid/maps")
 for i in $(seq 100 109); do ctl stop "$i" >/dev/null; done
 sleep 0.3
 fds1=$(ls /proc/"$wpid"/fd | wc -l); maps1=$(wc -l <"/proc/$wpid/maps")
-check "stop ID releases that guest's vCPU fd and kvm_run mapping" "[ $((fds0 - fds1)) = 10 ] && [ $((maps0 - maps1)) -ge 10 ]" \
+# (--park auto keeps a VM's fd beside its vCPU's, to hand the VM on: two fds per guest)
+check "stop ID releases that guest's VM and vCPU fds and kvm_run mapping" "[ $((fds0 - fds1)) = 20 ] && [ $((maps0 - maps1)) -ge 10 ]" \
 	"fds $fds0 -> $fds1, maps $maps0 -> $maps1"
 check "a stopped guest is reported ended" "ctl info 105 | grep -q '^ended'" "$(ctl info 105 2>&1)"
 check "a request to a stopped guest is refused" "! ctl req 105 ping 2>/dev/null"
