@@ -79,6 +79,7 @@ unit: $(UNIT_TESTS)
 integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/run.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/spawn.sh
+	KVMLITE=$(BUILD)/kvmlite tests/integration/park.sh
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
 		tests/integration/guests_qemu.sh build/guest
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=none GUEST_RUNNER=tests/integration/kvmlite_runner.sh \

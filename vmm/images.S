@@ -12,6 +12,7 @@ image_\name\()_end:
 	image hello, "hello.img"
 	image mvm, "mvm.img"
 	image tick, "tick.img"
+	image alarm, "alarm.img"
 	image spin, "spin.img"
 	image burst, "burst.img"
 	image crash, "crash.img"

@@ -14,6 +14,7 @@ DECLARE_IMAGE(firmware);
 DECLARE_IMAGE(hello);
 DECLARE_IMAGE(mvm);
 DECLARE_IMAGE(tick);
+DECLARE_IMAGE(alarm);
 DECLARE_IMAGE(spin);
 DECLARE_IMAGE(burst);
 DECLARE_IMAGE(crash);
@@ -26,12 +27,12 @@ static const struct {
 	{                                      \
 #n, image_##n, image_##n##_end \
 	}
-	BUILTIN(hello), BUILTIN(mvm), BUILTIN(tick), BUILTIN(spin), BUILTIN(burst), BUILTIN(crash),
+	BUILTIN(hello), BUILTIN(mvm), BUILTIN(tick), BUILTIN(alarm), BUILTIN(spin), BUILTIN(burst), BUILTIN(crash),
 };
 
 const char *loader_builtin_names(void)
 {
-	return "hello, mvm, tick, spin, burst, crash";
+	return "hello, mvm, tick, alarm, spin, burst, crash";
 }
 
 const u8 *loader_firmware(size_t *len)

@@ -44,6 +44,8 @@ static void usage(FILE *f)
 		"                      state: auto (default) once the budget or the host's PIDs or\n"
 		"                      fds run short, least recently active first; always: every\n"
 		"                      guest as soon as it halts; never: every guest stays live\n"
+		"  --resident N        at most N guests on a KVM VM at once (default: what the\n"
+		"                      host allows); the others are parked\n"
 		"  --firmware pc|none  default none: spawn guests program their own devices\n"
 		"  --json              the summary as one JSON object\n"
 		"  --log FILE          append every guest's output lines to FILE, each prefixed\n"
@@ -75,6 +77,7 @@ static int cmd_spawn(int argc, char **argv)
 		{ "firmware", required_argument, NULL, 'F' }, { "verbose", no_argument, NULL, 'v' },
 		{ "per-process", required_argument, NULL, 'p' }, { "threads", required_argument, NULL, 't' },
 		{ "log", required_argument, NULL, 'l' },     { "park", required_argument, NULL, 'P' },
+		{ "resident", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -153,6 +156,10 @@ static int cmd_spawn(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'R':
+			if (parse_u32("--resident", optarg, &o.resident) < 0 || o.resident == 0)
+				return 2;
+			break;
 		case 'v':
 			o.verbose = true;
 			break;
@@ -163,6 +170,10 @@ static int cmd_spawn(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (o.resident && o.park == PARK_NEVER) {
+		fprintf(stderr, "kvmlite: --resident needs parking: --park auto or always\n");
+		return 2;
 	}
 	if (optind != argc - 1 || parse_u32("spawn", argv[optind], &o.count) < 0 || o.count == 0) {
 		fprintf(stderr, "kvmlite spawn: expected a guest count N > 0\n");

@@ -246,6 +246,31 @@ static void shard_printf(struct shard *s, const char *fmt, ...)
 }
 
 /*
+ * Output ring pages. A guest holds one while it has a VM; parking moves
+ * what it holds into the park record and the page goes to a free list for
+ * the next guest, never back to the kernel: in a process holding many KVM
+ * VMs, every munmap or MADV_DONTNEED walks each VM's MMU notifier (about
+ * 1 ms at 10,000 VMs here), while a page reused costs nothing. A free
+ * page's first bytes link to the next free one.
+ */
+static u8 *ring_get(struct shard *s)
+{
+	u8 *p = s->out_free;
+
+	if (p) {
+		memcpy(&s->out_free, p, sizeof(p));
+		return p;
+	}
+	return s->out_arena + (size_t)s->out_used++ * GUEST_OUT_SIZE;
+}
+
+static void ring_put(struct shard *s, u8 *p)
+{
+	memcpy(p, &s->out_free, sizeof(p));
+	s->out_free = p;
+}
+
+/*
  * Where the guest's output byte `pos` is kept, and how many of the bytes
  * up to `to` follow it there: its ring while it has a VM; its park record
  * while parked (the ring's page is given back then). pos must be at least
@@ -480,13 +505,28 @@ static int guest_park(struct shard *s, struct guest *g)
 	}
 	shard_vcpu_put(s, &c);
 	g->park = p;
-	madvise(g->out, GUEST_OUT_SIZE, MADV_DONTNEED);
+	ring_put(s, g->out);
+	g->out = NULL;
 	lru_remove(s, g);
 	s->resident--;
 	s->parked++;
 	s->parked_bytes += guest_parked_bytes(s, g);
 	s->stats.parks++;
 	return 0;
+}
+
+/* A parked guest's output goes back into a ring, and its record away. */
+static void guest_unpark(struct shard *s, struct guest *g)
+{
+	const struct park *p = g->park;
+
+	g->out = ring_get(s);
+	for (u64 i = 0; i < p->out_len; i++)
+		g->out[(p->out_from + i) % GUEST_OUT_SIZE] = park_output(p)[i];
+	s->parked_bytes -= guest_parked_bytes(s, g);
+	free(g->park);
+	g->park = NULL;
+	s->parked--;
 }
 
 /*
@@ -521,12 +561,7 @@ static int guest_resume(struct shard *s, struct guest *g)
 		vm_vcpu_destroy(&c, s->kvm->run_size); /* half-restored: not for another guest */
 		goto fail;
 	}
-	for (u64 i = 0; i < p->out_len; i++)
-		g->out[(p->out_from + i) % GUEST_OUT_SIZE] = park_output(p)[i];
-	s->parked_bytes -= guest_parked_bytes(s, g);
-	free(g->park);
-	g->park = NULL;
-	s->parked--;
+	guest_unpark(s, g);
 	s->resident++;
 	s->stats.resumes++;
 	s->stats.pool_hits += hit;
@@ -547,15 +582,12 @@ fail:
 	return -1;
 }
 
-/* An ended guest gives everything back: its VM (closed, not pooled: it
- * may have ended in any state), its record, its RAM. */
+/* An ended guest gives back its VM (closed, not pooled: it may have ended
+ * in any state) and its RAM; its output stays readable in its ring. */
 static void guest_release(struct shard *s, struct guest *g)
 {
 	if (g->park) {
-		s->parked_bytes -= guest_parked_bytes(s, g);
-		free(g->park);
-		g->park = NULL;
-		s->parked--;
+		guest_unpark(s, g);
 	} else if (g->vm.vcpu_fd >= 0) {
 		vm_destroy(&g->vm);
 		s->resident--;
@@ -620,6 +652,8 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 	while (index >= gi->upto)
 		gi++;
 	vm_setup(&g->vm, ram, &cfg);
+	if (!g->out)
+		g->out = ring_get(s);
 	if (shard_vcpu_get(s, &c, &what) < 0) {
 		if (errno == EAGAIN)
 			return -1;
@@ -1065,7 +1099,12 @@ static void shard_end_all(struct shard *s)
 		if (g->vm.state != VM_ENDED)
 			vm_end(&g->vm, VM_END_STOPPED, "stopped with the spawn");
 		g->reported = true; /* nobody is listening any more */
-		guest_release(s, g);
+		/* The process ends next and frees all memory at once: releasing
+		 * RAM guest by guest would cost an MMU-notifier walk each. */
+		free(g->park);
+		g->park = NULL;
+		if (g->vm.vcpu_fd >= 0)
+			vm_destroy(&g->vm);
 	}
 	while (s->pool_len)
 		vm_vcpu_destroy(&s->pool[--s->pool_len], s->kvm->run_size);
@@ -1192,7 +1231,6 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 	}
 	for (u32 i = 0; i < count; i++) {
 		s->g[i].shard = s;
-		s->g[i].out = s->out_arena + (size_t)i * GUEST_OUT_SIZE;
 		s->g[i].heap_pos = NONE;
 		s->g[i].req_deadline = UINT64_MAX;
 		s->g[i].vm.vcpu_fd = s->g[i].vm.vm_fd = -1;

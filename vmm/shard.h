@@ -41,7 +41,7 @@ struct sendbuf {
 struct guest {
 	struct vm vm;
 	struct shard *shard;
-	u8 *out;	     /* GUEST_OUT_SIZE ring: byte p is at out[p % GUEST_OUT_SIZE] */
+	u8 *out;	     /* GUEST_OUT_SIZE ring: byte p is at out[p % GUEST_OUT_SIZE]; NULL while parked */
 	u64 out_total;	     /* bytes ever written by the guest */
 	u64 watch_pos;	     /* output up to here has been sent to watchers */
 	u64 log_pos;	     /* output up to here has been logged (whole lines only) */
@@ -92,7 +92,9 @@ struct shard {
 	int sock;	    /* socketpair end to the supervisor */
 	struct guest *g;
 	struct arena ram;
-	u8 *out_arena;
+	u8 *out_arena;	    /* output ring pages, handed out in order... */
+	u32 out_used;	    /* ...this many so far */
+	u8 *out_free;	    /* rings given back by parked guests, for reuse */
 	u32 *runq;	    /* ring of guest indices that want the CPU */
 	u32 runq_head, runq_len;
 	u32 *heap;	    /* min-heap of guest indices by heap_key */

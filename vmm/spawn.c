@@ -2,7 +2,9 @@
 #define _GNU_SOURCE /* SO_PEERCRED, struct ucred */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <liburing.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -420,7 +422,8 @@ static u32 sv_plan(struct spawn *sv)
 	struct rlimit rl;
 	long maps = host_read_long("/proc/sys/vm/max_map_count", 65530);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	u64 by_fd, by_map, per, vms;
+	u64 by_fd, by_map, per, vms, vms_expected;
+	long pids;
 
 	getrlimit(RLIMIT_NOFILE, &rl);
 	by_fd = rl.rlim_max == RLIM_INFINITY ? 1000000 : rl.rlim_max - FD_RESERVE;
@@ -434,12 +437,25 @@ static u32 sv_plan(struct spawn *sv)
 	if (sv->o->park != PARK_NEVER && !sv->o->per_process)
 		per = sv->o->count; /* any number of guests, vms of them with a VM at once */
 	/*
-	 * One single-threaded worker per CPU by default: creating a VM takes
-	 * its process's mmap_lock for writing (mmu_notifier_register), so two
-	 * threads of one process create VMs one at a time while two processes
-	 * do not (measured: 2,400 vs 1,800 guests/s on 2 CPUs; docs/spawn.md).
+	 * Single-threaded workers, at least one per CPU, and enough that each
+	 * holds about WORKER_VMS KVM VMs at most. Every KVM VM registers an
+	 * MMU notifier on its process's memory, and every munmap in that
+	 * process walks all of them: creating and destroying n VMs in one
+	 * process costs O(n^2). 20,000 guests boot in 32 s with 2 workers and
+	 * in 13 s with 32, and tear down in 68 s against 12 s (docs/spawn.md).
+	 * Threads would not help: VM creation takes the process's mmap_lock.
 	 */
-	sv->procs = sv->o->workers ? sv->o->workers : (u32)(cpus > 0 ? cpus : 1);
+	pids = host_pids_left() - PID_RESERVE;
+	vms_expected = sv->o->count;
+	if ((s64)vms_expected > pids)
+		vms_expected = pids > 0 ? (u64)pids : 1; /* no more VMs than PIDs allow */
+	sv->procs = (u32)((vms_expected + WORKER_VMS - 1) / WORKER_VMS);
+	if (sv->procs < (u32)cpus)
+		sv->procs = (u32)(cpus > 0 ? cpus : 1);
+	if (sv->procs > WORKERS_MAX)
+		sv->procs = WORKERS_MAX;
+	if (sv->o->workers)
+		sv->procs = sv->o->workers;
 	if (sv->procs < (sv->o->count + per - 1) / per)
 		sv->procs = (u32)((sv->o->count + per - 1) / per);
 	if (sv->procs > sv->o->count)
@@ -454,6 +470,12 @@ static u32 sv_plan(struct spawn *sv)
 	if (sv->threads > (sv->o->count + sv->procs - 1) / sv->procs)
 		sv->threads = (sv->o->count + sv->procs - 1) / sv->procs;
 	sv->vm_per_shard = (u32)(vms / sv->threads);
+	if (sv->o->resident) {
+		u32 shards = sv->procs * sv->threads, want = (sv->o->resident + shards - 1) / shards;
+
+		if (want < sv->vm_per_shard)
+			sv->vm_per_shard = want;
+	}
 	if (!sv->o->json && (long)sv->o->count > host_pids_left() - PID_RESERVE)
 		fprintf(stderr,
 			"kvmlite: kernel.pid_max %ld leaves PIDs for about %ld more live VMs (each has a kernel "
@@ -490,6 +512,10 @@ static void worker_main(struct spawn *sv, u32 proc)
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	vm_kick_install(SIG_KICK);
+	/* Never give heap memory back to the kernel piecemeal: each munmap or
+	 * MADV_DONTNEED in a process with thousands of KVM VMs walks all their
+	 * MMU notifiers (see ring_get in shard.c). */
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	close(sv->listen_fd); /* the supervisor's alone */
 	shards = calloc(sv->threads, sizeof(*shards));
 	for (u32 i = 0; i < sv->nlinks; i++) {

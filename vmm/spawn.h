@@ -27,6 +27,7 @@ struct spawn_opts {
 	const char *log;    /* --log FILE: every guest's output lines, prefixed with its id */
 	u32 per_process;    /* at most this many guests per worker process; 0: what the limits allow */
 	enum park_mode park;
+	u32 resident;	    /* at most this many guests on a KVM VM at once; 0: what the host allows */
 };
 
 int spawn_main(const struct spawn_opts *o);

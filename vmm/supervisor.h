@@ -17,6 +17,8 @@
 #define FD_RESERVE   64		  /* fds a worker keeps for itself: ring, sockets, stdio */
 #define TICK_NS	     200000000ull /* progress line and memory budget checks */
 #define PID_RESERVE  4096	  /* PIDs left to the host: a tick's worth of creation and then some */
+#define WORKER_VMS   1000	  /* KVM VMs per worker process the default worker count aims at */
+#define WORKERS_MAX  64		  /* default worker processes at most */
 #define PARK_MARGIN  5		  /* --park auto holds the VM count this many points below --mem-budget */
 
 /* io_uring user_data: kind in the top byte, generation, index */

@@ -2,55 +2,12 @@
 # spawn.sh - integration tests of `kvmlite spawn`: thousands of real guests, the control socket, failures.
 set -u
 cd "$(dirname "$0")/../.."
-KVMLITE=${KVMLITE:-build/kvmlite}
-T=$(mktemp -d)
-SOCK=$T/run/control
-pass=0 fail=0
-spawn_pid=
-
-cleanup() {
-	[ -n "$spawn_pid" ] && kill -TERM "$spawn_pid" 2>/dev/null && wait "$spawn_pid" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; }
-check() { if eval "$2"; then ok "$1"; else bad "$1" "${@:3}"; fi; }
-ctl() { "$KVMLITE" "$1" --socket "$SOCK" "${@:2}"; }
-
-if [ ! -c /dev/kvm ]; then
-	echo "SKIP: /dev/kvm is absent on this host: spawn tests cannot run"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 0
-fi
-
-# start_spawn ARGS...: starts a spawn in the background, waits until every guest settled
-start_spawn() {
-	"$KVMLITE" spawn --socket "$SOCK" "$@" >"$T/spawn.out" 2>"$T/spawn.err" &
-	spawn_pid=$!
-	for _ in $(seq 600); do
-		ctl list >"$T/list" 2>/dev/null && grep -q "^booted" "$T/list" &&
-			[ $(($(awk '/^booted|^failed|^lost/ {s += $2} END {print s}' "$T/list"))) -ge "$1" ] && return 0
-		kill -0 "$spawn_pid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-stop_spawn() {
-	ctl stop >/dev/null 2>&1
-	wait "$spawn_pid"
-	spawn_status=$?
-	spawn_pid=
-}
+. tests/integration/spawn_lib.sh
 
 # ---- 2000 guests, each answers id with its own index (one socat connection) ----
 N=2000
 if start_spawn $N; then ok "spawn $N: every guest booted"; else bad "spawn $N: every guest booted" "$(cat "$T/list" "$T/spawn.err")"; fi
-seq 0 $((N - 1)) | sed 's/.*/req & id/' >"$T/reqs"
-timeout 120 socat -t 60 - UNIX-CONNECT:"$SOCK" <"$T/reqs" >"$T/answers"
-seq 0 $((N - 1)) | sed 's/.*/ok &/' >"$T/want"
-check "each of $N guests answers id with its own index" "cmp -s '$T/answers' '$T/want'" \
-	"$(diff "$T/want" "$T/answers" | head -5)"
+check "each of $N guests answers id with its own index" "sweep $N '$T/answers'" "$(head -5 "$T/answers")"
 
 # ---- control-socket errors: one connection, the VMM goes on ----
 {

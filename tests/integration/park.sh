@@ -1,0 +1,105 @@
+#!/bin/bash
+# park.sh - integration tests of parking: a parked guest cannot tell, nothing leaks, a failed resume stays with its guest.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/integration/spawn_lib.sh
+
+# talk FILE REQUEST...: each request on its own connection, in order; FILE gets every answer
+talk() {
+	local out=$1
+	shift
+	: >"$out"
+	for r in "$@"; do
+		case $r in
+		sleep:*) sleep "${r#sleep:}" ;;
+		*) ctl req 3 "$r" >>"$out" 2>&1 ;;
+		esac
+	done
+}
+
+# ---- the same conversation, parked and not: byte-identical answers ----
+# mvm: every kind of answer; alarm: a one-shot PIT deadline passes while the
+# guest is parked and must fire exactly once (ticks 1, then 2, never 3).
+for guest in mvm alarm tick; do
+	case $guest in
+	mvm) script=(ping id count 'GET /index.html' nonsense "$(head -c 80 /dev/zero | tr '\0' x)" count) ;;
+	alarm) script=(sleep:0.3 ticks alarm sleep:0.4 ticks alarm sleep:0.4 ticks count) ;;
+	tick) script=(ping id count) ;;
+	esac
+	for mode in never always; do
+		start_spawn 8 --guest $guest --park $mode || bad "spawn 8 $guest --park $mode booted" "$(cat "$T/spawn.err")"
+		sleep 0.2 # every guest back in hlt (and parked, with always)
+		ctl list >"$T/list.$guest.$mode"
+		talk "$T/talk.$guest.$mode" "${script[@]}"
+		if [ $guest = tick ]; then
+			t0=$(ctl req 3 ticks); sleep 1; t1=$(ctl req 3 ticks)
+			echo $((t1 - t0)) >"$T/rate.$mode"
+		fi
+		ctl info 3 >"$T/info.$guest.$mode"
+		stop_spawn
+	done
+	check "$guest: the same conversation gives the same answers parked (--park always) and not" \
+		"cmp -s '$T/talk.$guest.never' '$T/talk.$guest.always'" "$(diff "$T/talk.$guest.never" "$T/talk.$guest.always")"
+	check "$guest: with --park always every idle guest is parked, none is with never" \
+		"grep -qx 'parked 8' '$T/list.$guest.always' && grep -qx 'parked 0' '$T/list.$guest.never'" \
+		"$(paste "$T/list.$guest.never" "$T/list.$guest.always")"
+done
+check "mvm: the answers are the guest's (not empty, not errors of kvmlite)" \
+	"[ \"\$(sed -n 2p '$T/talk.mvm.always')\" = 3 ] && grep -qx '200 OK /index.html' '$T/talk.mvm.always'" \
+	"$(cat "$T/talk.mvm.always")"
+check "alarm: a one-shot deadline that passed while parked fired once" \
+	"[ \"\$(tr '\n' ' ' <'$T/talk.alarm.always')\" = '1 1 2 2 3 6 ' ]" "$(tr '\n' ' ' <"$T/talk.alarm.always")"
+check "tick: the tick count advances at 18.2 Hz while parked as while not (16..21 in 1 s)" \
+	"[ \$(cat '$T/rate.always') -ge 16 ] && [ \$(cat '$T/rate.always') -le 21 ] &&
+	 [ \$(cat '$T/rate.never') -ge 16 ] && [ \$(cat '$T/rate.never') -le 21 ]" \
+	"always $(cat "$T/rate.always"), never $(cat "$T/rate.never")"
+check "alarm: the guest's device state and exit count are the same parked and not" \
+	"[ \"\$(cut -d' ' -f2- '$T/info.alarm.never')\" = \"\$(cut -d' ' -f2- '$T/info.alarm.always')\" ]" \
+	"$(cat "$T/info.alarm.never" "$T/info.alarm.always")"
+
+# ---- parking and resuming thousands of guests in a loop leaks nothing ----
+N=2000
+start_spawn $N --park always --workers 1 || bad "spawn $N --park always booted" "$(cat "$T/spawn.err")"
+wpid=$(ctl stats --json | sed 's/.*"worker_pids":\[\([0-9]*\).*/\1/')
+usage() { echo "$(ls /proc/"$wpid"/fd | wc -l) $(wc -l <"/proc/$wpid/maps") $(awk '/^RssAnon/ {print $2}' "/proc/$wpid/status")"; }
+check "round 1: each of $N parked guests is resumed and answers id with its own index" "sweep $N '$T/a1'" "$(head -3 "$T/a1" 2>/dev/null)"
+read -r fd1 map1 rss1 <<<"$(usage)"
+for round in 2 3 4; do sweep $N "$T/a$round" || bad "round $round: every answer right" "$(head -3 "$T/a$round")"; done
+read -r fd4 map4 rss4 <<<"$(usage)"
+ctl stats --json >"$T/stats"
+resumes=$(sed 's/.*"resumes":\([0-9]*\).*/\1/' "$T/stats")
+check "4 rounds resumed and re-parked every guest ($resumes resumes)" "[ $resumes -ge $((4 * N)) ]" "$(cat "$T/stats")"
+check "after 3 more rounds of $N resumes the worker holds the same fds and mappings" \
+	"[ $fd1 = $fd4 ] && [ $map1 = $map4 ]" "fds $fd1 -> $fd4, maps $map1 -> $map4"
+check "and its memory did not grow (RssAnon $rss1 -> $rss4 KiB)" "[ $((rss4 - rss1)) -lt 1024 ]"
+stop_spawn
+
+# ---- --park auto with a resident limit: the least recently active make room ----
+start_spawn 600 --resident 100 || bad "spawn 600 --resident 100 booted" "$(cat "$T/spawn.err")"
+check "every guest answers id with its own index while at most 100 hold a VM" "sweep 600 '$T/auto'" \
+	"$(head -3 "$T/auto" 2>/dev/null)"
+ctl stats --json >"$T/stats"
+res=$(sed 's/.*"resident":\([0-9]*\).*/\1/' "$T/stats"); prk=$(sed 's/.*"parked":\([0-9]*\).*/\1/' "$T/stats")
+check "stats shows resident ($res <= 100) and parked ($prk) apart, adding up to 600" \
+	"[ $res -le 100 ] && [ $((res + prk)) = 600 ]" "$(cat "$T/stats")"
+check "the summary names resident and parked guests apart" "stop_spawn; grep -q 'resident (on a KVM VM), [0-9]* parked' '$T/spawn.out'" \
+	"$(cat "$T/spawn.out")"
+
+# ---- a guest whose VM cannot be given back: failed with its reason, kept, retried; the others unaffected ----
+KVMLITE_FAULT=resume:7:2 start_spawn 20 --park always || bad "spawn 20 with an injected fault booted" "$(cat "$T/spawn.err")"
+sleep 0.2
+ctl req 7 id >"$T/f1" 2>&1
+check "a request to it is answered with the reason" "grep -q 'resume: .*Cannot allocate memory (state kept, retrying)' '$T/f1'" \
+	"$(cat "$T/f1")"
+ctl info 7 >"$T/f2"
+check "info and list report it failed, with the reason" "grep -q '^failed .*reason=resume' '$T/f2' && [ \"\$(ctl list failed)\" = 7 ]" \
+	"$(cat "$T/f2")"
+check "the others keep answering" "[ \"\$(ctl req 6 id)\" = 6 ] && [ \"\$(ctl req 8 id)\" = 8 ]"
+sleep 0.6 # two failures: retried after 100 and 200 ms
+check "it is retried, resumes with its state kept, and answers" "[ \"\$(ctl req 7 id 2>&1)\" = 7 ] && ctl info 7 | grep -q '^parked'" \
+	"$(ctl req 7 id 2>&1; ctl info 7)"
+check "stats counts the failed resumes" "ctl stats --json | grep -q '\"resume_failed\":2'" "$(ctl stats --json)"
+stop_spawn
+
+echo "park: $pass passed, $fail failed"
+[ "$fail" = 0 ]
