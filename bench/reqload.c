@@ -30,13 +30,14 @@ static struct {
 	u32 conns, guests;
 	double secs, warmup;
 	u64 total; /* measured requests (-r); 0: measure for secs (-d); the last given wins */
-	bool by_id, json;
+	bool by_id, json, sweep;
 } opt = { .conns = 16, .secs = 10, .warmup = 1, .text = "ping" };
 
 static struct {
 	u32 *lat; /* one per measured answer, in 0.1 us: what is printed; 429 s fit */
 	size_t n, cap;
 	u64 errors, issued, t_meas, t_end, t_last;
+	u32 next_id; /* --sweep: the next guest to ask */
 	u32 nkinds;
 	char kind[MAX_KINDS][64];
 	u64 kcount[MAX_KINDS];
@@ -98,6 +99,14 @@ static bool conn_start(struct conn *c, u64 now)
 	int len;
 
 	c->measured = now >= st.t_meas;
+	if (opt.sweep) {
+		/* every guest once, in id order: nothing is drawn, nothing repeats */
+		if (st.next_id >= opt.guests)
+			return false;
+		c->measured = true;
+		c->id = st.next_id++;
+		goto send;
+	}
 	if (c->measured && (opt.total ? st.issued >= opt.total : now >= st.t_end))
 		return false;
 	st.issued += c->measured;
@@ -111,6 +120,7 @@ static bool conn_start(struct conn *c, u64 now)
 		c->id = pick(opt.guests);
 	while (inflight[c->id] && opt.guests > opt.conns);
 	inflight[c->id] = 1;
+send:
 	len = snprintf(q, sizeof(q), "req %u %s\n", c->id, opt.text);
 	c->t0 = now_ns();
 	/* The answer to the last request was read, so the spawn has read that
@@ -215,8 +225,8 @@ static void report(const struct hostinfo *h)
 	if (opt.json) {
 		printf("{\"req\":");
 		json_str(opt.text);
-		printf(",\"conns\":%u,\"guests\":%u,\"seconds\":%.3f,\"requests\":%zu,\"errors\":%llu", opt.conns,
-		       opt.guests, secs, st.n, errs);
+		printf(",\"sweep\":%s,\"conns\":%u,\"guests\":%u,\"seconds\":%.3f,\"requests\":%zu,\"errors\":%llu",
+		       opt.sweep ? "true" : "false", opt.conns, opt.guests, secs, st.n, errs);
 		printf(",\"error_kinds\":{");
 		for (u32 i = 0; i < st.nkinds; i++) {
 			if (i)
@@ -256,6 +266,7 @@ static void usage(FILE *f)
 		   "  -d SECONDS        measure for SECONDS (default 10)\n"
 		   "  -r REQUESTS       measure REQUESTS requests instead (the last of -d, -r counts)\n"
 		   "  --warmup SECONDS  load first for SECONDS, unmeasured (default 1)\n"
+		   "  --sweep           instead: ask every guest 0..GUESTS-1 once, in order, no warmup\n"
 		   "  --req TEXT        what the guest is sent (default ping, answer pong; id: answer its id;\n"
 		   "                    other TEXT: any `ok` answer)\n"
 		   "  --json            print one JSON object\n"
@@ -280,6 +291,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = { { "socket", 1, NULL, 'S' }, { "warmup", 1, NULL, 'W' },
 					    { "req", 1, NULL, 'R' },	{ "json", 0, NULL, 'J' },
+					    { "sweep", 0, NULL, 'w' },
 					    { "help", 0, NULL, 'h' },	{ NULL, 0, NULL, 0 } };
 	struct epoll_event ev[64], e = { .events = EPOLLIN };
 	struct hostinfo h;
@@ -301,6 +313,10 @@ int main(int argc, char **argv)
 			break;
 		case 'J':
 			opt.json = true;
+			break;
+		case 'w':
+			opt.sweep = true;
+			opt.warmup = 0;
 			break;
 		case 'c': /* the spawn serves 4096 connections at once */
 			opt.conns = (u32)num(optarg, 1, 4096);

@@ -356,7 +356,7 @@ static void sv_summary(struct spawn *sv)
 		       "\"resident_at_end\":%u,\"parked_at_end\":%u,\"park\":\"%s\",\"resume_failures\":%u,"
 		       "\"time_to_all_booted_s\":%.3f,\"boot_rate_per_s\":%.1f,"
 		       "\"vmm_userspace_kib_per_guest\":%.2f,\"vmm_userspace_kib_per_parked\":%.2f,"
-		       "\"vmm_rss_kib_per_guest\":%.2f,"
+		       "\"vmm_rss_kib_per_guest\":%.2f,\"vmm_anon_kib\":%llu,"
 		       "\"kernel_kib_per_guest\":%.1f,\"slab_kib_per_guest\":%.1f,\"host_mem_used_pct\":%.1f,"
 		       "\"host_cpu_idle_pct\":%.2f,\"vmm_cpu_idle_pct\":%.3f,"
 		       "\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"stopped_by\":\"%s\","
@@ -364,6 +364,7 @@ static void sv_summary(struct spawn *sv)
 		       sv->o->count, sv->created, sv->booted, sv->failed, sv->lost, live, resident, parked,
 		       park_names[sv->o->park], sv->resume_failed, boot_s, boot_s > 0 ? sv->booted / boot_s : 0.0,
 		       res_kib, parked ? parked_kib / parked : 0, resident ? ((double)rss - parked_kib) / resident : 0,
+		       (unsigned long long)anon,
 		       resident ? kernel_kib / resident : 0,
 		       resident ? ((double)m.slab_kib - (double)sv->mem0.slab_kib) / resident : 0, meminfo_used_pct(&m),
 		       idle_cpu, vmm_cpu, sv->procs, sv->threads, sv->kvm.backend, sv->stop_reason);
