@@ -135,7 +135,8 @@ struct park *park_save(struct vm *vm, const struct msr_set *m, const u8 *out, u3
 	for (u32 i = 0, k = 0; i < m->n; i++)
 		if (all[i].data != m->reset[i])
 			park_msrs(p)[k++] = all[i];
-	memcpy((u8 *)park_output(p), out, out_len);
+	if (out_len)
+		memcpy((u8 *)park_output(p), out, out_len);
 	return p;
 }
 

@@ -420,8 +420,14 @@ static int shard_vcpu_create(struct shard *s, struct vcpu *c, const char **what)
 		return -1;
 	s->stats.vms_created++;
 	if (s->park != PARK_NEVER && !s->msrs) {
+		struct vm probe = { .vcpu_fd = c->fd, .run = c->run };
+
+		/* Its state before it ever ran is what a reused VM is reset to
+		 * before a new guest boots on it: nothing of the last guest's
+		 * CPU state (mode, FPU, debug registers) may reach the next. */
 		s->msrs = malloc(sizeof(*s->msrs));
-		if (!s->msrs || park_msrs_probe(s->msrs, s->kvm->fd, c->fd) < 0) {
+		if (!s->msrs || park_msrs_probe(s->msrs, s->kvm->fd, c->fd) < 0 ||
+		    !(s->fresh = park_save(&probe, s->msrs, NULL, 0, 0))) {
 			shard_printf(s, "@fatal shard %u: parking is not possible on this host (%s): --park never\n",
 				     s->id, !s->msrs ? "out of memory" : strerror(errno));
 			free(s->msrs);
@@ -665,6 +671,9 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 		goto fail;
 	}
 	s->resident++;
+	what = "resetting a reused VM's vCPU";
+	if (c.used && park_restore(&g->vm, s->fresh) < 0)
+		goto fail;
 	/* A VM that will never carry another guest needs no VM fd: every fd
 	 * kept counts against RLIMIT_NOFILE. */
 	if (s->park == PARK_NEVER) {
@@ -1253,7 +1262,9 @@ void shard_free(struct shard *s)
 	free(s->runq);
 	free(s->heap);
 	free(s->msrs);
+	free(s->fresh);
 	s->msrs = NULL;
+	s->fresh = NULL;
 	s->to_sv.buf = s->log.buf = NULL;
 	s->g = NULL;
 	s->runq = s->heap = NULL;

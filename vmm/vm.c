@@ -191,6 +191,7 @@ int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, co
 
 	c->fd = -1;
 	c->run = NULL;
+	c->used = false;
 	*what = "KVM_CREATE_VM";
 	c->vm_fd = vm_ioctl(kvm->fd, KVM_CREATE_VM, 0);
 	if (c->vm_fd < 0)
@@ -266,7 +267,7 @@ void vm_detach(struct vm *vm, struct vcpu *c)
 	}
 	if (running == vm->run)
 		vm_kick_target(NULL);
-	*c = (struct vcpu){ .vm_fd = vm->vm_fd, .fd = vm->vcpu_fd, .run = vm->run };
+	*c = (struct vcpu){ .vm_fd = vm->vm_fd, .fd = vm->vcpu_fd, .run = vm->run, .used = true };
 	vm->vm_fd = vm->vcpu_fd = -1;
 	vm->run = NULL;
 }

@@ -53,6 +53,7 @@ struct vcpu {
 	int vm_fd; /* -1 once closed */
 	int fd;
 	struct kvm_run *run;
+	bool used; /* has carried a guest: its CPU state is that guest's, not reset */
 };
 
 struct vm_config {

@@ -57,6 +57,18 @@ check "alarm: the guest's device state and exit count are the same parked and no
 	"[ \"\$(cut -d' ' -f2- '$T/info.alarm.never')\" = \"\$(cut -d' ' -f2- '$T/info.alarm.always')\" ]" \
 	"$(cat "$T/info.alarm.never" "$T/info.alarm.always")"
 
+# ---- a VM handed from guest to guest carries nothing of the last one ----
+start_spawn 6 --guest build/itest/reuse.img --park always --resident 1 --workers 1 ||
+	bad "spawn 6 reuse guests booted" "$(cat "$T/spawn.err")"
+sleep 0.3
+for i in 0 1 2 3 4 5; do ctl read $i; done >"$T/reuse"
+check "six guests booted one after another on one KVM VM" "ctl stats --json | grep -q '\"vms_created\":1,'" \
+	"$(ctl stats --json)"
+check "each found the reset CPU state, not the last guest's (debug, control, segment registers)" \
+	"[ \"\$(sort '$T/reuse' | uniq -c | tr -s ' ' | tr '\n' ';')\" = ' 6 cr0 10; 6 cr4 00; 6 dirty; 6 dr0 00; 6 fs 00;' ]" \
+	"$(sort "$T/reuse" | uniq -c)"
+stop_spawn
+
 # ---- parking and resuming thousands of guests in a loop leaks nothing ----
 N=2000
 start_spawn $N --park always --workers 1 || bad "spawn $N --park always booted" "$(cat "$T/spawn.err")"
