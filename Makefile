@@ -16,7 +16,7 @@ endif
 
 # Debian packages: what the VMM links against, what builds the guests, what the tests use.
 DEPS_BUILD := gcc make binutils liburing-dev libseccomp-dev
-DEPS_TEST := libcmocka-dev qemu-system-x86 xxd socat
+DEPS_TEST := libcmocka-dev qemu-system-x86 xxd socat clang
 
 GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/*.S)))
 GUEST_IMGS := $(patsubst %,build/guest/%.img,$(GUESTS))
@@ -80,6 +80,7 @@ integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/run.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/spawn.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/park.sh
+	KVMLITE=$(BUILD)/kvmlite tests/integration/faults.sh
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
 		tests/integration/guests_qemu.sh build/guest
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=none GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
@@ -88,8 +89,10 @@ integration: all
 	else echo "SKIP: qemu-system-x86_64 is absent: guests not checked under QEMU"; fi
 	KVMLITE=$(BUILD)/kvmlite tests/diff/run.sh
 
+# The fuzz targets run briefly too (fuzz/fuzz.mk), so regressions surface here.
 test: deps-test
 	$(MAKE) all unit integration
+	$(MAKE) fuzz-short
 	@echo "all tests passed"
 
 # The main job on built-in defaults: 1,000 mvm guests, booted, summed up, stopped.
@@ -104,7 +107,7 @@ deps-test:
 	@tests/install-deps.sh $(DEPS_BUILD) $(DEPS_TEST)
 
 format:
-	clang-format -i vmm/*.c vmm/*.h vmm/devices/*.c vmm/devices/*.h tests/unit/*.c
+	clang-format -i vmm/*.c vmm/*.h vmm/devices/*.c vmm/devices/*.h tests/unit/*.c fuzz/*.c fuzz/*.h
 
 clean:
 	rm -rf build
@@ -122,3 +125,6 @@ bench-quick: deps all $(BENCH_PROGS)
 # `make bench`: the figures docs/spawn.md reports (about 15 minutes here).
 bench: deps all $(BENCH_PROGS)
 	bench/spawn.sh full
+
+# --- fuzzing: libFuzzer targets built with clang ---
+include fuzz/fuzz.mk

@@ -10,6 +10,7 @@
 static struct fault {
 	char point[16];
 	u32 id, left;
+	u32 calls; /* fault_next(): calls counted so far */
 } faults[FAULT_MAX];
 static int nfaults = -1; /* -1: KVMLITE_FAULT not read yet */
 
@@ -30,6 +31,24 @@ static void fault_parse(void)
 			break;
 		env++;
 	}
+}
+
+bool fault_next(const char *point)
+{
+	bool hit = false;
+
+	if (nfaults < 0)
+		fault_parse();
+	for (int i = 0; i < nfaults; i++) {
+		if (strcmp(faults[i].point, point) != 0)
+			continue;
+		faults[i].calls++;
+		if (faults[i].calls >= faults[i].id && faults[i].left) {
+			faults[i].left--;
+			hit = true;
+		}
+	}
+	return hit;
 }
 
 bool fault_hit(const char *point, u32 id)

@@ -5,11 +5,20 @@
 #include "types.h"
 
 /*
- * KVMLITE_FAULT="POINT:ID:COUNT[,POINT:ID:COUNT...]": the first COUNT times
- * guest ID passes POINT, fault_hit() says "fail here". Points: "resume"
- * (getting a KVM VM back for a parked guest). Tests use it to show that a
- * failure stays with its guest; without the variable it costs one branch.
+ * KVMLITE_FAULT="POINT:ID:COUNT[,POINT:ID:COUNT...]". Tests use it to show
+ * that a failure stays where it happened and nothing leaks; without the
+ * variable each point costs one branch.
+ *
+ * fault_hit(point, id): the first COUNT times guest ID passes POINT, "fail
+ * here". Points: "resume" (a parked guest getting a VM back), "sandbox"
+ * (ID is a role: sandbox_probe()).
+ *
+ * fault_next(point): counts the calls at POINT in this process; calls ID
+ * to ID + COUNT - 1 fail. Points: "create_vm", "create_vcpu", "mmap_run"
+ * (the steps of vm_vcpu_create()), "short_write" (a shard's write to the
+ * supervisor submitted with half its bytes).
  */
 bool fault_hit(const char *point, u32 id);
+bool fault_next(const char *point);
 
 #endif

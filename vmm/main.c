@@ -24,6 +24,7 @@ static void usage(FILE *f)
 		"  --index N           the guest index passed in ESI (default 0)\n"
 		"  --trace             print every exit, decoded, on stderr\n"
 		"  -v, --verbose       say which KVM backend runs it, and what it did\n"
+		"  --no-sandbox        no seccomp filter (for debugging; docs/security.md)\n"
 		"Exit status: the debug exit's (v << 1) | 1; 0 when the guest halted for good;\n"
 		"2 kvmlite error, 4 triple fault, 6 reset requested, 8 KVM entry failure,\n"
 		"10 KVM internal error, 12 other guest failure, 130 interrupted.\n"
@@ -46,6 +47,7 @@ static void usage(FILE *f)
 		"                      guest as soon as it halts; never: every guest stays live\n"
 		"  --resident N        at most N guests on a KVM VM at once (default: what the\n"
 		"                      host allows); the others are parked\n"
+		"  --no-sandbox        no seccomp filters or io_uring restrictions (debugging)\n"
 		"  --firmware pc|none  default none: spawn guests program their own devices\n"
 		"  --json              the summary as one JSON object\n"
 		"  --log FILE          append every guest's output lines to FILE, each prefixed\n"
@@ -77,7 +79,7 @@ static int cmd_spawn(int argc, char **argv)
 		{ "firmware", required_argument, NULL, 'F' }, { "verbose", no_argument, NULL, 'v' },
 		{ "per-process", required_argument, NULL, 'p' }, { "threads", required_argument, NULL, 't' },
 		{ "log", required_argument, NULL, 'l' },     { "park", required_argument, NULL, 'P' },
-		{ "resident", required_argument, NULL, 'R' },
+		{ "resident", required_argument, NULL, 'R' }, { "no-sandbox", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -160,6 +162,9 @@ static int cmd_spawn(int argc, char **argv)
 			if (parse_u32("--resident", optarg, &o.resident) < 0 || o.resident == 0)
 				return 2;
 			break;
+		case 'N':
+			o.no_sandbox = true;
+			break;
 		case 'v':
 			o.verbose = true;
 			break;
@@ -189,6 +194,7 @@ static int cmd_run(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "firmware", required_argument, NULL, 'f' }, { "index", required_argument, NULL, 'i' },
 		{ "trace", no_argument, NULL, 't' },	      { "verbose", no_argument, NULL, 'v' },
+		{ "no-sandbox", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },	      { 0 },
 	};
 	struct run_opts opts = { .firmware = true };
@@ -216,6 +222,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 't':
 			opts.trace = true;
+			break;
+		case 'S':
+			opts.no_sandbox = true;
 			break;
 		case 'v':
 			opts.verbose = true;

@@ -13,6 +13,7 @@
 #include "layout.h"
 #include "mem.h"
 #include "run.h"
+#include "sandbox.h"
 #include "vm.h"
 
 #define SIG_KICK SIGRTMIN    /* timer expiry: kicks the vCPU out of KVM_RUN */
@@ -330,6 +331,15 @@ int run_guest(const struct run_opts *opts)
 	sigaction(SIGHUP, &sa, NULL);
 
 	console_raw(&console);
+	/* From here on the thread only runs the guest and its console: the
+	 * filter goes in before the guest's first instruction. */
+	if (!opts->no_sandbox && sandbox_enter(SANDBOX_RUN, err, sizeof(err)) < 0) {
+		console_restore(&console);
+		timer_delete(timer);
+		vm_destroy(&vm);
+		goto fail_arena;
+	}
+	sandbox_probe(SANDBOX_RUN);
 	run_loop(&vm, &console, timer);
 	console_restore(&console);
 

@@ -9,6 +9,7 @@ struct run_opts {
 	bool firmware;
 	bool trace;
 	bool verbose;
+	bool no_sandbox; /* --no-sandbox: no seccomp filter, for debugging */
 	u32 index;
 };
 

@@ -57,6 +57,7 @@ struct guest {
 	u32 lru_prev, lru_next;
 	struct park *park;   /* while parked: its vCPU state; NULL while it has a VM */
 	u64 retry_at;	     /* after a failed resume: when to try again; 0: not waiting */
+	u64 t_ready;	     /* set up and queued to run, until its first byte (stage times) */
 	u8 in[GUEST_IN_SIZE];
 };
 
@@ -66,8 +67,13 @@ struct guest_image {
 	u32 upto;
 };
 
+/* Where a guest's boot time goes, summed over the shard's guests (ns). */
+enum boot_stage { STAGE_CREATE_VM, STAGE_CREATE_VCPU, STAGE_LOAD, STAGE_SET_MEMORY, STAGE_SET_REGS,
+		  STAGE_FIRST_BYTE, NSTAGES };
+
 struct shard_stats {
 	u64 slices, preempted, wakeups, create_failed, log_errors;
+	u64 stage_ns[NSTAGES], staged; /* staged: guests counted in stage_ns */
 	u64 parks, resumes, pool_hits, resume_failed, vms_created;
 };
 
@@ -81,9 +87,11 @@ struct shard {
 	const struct guest_image *images; /* which image each guest id boots */
 	bool firmware;
 	enum park_mode park;
+	bool sandbox;	    /* seccomp filter and io_uring restrictions (not --no-sandbox) */
 	u32 vm_max;	    /* KVM VMs this shard may hold: resident guests and the pool */
 	u32 resident;	    /* guests that have a VM now */
 	u32 parked, parked_reported, created_reported;
+	u64 staged_reported;
 	u64 parked_bytes;   /* what parked guests take: records, RAM pages, struct guest */
 	struct vcpu pool[SHARD_POOL_MAX]; /* spare VMs, no guest's RAM mapped */
 	u32 pool_len;
@@ -116,7 +124,7 @@ struct shard {
 
 int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm,
 	       const struct guest_image *images, bool firmware, int sock, int log_fd, enum park_mode park,
-	       u32 vm_max);
+	       u32 vm_max, bool sandbox);
 /* The thread body: runs until the supervisor closes its socket. */
 void *shard_main(void *arg);
 void shard_free(struct shard *s);

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox.h"
 #include "supervisor.h"
 
 /* An SQE from the supervisor's ring, submitting what is queued if it is full. */
@@ -118,12 +119,19 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 		sv->created += id - l->created;
 		l->created = id;
 		l->parked = (u32)strtoul(arg, &arg, 10);
-		l->parked_bytes = strtoull(arg, NULL, 10);
+		l->parked_bytes = strtoull(arg, &arg, 10);
+		l->staged = strtoull(arg, &arg, 10);
+		for (int k = 0; k < NSTAGES; k++)
+			l->stage_ns[k] = strtoull(arg, &arg, 10);
 	} else if (strncmp(line, "@resume_failed ", 15) == 0) {
 		sv->resume_failed++;
 		if (sv->o->verbose)
 			fprintf(stderr, "%skvmlite: guest %u: %s\n", sv->tty ? "\r\033[K" : "", id, arg + 1);
 	} else if (strncmp(line, "@boot ", 6) == 0 && id < sv->o->count && !(sv->gflags[id] & G_BOOTED)) {
+		/* "@boot ID NS": NS on the monotonic clock all processes share */
+		u64 ns = strtoull(arg, NULL, 10);
+
+		sv->boot_us[id] = ns > sv->t0 ? (u32)((ns - sv->t0) / 1000) : 0;
 		sv->gflags[id] |= G_BOOTED;
 		sv->booted++;
 	} else if (strncmp(line, "@end ", 5) == 0 && id < sv->o->count && !(sv->gflags[id] & G_ENDED)) {
@@ -244,8 +252,9 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\"",
 		      sv->o->count, sv->created, sv->booted, live, live > parked ? live - parked : 0, parked,
 		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park]);
-	outbuf_printf(b, ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"worker_pids\":[",
-		      sv->procs, sv->threads, sv->kvm.backend);
+	outbuf_printf(b,
+		      ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"sandbox\":%s,\"worker_pids\":[",
+		      sv->procs, sv->threads, sv->kvm.backend, sv->o->no_sandbox ? "false" : "true");
 	for (u32 p = 0; p < sv->procs; p++)
 		outbuf_printf(b, "%s%d", p ? "," : "", (int)sv->pids[p]);
 	outbuf_printf(b, "]");
@@ -322,8 +331,53 @@ static void sv_worker_mem(struct spawn *sv, u64 *rss, u64 *anon)
 	}
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+	u32 x = *(const u32 *)a, y = *(const u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static const char *const stage_keys[NSTAGES] = { "create_vm",  "create_vcpu", "load",
+						 "set_memory", "set_regs",    "first_byte" };
+
+/*
+ * Boot times as the provisioning research reports them: each guest from
+ * the spawn's start (the launch request) to its first serial byte, as
+ * p50/p99/max in ms; and the mean time of each stage of a boot, in µs.
+ * False if no guest booted.
+ */
+static bool sv_boot_times(struct spawn *sv, double ms[3], double us[NSTAGES])
+{
+	u32 *t = malloc((sv->booted ? sv->booted : 1) * sizeof(*t)), n = 0;
+	u64 staged = 0, sum[NSTAGES] = { 0 };
+
+	for (u32 i = 0; t && i < sv->o->count; i++)
+		if ((sv->gflags[i] & G_BOOTED) && n < sv->booted)
+			t[n++] = sv->boot_us[i];
+	if (!t || n == 0) {
+		free(t);
+		return false;
+	}
+	qsort(t, n, sizeof(*t), u32_cmp);
+	ms[0] = t[(n + 1) / 2 - 1] / 1e3; /* nearest rank */
+	ms[1] = t[(n * 99 + 99) / 100 - 1] / 1e3;
+	ms[2] = t[n - 1] / 1e3;
+	free(t);
+	for (u32 i = 0; i < sv->nlinks; i++) {
+		staged += sv->links[i].staged;
+		for (int k = 0; k < NSTAGES; k++)
+			sum[k] += sv->links[i].stage_ns[k];
+	}
+	for (int k = 0; k < NSTAGES; k++)
+		us[k] = staged ? (double)sum[k] / (double)staged / 1e3 : 0;
+	return true;
+}
+
 static void sv_summary(struct spawn *sv)
 {
+	double boot_ms[3] = { 0 }, stage_us[NSTAGES] = { 0 };
+	bool timed = sv_boot_times(sv, boot_ms, stage_us);
 	struct meminfo m;
 	struct cpustat cpu;
 	u64 rss, anon, now = clock_now(), pbytes;
@@ -371,13 +425,23 @@ static void sv_summary(struct spawn *sv)
 		for (int i = 0; i < 8 && sv->fail_count[i]; i++)
 			printf("%s{\"reason\":\"%s\",\"count\":%u}", i ? "," : "", sv->fail_reason[i],
 			       sv->fail_count[i]);
-		printf("]}\n");
+		printf("],\"boot_ms\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},\"stage_us\":{", boot_ms[0],
+		       boot_ms[1], boot_ms[2]);
+		for (int k = 0; k < NSTAGES; k++)
+			printf("%s\"%s\":%.1f", k ? "," : "", stage_keys[k], stage_us[k]);
+		printf("}}\n");
 		return;
 	}
 	printf("kvmlite spawn: %u of %u guests booted (first serial byte), %u failed, %u lost; %s\n", sv->booted,
 	       sv->o->count, sv->failed, sv->lost, sv->stop_reason);
 	if (boot_s >= 0)
 		printf("  time to all booted   %.2f s (%.0f guests/s)\n", boot_s, sv->booted / boot_s);
+	if (timed)
+		printf("  boot, per guest      p50 %.1f ms, p99 %.1f ms, max %.1f ms from the start to its first byte;\n"
+		       "                       mean µs: create VM %.0f, create vCPU %.0f, load %.0f, set memory %.0f,\n"
+		       "                       set registers %.0f, then to the first byte %.0f\n",
+		       boot_ms[0], boot_ms[1], boot_ms[2], stage_us[0], stage_us[1], stage_us[2], stage_us[3],
+		       stage_us[4], stage_us[5]);
 	for (int i = 0; i < 8 && sv->fail_count[i]; i++)
 		printf("  failed               %u: %s\n", sv->fail_count[i], sv->fail_reason[i]);
 	if (live)
@@ -404,8 +468,8 @@ static void sv_summary(struct spawn *sv)
 	if (idle_cpu >= 0)
 		printf("  CPU since all booted %.2f%% of the host (all CPUs), of which kvmlite's processes %.3f%%\n",
 		       idle_cpu, vmm_cpu);
-	printf("  host                 %u worker processes x %u threads, KVM backend %s\n", sv->procs, sv->threads,
-	       sv->kvm.backend);
+	printf("  host                 %u worker processes x %u threads, KVM backend %s, sandbox %s\n", sv->procs,
+	       sv->threads, sv->kvm.backend, sv->o->no_sandbox ? "off (--no-sandbox)" : "on (seccomp, io_uring)");
 }
 
 /* ---- host limits and workers ---- */
@@ -501,6 +565,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 	pthread_t tid[256];
 	struct shard *shards;
 	u32 n = 0, first = UINT32_MAX;
+	char err[256];
 	sigset_t set;
 
 	/* Die with the supervisor; Ctrl-C is the supervisor's to handle. */
@@ -527,7 +592,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 			continue;
 		}
 		if (shard_init(&shards[n], i, l->first, l->count, &sv->kvm, sv->images, sv->o->firmware, l->fd,
-			       sv->log_fd, sv->o->park, sv->vm_per_shard) < 0) {
+			       sv->log_fd, sv->o->park, sv->vm_per_shard, !sv->o->no_sandbox) < 0) {
 			fprintf(stderr, "kvmlite: %s\n", shards[n].err);
 			_exit(1);
 		}
@@ -536,6 +601,12 @@ static void worker_main(struct spawn *sv, u32 proc)
 	}
 	for (u32 i = 0; i < n; i++)
 		pthread_create(&tid[i], NULL, shard_main, &shards[i]);
+	/* This thread only waits for the shards now. */
+	if (!sv->o->no_sandbox && sandbox_enter(SANDBOX_WORKER, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kvmlite: %s\n", err);
+		_exit(1);
+	}
+	sandbox_probe(SANDBOX_WORKER);
 	for (u32 i = 0; i < n; i++)
 		pthread_join(tid[i], NULL);
 	_exit(0);
@@ -840,6 +911,7 @@ static void sv_free(struct spawn *sv)
 	free(sv->links);
 	free(sv->pids);
 	free(sv->gflags);
+	free(sv->boot_us);
 	free(sv->watchers);
 	free(sv);
 }
@@ -868,6 +940,7 @@ int spawn_main(const struct spawn_opts *o)
 		goto fail;
 	}
 	sv->gflags = calloc(o->count, 1);
+	sv->boot_us = calloc(o->count, sizeof(*sv->boot_us));
 	sv->watchers = calloc(o->count, sizeof(*sv->watchers));
 	sv->nconns = MAX_CONNS;
 	sv->conns = calloc(MAX_CONNS, sizeof(*sv->conns));
@@ -902,7 +975,7 @@ int spawn_main(const struct spawn_opts *o)
 		goto fail;
 	}
 	sv->sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (io_uring_queue_init(256, &sv->ring, 0) < 0) {
+	if (sandbox_ring_init(&sv->ring, 256, SANDBOX_SUPERVISOR, !o->no_sandbox) < 0) {
 		fprintf(stderr, "kvmlite: io_uring_queue_init: %s\n", strerror(errno));
 		sv_teardown(sv);
 		unlink(sv->path);
@@ -916,6 +989,16 @@ int spawn_main(const struct spawn_opts *o)
 	control_accept_arm(sv);
 	sv_signal_arm(sv);
 	sv_tick_arm(sv);
+	/* Everything is open that the supervisor will ever open, but /proc
+	 * files; from here on it serves clients and watches workers. */
+	if (!o->no_sandbox && sandbox_enter(SANDBOX_SUPERVISOR, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kvmlite: %s\n", err);
+		io_uring_queue_exit(&sv->ring);
+		sv_teardown(sv);
+		unlink(sv->path);
+		goto fail;
+	}
+	sandbox_probe(SANDBOX_SUPERVISOR);
 	while (!sv->stopping) {
 		struct io_uring_cqe *cqe;
 

@@ -28,6 +28,7 @@ struct spawn_opts {
 	u32 per_process;    /* at most this many guests per worker process; 0: what the limits allow */
 	enum park_mode park;
 	u32 resident;	    /* at most this many guests on a KVM VM at once; 0: what the host allows */
+	bool no_sandbox;    /* --no-sandbox: no seccomp filters, no io_uring restrictions */
 };
 
 int spawn_main(const struct spawn_opts *o);

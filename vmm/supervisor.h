@@ -42,6 +42,7 @@ struct link {
 	u32 first, count, created;
 	u32 parked;	   /* its guests parked now, as it last said */
 	u64 parked_bytes;  /* and what they take */
+	u64 staged, stage_ns[NSTAGES]; /* boot stage times summed over its booted guests */
 	bool dead, read_busy, poll_busy;
 	struct line_buf lines;
 	struct outbuf out;
@@ -84,6 +85,7 @@ struct spawn {
 	u32 vm_per_shard; /* KVM VMs one shard may hold (parking modes) */
 	pid_t *pids;
 	u16 *watchers; /* per guest: connections watching it */
+	u32 *boot_us;  /* per guest: first serial byte, µs after the spawn started */
 	u8 *gflags;    /* per guest: */
 #define G_BOOTED 1
 #define G_ENDED	 2

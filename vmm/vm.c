@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "layout.h"
 #include "trace.h"
 #include "vm.h"
@@ -179,8 +180,10 @@ void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg)
 	vm_wire_devices(vm);
 }
 
-int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, const char **what)
+int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, const char **what, u64 *vm_ns)
 {
+	u64 t0 = clock_now();
+
 	struct kvm_userspace_memory_region slot = {
 		.slot = 1,
 		.flags = KVM_MEM_READONLY, /* guest writes exit as MMIO and are dropped */
@@ -193,7 +196,7 @@ int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, co
 	c->run = NULL;
 	c->used = false;
 	*what = "KVM_CREATE_VM";
-	c->vm_fd = vm_ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	c->vm_fd = fault_next("create_vm") ? (errno = ENOMEM, -1) : vm_ioctl(kvm->fd, KVM_CREATE_VM, 0);
 	if (c->vm_fd < 0)
 		return -1;
 	/* The firmware is the same page for every guest: it stays mapped in
@@ -201,12 +204,15 @@ int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, co
 	*what = "KVM_SET_USER_MEMORY_REGION (firmware)";
 	if (firmware && vm_ioctl(c->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
 		goto fail;
+	if (vm_ns)
+		*vm_ns = clock_now() - t0;
 	*what = "KVM_CREATE_VCPU";
-	c->fd = vm_ioctl(c->vm_fd, KVM_CREATE_VCPU, 0);
+	c->fd = fault_next("create_vcpu") ? (errno = EMFILE, -1) : vm_ioctl(c->vm_fd, KVM_CREATE_VCPU, 0);
 	if (c->fd < 0)
 		goto fail;
 	*what = "mmap of kvm_run";
-	c->run = mmap(NULL, (size_t)kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+	c->run = fault_next("mmap_run") ? (errno = ENOMEM, MAP_FAILED)
+					: mmap(NULL, (size_t)kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
 	if (c->run == MAP_FAILED) {
 		c->run = NULL;
 		goto fail;
@@ -291,7 +297,7 @@ int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, c
 	const char *what;
 
 	vm_setup(vm, ram, cfg);
-	if (vm_vcpu_create(kvm, cfg->firmware ? firmware : NULL, &c, &what) < 0)
+	if (vm_vcpu_create(kvm, cfg->firmware ? firmware : NULL, &c, &what, NULL) < 0)
 		goto fail;
 	if (vm_attach(vm, &c, kvm->run_size, &what) < 0) {
 		vm_vcpu_destroy(&c, kvm->run_size);

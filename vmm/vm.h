@@ -91,7 +91,9 @@ int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, c
 void vm_destroy(struct vm *vm);
 
 /*
- * The steps of vm_init, for a scheduler that moves guests between VMs:
+ * The steps of vm_init, for a scheduler that moves guests between VMs
+ * (vm_vcpu_create() also says in *vm_ns, if given, how long the VM itself
+ * took, the rest being the vCPU's):
  * vm_setup() prepares the guest without KVM; vm_vcpu_create() makes a VM
  * (with the firmware page mapped, if any) and its vCPU, not yet bound to a
  * guest; vm_attach() maps the guest's RAM into one and vm_detach() takes
@@ -99,7 +101,7 @@ void vm_destroy(struct vm *vm);
  * On failure they return -1 with errno set and *what naming the call.
  */
 void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg);
-int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, const char **what);
+int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, const char **what, u64 *vm_ns);
 void vm_vcpu_destroy(struct vcpu *c, int run_size);
 int vm_attach(struct vm *vm, const struct vcpu *c, int run_size, const char **what);
 void vm_detach(struct vm *vm, struct vcpu *c);

@@ -1,0 +1,72 @@
+#!/bin/bash
+# faults.sh - injected host failures (KVMLITE_FAULT): only the affected guest fails, with its reason; nothing leaks or is lost.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/integration/spawn_lib.sh
+
+# worker_usage: "FDS MAPS" of the (only) worker process
+worker_usage() {
+	local w
+	w=$(ctl stats --json | sed 's/.*"worker_pids":\[\([0-9]*\).*/\1/')
+	echo "$(ls /proc/"$w"/fd | wc -l) $(wc -l <"/proc/$w/maps")"
+}
+
+# The baseline: 20 guests, one worker, no fault (--park never: one fd per guest).
+N=20
+start_spawn $N --workers 1 --park never || bad "baseline spawn booted" "$(cat "$T/spawn.err")"
+read -r fd0 map0 <<<"$(worker_usage)"
+stop_spawn
+
+# create_vm:5 fails the 5th KVM_CREATE_VM of the worker (guest 4), create_vcpu
+# and mmap_run fail after the VM exists: its fd must be closed again.
+for fault in create_vm:5:1 create_vcpu:5:1 mmap_run:5:1; do
+	point=${fault%%:*}
+	KVMLITE_FAULT=$fault start_spawn $N --workers 1 --park never ||
+		bad "$point: spawn with the fault booted the others" "$(cat "$T/spawn.err")"
+	case $point in
+	create_vm) want="KVM_CREATE_VM: Cannot allocate memory" ;;
+	create_vcpu) want="KVM_CREATE_VCPU: Too many open files" ;;
+	mmap_run) want="mmap of kvm_run: Cannot allocate memory" ;;
+	esac
+	check "$point: guest 4 failed with its reason" "ctl info 4 | grep -q '^failed .*reason=guest 4: $want'" \
+		"$(ctl info 4)"
+	check "$point: the others answer" "sweep 4 '$T/a' && [ \"\$(ctl req 5 id)\" = 5 ] && [ \"\$(ctl req 19 id)\" = 19 ]" \
+		"$(cat "$T/a" 2>/dev/null)"
+	check "$point: the failure is counted" "ctl stats --json | grep -q '\"create_failed\":1,'" "$(ctl stats --json)"
+	read -r fd1 map1 <<<"$(worker_usage)"
+	# one guest fewer holds its vCPU fd and kvm_run mapping; nothing else stays behind
+	check "$point: fds and mappings are the baseline's minus one guest's" \
+		"[ $fd1 = $((fd0 - 1)) ] && [ $map1 = $((map0 - 1)) ]" "fds $fd0 -> $fd1, maps $map0 -> $map1"
+	stop_spawn
+	check "$point: the summary names the reason" "grep -q 'failed *1: guest 4: $want' '$T/spawn.out'" \
+		"$(cat "$T/spawn.out")"
+done
+
+# Short writes from the shards to the supervisor: every answer still arrives whole and in order.
+KVMLITE_FAULT=short_write:1:200 start_spawn 300 --workers 1 || bad "spawn with short writes booted" "$(cat "$T/spawn.err")"
+check "200 short writes: each of 300 guests' answers arrive whole, in order" "sweep 300 '$T/sw'" \
+	"$(head -3 "$T/sw" 2>/dev/null)"
+check "and the console output is whole too" "ctl read 150 | grep -qx 'ready' && [ \"\$(ctl read 150 | tail -1)\" = 150 ]" \
+	"$(ctl read 150)"
+stop_spawn
+
+# The sandbox, in the real processes: a forbidden call right after each
+# role's filter is in (sandbox_probe) kills with SIGSYS; --no-sandbox lifts it.
+echo ping | KVMLITE_FAULT=sandbox:3:1 "$KVMLITE" run mvm >/dev/null 2>&1
+check "run: a forbidden system call kills kvmlite run with SIGSYS" "[ $? = 159 ]"
+out=$(echo ping | KVMLITE_FAULT=sandbox:3:1 "$KVMLITE" run --no-sandbox mvm 2>&1)
+check "run --no-sandbox: the same call is allowed" "[ \"\$(echo '$out' | tail -1)\" = pong ]" "$out"
+KVMLITE_FAULT=sandbox:0:1 timeout 60 "$KVMLITE" spawn 4 --for 0 --socket "$SOCK" >/dev/null 2>&1
+check "spawn: a forbidden system call kills the supervisor with SIGSYS" "[ $? = 159 ]"
+for role in 1:worker 2:shard; do
+	KVMLITE_FAULT=sandbox:${role%%:*}:1 timeout 60 "$KVMLITE" spawn 4 --workers 1 --for 0 --socket "$SOCK" \
+		>/dev/null 2>"$T/sb.err"
+	check "spawn: a forbidden system call in a ${role#*:} thread kills its worker with SIGSYS; the supervisor reports it" \
+		"grep -q 'killed by signal 31' '$T/sb.err'" "$(cat "$T/sb.err")"
+done
+start_spawn 2 --no-sandbox
+check "stats says whether the sandbox is on" "ctl stats --json | grep -q '\"sandbox\":false'" "$(ctl stats --json)"
+stop_spawn
+
+echo "faults: $pass passed, $fail failed"
+[ "$fail" = 0 ]
