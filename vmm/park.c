@@ -102,7 +102,7 @@ const u8 *park_output(const struct park *p)
 
 struct park *park_save(struct vm *vm, const struct msr_set *m, const u8 *out, u32 out_len, u64 out_from)
 {
-	static __thread struct kvm_xsave xs; /* 4 KiB: not on a worker's stack */
+	static __thread struct kvm_xsave xs; /* 4 KiB, one per thread */
 	struct kvm_msr_entry all[PARK_MSR_MAX];
 	struct kvm_xcrs xcrs;
 	struct park head = { .parked_at = clock_now(), .out_len = out_len, .out_from = out_from };

@@ -464,8 +464,13 @@ static int shard_vcpu_get(struct shard *s, struct vcpu *c, const char **what, u6
 			errno = EAGAIN;
 			return -1;
 		}
-		if (guest_park(s, &s->g[s->lru_head]) < 0)
+		if (guest_park(s, &s->g[s->lru_head]) < 0) {
+			/* KVM refused to save it: it keeps its VM, and the next
+			 * candidate is asked next time. */
+			lru_remove(s, &s->g[s->lru_head]);
+			errno = EAGAIN;
 			return -1;
+		}
 	}
 	if (s->pool_len) {
 		*c = s->pool[--s->pool_len];
@@ -499,7 +504,7 @@ static size_t guest_parked_bytes(struct shard *s, struct guest *g)
  */
 static int guest_park(struct shard *s, struct guest *g)
 {
-	static u8 kept[GUEST_OUT_SIZE];
+	u8 kept[GUEST_OUT_SIZE]; /* not static: shards of a worker are threads */
 	u64 from = guest_out_oldest(g);
 	size_t n, len = 0;
 	struct vcpu c;

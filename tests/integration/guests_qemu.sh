@@ -3,8 +3,10 @@
 #
 # Usage: tests/integration/guests_qemu.sh IMAGE_DIR      (e.g. build/guest; builds nothing)
 #
-# Each guest runs alone, one after another (QEMU boots started together stall
-# on a slow host). The guest's serial port is the runner's stdin/stdout: the
+# Each guest runs alone, one after another. QEMU boots the image as an IDE
+# disk (snapshot=on: nothing written, no lock): as a floppy, SeaBIOS waits
+# for the floppy interrupt in a way this nested host can miss, and boots
+# stall (see tests/diff/run.sh). The guest's serial port is the runner's stdin/stdout: the
 # test writes requests into a fifo and polls a file for the answers. Every
 # wait is bounded, and every runner started is ended by its pid on exit.
 #
@@ -33,7 +35,7 @@ GUEST_MAX_SECONDS=${GUEST_MAX_SECONDS:-180} # a runner outliving this script is 
 run_guest() {
 	exec timeout -k 5 "$GUEST_MAX_SECONDS" qemu-system-x86_64 -accel kvm -nodefaults \
 		-display none -serial stdio -m 2 -no-reboot \
-		-drive "file=$1,format=raw,if=floppy,readonly=on" \
+		-drive "file=$1,format=raw,if=ide,snapshot=on" \
 		-device isa-debug-exit,iobase=0x501,iosize=2
 }
 GUEST_INDEX=0		# the index the runner passes in ESI (SeaBIOS: 0); `id` answers it
