@@ -17,6 +17,7 @@ endif
 # Debian packages: what the VMM links against, what builds the guests, what the tests use.
 DEPS_BUILD := gcc make binutils liburing-dev libseccomp-dev
 DEPS_TEST := libcmocka-dev qemu-system-x86 xxd socat clang
+DEPS_BENCH := qemu-system-x86 gnuplot-nox
 
 GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/*.S)))
 GUEST_IMGS := $(patsubst %,build/guest/%.img,$(GUESTS))
@@ -28,7 +29,7 @@ CORE_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard vmm/devices
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all run test unit integration bench bench-quick deps deps-test clean format
+.PHONY: all run test unit integration bench bench-quick deps deps-test deps-bench clean format
 all: $(BUILD)/kvmlite $(GUEST_IMGS) $(FIRMWARE) $(DIFF_IMGS) $(ITEST_IMGS)
 
 # --- guests: 16-bit real-mode boot sectors assembled with GNU as (binutils) ---
@@ -105,6 +106,8 @@ deps:
 	@tests/install-deps.sh $(DEPS_BUILD)
 deps-test:
 	@tests/install-deps.sh $(DEPS_BUILD) $(DEPS_TEST)
+deps-bench:
+	@tests/install-deps.sh $(DEPS_BUILD) $(DEPS_BENCH)
 
 format:
 	clang-format -i vmm/*.c vmm/*.h vmm/devices/*.c vmm/devices/*.h tests/unit/*.c fuzz/*.c fuzz/*.h
@@ -119,12 +122,14 @@ build/bench/%: bench/%.c bench/rawvm.h vmm/layout.h vmm/types.h vmm/hostinfo.c v
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< vmm/hostinfo.c
 
-# `make bench-quick`: the same tables at small scale, in about two minutes.
-bench-quick: deps all $(BENCH_PROGS)
-	bench/spawn.sh quick
-# `make bench`: the figures docs/spawn.md reports (about 15 minutes here).
-bench: deps all $(BENCH_PROGS)
-	bench/spawn.sh full
+# `make bench-quick`: the five density experiments (docs/experiments.md) at small scale, in about
+# two minutes; report in build/bench/quick/results.md. bench/spawn.sh quick|full: the spawn benchmarks.
+bench-quick: deps-bench all $(BENCH_PROGS)
+	bench/experiments.sh quick
+# `make bench`: the five experiments for kvmlite, QEMU and the raw baseline (at most 20 minutes here);
+# CSVs and plots in build/bench/full/, the report generated as docs/results.md.
+bench: deps-bench all $(BENCH_PROGS)
+	bench/experiments.sh full
 
 # --- fuzzing: libFuzzer targets built with clang ---
 include fuzz/fuzz.mk

@@ -13,12 +13,11 @@
 # title (without one, the title names this host). Default output:
 # build/bench/density.png.
 set -eu
-cd "$(dirname "$0")/.."
 
-OUT=build/bench/density.png
+OUT=$(cd "$(dirname "$0")/.." && pwd)/build/bench/density.png
 TITLE=
 YRANGE='[0:100]'
-usage() { sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while getopts o:t:ah opt; do
 	case $opt in
 	o) OUT=$OPTARG ;;
@@ -74,7 +73,7 @@ color() {
 	case $1 in
 	kvmlite) echo '#1f5fbf' ;;
 	qemu) echo '#c8341e' ;;
-	*) echo "$(printf '%s\n' '#2a9d3a' '#8e44ad' '#d08a00' '#555555' | sed -n "$(($2 % 4 + 1))p")" ;;
+	*) printf '%s\n' '#2a9d3a' '#8e44ad' '#d08a00' '#555555' | sed -n "$(($2 % 4 + 1))p" ;;
 	esac
 }
 style() {
@@ -106,9 +105,9 @@ plots() {
 
 # pngcairo draws smooth lines; gnuplot without cairo still has the libgd png terminal.
 if gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1; then
-	TERM_LINE='set terminal pngcairo size 1600,640 font "Sans,12" noenhanced'
+	TERM_LINE='set terminal pngcairo size 1600,720 font "Sans,12" noenhanced'
 else
-	TERM_LINE='set terminal png size 1600,640 font "Sans,12" noenhanced'
+	TERM_LINE='set terminal png size 1600,720 font "Sans,12" noenhanced'
 fi
 mkdir -p "$(dirname "$OUT")"
 cat >"$WORK/plot.gp" <<EOF
@@ -116,8 +115,10 @@ $TERM_LINE
 set output $(gq "$OUT")
 set multiplot layout 1,2 title $(gq "$TITLE") font ",13"
 set grid
-set key top left box opaque
+set key below horizontal box
+set bmargin 8
 set xrange [0:*]
+set autoscale xfixmax
 set offsets graph 0.02, graph 0.02, 0, 0
 set yrange $YRANGE
 set xlabel 'live VMs'

@@ -12,7 +12,8 @@
 #include "rawvm.h"
 
 #define BUDGET_PCT   90.0 /* stop at this share of host memory or CPU, as the research did */
-#define SAMPLES	     5	  /* samples per ramp step, one second each: the error bars */
+#define SAMPLES	     5	  /* samples per ramp step, one second each: the error bars (--samples) */
+#define SAMPLES_MAX  60
 #define MAX_FAILS    3	  /* boots failing in a row that end the run: the host is not fit */
 #define SETTLE_S     3	  /* after the last boot, before --cost reads memory: QEMU's start-up tail */
 #define PIDS_RESERVE 4096 /* PIDs left for a shell: each QEMU takes threads, each VM a kernel thread */
@@ -20,12 +21,12 @@
 
 static const char usage_text[] =
 	"usage: qemu_fleet MODE... [--guest mvm|tick|PATH] [--max N] [--csv FILE] [--guests-csv FILE] [--json]\n"
-	"                  [--idle SECONDS] [--timeout SECONDS] [--cpu-budget PCT]\n"
+	"                  [--idle SECONDS] [--timeout SECONDS] [--cpu-budget PCT] [--samples N]\n"
 	"Starts QEMU guests (SeaBIOS, -m 2, the boot sector as a read-only floppy) one after another,\n"
 	"each once the previous has printed its first serial byte, up to --max (default 100), or until\n"
 	"host memory in use or host CPU reaches 90%. Modes, combinable:\n"
-	"  --ramp STEPS  at 0 and about STEPS evenly spaced counts, 5 samples of 1 s of host CPU (all\n"
-	"                CPUs, /proc/stat) and memory in use; --csv FILE gets the rows\n"
+	"  --ramp STEPS  at 0 and about STEPS evenly spaced counts, --samples N (default 5, at most 60)\n"
+	"                samples of 1 s of host CPU (all CPUs, /proc/stat) and memory in use; --csv FILE gets the rows\n"
 	"                vmm,guest,count,cpu_mean,cpu_sd,mem_mean,mem_sd,samples (as they are taken)\n"
 	"  --cost        with all guests up and idle: memory per VM (kernel: MemAvailable drop, Slab,\n"
 	"                PageTables, KernelStack; QEMU: RSS, PSS, anonymous), idle CPU per VM over\n"
@@ -46,10 +47,11 @@ enum gstate { G_BOOTING, G_UP, G_FAILED, G_ENDED };
 
 /* One QEMU process and the guest in it. */
 struct guest {
-	pid_t pid;  /* 0 once reaped */
-	int out_fd; /* read end of its COM1 pipe (QEMU's stdout), -1 once closed */
-	int err_fd; /* memfd that is QEMU's stderr: its tail explains a failure */
-	u64 launch_ns, first_ns;
+	pid_t pid;
+	bool running;			 /* not reaped yet */
+	int out_fd;			 /* read end of its COM1 pipe (QEMU's stdout), -1 once closed */
+	int err_fd;			 /* memfd that is QEMU's stderr: its tail explains a failure */
+	u64 launch_ns, first_ns, end_ns; /* end_ns: when it failed (timeout or exit) */
 	enum gstate state;
 	u64 ticks0; /* CPU ticks at the start of the idle window */
 };
@@ -68,8 +70,8 @@ static const char *const stop_text[] = { "reached --max",
 					 "interrupted" };
 
 struct fleet {
-	const char *qemu, *image, *name;  /* name: the guest column of the CSV */
-	int max, tty, stdin_fd, stdin_wr; /* stdin_*: a pipe no one writes: COM1 input of every QEMU */
+	const char *qemu, *image, *name; /* name: the guest column of the CSV */
+	int max, samples, tty, stdin_fd; /* stdin_fd: a pipe no one writes (its write end stays open): every COM1 input */
 	double timeout_s;
 	struct guest *g;
 	struct pollfd *pfd;
@@ -256,13 +258,13 @@ static int guest_reap(struct guest *g, int sig)
 {
 	int status = 0;
 
-	if (g->pid <= 0)
+	if (!g->running)
 		return 0;
 	if (sig)
 		kill(g->pid, sig);
 	while (waitpid(g->pid, &status, 0) < 0 && errno == EINTR)
 		;
-	g->pid = 0;
+	g->running = false;
 	return status;
 }
 
@@ -320,6 +322,7 @@ static int fleet_launch(struct fleet *f, int i)
 	g->pid = fork();
 	if (g->pid < 0)
 		die(errno, "fork");
+	g->running = g->pid > 0;
 	if (g->pid == 0) {
 		/* Dies with this program however it ends, even by SIGKILL or a crash. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -386,6 +389,7 @@ static void fleet_pump(struct fleet *f, u64 deadline, int watch)
 			status_text(status, why, sizeof(why));
 			if (g->state == G_BOOTING) {
 				g->state = G_FAILED;
+				g->end_ns = now;
 				f->failed++;
 				snprintf(buf, sizeof(buf), "QEMU ended before its first serial byte (%s)", why);
 				fleet_guest_row(f, i, "failed: ended");
@@ -409,14 +413,14 @@ static void fleet_stop(struct fleet *f)
 	int left;
 
 	for (int i = 0; i < f->n; i++)
-		if (f->g[i].pid > 0)
+		if (f->g[i].running)
 			kill(f->g[i].pid, SIGTERM);
 	do {
 		left = 0;
 		for (int i = 0; i < f->n; i++)
-			if (f->g[i].pid > 0) {
+			if (f->g[i].running) {
 				if (waitpid(f->g[i].pid, NULL, WNOHANG) == f->g[i].pid)
-					f->g[i].pid = 0;
+					f->g[i].running = false;
 				else
 					left++;
 			}
@@ -463,13 +467,16 @@ static int fleet_boot_one(struct fleet *f)
 	if (f->g[i].state == G_BOOTING) {
 		if (stop_sig)
 			return -1; /* interrupted mid-boot: not the guest's fault */
-		/* Its CPU time tells a slow boot (SeaBIOS emulated on a busy host) from a stall. */
+		/* Its CPU time tells a slow boot (SeaBIOS emulated on a busy host) from a stall: on
+		 * kvm_pvm, SeaBIOS can time out waiting for the floppy's IRQ 6 when the host is busy
+		 * ("Boot failed: could not read the boot disk") and then halts for good. */
 		snprintf(why, sizeof(why), "no serial output within %.0f s (QEMU used %.1f s of CPU)", f->timeout_s,
 			 (double)proc_cpu_ticks(f->g[i].pid) / (double)sysconf(_SC_CLK_TCK));
 		guest_report(f, i, why);
 		guest_reap(&f->g[i], SIGKILL);
 		guest_close(&f->g[i]);
 		f->g[i].state = G_FAILED;
+		f->g[i].end_ns = now_ns();
 		f->failed++;
 		fleet_guest_row(f, i, "failed: timeout");
 	}
@@ -477,18 +484,18 @@ static int fleet_boot_one(struct fleet *f)
 	return -1;
 }
 
-/* One ramp step: SAMPLES one-second samples of host CPU and memory in use,
+/* One ramp step: --samples one-second samples of host CPU and memory in use,
  * appended to rows (and the CSV) if at least one sample was taken. */
 static void fleet_step(struct fleet *f, struct ramp_row *rows, int *nrows)
 {
-	double cpu[SAMPLES], mem[SAMPLES];
+	double cpu[SAMPLES_MAX], mem[SAMPLES_MAX];
 	struct ramp_row row = { .count = f->up };
 	char what[64];
 
-	for (int s = 0; s < SAMPLES && !stop_sig; s++) {
+	for (int s = 0; s < f->samples && !stop_sig; s++) {
 		struct cpustat a, b;
 
-		snprintf(what, sizeof(what), "sampling %d guests, %d/%d", f->up, s + 1, SAMPLES);
+		snprintf(what, sizeof(what), "sampling %d guests, %d/%d", f->up, s + 1, f->samples);
 		fleet_progress(f, what);
 		cpustat_read(&a);
 		fleet_pump(f, now_ns() + 1000000000ull, -1);
@@ -511,27 +518,21 @@ static void fleet_step(struct fleet *f, struct ramp_row *rows, int *nrows)
 	}
 }
 
-/* What --cost measures once all guests are up. */
+/* What --cost measures once all guests are up; the per-VM figures in KiB. */
 struct cost {
-	int guests, measured;
+	int guests, measured; /* guests up; QEMUs read both before and after the idle window */
 	s64 before[NMI], after[NMI];
 	struct procmem sum, min, max;
 	int nproc;
-	double window_s, host_cpu_pct, qemu_cpu_pct, slope_kib;
+	double avail_kib, anon_kib, kernel_kib, slab_kib, ptables_kib, kstack_kib, anon_pages_kib;
+	double rss_kib, pss_kib, threads;
+	double slope_kib, window_s, host_cpu_pct, qemu_cpu_pct, qemu_ms_per_vm_s;
 };
 
-static void cost_measure(struct fleet *f, struct cost *c, double window_s)
+static void cost_memory(struct fleet *f, struct cost *c)
 {
-	struct cpustat a, b;
-	long hz = sysconf(_SC_CLK_TCK);
-	u64 ticks = 0;
-	int counted = 0;
+	double n;
 
-	/* Let the last QEMU finish starting: its memory grows for a moment after the first byte. */
-	fleet_progress(f, "settling");
-	fleet_pump(f, now_ns() + SETTLE_S * 1000000000ull, -1);
-	if (stop_sig)
-		return;
 	rawvm_meminfo(c->after);
 	c->guests = f->up;
 	for (int i = 0; i < f->n; i++) {
@@ -546,13 +547,42 @@ static void cost_measure(struct fleet *f, struct cost *c, double window_s)
 		MINMAX(rss), MINMAX(pss), MINMAX(anon), MINMAX(threads);
 #undef MINMAX
 	}
+	n = c->guests ? c->guests : 1;
+	c->avail_kib = (double)(c->before[MI_AVAIL] - c->after[MI_AVAIL]) / n;
+	c->slab_kib = (double)(c->after[MI_SLAB] - c->before[MI_SLAB]) / n;
+	c->ptables_kib = (double)(c->after[MI_PTABLES] - c->before[MI_PTABLES]) / n;
+	c->kstack_kib = (double)(c->after[MI_KSTACK] - c->before[MI_KSTACK]) / n;
+	c->anon_pages_kib = (double)(c->after[MI_ANON] - c->before[MI_ANON]) / n; /* checks QEMU's anonymous */
+	if (c->nproc) {
+		c->rss_kib = (double)c->sum.rss / c->nproc;
+		c->pss_kib = (double)c->sum.pss / c->nproc;
+		c->anon_kib = (double)c->sum.anon / c->nproc;
+		c->threads = (double)c->sum.threads / c->nproc;
+	}
+	/* QEMU's shared pages (binary, libraries) are page cache, which MemAvailable
+	 * counts as available: what the host loses per VM beyond QEMU's anonymous
+	 * memory is the kernel's (KVM, page tables, stacks, the VM's kernel threads). */
+	c->kernel_kib = c->avail_kib - c->anon_kib;
+	c->slope_kib = stats_slope(f->fit_x, f->fit_y, f->nfit);
+}
+
+static void cost_measure(struct fleet *f, struct cost *c, double window_s)
+{
+	struct cpustat a, b;
+	u64 ticks = 0, t;
+
+	/* Let the last QEMU finish starting: its memory grows for a moment after the first byte. */
+	fleet_progress(f, "settling");
+	fleet_pump(f, now_ns() + SETTLE_S * 1000000000ull, -1);
+	if (stop_sig)
+		return;
+	cost_memory(f, c);
 	fleet_progress(f, "idle window");
 	for (int i = 0; i < f->n; i++)
 		if (f->g[i].state == G_UP)
 			f->g[i].ticks0 = proc_cpu_ticks(f->g[i].pid);
 	cpustat_read(&a);
-	u64 t = now_ns();
-
+	t = now_ns();
 	fleet_pump(f, t + (u64)(window_s * 1e9), -1);
 	if (stop_sig)
 		return;
@@ -564,11 +594,11 @@ static void cost_measure(struct fleet *f, struct cost *c, double window_s)
 	for (int i = 0; i < f->n; i++)
 		if (f->g[i].state == G_UP) {
 			ticks += proc_cpu_ticks(f->g[i].pid) - f->g[i].ticks0;
-			counted++;
+			c->measured++;
 		}
-	c->qemu_cpu_pct = 100.0 * (double)ticks / (double)hz / c->window_s / f->ncpu;
-	c->measured = counted;
-	c->slope_kib = stats_slope(f->fit_x, f->fit_y, f->nfit);
+	c->qemu_cpu_pct = 100.0 * (double)ticks / (double)sysconf(_SC_CLK_TCK) / c->window_s / f->ncpu;
+	if (c->measured)
+		c->qemu_ms_per_vm_s = c->qemu_cpu_pct / 100 * f->ncpu * 1000 / c->measured;
 }
 
 /* A string for JSON: the CPU model and paths are the only free text. */
@@ -649,6 +679,196 @@ static void usage(void)
 	exit(2);
 }
 
+/* What a run was asked for, and what it found. */
+struct run {
+	int steps, nsteps, *step_at; /* --ramp: the counts at which to sample */
+	int do_cost, do_startup, json, nrows;
+	double idle_s, cpu_budget, load;
+	struct ramp_row *rows;
+	struct cost cost;
+	enum stop_reason stop;
+	char host_line[1536];
+};
+
+/* Boot times (fork/exec to first serial byte) of the guests that printed, s. */
+struct startup {
+	int n;
+	double p50, p99, max, mean, sd, batch_s;
+};
+
+static void startup_summarize(const struct fleet *f, struct startup *s)
+{
+	double *v = calloc((size_t)f->n + 1, sizeof(double));
+
+	memset(s, 0, sizeof(*s));
+	if (!v)
+		return;
+	for (int i = 0; i < f->n; i++) {
+		const struct guest *g = &f->g[i];
+		u64 end = g->first_ns ? g->first_ns : g->end_ns;
+
+		if (g->first_ns)
+			v[s->n++] = (double)(g->first_ns - g->launch_ns) / 1e9;
+		/* One after another: the batch is the sum of every boot, failed ones
+		 * included, without the pauses the ramp makes to sample. */
+		if (end)
+			s->batch_s += (double)(end - g->launch_ns) / 1e9;
+	}
+	qsort(v, (size_t)s->n, sizeof(double), double_cmp);
+	s->p50 = stats_pct(v, s->n, 50);
+	s->p99 = stats_pct(v, s->n, 99);
+	s->max = s->n ? v[s->n - 1] : 0;
+	stats_mean_sd(v, s->n, &s->mean, &s->sd);
+	free(v);
+}
+
+/* Boot one guest at a time (QEMU boots started together stall here) until
+ * --max or a limit; sample the ramp steps on the way; then measure --cost. */
+static void run_fleet(struct fleet *f, struct run *r)
+{
+	int next = 0;
+
+	if (r->steps)
+		fleet_step(f, r->rows, &r->nrows); /* count 0: the host without guests */
+	r->stop = STOP_MAX;
+	while (f->up < f->max) {
+		if (stop_sig)
+			break;
+		if (rawvm_used_pct() >= BUDGET_PCT) {
+			r->stop = STOP_MEM;
+			break;
+		}
+		if (host_pids_left() < PIDS_RESERVE) {
+			r->stop = STOP_PIDS;
+			break;
+		}
+		if (fleet_boot_one(f) < 0) {
+			if (f->fails_in_row < MAX_FAILS)
+				continue;
+			r->stop = STOP_FAILS;
+			break;
+		}
+		fleet_progress(f, "up");
+		if (next < r->nsteps && f->up >= r->step_at[next]) {
+			while (next < r->nsteps && r->step_at[next] <= f->up)
+				next++;
+			fleet_step(f, r->rows, &r->nrows);
+			if (r->nrows && r->rows[r->nrows - 1].cpu_mean >= r->cpu_budget) {
+				r->stop = STOP_CPU;
+				break;
+			}
+		}
+	}
+	/* Stopped early by a limit: the last count is a step too, the end of the curve. */
+	if (r->steps && !stop_sig && f->up > 0 && (!r->nrows || r->rows[r->nrows - 1].count != f->up))
+		fleet_step(f, r->rows, &r->nrows);
+	if (r->do_cost && !stop_sig && f->up > 0)
+		cost_measure(f, &r->cost, r->idle_s);
+	if (stop_sig)
+		r->stop = STOP_SIGNAL;
+}
+
+static void report_json(const struct fleet *f, const struct run *r, const struct startup *s)
+{
+	const struct cost *c = &r->cost;
+
+	printf("{\"bench\":\"qemu_fleet\",\"vmm\":\"qemu\",\"qemu_version\":");
+	json_str(f->qemu_version);
+	printf(",\"guest\":");
+	json_str(f->name);
+	printf(",\"image\":");
+	json_str(f->image);
+	printf(",\"host\":");
+	json_str(f->hi.host);
+	printf(",\"cpu\":");
+	json_str(f->hi.cpu);
+	printf(",\"cpus\":%d,\"mem_total_kib\":%llu,\"kernel\":", f->ncpu, (unsigned long long)f->mem_total_kib);
+	json_str(f->hi.kernel);
+	printf(",\"backend\":");
+	json_str(f->hi.backend);
+	printf(",\"loadavg_before\":%.2f,\"max\":%d,\"launched\":%d,\"booted\":%d,\"failed\":%d,\"lost\":%d,"
+	       "\"stopped\":",
+	       r->load, f->max, f->n, s->n, f->failed, f->lost);
+	json_str(stop_text[r->stop]);
+	if (r->do_startup)
+		printf(",\"startup\":{\"measure\":\"fork/exec to first serial byte\",\"guests\":%d,\"p50_s\":%.3f,"
+		       "\"p99_s\":%.3f,\"max_s\":%.3f,\"mean_s\":%.3f,\"sd_s\":%.3f,\"batch_s\":%.3f,\"per_s\":%.3f}",
+		       s->n, s->p50, s->p99, s->max, s->mean, s->sd, s->batch_s,
+		       s->batch_s > 0 ? s->n / s->batch_s : 0);
+	if (r->steps) {
+		printf(",\"ramp\":[");
+		for (int i = 0; i < r->nrows; i++)
+			printf("%s{\"count\":%d,\"cpu_mean\":%.2f,\"cpu_sd\":%.2f,\"mem_mean\":%.2f,\"mem_sd\":%.2f,"
+			       "\"samples\":%d}",
+			       i ? "," : "", r->rows[i].count, r->rows[i].cpu_mean, r->rows[i].cpu_sd,
+			       r->rows[i].mem_mean, r->rows[i].mem_sd, r->rows[i].samples);
+		printf("]");
+	}
+	if (r->do_cost && c->measured)
+		printf(",\"cost\":{\"guests\":%d,\"memavailable_drop_kib_per_vm\":%.1f,\"kernel_kib_per_vm\":%.1f,"
+		       "\"slab_kib_per_vm\":%.1f,\"page_tables_kib_per_vm\":%.1f,\"kernel_stack_kib_per_vm\":%.1f,"
+		       "\"anon_pages_kib_per_vm\":%.1f,"
+		       "\"qemu_rss_kib\":%.1f,\"qemu_pss_kib\":%.1f,\"qemu_anon_kib\":%.1f,\"qemu_threads\":%.1f,"
+		       "\"slope_kib_per_vm\":%.1f,\"slope_points\":%d,\"idle_s\":%.1f,\"host_cpu_pct\":%.3f,"
+		       "\"qemu_cpu_pct\":%.3f,\"qemu_cpu_ms_per_vm_per_s\":%.3f}",
+		       c->guests, c->avail_kib, c->kernel_kib, c->slab_kib, c->ptables_kib, c->kstack_kib,
+		       c->anon_pages_kib, c->rss_kib, c->pss_kib, c->anon_kib, c->threads, c->slope_kib, f->nfit,
+		       c->window_s, c->host_cpu_pct, c->qemu_cpu_pct, c->qemu_ms_per_vm_s);
+	printf("}\n");
+}
+
+static void report_text(const struct fleet *f, const struct run *r, const struct startup *s, const char *csv)
+{
+	const struct cost *c = &r->cost;
+
+	printf("qemu_fleet: QEMU %s, guest %s (%s), SeaBIOS, -m 2, started one at a time\n", f->qemu_version, f->name,
+	       f->image);
+	printf("host: %s, load %.2f at start\n", r->host_line, r->load);
+	printf("guests: %d booted of %d wanted (%d launched, %d failed, %d ended on their own); stopped: %s\n", s->n,
+	       f->max, f->n, f->failed, f->lost, stop_text[r->stop]);
+	if (r->do_startup && s->n)
+		printf("startup, fork/exec to first serial byte (QEMU's own stages are not visible from outside):\n"
+		       "  per guest   p50 %.2f s, p99 %.2f s, max %.2f s, mean %.2f s (sd %.2f)\n"
+		       "  batch       %.1f s for %d guests booted one after another (%.2f guests/s)%s\n",
+		       s->p50, s->p99, s->max, s->mean, s->sd, s->batch_s, s->n, s->batch_s > 0 ? s->n / s->batch_s : 0,
+		       f->failed ? ", failed boots included" : "");
+	if (r->steps) {
+		printf("ramp: host CPU (all %d CPUs) and memory in use, mean ± sd of %d samples of 1 s\n", f->ncpu,
+		       f->samples);
+		printf("  %6s  %16s  %16s\n", "guests", "CPU %", "memory %");
+		for (int i = 0; i < r->nrows; i++)
+			printf("  %6d  %7.2f ± %-6.2f  %7.2f ± %-6.2f%s\n", r->rows[i].count, r->rows[i].cpu_mean,
+			       r->rows[i].cpu_sd, r->rows[i].mem_mean, r->rows[i].mem_sd,
+			       r->rows[i].samples < f->samples ? "  (interrupted)" : "");
+		if (csv)
+			printf("  rows in %s\n", csv);
+	}
+	if (r->do_cost && c->measured) {
+		printf("cost per VM, %d guests up and idle:\n", c->guests);
+		printf("  memory         MemAvailable drop %.0f KiB = QEMU anonymous %.0f + kernel %.0f\n",
+		       c->avail_kib, c->anon_kib, c->kernel_kib);
+		printf("  /proc/meminfo  Slab %+.0f KiB, PageTables %+.0f KiB, KernelStack %+.0f KiB, "
+		       "AnonPages %+.0f KiB\n",
+		       c->slab_kib, c->ptables_kib, c->kstack_kib, c->anon_pages_kib);
+		/* The host-wide figures hold whatever else the host did meanwhile. */
+		if (c->kernel_kib < 0 || c->anon_pages_kib < 0.9 * c->anon_kib)
+			printf("  (the host-wide figures moved less than QEMU's own memory: other work on the host "
+			       "freed memory meanwhile; the per-process figures below stand, the kernel share does "
+			       "not)\n");
+		printf("  QEMU           RSS %.0f KiB (%llu-%llu), PSS %.0f KiB (%llu-%llu), "
+		       "anonymous %.0f KiB, %.1f threads\n",
+		       c->rss_kib, (unsigned long long)c->min.rss, (unsigned long long)c->max.rss, c->pss_kib,
+		       (unsigned long long)c->min.pss, (unsigned long long)c->max.pss, c->anon_kib, c->threads);
+		printf("  slope          %.0f KiB per VM (least squares of memory in use after each boot, %d points)\n",
+		       c->slope_kib, f->nfit);
+		printf("  idle CPU       over %.1f s: host %.2f%%, QEMU processes %.3f%% of the host "
+		       "(%.2f ms of CPU per VM per s)\n",
+		       c->window_s, c->host_cpu_pct, c->qemu_cpu_pct, c->qemu_ms_per_vm_s);
+	} else if (r->do_cost) {
+		printf("cost: not measured (%s)\n", stop_sig ? "interrupted" : "no guest up");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "ramp", required_argument, NULL, 'r' },
@@ -662,35 +882,31 @@ int main(int argc, char **argv)
 					      { "idle", required_argument, NULL, 'i' },
 					      { "timeout", required_argument, NULL, 't' },
 					      { "cpu-budget", required_argument, NULL, 'B' },
+					      { "samples", required_argument, NULL, 'S' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
-	struct fleet fl = { .qemu = "qemu-system-x86_64", .max = 100, .timeout_s = 30 };
-	struct fleet *f = &fl;
-	struct ramp_row *rows = NULL;
-	struct cost c = { 0 };
+	struct fleet fl = { .qemu = "qemu-system-x86_64", .max = 100, .samples = SAMPLES, .timeout_s = 30 }, *f = &fl;
+	struct run run = { .idle_s = 10, .cpu_budget = BUDGET_PCT }, *r = &run;
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *csv = NULL, *gcsv = NULL;
-	char name[64], host_line[1536];
-	int *step_at, nsteps = 0;
-	int steps = 0, do_cost = 0, do_startup = 0, json = 0, opt, nrows = 0, next_step = 0, pipefd[2];
-	double idle_s = 10, load, cpu_budget = BUDGET_PCT;
-	enum stop_reason stop = STOP_MAX;
+	struct startup st;
 	struct meminfo mi;
+	char name[64];
+	int opt, pipefd[2];
 	long hard;
 
 	f->image = guest_image("mvm", name, sizeof(name));
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
-			steps = atoi(optarg);
-			if (steps < 1)
+			if ((r->steps = atoi(optarg)) < 1)
 				usage();
 			break;
 		case 'c':
-			do_cost = 1;
+			r->do_cost = 1;
 			break;
 		case 's':
-			do_startup = 1;
+			r->do_startup = 1;
 			break;
 		case 'g':
 			f->image = guest_image(optarg, name, sizeof(name));
@@ -705,24 +921,29 @@ int main(int argc, char **argv)
 			gcsv = optarg;
 			break;
 		case 'j':
-			json = 1;
+			r->json = 1;
 			break;
 		case 'i':
-			idle_s = atof(optarg);
+			r->idle_s = atof(optarg);
 			break;
 		case 't':
 			f->timeout_s = atof(optarg);
 			break;
 		case 'B':
-			cpu_budget = atof(optarg);
+			r->cpu_budget = atof(optarg);
+			break;
+		case 'S':
+			f->samples = atoi(optarg);
 			break;
 		default:
 			usage();
 		}
 	}
-	if (cpu_budget <= 0)
-		cpu_budget = 1e9;
-	if (optind < argc || (!steps && !do_cost && !do_startup) || f->max < 1 || idle_s <= 0 || f->timeout_s <= 0)
+	if (r->cpu_budget <= 0)
+		r->cpu_budget = 1e9;
+	if (optind < argc || (!r->steps && !r->do_cost && !r->do_startup) || f->max < 1 || r->idle_s <= 0 ||
+	    f->samples < 1 || f->samples > SAMPLES_MAX ||
+	    f->timeout_s <= 0)
 		usage();
 	f->name = name;
 	host_check(f);
@@ -741,29 +962,28 @@ int main(int argc, char **argv)
 	f->ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	meminfo_read(&mi);
 	f->mem_total_kib = mi.total_kib;
-	snprintf(host_line, sizeof(host_line), "%s, %s, %d CPUs, %.1f GiB, Linux %s, KVM backend %s", f->hi.host,
+	snprintf(r->host_line, sizeof(r->host_line), "%s, %s, %d CPUs, %.1f GiB, Linux %s, KVM backend %s", f->hi.host,
 		 f->hi.cpu, f->ncpu, (double)mi.total_kib / (1 << 20), f->hi.kernel, f->hi.backend);
 	f->tty = isatty(2);
 	/* The ramp's counts: round(max * k / steps), k = 1..steps, each once. */
-	step_at = calloc((size_t)steps + 1, sizeof(*step_at));
-	for (int k = 1; step_at && k <= steps; k++) {
-		int at = (f->max * k + steps / 2) / steps;
+	r->step_at = calloc((size_t)r->steps + 1, sizeof(*r->step_at));
+	for (int k = 1; r->step_at && k <= r->steps; k++) {
+		int at = (f->max * k + r->steps / 2) / r->steps;
 
-		if (at > 0 && (!nsteps || at > step_at[nsteps - 1]))
-			step_at[nsteps++] = at;
+		if (at > 0 && (!r->nsteps || at > r->step_at[r->nsteps - 1]))
+			r->step_at[r->nsteps++] = at;
 	}
+	r->rows = calloc((size_t)r->steps + 2, sizeof(*r->rows));
 	f->fit_x = calloc((size_t)f->max + 1, sizeof(double));
 	f->fit_y = calloc((size_t)f->max + 1, sizeof(double));
-	rows = calloc((size_t)steps + 2, sizeof(*rows));
 	/* COM1 input of every QEMU: a pipe whose write end stays open here, so
 	 * QEMU never sees EOF and nothing is ever typed into a guest. */
-	if (!f->fit_x || !f->fit_y || !rows || !step_at || pipe2(pipefd, O_CLOEXEC) < 0)
+	if (!f->fit_x || !f->fit_y || !r->rows || !r->step_at || pipe2(pipefd, O_CLOEXEC) < 0)
 		die(errno, "setup");
 	f->stdin_fd = pipefd[0];
-	f->stdin_wr = pipefd[1];
 	if (f->csv) {
 		fprintf(f->csv, "# host: %s\n# qemu_fleet: QEMU %s, guest %s (%s), %d samples of 1 s per step\n",
-			host_line, f->qemu_version, f->name, f->image, SAMPLES);
+			r->host_line, f->qemu_version, f->name, f->image, f->samples);
 		fprintf(f->csv, "vmm,guest,count,cpu_mean,cpu_sd,mem_mean,mem_sd,samples\n");
 		fflush(f->csv);
 	}
@@ -782,181 +1002,28 @@ int main(int argc, char **argv)
 	if (f->tty)
 		fprintf(stderr, "[qemu %s] waiting for host memory to settle", f->name);
 	meminfo_settle(30);
-	load = loadavg_1min();
-	rawvm_meminfo(c.before);
+	r->load = loadavg_1min();
+	rawvm_meminfo(r->cost.before);
 	f->fit_x[0] = 0;
-	f->fit_y[0] = (double)(c.before[MI_TOTAL] - c.before[MI_AVAIL]);
+	f->fit_y[0] = (double)(r->cost.before[MI_TOTAL] - r->cost.before[MI_AVAIL]);
 	f->nfit = 1;
 	f->t0 = now_ns();
-	if (steps)
-		fleet_step(f, rows, &nrows); /* count 0: the host without guests */
-
-	/* Boot one guest at a time: QEMU boots started together stall here. */
-	while (f->up < f->max) {
-		if (stop_sig) {
-			stop = STOP_SIGNAL;
-			break;
-		}
-		if (rawvm_used_pct() >= BUDGET_PCT) {
-			stop = STOP_MEM;
-			break;
-		}
-		if (host_pids_left() < PIDS_RESERVE) {
-			stop = STOP_PIDS;
-			break;
-		}
-		if (fleet_boot_one(f) < 0) {
-			if (f->fails_in_row >= MAX_FAILS) {
-				stop = STOP_FAILS;
-				break;
-			}
-			continue;
-		}
-		fleet_progress(f, "up");
-		if (next_step < nsteps && f->up >= step_at[next_step]) {
-			while (next_step < nsteps && step_at[next_step] <= f->up)
-				next_step++;
-			fleet_step(f, rows, &nrows);
-			if (nrows && rows[nrows - 1].cpu_mean >= cpu_budget) {
-				stop = STOP_CPU;
-				break;
-			}
-		}
-	}
-	if (stop_sig)
-		stop = STOP_SIGNAL;
-	/* Stopped early by a limit: the last count is a step too, the end of the curve. */
-	if (steps && !stop_sig && f->up > 0 && (!nrows || rows[nrows - 1].count != f->up))
-		fleet_step(f, rows, &nrows);
-	if (do_cost && !stop_sig && f->up > 0)
-		cost_measure(f, &c, idle_s);
-	if (stop_sig)
-		stop = STOP_SIGNAL;
+	run_fleet(f, r);
 	fleet_progress_end(f);
 	if (stop_sig && f->tty)
 		fprintf(stderr, "qemu_fleet: interrupted: stopping %d QEMU processes\n", f->up);
 	/* Every QEMU is stopped before anything is printed: output may block, QEMUs must not linger. */
-	double batch_s = 0, *boot = calloc((size_t)f->n + 1, sizeof(double));
-	int nboot = 0, booted_total = 0;
-	u64 last_first = 0;
-
-	for (int i = 0; i < f->n; i++)
-		if (f->g[i].first_ns) {
-			boot[nboot++] = (double)(f->g[i].first_ns - f->g[i].launch_ns) / 1e9;
-			last_first = f->g[i].first_ns > last_first ? f->g[i].first_ns : last_first;
-		}
-	booted_total = nboot;
-	batch_s = last_first ? (double)(last_first - f->g[0].launch_ns) / 1e9 : 0;
-	int up_at_end = f->up;
-
 	fleet_stop(f);
 	exit_fleet = NULL;
-	qsort(boot, (size_t)nboot, sizeof(double), double_cmp);
-	double boot_mean, boot_sd;
-
-	stats_mean_sd(boot, nboot, &boot_mean, &boot_sd);
 	if (f->csv)
 		fclose(f->csv);
 	if (f->gcsv)
 		fclose(f->gcsv);
-
-	double n_c = c.guests ? c.guests : 1;
-	double avail_kib = (double)(c.before[MI_AVAIL] - c.after[MI_AVAIL]) / n_c;
-	double anon_kib = c.nproc ? (double)c.sum.anon / c.nproc : 0;
-#define DELTA(k) ((double)(c.after[k] - c.before[k]) / n_c)
-
-	if (json) {
-		printf("{\"bench\":\"qemu_fleet\",\"vmm\":\"qemu\",\"qemu_version\":");
-		json_str(f->qemu_version);
-		printf(",\"guest\":");
-		json_str(f->name);
-		printf(",\"image\":");
-		json_str(f->image);
-		printf(",\"host\":");
-		json_str(f->hi.host);
-		printf(",\"cpu\":");
-		json_str(f->hi.cpu);
-		printf(",\"cpus\":%d,\"mem_total_kib\":%llu,\"kernel\":", f->ncpu,
-		       (unsigned long long)f->mem_total_kib);
-		json_str(f->hi.kernel);
-		printf(",\"backend\":");
-		json_str(f->hi.backend);
-		printf(",\"loadavg_before\":%.2f,\"max\":%d,\"launched\":%d,\"booted\":%d,\"up_at_end\":%d,"
-		       "\"failed\":%d,\"lost\":%d,\"stopped\":",
-		       load, f->max, f->n, booted_total, up_at_end, f->failed, f->lost);
-		json_str(stop_text[stop]);
-		if (do_startup)
-			printf(",\"startup\":{\"measure\":\"fork/exec to first serial byte\",\"guests\":%d,"
-			       "\"p50_s\":%.3f,\"p99_s\":%.3f,\"max_s\":%.3f,\"mean_s\":%.3f,\"batch_s\":%.3f,"
-			       "\"per_s\":%.3f}",
-			       nboot, stats_pct(boot, nboot, 50), stats_pct(boot, nboot, 99),
-			       nboot ? boot[nboot - 1] : 0, boot_mean, batch_s, batch_s > 0 ? nboot / batch_s : 0);
-		if (steps) {
-			printf(",\"ramp\":[");
-			for (int r = 0; r < nrows; r++)
-				printf("%s{\"count\":%d,\"cpu_mean\":%.2f,\"cpu_sd\":%.2f,\"mem_mean\":%.2f,"
-				       "\"mem_sd\":%.2f,\"samples\":%d}",
-				       r ? "," : "", rows[r].count, rows[r].cpu_mean, rows[r].cpu_sd, rows[r].mem_mean,
-				       rows[r].mem_sd, rows[r].samples);
-			printf("]");
-		}
-		if (do_cost && c.measured)
-			printf(",\"cost\":{\"guests\":%d,\"memavailable_drop_kib_per_vm\":%.1f,"
-			       "\"kernel_kib_per_vm\":%.1f,\"slab_kib_per_vm\":%.1f,\"page_tables_kib_per_vm\":%.1f,"
-			       "\"kernel_stack_kib_per_vm\":%.1f,\"qemu_rss_kib\":%.1f,\"qemu_pss_kib\":%.1f,"
-			       "\"qemu_anon_kib\":%.1f,\"qemu_threads\":%.1f,\"slope_kib_per_vm\":%.1f,"
-			       "\"slope_points\":%d,\"idle_s\":%.1f,\"host_cpu_pct\":%.3f,\"qemu_cpu_pct\":%.3f,"
-			       "\"qemu_cpu_ms_per_vm_per_s\":%.3f}",
-			       c.guests, avail_kib, avail_kib - anon_kib, DELTA(MI_SLAB), DELTA(MI_PTABLES),
-			       DELTA(MI_KSTACK), (double)c.sum.rss / c.nproc, (double)c.sum.pss / c.nproc, anon_kib,
-			       (double)c.sum.threads / c.nproc, c.slope_kib, f->nfit, c.window_s, c.host_cpu_pct,
-			       c.qemu_cpu_pct, c.qemu_cpu_pct / 100 * f->ncpu * 1000 / c.measured);
-		printf("}\n");
-		return stop == STOP_SIGNAL ? 130 : 0;
-	}
-
-	printf("qemu_fleet: QEMU %s, guest %s (%s), SeaBIOS, -m 2, started one at a time\n", f->qemu_version, f->name,
-	       f->image);
-	printf("host: %s, load %.2f at start\n", host_line, load);
-	printf("guests: %d booted of %d wanted (%d launched, %d failed, %d ended on their own); stopped: %s\n",
-	       booted_total, f->max, f->n, f->failed, f->lost, stop_text[stop]);
-	if (do_startup && nboot)
-		printf("startup, fork/exec to first serial byte (QEMU's own stages are not visible from outside):\n"
-		       "  per guest   p50 %.2f s, p99 %.2f s, max %.2f s, mean %.2f s (sd %.2f)\n"
-		       "  batch       %.1f s for %d guests started one after another (%.2f guests/s)\n",
-		       stats_pct(boot, nboot, 50), stats_pct(boot, nboot, 99), boot[nboot - 1], boot_mean, boot_sd,
-		       batch_s, nboot, batch_s > 0 ? nboot / batch_s : 0);
-	if (steps) {
-		printf("ramp: host CPU (all %d CPUs) and memory in use, mean ± sd of %d samples of 1 s\n", f->ncpu,
-		       SAMPLES);
-		printf("  %6s  %16s  %16s\n", "guests", "CPU %", "memory %");
-		for (int r = 0; r < nrows; r++)
-			printf("  %6d  %7.2f ± %-6.2f  %7.2f ± %-6.2f%s\n", rows[r].count, rows[r].cpu_mean,
-			       rows[r].cpu_sd, rows[r].mem_mean, rows[r].mem_sd,
-			       rows[r].samples < SAMPLES ? "  (interrupted)" : "");
-		if (csv)
-			printf("  rows in %s\n", csv);
-	}
-	if (do_cost && c.measured) {
-		printf("cost per VM, %d guests up and idle:\n", c.guests);
-		printf("  memory      MemAvailable drop %.0f KiB = QEMU anonymous %.0f + kernel and the rest %.0f\n",
-		       avail_kib, anon_kib, avail_kib - anon_kib);
-		printf("  kernel      Slab %+.0f KiB, PageTables %+.0f KiB, KernelStack %+.0f KiB\n", DELTA(MI_SLAB),
-		       DELTA(MI_PTABLES), DELTA(MI_KSTACK));
-		printf("  QEMU        RSS %.0f KiB (%llu-%llu), PSS %.0f KiB (%llu-%llu), anonymous %.0f KiB, "
-		       "%.1f threads\n",
-		       (double)c.sum.rss / c.nproc, (unsigned long long)c.min.rss, (unsigned long long)c.max.rss,
-		       (double)c.sum.pss / c.nproc, (unsigned long long)c.min.pss, (unsigned long long)c.max.pss,
-		       anon_kib, (double)c.sum.threads / c.nproc);
-		printf("  slope       %.0f KiB per VM (least squares of memory in use over %d counts, 0-%d)\n",
-		       c.slope_kib, f->nfit, c.guests);
-		printf("  idle CPU    over %.1f s: host %.2f%%, QEMU processes %.3f%% of the host "
-		       "(%.2f ms of CPU per VM per s)\n",
-		       c.window_s, c.host_cpu_pct, c.qemu_cpu_pct, c.qemu_cpu_pct / 100 * f->ncpu * 1000 / c.measured);
-	} else if (do_cost) {
-		printf("cost: not measured (%s)\n", f->up || stop_sig ? "interrupted" : "no guest up");
-	}
-#undef DELTA
-	free(boot);
-	return stop == STOP_SIGNAL ? 130 : 0;
+	startup_summarize(f, &st);
+	if (r->json)
+		report_json(f, r, &st);
+	else
+		report_text(f, r, &st, csv);
+	/* Failing boots are a failed run; a limit reached is a result. */
+	return r->stop == STOP_SIGNAL ? 130 : r->stop == STOP_FAILS ? 1 : 0;
 }

@@ -24,21 +24,7 @@ else
 	N_PARK=10000 N_RESUME=2000 PARK_ARGS="--resident 2000" # at small scale, make --park auto park
 fi
 
-# jget KEY: a number from the one-line JSON on stdin
-jget() { sed -n "s/.*\"$1\":\([-0-9.]*\).*/\1/p" | head -1; }
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
-# A torn-down run's memory comes back over seconds (KVM frees VMs partly
-# asynchronously): wait for MemAvailable to stop rising before the next.
-settle() {
-	local prev=0 cur
-	for _ in $(seq 60); do
-		cur=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
-		[ $((cur - prev)) -lt 20000 ] && [ "$prev" != 0 ] && return
-		prev=$cur
-		sleep 1
-	done
-}
+. bench/lib.sh # jget, median, ratio, settle
 progress() { printf '\r\033[K[%s] %s' "$(date +%T)" "$*" >&2; }
 
 [ -c /dev/kvm ] || { echo "bench: /dev/kvm is absent: nothing to measure" >&2; exit 1; }
