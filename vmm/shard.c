@@ -155,6 +155,8 @@ static void lru_append(struct shard *s, struct guest *g)
 
 /* ---- bytes out: to the supervisor, and to the log ---- */
 
+static void sendbuf_done(struct sendbuf *b, int res);
+
 static void sendbuf_submit(struct shard *s, struct sendbuf *b)
 {
 	struct io_uring_sqe *sqe;
@@ -163,6 +165,12 @@ static void sendbuf_submit(struct shard *s, struct sendbuf *b)
 		return;
 	if (b->fd < 0) {
 		b->len = 0;
+		return;
+	}
+	if (fault_next("write_eagain")) {
+		/* Tests: as if the write had completed with -EAGAIN. */
+		b->inflight = true;
+		sendbuf_done(b, -EAGAIN);
 		return;
 	}
 	sqe = io_uring_get_sqe(&s->ring);
