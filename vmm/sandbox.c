@@ -64,6 +64,7 @@ static const struct {
 	/* the supervisor */
 	{ SCMP_SYS(sendto), ROLE(SANDBOX_SUPERVISOR), "answers to clients (non-blocking send)" },
 	{ SCMP_SYS(getsockopt), ROLE(SANDBOX_SUPERVISOR), "SO_PEERCRED: refusing another user's client" },
+	{ SCMP_SYS(shutdown), ROLE(SANDBOX_SUPERVISOR), "ending a client that stopped reading its answers" },
 	{ SCMP_SYS(geteuid), ROLE(SANDBOX_SUPERVISOR), "the uid a client must have" },
 	{ SCMP_SYS(newfstatat), ROLE(SANDBOX_SUPERVISOR), "stdio reading /proc" },
 	{ SCMP_SYS(fstat), ROLE(SANDBOX_SUPERVISOR), "stdio reading /proc" },
