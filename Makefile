@@ -16,7 +16,7 @@ endif
 
 # Debian packages: what the VMM links against, what builds the guests, what the tests use.
 DEPS_BUILD := gcc make binutils liburing-dev libseccomp-dev
-DEPS_TEST := libcmocka-dev qemu-system-x86 xxd socat clang
+DEPS_TEST := libcmocka-dev qemu-system-x86 xxd socat clang python3
 DEPS_BENCH := qemu-system-x86 gnuplot-nox
 
 GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/*.S)))
@@ -81,6 +81,7 @@ integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/run.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/spawn.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/park.sh
+	KVMLITE=$(BUILD)/kvmlite tests/integration/hostile.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/faults.sh
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
 		tests/integration/guests_qemu.sh build/guest

@@ -12,7 +12,7 @@
 
 #define SIG_KICK     SIGRTMIN
 #define MAX_LINKS    256	  /* shards at most: worker processes x threads */
-#define MAX_CONNS    4096	  /* client connections at once; more wait in the backlog */
+#define MAX_CONNS    4096	  /* client connections at once; more are refused with an error line */
 #define CONN_OUT_MAX (16u << 20)  /* a client that reads nothing is dropped past this */
 #define FD_RESERVE   64		  /* fds a worker keeps for itself: ring, sockets, stdio */
 #define TICK_NS	     200000000ull /* progress line and memory budget checks */
