@@ -75,6 +75,7 @@ struct shard_stats {
 	u64 slices, preempted, wakeups, create_failed, log_errors;
 	u64 stage_ns[NSTAGES], staged; /* staged: guests counted in stage_ns */
 	u64 parks, resumes, pool_hits, resume_failed, vms_created;
+	u64 cq_overflows; /* turns that found completions waiting in the kernel's overflow list */
 };
 
 struct shard {
@@ -88,6 +89,7 @@ struct shard {
 	bool firmware;
 	enum park_mode park;
 	bool sandbox;	    /* seccomp filter and io_uring restrictions (not --no-sandbox) */
+	bool full_cq;	    /* fault injection: a 1-entry ring whose completion queue keeps overflowing */
 	u32 vm_max;	    /* KVM VMs this shard may hold: resident guests and the pool */
 	u32 resident;	    /* guests that have a VM now */
 	u32 parked, parked_reported, created_reported;

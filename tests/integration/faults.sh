@@ -51,6 +51,20 @@ check "200 short writes: each of 300 guests' answers arrive whole, in order" "sw
 check "and the console output is whole too" "ctl read 150 | grep -qx 'ready' && [ \"\$(ctl read 150 | tail -1)\" = 150 ]" \
 	"$(ctl read 150)"
 stop_spawn
+# A completion queue of two, kept overflowing (with --log, tick guests'
+# timeouts and answers in flight too): no completion may be lost.
+KVMLITE_FAULT=full_cq:1:1 start_spawn 300 --workers 1 --guest tick:100 --guest mvm --log "$T/cq.log" ||
+	bad "spawn with a full completion queue booted" "$(cat "$T/spawn.err")"
+check "a completion queue kept full: each of 300 guests' answers arrive whole, in order" "sweep 300 '$T/cq'" \
+	"$(head -3 "$T/cq" 2>/dev/null)"
+check "the queue did overflow" "ctl stats --json | grep -q '\"cq_overflows\":[1-9]'" "$(ctl stats --json)"
+t0=$(ctl req 5 ticks)
+sleep 0.5
+t1=$(ctl req 5 ticks)
+check "PIT deadlines still fire (tick guest 5: $t0 -> $t1 in 0.5 s)" "[ $((t1 - t0)) -ge 4 ]"
+stop_spawn
+check "and the log has every guest's boot line" "[ \"\$(grep -c ' ready\$' '$T/cq.log')\" = 300 ]" \
+	"$(grep -c ' ready$' "$T/cq.log")"
 KVMLITE_FAULT=write_eagain:1:200 start_spawn 300 --workers 1 || bad "spawn with EAGAIN writes booted" "$(cat "$T/spawn.err")"
 check "200 writes failing with EAGAIN: each of 300 guests' answers arrive whole, in order" "sweep 300 '$T/ea'" \
 	"$(head -3 "$T/ea" 2>/dev/null)"
