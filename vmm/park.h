@@ -36,6 +36,7 @@ struct park {
 	u16 nmsrs;	/* changed MSRs, after the XSAVE bytes in data[] */
 	u16 xsave_len;	/* 576 (x87 and SSE only) or the whole 4 KiB area */
 	u32 out_len;	/* output bytes kept, after the MSRs */
+	u32 counted;	/* what the parked guest takes in all, as its shard counted it */
 	u64 out_from;	/* stream position of the first of them */
 	u8 data[];	/* xsave_len bytes, nmsrs struct kvm_msr_entry, out_len bytes */
 };

@@ -500,10 +500,6 @@ static size_t guest_ram_resident(struct shard *s, struct guest *g)
 	return n * GUEST_PAGE_SIZE;
 }
 
-static size_t guest_parked_bytes(struct shard *s, struct guest *g)
-{
-	return sizeof(*g) + park_size(g->park) + guest_ram_resident(s, g);
-}
 
 /*
  * Parks a halted guest: saves its vCPU, takes its RAM out of its VM and
@@ -539,7 +535,9 @@ static int guest_park(struct shard *s, struct guest *g)
 	lru_remove(s, g);
 	s->resident--;
 	s->parked++;
-	s->parked_bytes += guest_parked_bytes(s, g);
+	/* Counted once, here: its pages cannot change while it is parked. */
+	p->counted = (u32)(sizeof(*g) + park_size(p) + guest_ram_resident(s, g));
+	s->parked_bytes += p->counted;
 	s->stats.parks++;
 	return 0;
 }
@@ -552,7 +550,7 @@ static void guest_unpark(struct shard *s, struct guest *g)
 	g->out = ring_get(s);
 	for (u64 i = 0; i < p->out_len; i++)
 		g->out[(p->out_from + i) % GUEST_OUT_SIZE] = park_output(p)[i];
-	s->parked_bytes -= guest_parked_bytes(s, g);
+	s->parked_bytes -= p->counted;
 	free(g->park);
 	g->park = NULL;
 	s->parked--;
