@@ -376,7 +376,7 @@ static const char *const stat_names[PEND_SUMS] = {
 	"exits",     "io_exits",    "hlts",	    "irqs",	  "kicks",	  "unknown_ports", "mmio",
 	"out_bytes", "in_bytes",    "overruns",	    "out_dropped", "pit_irqs",	  "pit_clamped",   "slices",
 	"preempted", "create_failed", "pool",	    "parks",	  "resumes",	  "pool_hits",	   "resume_failed",
-	"vms_created", "parked_bytes", "cq_overflows",
+	"vms_created", "parked_bytes", "cq_overflows", "throttles",
 };
 static const char *const count_names[] = { "running", "halted", "parked", "ended", "failed" };
 

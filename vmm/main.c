@@ -47,6 +47,9 @@ static void usage(FILE *f)
 		"                      guest as soon as it halts; never: every guest stays live\n"
 		"  --resident N        at most N guests on a KVM VM at once (default: what the\n"
 		"                      host allows); the others are parked\n"
+		"  --cpu-max PCT       no guest may use more than PCT%% of a CPU (default 20;\n"
+		"                      100: no cap): one over its share waits for the next\n"
+		"                      100 ms period, its timer interrupts coalescing meanwhile\n"
 		"  --no-sandbox        no seccomp filters or io_uring restrictions (debugging)\n"
 		"  --firmware pc|none  default none: spawn guests program their own devices\n"
 		"  --json              the summary as one JSON object\n"
@@ -80,13 +83,14 @@ static int cmd_spawn(int argc, char **argv)
 		{ "per-process", required_argument, NULL, 'p' }, { "threads", required_argument, NULL, 't' },
 		{ "log", required_argument, NULL, 'l' },     { "park", required_argument, NULL, 'P' },
 		{ "resident", required_argument, NULL, 'R' }, { "no-sandbox", no_argument, NULL, 'N' },
+		{ "cpu-max", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	/* No firmware by default: guests made for spawn program their own
 	 * devices, and the firmware's read-only memslot costs the kernel
 	 * 24 KiB per VM (bench/kernel_cost) and a slower boot at scale. */
-	struct spawn_opts o = { .for_s = -1, .firmware = false, .mem_budget = 90, .park = PARK_AUTO };
+	struct spawn_opts o = { .for_s = -1, .firmware = false, .mem_budget = 90, .park = PARK_AUTO, .cpu_max = 20 };
 	char *end;
 	int c;
 
@@ -164,6 +168,12 @@ static int cmd_spawn(int argc, char **argv)
 			break;
 		case 'N':
 			o.no_sandbox = true;
+			break;
+		case 'C':
+			if (parse_u32("--cpu-max", optarg, &o.cpu_max) < 0 || o.cpu_max == 0 || o.cpu_max > 100) {
+				fprintf(stderr, "kvmlite: --cpu-max takes a percentage from 1 to 100\n");
+				return 2;
+			}
 			break;
 		case 'v':
 			o.verbose = true;

@@ -28,7 +28,9 @@ enum { UD_READ = 1, UD_WRITE, UD_LOG, UD_TIMEOUT, UD_TIMEOUT_UPDATE, UD_FILLER }
 
 static u64 guest_key(const struct guest *g)
 {
-	u64 d = g->retry_at ? g->retry_at : vm_deadline(&g->vm);
+	/* Held back (a failed resume, a used-up CPU share): nothing before then. */
+	u64 hold = g->retry_at > g->throttled_until ? g->retry_at : g->throttled_until;
+	u64 d = hold ? hold : vm_deadline(&g->vm);
 
 	return g->req_deadline < d ? g->req_deadline : d;
 }
@@ -100,7 +102,7 @@ static void lru_remove(struct shard *s, struct guest *g);
 
 static void runq_push(struct shard *s, struct guest *g)
 {
-	if (g->queued || g->vm.state != VM_RUNNING || g->retry_at)
+	if (g->queued || g->vm.state != VM_RUNNING || g->retry_at || g->throttled_until)
 		return;
 	lru_remove(s, g); /* it is active again */
 	g->queued = true;
@@ -633,6 +635,8 @@ static void guest_settle(struct shard *s, struct guest *g, u64 now)
 		}
 		if (g->retry_at && g->retry_at <= now)
 			g->retry_at = 0;
+		if (g->throttled_until && g->throttled_until <= now)
+			g->throttled_until = 0;
 		heap_update(s, g);
 		runq_push(s, g);
 		/* A guest that halted gives its VM up now (always), or becomes
@@ -748,14 +752,65 @@ static void shard_create_some(struct shard *s)
 	shard_report(s);
 }
 
-/* Runs one guest until it halts, ends, or its slice is over. */
+/* ---- CPU time: what each guest costs the shard's thread, and --cpu-max ---- */
+
+/* The calling thread's CPU time (ns): a system call, ~0.3 us here. */
+static u64 thread_cpu_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (u64)t.tv_sec * 1000000000ull + (u64)t.tv_nsec;
+}
+
+/* Work done for no guest in particular (commands, creating guests, spare
+ * VMs) since `since` is not charged to the next guest that runs. */
+static void shard_uncharge(struct shard *s, u64 since)
+{
+	s->cpu_mark += thread_cpu_now() - since;
+}
+
+/*
+ * Charges the guest that just ran with the thread's CPU time since the
+ * last charge: its slice and the wakeup that led to it. (For a guest woken
+ * by its own PIT deadline the wakeup is half its cost on this host: going
+ * to sleep and being woken are not cheap under nested KVM.) With
+ * --cpu-max, a guest that used up its share of the period is throttled
+ * until the period ends: it is not run, and the interrupts its PIT raises
+ * meanwhile coalesce, as missed periods do. So no guest can take more than
+ * its share of a CPU from the others, however it tries: spinning, a PIT
+ * storm, a UART flood.
+ */
+static void guest_charge(struct shard *s, struct guest *g)
+{
+	u64 cpu = thread_cpu_now(), used = cpu - s->cpu_mark;
+
+	s->cpu_mark = cpu;
+	g->cpu_total += used;
+	g->cpu_used += used;
+	if (s->cpu_quota && g->cpu_used >= s->cpu_quota && g->vm.state != VM_ENDED) {
+		g->throttled_until = g->cpu_since + SHARD_CPU_PERIOD_NS;
+		g->throttles++;
+		s->stats.throttles++;
+	}
+}
+
+/* Runs one guest until it halts, ends, or its slice (or CPU share) is over. */
 static void shard_run_slice(struct shard *s, struct guest *g)
 {
 	u64 now = clock_now(), until = now + SHARD_SLICE_NS, deadline = vm_deadline(&g->vm);
 	struct itimerspec its = { 0 };
 	u64 kicks = g->vm.stats.kicks;
 
+	if (now - g->cpu_since >= SHARD_CPU_PERIOD_NS) { /* a new period: its share is whole again */
+		g->cpu_since = now;
+		g->cpu_used = 0;
+	}
+	if (s->cpu_quota && now + (s->cpu_quota - g->cpu_used) < until)
+		until = now + (s->cpu_quota - g->cpu_used);
+
 	if (g->park && guest_resume(s, g) < 0) {
+		guest_charge(s, g);
 		if (errno == EAGAIN)
 			runq_push(s, g); /* every VM is busy: after the others */
 		else
@@ -778,6 +833,7 @@ static void shard_run_slice(struct shard *s, struct guest *g)
 	} while (g->vm.state == VM_RUNNING && g->vm.stats.kicks == kicks);
 	if (g->vm.stats.kicks != kicks)
 		s->stats.preempted++;
+	guest_charge(s, g);
 	its.it_value.tv_sec = its.it_value.tv_nsec = 0;
 	timer_settime(s->slice_timer, 0, &its, NULL);
 	/* A kick that came after the last exit is for this slice, not the next. */
@@ -882,7 +938,7 @@ static void shard_stats_line(struct shard *s, u32 tag)
 		     "out_bytes=%llu in_bytes=%llu overruns=%llu out_dropped=%llu pit_irqs=%llu pit_clamped=%llu "
 		     "slices=%llu preempted=%llu create_failed=%llu resident=%u parked=%u pool=%u parks=%llu "
 		     "resumes=%llu pool_hits=%llu resume_failed=%llu vms_created=%llu parked_bytes=%llu "
-		     "cq_overflows=%llu\n",
+		     "cq_overflows=%llu throttles=%llu\n",
 		     tag, (unsigned long long)exits, (unsigned long long)io, (unsigned long long)hlts,
 		     (unsigned long long)irqs, (unsigned long long)kicks, (unsigned long long)unk,
 		     (unsigned long long)mmio, (unsigned long long)out, (unsigned long long)in,
@@ -892,7 +948,7 @@ static void shard_stats_line(struct shard *s, u32 tag)
 		     s->parked, s->pool_len, (unsigned long long)st->parks, (unsigned long long)st->resumes,
 		     (unsigned long long)st->pool_hits, (unsigned long long)st->resume_failed,
 		     (unsigned long long)st->vms_created, (unsigned long long)s->parked_bytes,
-		     (unsigned long long)st->cq_overflows);
+		     (unsigned long long)st->cq_overflows, (unsigned long long)st->throttles);
 }
 
 /* Queues bytes for a guest's COM1; false when its input queue is full. */
@@ -1015,10 +1071,11 @@ static void shard_command(void *ctx, char *line, size_t len)
 		if (r.cmd == PROTO_INFO) {
 			bool why = g->vm.state == VM_ENDED || g->retry_at;
 
-			shard_printf(s, "%u ok %s booted=%d exits=%llu out=%llu in=%llu dropped=%llu%s%s\n", tag,
-				     guest_state(g), g->booted, (unsigned long long)g->vm.stats.exits,
+			shard_printf(s, "%u ok %s booted=%d exits=%llu out=%llu in=%llu dropped=%llu cpu_us=%llu throttles=%u%s%s\n",
+				     tag, guest_state(g), g->booted, (unsigned long long)g->vm.stats.exits,
 				     (unsigned long long)g->out_total, (unsigned long long)g->vm.uart.stats.rx_bytes,
-				     (unsigned long long)oldest, why ? " reason=" : "", why ? g->vm.why : "");
+				     (unsigned long long)oldest, (unsigned long long)(g->cpu_total / 1000), g->throttles,
+				     why ? " reason=" : "", why ? g->vm.why : "");
 		} else {
 			u64 from = r.has_from ? r.from : oldest;
 
@@ -1056,6 +1113,8 @@ static void shard_submit_read(struct shard *s)
 
 static void shard_handle_cqe(struct shard *s, u64 ud, int res)
 {
+	u64 cpu;
+
 	switch (ud) {
 	case UD_READ:
 		s->read_busy = false;
@@ -1063,8 +1122,10 @@ static void shard_handle_cqe(struct shard *s, u64 ud, int res)
 			s->stopping = true; /* the supervisor is gone or said stop */
 			return;
 		}
+		cpu = thread_cpu_now();
 		if (line_buf_feed(&s->lines, s->rbuf, (size_t)res, shard_command, s) < 0)
 			s->stopping = true; /* out of memory: end cleanly rather than lose commands */
+		shard_uncharge(s, cpu);
 		shard_submit_read(s);
 		return;
 	case UD_WRITE:
@@ -1232,15 +1293,20 @@ void *shard_main(void *arg)
 	}
 	sandbox_probe(SANDBOX_SHARD);
 	shard_submit_read(s);
+	s->cpu_mark = thread_cpu_now();
 	while (!s->stopping) {
 		struct guest *g;
+		u64 cpu;
 
 		shard_reap(s);
 		if (s->stopping)
 			break;
 		shard_fire_due(s);
-		if (s->created < s->count && !s->create_stop && s->runq_len < 64)
+		if (s->created < s->count && !s->create_stop && s->runq_len < 64) {
+			cpu = thread_cpu_now();
 			shard_create_some(s);
+			shard_uncharge(s, cpu);
+		}
 		g = runq_pop(s);
 		if (g) {
 			shard_run_slice(s, g);
@@ -1254,7 +1320,9 @@ void *shard_main(void *arg)
 		}
 		if (s->created < s->count && !s->create_stop)
 			continue;
+		cpu = thread_cpu_now();
 		if (shard_refill_pool(s)) {
+			shard_uncharge(s, cpu);
 			io_uring_submit(&s->ring); /* then look for commands before the next */
 			continue;
 		}
@@ -1276,7 +1344,7 @@ void *shard_main(void *arg)
 }
 
 int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm, const struct guest_image *images,
-	       bool firmware, int sock, int log_fd, enum park_mode park, u32 vm_max, bool sandbox)
+	       const struct spawn_opts *o, int sock, int log_fd, u32 vm_max)
 {
 	const u8 *fw;
 	size_t fw_len;
@@ -1287,10 +1355,11 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 	s->count = count;
 	s->kvm = kvm;
 	s->images = images;
-	s->firmware = firmware;
-	s->park = park;
-	s->sandbox = sandbox;
-	s->vm_max = park == PARK_NEVER ? count : vm_max;
+	s->firmware = o->firmware;
+	s->park = o->park;
+	s->sandbox = !o->no_sandbox;
+	s->cpu_quota = o->cpu_max < 100 ? SHARD_CPU_PERIOD_NS * o->cpu_max / 100 : 0;
+	s->vm_max = o->park == PARK_NEVER ? count : vm_max;
 	s->lru_head = s->lru_tail = NONE;
 	s->sock = sock;
 	s->timeout_at = UINT64_MAX;
@@ -1314,7 +1383,7 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 		return -1;
 	}
 	s->full_cq = fault_next("full_cq");
-	if (sandbox_ring_init(&s->ring, s->full_cq ? 1 : 64, SANDBOX_SHARD, sandbox) < 0) {
+	if (sandbox_ring_init(&s->ring, s->full_cq ? 1 : 64, SANDBOX_SHARD, s->sandbox) < 0) {
 		snprintf(s->err, sizeof(s->err), "shard %u: io_uring_queue_init: %s", id, strerror(errno));
 		shard_free(s);
 		return -1;

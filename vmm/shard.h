@@ -19,6 +19,7 @@
 #define SHARD_WBUF_SIZE (1 << 20)  /* bytes to the supervisor not yet written */
 #define SHARD_POOL_MAX	32	   /* spare KVM VMs a shard keeps; more are closed */
 #define SHARD_POOL_LOW	8	   /* spare VMs made ready while the shard is idle */
+#define SHARD_CPU_PERIOD_NS 100000000ull /* --cpu-max: a guest's share is counted over this period */
 
 /*
  * One guest as a shard holds it: the VM, its place in the run queue and
@@ -57,6 +58,11 @@ struct guest {
 	u32 lru_prev, lru_next;
 	struct park *park;   /* while parked: its vCPU state; NULL while it has a VM */
 	u64 retry_at;	     /* after a failed resume: when to try again; 0: not waiting */
+	u64 cpu_since;	     /* --cpu-max: the start of its current period... */
+	u64 cpu_used;	     /* ...and the shard's CPU time it has used in it (ns) */
+	u64 throttled_until; /* used up its share: runs again then; 0: not throttled */
+	u64 cpu_total;	     /* all the CPU time it has used (ns) */
+	u32 throttles;	     /* times it used up its share */
 	u64 t_ready;	     /* set up and queued to run, until its first byte (stage times) */
 	u8 in[GUEST_IN_SIZE];
 };
@@ -76,6 +82,7 @@ struct shard_stats {
 	u64 stage_ns[NSTAGES], staged; /* staged: guests counted in stage_ns */
 	u64 parks, resumes, pool_hits, resume_failed, vms_created;
 	u64 cq_overflows; /* turns that found completions waiting in the kernel's overflow list */
+	u64 throttles;	  /* times a guest used up its --cpu-max share */
 };
 
 struct shard {
@@ -89,6 +96,8 @@ struct shard {
 	bool firmware;
 	enum park_mode park;
 	bool sandbox;	    /* seccomp filter and io_uring restrictions (not --no-sandbox) */
+	u64 cpu_quota;	    /* --cpu-max: each guest's CPU time per SHARD_CPU_PERIOD_NS; 0: no cap */
+	u64 cpu_mark;	    /* the thread's CPU time when its last work was charged (ns) */
 	bool full_cq;	    /* fault injection: a 1-entry ring whose completion queue keeps overflowing */
 	u32 vm_max;	    /* KVM VMs this shard may hold: resident guests and the pool */
 	u32 resident;	    /* guests that have a VM now */
@@ -125,8 +134,7 @@ struct shard {
 };
 
 int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm,
-	       const struct guest_image *images, bool firmware, int sock, int log_fd, enum park_mode park,
-	       u32 vm_max, bool sandbox);
+	       const struct guest_image *images, const struct spawn_opts *o, int sock, int log_fd, u32 vm_max);
 /* The thread body: runs until the supervisor closes its socket. */
 void *shard_main(void *arg);
 void shard_free(struct shard *s);

@@ -253,8 +253,9 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 		      sv->o->count, sv->created, sv->booted, live, live > parked ? live - parked : 0, parked,
 		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park]);
 	outbuf_printf(b,
-		      ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"sandbox\":%s,\"worker_pids\":[",
-		      sv->procs, sv->threads, sv->kvm.backend, sv->o->no_sandbox ? "false" : "true");
+		      ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"sandbox\":%s,\"cpu_max\":%u,"
+		      "\"worker_pids\":[",
+		      sv->procs, sv->threads, sv->kvm.backend, sv->o->no_sandbox ? "false" : "true", sv->o->cpu_max);
 	for (u32 p = 0; p < sv->procs; p++)
 		outbuf_printf(b, "%s%d", p ? "," : "", (int)sv->pids[p]);
 	outbuf_printf(b, "]");
@@ -413,15 +414,15 @@ static void sv_summary(struct spawn *sv)
 		       "\"vmm_rss_kib_per_guest\":%.2f,\"vmm_anon_kib\":%llu,"
 		       "\"kernel_kib_per_guest\":%.1f,\"slab_kib_per_guest\":%.1f,\"host_mem_used_pct\":%.1f,"
 		       "\"host_cpu_idle_pct\":%.2f,\"vmm_cpu_idle_pct\":%.3f,"
-		       "\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"stopped_by\":\"%s\","
-		       "\"failures\":[",
+		       "\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"cpu_max\":%u,"
+		       "\"stopped_by\":\"%s\",\"failures\":[",
 		       sv->o->count, sv->created, sv->booted, sv->failed, sv->lost, live, resident, parked,
 		       park_names[sv->o->park], sv->resume_failed, boot_s, boot_s > 0 ? sv->booted / boot_s : 0.0,
 		       res_kib, parked ? parked_kib / parked : 0, resident ? ((double)rss - parked_kib) / resident : 0,
 		       (unsigned long long)anon,
 		       resident ? kernel_kib / resident : 0,
 		       resident ? ((double)m.slab_kib - (double)sv->mem0.slab_kib) / resident : 0, meminfo_used_pct(&m),
-		       idle_cpu, vmm_cpu, sv->procs, sv->threads, sv->kvm.backend, sv->stop_reason);
+		       idle_cpu, vmm_cpu, sv->procs, sv->threads, sv->kvm.backend, sv->o->cpu_max, sv->stop_reason);
 		for (int i = 0; i < 8 && sv->fail_count[i]; i++)
 			printf("%s{\"reason\":\"%s\",\"count\":%u}", i ? "," : "", sv->fail_reason[i],
 			       sv->fail_count[i]);
@@ -468,8 +469,12 @@ static void sv_summary(struct spawn *sv)
 	if (idle_cpu >= 0)
 		printf("  CPU since all booted %.2f%% of the host (all CPUs), of which kvmlite's processes %.3f%%\n",
 		       idle_cpu, vmm_cpu);
-	printf("  host                 %u worker processes x %u threads, KVM backend %s, sandbox %s\n", sv->procs,
+	printf("  host                 %u worker processes x %u threads, KVM backend %s, sandbox %s,\n", sv->procs,
 	       sv->threads, sv->kvm.backend, sv->o->no_sandbox ? "off (--no-sandbox)" : "on (seccomp, io_uring)");
+	if (sv->o->cpu_max < 100)
+		printf("                       each guest at most %u%% of a CPU (--cpu-max)\n", sv->o->cpu_max);
+	else
+		printf("                       no CPU cap per guest (--cpu-max 100)\n");
 }
 
 /* ---- host limits and workers ---- */
@@ -591,8 +596,8 @@ static void worker_main(struct spawn *sv, u32 proc)
 			close(l->fd);
 			continue;
 		}
-		if (shard_init(&shards[n], i, l->first, l->count, &sv->kvm, sv->images, sv->o->firmware, l->fd,
-			       sv->log_fd, sv->o->park, sv->vm_per_shard, !sv->o->no_sandbox) < 0) {
+		if (shard_init(&shards[n], i, l->first, l->count, &sv->kvm, sv->images, sv->o, l->fd, sv->log_fd,
+			       sv->vm_per_shard) < 0) {
 			fprintf(stderr, "kvmlite: %s\n", shards[n].err);
 			_exit(1);
 		}

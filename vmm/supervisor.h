@@ -63,7 +63,7 @@ struct conn {
 
 /* A request forwarded to one shard, or fanned out to all of them. */
 enum { PEND_FORWARD, PEND_COUNTS, PEND_RANGES, PEND_STATS };
-#define PEND_SUMS 24 /* counters a stats answer sums over the shards */
+#define PEND_SUMS 25 /* counters a stats answer sums over the shards */
 struct pending {
 	u32 tag;
 	u32 conn, gen;

@@ -14,24 +14,25 @@
 #
 # What latency is promised, and why the checks are what they are:
 # - Guests on another worker are not slowed: a hostile guest can only use
-#   its own shard's thread, and nothing it does reaches the supervisor or
-#   the other worker. Its thread is still half of this 2-CPU host, though,
-#   and the p50 of a short `reqload` round moves with where the kernel
-#   places the processes and with what else runs: by +50% at times, now
-#   and then 7x (measured), with or without hostile guests; on this nested
-#   host an idle CPU even answers slower than a busy one. So the baseline is
-#   taken in the same spawn, interleaved with the hostile rounds, six
-#   times each: for a baseline round the hostile guests' worker is stopped
-#   (SIGSTOP: its guests cost nothing then, as halted mvm guests would) and
-#   a plain busy loop takes its place (the host as busy, nothing hostile).
-#   Host noise only ever adds latency, while a cost the hostile guests put
-#   on the others through kvmlite would be there in every round, so the
-#   best round of each is compared: hostile within 10% of baseline (the
-#   issue's target; between +10% and +50% the check is reported skipped,
-#   saying by how much the target was missed; beyond, it fails). (PIT
-#   storms wake their thread 5,000-10,000 times a second; those wakeups
-#   preempt the others' requests now and then: their median rounds were
-#   up to 2x slower here, their best ones were not. Medians are printed.)
+#   its own shard's thread, at most --cpu-max (20%) of a CPU, and nothing it
+#   does reaches the supervisor or the other worker. The p50 of a short
+#   `reqload` round moves with where the kernel places the processes and
+#   with what else runs: by +50% at times, now and then 7x (measured), with
+#   or without hostile guests. So the baseline is taken in the same spawn,
+#   interleaved with the hostile rounds, six times each: for a baseline
+#   round the hostile guests' worker is stopped (SIGSTOP: its guests cost
+#   nothing then, as halted mvm guests would: the run without the hostile
+#   guests). Host noise only ever adds latency, while a cost the hostile
+#   guests put on the others through kvmlite would be there in every
+#   round, so the best round of each is compared: hostile within 10% of
+#   baseline, the issue's target.
+#   A third kind of round is printed, not checked: a plain busy loop in the
+#   stopped worker's place. On this nested host a CPU that goes idle is slow
+#   to wake, so requests are answered ~30% faster beside a busy loop than
+#   beside nothing (measured: best rounds ~210 us against ~290 us); hostile
+#   guests that sleep and wake thousands of times a second (PIT storms, a
+#   guest throttled by --cpu-max) let that CPU idle in between and land
+#   near the no-hostile baseline, not the busy-loop one.
 #   If other work kept the host busy meanwhile (over half a CPU besides
 #   this test's processes) the comparison cannot hold: a failure is then
 #   reported as skipped, with that load.
@@ -221,13 +222,14 @@ hostile_spawn() {
 	hw=${wpids#* }
 }
 
-# alternate: ROUNDS baseline and hostile rounds in turn, added to b and h
+# alternate: ROUNDS baseline, busy-loop and hostile rounds in turn, added to b, l and h
 alternate() {
 	for i in $(seq $ROUNDS); do
 		kill -STOP "$hw"
+		b="$b $(round_p50)"
 		(while :; do :; done) &
 		burner=$!
-		b="$b $(round_p50)"
+		l="$l $(round_p50)"
 		kill "$burner"
 		wait "$burner" 2>/dev/null
 		burner=
@@ -254,7 +256,7 @@ cpu_ticks() {
 # Leaves stats in $T/s0 (start), $T/s1 and $T/s2 (around the probe, which runs hostile throughout),
 # times t1 and t2 (ms) before s1 and after s2, and the hostile guests' worker's RssAnon r0 and r1 before and after the rounds.
 measure() {
-	local label=$1 busy=$2 ids=$3 b='' h='' probe name host0 own0 ms0 other
+	local label=$1 busy=$2 ids=$3 b='' l='' h='' probe name host0 own0 ms0 other
 	ctl stats --json >"$T/s0"
 	r0=$(rss "$hw")
 	cpu_ticks
@@ -271,7 +273,7 @@ measure() {
 	other=$(((host_t - host0 - (own_t - own0)) * 1000 / ($(now_ms) - ms0 + 1)))
 	r1=$(rss "$hw")
 	name="$label: guests on the other worker keep their latency: best p50 ${hb} us, within 10% of ${bb} us"
-	name="$name (median rounds $(median <<<"$h") and $(median <<<"$b") us)"
+	name="$name (median rounds $(median <<<"$h") and $(median <<<"$b") us; beside a busy loop best $(best <<<"$l") us)"
 	if awk "BEGIN {exit !($hb <= 1.10 * $bb)}"; then
 		ok "$name"
 	elif [ "$other" -gt 50 ]; then
@@ -280,13 +282,6 @@ measure() {
 		# wakeups, e.g. 5,000 PIT interrupts a second, preempt our
 		# requests more): that would measure the host, not kvmlite.
 		skip "$name" "the host was busy with other work meanwhile: ${other}% of a CPU" \
-			"baseline rounds:$b" "hostile rounds: $h"
-	elif awk "BEGIN {exit !($hb <= 1.50 * $bb)}"; then
-		# Seen in CI runs with nothing else on the host: guests re-arming
-		# the PIT at its 200 us clamp cost the other worker's requests up
-		# to +36% here, through wakeups on a 2-CPU host. The 10% target is
-		# not met then: said so, not hidden; beyond +50% is a failure.
-		skip "$name" "the 10% target is missed (+$(awk "BEGIN {printf \"%.0f\", 100 * $hb / $bb - 100}")%), within the +50% this 2-CPU host keeps" \
 			"baseline rounds:$b" "hostile rounds: $h"
 	else
 		bad "$name" "other work on the host meanwhile: ${other}% of a CPU" "baseline rounds:$b" "hostile rounds: $h"
@@ -300,6 +295,30 @@ measure() {
 	check "$label: mvm guests on its thread answer within $((busy + 1)) slices (p50 $((p50 / 1000)) ms, max $((max / 1000)) ms)" \
 		"[ '$n' = $((3 * $(tr , ' ' <<<"$ids" | wc -w))) ] && [ '$wrong' = 0 ] && [ $p50 -le $(((busy + 1) * SLICE_MS * 1000 + 2000)) ] && [ $max -lt 1000000 ]" \
 		"requests $n, wrong answers $wrong, p50 $p50 us, max $max us"
+}
+
+# cpu_shares ID...: what each guest used of its thread's CPU over 2 s, in per mille of a CPU
+# (info's cpu_us), one per line
+cpu_shares() {
+	local i a=() t0
+	t0=$(now_ms)
+	for i in "$@"; do a+=("$(ctl info "$i" | sed 's/.* cpu_us=\([0-9]*\).*/\1/')"); done
+	sleep 2
+	for i in "$@"; do
+		echo $((($(ctl info "$i" | sed 's/.* cpu_us=\([0-9]*\).*/\1/') - a[0]) / ($(now_ms) - t0)))
+		a=("${a[@]:1}")
+	done
+}
+# capped LABEL ID...: those guests want more than the default --cpu-max (20%) and get their share,
+# no more: at most 20 ms of each 100 ms period, +10% for the charge a wakeup adds and the window's edges
+capped() {
+	local label=$1 s
+	shift
+	s=$(cpu_shares "$@" | tr '\n' ' ')
+	check "$label: each hostile guest gets at most its 20% of a CPU (--cpu-max; per mille: $s)" \
+		"for x in $s; do [ \$x -ge 50 ] && [ \$x -le 220 ] || exit 1; done" "$(ctl info "$1")"
+	check "$label: and stats counts them throttled ($(ctl stats --json | jnum throttles /dev/stdin) times)" \
+		"[ \$(ctl stats --json | jnum throttles /dev/stdin) -gt 0 ]"
 }
 
 # after LABEL ID...: what every hostile guest run must leave: a live VMM, right answers from the
@@ -322,6 +341,7 @@ measure spin $K $PROBE
 check "spin: the spinning guests are preempted each slice and stay running" \
 	"[ \$(jnum preempted '$T/s2') -gt \$(jnum preempted '$T/s0') ] && ctl info $M | grep -q '^running'" \
 	"$(ctl info $M)"
+capped spin $M $((M + 1))
 after spin "${MVM[@]}"
 stop_spawn
 check "spin: the spawn ends with status 0 (preempted guests are not failures)" "[ $spawn_status = 0 ]" \
@@ -358,6 +378,7 @@ check "pit rate: a count of 1 is clamped (pit_clamped $(jnum pit_clamped "$T/s2"
 	"[ \$(jnum pit_clamped '$T/s2') -ge $K ]"
 check "pit rate: interrupts flow, at most one per 200 us a guest ($irqs in $((t2 - t1)) ms, bound $(pit_bound "$t1" "$t2"))" \
 	"[ $irqs -gt 0 ] && [ $irqs -le $(pit_bound "$t1" "$t2") ]"
+capped "pit rate" $M $((M + 1))
 after "pit rate" "${MVM[@]}"
 stop_spawn
 

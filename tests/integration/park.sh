@@ -56,8 +56,10 @@ check "tick: the tick count advances with time while parked as while not (18..38
 	"[ \$(cat '$T/rate.always') -ge 18 ] && [ \$(cat '$T/rate.always') -le 38 ] &&
 	 [ \$(cat '$T/rate.never') -ge 18 ] && [ \$(cat '$T/rate.never') -le 38 ]" \
 	"always $(cat "$T/rate.always"), never $(cat "$T/rate.never")"
+# (not the CPU time it cost: resuming costs more than staying)
+devstate() { cut -d' ' -f2- "$1" | sed 's/ cpu_us=[0-9]*//'; }
 check "alarm: the guest's device state and exit count are the same parked and not" \
-	"[ \"\$(cut -d' ' -f2- '$T/info.alarm.never')\" = \"\$(cut -d' ' -f2- '$T/info.alarm.always')\" ]" \
+	"[ \"\$(devstate '$T/info.alarm.never')\" = \"\$(devstate '$T/info.alarm.always')\" ]" \
 	"$(cat "$T/info.alarm.never" "$T/info.alarm.always")"
 
 # ---- a VM handed from guest to guest carries nothing of the last one ----
