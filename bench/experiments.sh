@@ -26,15 +26,15 @@ WORK=build/guest/work.img
 D=build/bench/$MODE
 CPUS=$(nproc)
 if [ "$MODE" = full ]; then
-	STEPS=20 SAMPLES=3 RAMP_MVM=15000 RAMP_TICK=2000 RAMP_RAW=15000 QEMU_MAX=20 QEMU_STEPS=10
+	STEPS=20 SAMPLES=3 SAMPLE_S=1 RAMP_MVM=15000 RAMP_TICK=2000 RAMP_RAW=15000 QEMU_MAX=20 QEMU_STEPS=10
 	COST_MVM=10000 COST_TICK=1000 IDLE_S=20 START_N=512 START_ROUNDS=3
 	REQ_NS="100 1000 10000" REQ_CONNS="1 4 16 64" REQ_S=5 REQ_WARMUP=1 FAIR_KS="8 32" SOLO_ROUNDS=3
 	BASE_S=3 PAUSE=1 SETTLE_DT=1 QEMU_TIMEOUT=30
 else
-	STEPS=4 SAMPLES=2 RAMP_MVM=1000 RAMP_TICK=200 RAMP_RAW=1000 QEMU_MAX=3 QEMU_STEPS=3
-	COST_MVM=1000 COST_TICK=200 IDLE_S=3 START_N=128 START_ROUNDS=1
+	STEPS=4 SAMPLES=2 SAMPLE_S=0.5 RAMP_MVM=1000 RAMP_TICK=200 RAMP_RAW=1000 QEMU_MAX=2 QEMU_STEPS=2
+	COST_MVM=1000 COST_TICK=200 IDLE_S=2 START_N=128 START_ROUNDS=1
 	REQ_NS="100 1000" REQ_CONNS="1 4 16 64" REQ_S=1 REQ_WARMUP=0.3 FAIR_KS="2 4" SOLO_ROUNDS=1
-	BASE_S=2 PAUSE=0.5 SETTLE_DT=0.5 QEMU_TIMEOUT=20
+	BASE_S=1 PAUSE=0.5 SETTLE_DT=0.5 QEMU_TIMEOUT=20
 fi
 export SETTLE_DT
 # The research's rule: a ramp ends when the first resource reaches 90% of the
@@ -103,12 +103,12 @@ host_cpu() {
 	echo "$a $b" | awk '{printf "%.2f", ($4 > $2) ? 100 * ($3 - $1) / ($4 - $2) : 0}'
 }
 mem_pct() { awk '/MemTotal/ {t = $2} /MemAvailable/ {a = $2} END {printf "%.2f", 100 * (t - a) / t}' /proc/meminfo; }
-# sample N: N samples of 1 s of host CPU and memory in use: "cpu_mean cpu_sd mem_mean mem_sd N"
+# sample N: N samples of SAMPLE_S seconds of host CPU and memory in use: "cpu_mean cpu_sd mem_mean mem_sd N"
 sample() {
 	local s
 	for s in $(seq "$1"); do
 		progress "$WHAT: sample $s/$1"
-		echo "$(host_cpu 1) $(mem_pct)"
+		echo "$(host_cpu "$SAMPLE_S") $(mem_pct)"
 	done | awk '{c[NR] = $1; m[NR] = $2; sc += $1; sm += $2}
 		END {mc = sc / NR; mm = sm / NR
 			for (i = 1; i <= NR; i++) {vc += (c[i] - mc) ^ 2; vm += (m[i] - mm) ^ 2}
@@ -210,8 +210,8 @@ step_at() { echo $((($1 * $2 + $3 / 2) / $3)); } # MAX K STEPS: the count of ste
 		"$(cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor 2>/dev/null || echo 'none (no cpufreq)')" "$(meminfo SwapTotal)"
 	printf 'QEMU_VERSION=%q\nTSC_HZ=%q\nLOAD_START=%q\nEXPS=%q\n' \
 		"$(qemu-system-x86_64 --version 2>/dev/null | sed -n '1s/.*version \([^ ]*\).*/\1/p')" "$(build/bench/tsc_hz)" "$(load1)" "$EXPS"
-	printf 'STEPS=%q\nSAMPLES=%q\nRAMP_MVM=%q\nRAMP_TICK=%q\nRAMP_RAW=%q\nQEMU_MAX=%q\nQEMU_STEPS=%q\n' \
-		"$STEPS" "$SAMPLES" "$RAMP_MVM" "$RAMP_TICK" "$RAMP_RAW" "$QEMU_MAX" "$QEMU_STEPS"
+	printf 'STEPS=%q\nSAMPLES=%q\nSAMPLE_S=%q\nRAMP_MVM=%q\nRAMP_TICK=%q\nRAMP_RAW=%q\nQEMU_MAX=%q\nQEMU_STEPS=%q\n' \
+		"$STEPS" "$SAMPLES" "$SAMPLE_S" "$RAMP_MVM" "$RAMP_TICK" "$RAMP_RAW" "$QEMU_MAX" "$QEMU_STEPS"
 	printf 'COST_MVM=%q\nCOST_TICK=%q\nIDLE_S=%q\nSTART_N=%q\nSTART_ROUNDS=%q\nREQ_NS=%q\nREQ_CONNS=%q\nREQ_S=%q\nFAIR_KS=%q\n' \
 		"$COST_MVM" "$COST_TICK" "$IDLE_S" "$START_N" "$START_ROUNDS" "$REQ_NS" "$REQ_CONNS" "$REQ_S" "$FAIR_KS"
 } >"$D/host.env"
@@ -231,7 +231,7 @@ say "host: $HOST_LINE; load $(load1)"
 # ~0.3 MiB and no CPU when idle). The raw baseline ramps the same way.
 ramp_kvmlite() { # GUEST MAX
 	local g=$1 max=$2 csv=$D/ramp-kvmlite-$1.csv have=0 k target b socks=() pids=() stop="reached $2"
-	csv_head "$csv" "kvmlite spawn --park never, guest $g, one spawn per step, $SAMPLES samples of 1 s per step" "$RAMP_COLS"
+	csv_head "$csv" "kvmlite spawn --park never, guest $g, one spawn per step, $SAMPLES samples of $SAMPLE_S s per step" "$RAMP_COLS"
 	settle
 	step_row kvmlite "$g" 0 "$csv" && stop="resource at $BUDGET% with no guest"
 	for k in $(seq "$STEPS"); do
@@ -256,7 +256,7 @@ ramp_kvmlite() { # GUEST MAX
 }
 ramp_raw() { # MAX (mvm)
 	local max=$1 csv=$D/ramp-raw-mvm.csv have=0 k target b pids=() stop="reached $1"
-	csv_head "$csv" "bench/raw_baseline -p 1 --hold, image mvm, one process per step, $SAMPLES samples of 1 s per step" "$RAMP_COLS"
+	csv_head "$csv" "bench/raw_baseline -p 1 --hold, image mvm, one process per step, $SAMPLES samples of $SAMPLE_S s per step" "$RAMP_COLS"
 	settle
 	step_row raw mvm 0 "$csv" && stop="resource at $BUDGET% with no guest"
 	for k in $(seq "$STEPS"); do
@@ -288,7 +288,7 @@ qemu_run() { # GUEST MODES...
 	CPU_RULE=$(host_cpu "$BASE_S" | awk -v c="$CPU_BUDGET" -v busy=$BUSY '{print (c > 0 && $1 < busy) ? c : 0}')
 	[ "$CPU_RULE" = 0 ] && note=$(cpu_note)
 	progress "QEMU $g: up to $QEMU_MAX guests, one after another"
-	run_fg build/bench/qemu_fleet "$@" --guest "$g" --max "$QEMU_MAX" --samples "$SAMPLES" --idle "$IDLE_S" --cpu-budget "$CPU_RULE" --timeout "$QEMU_TIMEOUT" \
+	run_fg build/bench/qemu_fleet "$@" --guest "$g" --max "$QEMU_MAX" --samples "$SAMPLES" --sample-s "$SAMPLE_S" --idle "$IDLE_S" --cpu-budget "$CPU_RULE" --timeout "$QEMU_TIMEOUT" \
 		--csv "$D/ramp-qemu-$g.csv" --guests-csv "$D/startup-qemu-$g-guests.csv" --json >"$D/qemu-$g.json"
 	want ramp && echo "qemu,$g,$(jget booted <"$D/qemu-$g.json"),$(sed -n 's/.*"stopped":"\([^"]*\)".*/\1/p' "$D/qemu-$g.json")$note" >>"$D/ramp-stops.csv"
 	say "QEMU $g: $(jget booted <"$D/qemu-$g.json") guests ($D/qemu-$g.json)"

@@ -12,7 +12,7 @@
 #include "rawvm.h"
 
 #define BUDGET_PCT   90.0 /* stop at this share of host memory or CPU, as the research did */
-#define SAMPLES	     5	  /* samples per ramp step, one second each: the error bars (--samples) */
+#define SAMPLES	     5	  /* samples per ramp step (--samples), of --sample-s each: the error bars */
 #define SAMPLES_MAX  60
 #define MAX_FAILS    3	  /* boots failing in a row that end the run: the host is not fit */
 #define SETTLE_S     3	  /* after the last boot, before --cost reads memory: QEMU's start-up tail */
@@ -21,12 +21,13 @@
 
 static const char usage_text[] =
 	"usage: qemu_fleet MODE... [--guest mvm|tick|PATH] [--max N] [--csv FILE] [--guests-csv FILE] [--json]\n"
-	"                  [--idle SECONDS] [--timeout SECONDS] [--cpu-budget PCT] [--samples N]\n"
+	"                  [--idle SECONDS] [--timeout SECONDS] [--cpu-budget PCT] [--samples N] [--sample-s S]\n"
 	"Starts QEMU guests (SeaBIOS, -m 2, the boot sector as a read-only floppy) one after another,\n"
 	"each once the previous has printed its first serial byte, up to --max (default 100), or until\n"
 	"host memory in use or host CPU reaches 90%. Modes, combinable:\n"
 	"  --ramp STEPS  at 0 and about STEPS evenly spaced counts, --samples N (default 5, at most 60)\n"
-	"                samples of 1 s of host CPU (all CPUs, /proc/stat) and memory in use; --csv FILE gets the rows\n"
+	"                samples of --sample-s S (default 1) seconds of host CPU (all CPUs, /proc/stat) and memory\n"
+	"                in use; --csv FILE gets the rows\n"
 	"                vmm,guest,count,cpu_mean,cpu_sd,mem_mean,mem_sd,samples (as they are taken)\n"
 	"  --cost        with all guests up and idle: memory per VM (kernel: MemAvailable drop, Slab,\n"
 	"                PageTables, KernelStack; QEMU: RSS, PSS, anonymous), idle CPU per VM over\n"
@@ -72,7 +73,7 @@ static const char *const stop_text[] = { "reached --max",
 struct fleet {
 	const char *qemu, *image, *name; /* name: the guest column of the CSV */
 	int max, samples, tty, stdin_fd; /* stdin_fd: a pipe no one writes (its write end stays open): every COM1 input */
-	double timeout_s;
+	double timeout_s, sample_s;
 	struct guest *g;
 	struct pollfd *pfd;
 	int n, cap, up, failed, lost, fails_in_row;
@@ -484,7 +485,7 @@ static int fleet_boot_one(struct fleet *f)
 	return -1;
 }
 
-/* One ramp step: --samples one-second samples of host CPU and memory in use,
+/* One ramp step: --samples samples of --sample-s seconds of host CPU and memory in use,
  * appended to rows (and the CSV) if at least one sample was taken. */
 static void fleet_step(struct fleet *f, struct ramp_row *rows, int *nrows)
 {
@@ -498,9 +499,9 @@ static void fleet_step(struct fleet *f, struct ramp_row *rows, int *nrows)
 		snprintf(what, sizeof(what), "sampling %d guests, %d/%d", f->up, s + 1, f->samples);
 		fleet_progress(f, what);
 		cpustat_read(&a);
-		fleet_pump(f, now_ns() + 1000000000ull, -1);
+		fleet_pump(f, now_ns() + (u64)(f->sample_s * 1e9), -1);
 		if (stop_sig)
-			break; /* a partial second is no sample */
+			break; /* a partial sample is no sample */
 		cpustat_read(&b);
 		cpu[s] = cpustat_busy_pct(&a, &b);
 		mem[s] = rawvm_used_pct();
@@ -833,8 +834,8 @@ static void report_text(const struct fleet *f, const struct run *r, const struct
 		       s->p50, s->p99, s->max, s->mean, s->sd, s->batch_s, s->n, s->batch_s > 0 ? s->n / s->batch_s : 0,
 		       f->failed ? ", failed boots included" : "");
 	if (r->steps) {
-		printf("ramp: host CPU (all %d CPUs) and memory in use, mean ± sd of %d samples of 1 s\n", f->ncpu,
-		       f->samples);
+		printf("ramp: host CPU (all %d CPUs) and memory in use, mean ± sd of %d samples of %g s\n", f->ncpu,
+		       f->samples, f->sample_s);
 		printf("  %6s  %16s  %16s\n", "guests", "CPU %", "memory %");
 		for (int i = 0; i < r->nrows; i++)
 			printf("  %6d  %7.2f ± %-6.2f  %7.2f ± %-6.2f%s\n", r->rows[i].count, r->rows[i].cpu_mean,
@@ -883,9 +884,11 @@ int main(int argc, char **argv)
 					      { "timeout", required_argument, NULL, 't' },
 					      { "cpu-budget", required_argument, NULL, 'B' },
 					      { "samples", required_argument, NULL, 'S' },
+					      { "sample-s", required_argument, NULL, 'T' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
-	struct fleet fl = { .qemu = "qemu-system-x86_64", .max = 100, .samples = SAMPLES, .timeout_s = 30 }, *f = &fl;
+	struct fleet fl = { .qemu = "qemu-system-x86_64", .max = 100, .samples = SAMPLES, .timeout_s = 30,
+			    .sample_s = 1 }, *f = &fl;
 	struct run run = { .idle_s = 10, .cpu_budget = BUDGET_PCT }, *r = &run;
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *csv = NULL, *gcsv = NULL;
@@ -935,6 +938,9 @@ int main(int argc, char **argv)
 		case 'S':
 			f->samples = atoi(optarg);
 			break;
+		case 'T':
+			f->sample_s = atof(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -942,7 +948,7 @@ int main(int argc, char **argv)
 	if (r->cpu_budget <= 0)
 		r->cpu_budget = 1e9;
 	if (optind < argc || (!r->steps && !r->do_cost && !r->do_startup) || f->max < 1 || r->idle_s <= 0 ||
-	    f->samples < 1 || f->samples > SAMPLES_MAX ||
+	    f->samples < 1 || f->samples > SAMPLES_MAX || !(f->sample_s >= 0.1 && f->sample_s <= 60) ||
 	    f->timeout_s <= 0)
 		usage();
 	f->name = name;
@@ -982,8 +988,8 @@ int main(int argc, char **argv)
 		die(errno, "setup");
 	f->stdin_fd = pipefd[0];
 	if (f->csv) {
-		fprintf(f->csv, "# host: %s\n# qemu_fleet: QEMU %s, guest %s (%s), %d samples of 1 s per step\n",
-			r->host_line, f->qemu_version, f->name, f->image, f->samples);
+		fprintf(f->csv, "# host: %s\n# qemu_fleet: QEMU %s, guest %s (%s), %d samples of %g s per step\n",
+			r->host_line, f->qemu_version, f->name, f->image, f->samples, f->sample_s);
 		fprintf(f->csv, "vmm,guest,count,cpu_mean,cpu_sd,mem_mean,mem_sd,samples\n");
 		fflush(f->csv);
 	}

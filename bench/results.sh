@@ -77,7 +77,7 @@ cat <<EOF
     bench/experiments.sh $MODE ramp cost   # some experiments only
     bench/results.sh $D $OUT
 
-Scale of this run: ramps in $STEPS steps of $SAMPLES samples of 1 s each, up to
+Scale of this run: ramps in $STEPS steps of $SAMPLES samples of ${SAMPLE_S:-1} s each, up to
 $RAMP_MVM \`mvm\` and $RAMP_TICK \`tick\` guests (kvmlite), $RAMP_RAW (raw baseline),
 $QEMU_MAX (QEMU); cost with $COST_MVM \`mvm\` / $COST_TICK \`tick\` guests idle for $IDLE_S s;
 startup batch of $START_N ($START_ROUNDS round(s)); requests with $REQ_NS guests

@@ -46,7 +46,9 @@ void outbuf_printf(struct outbuf *b, const char *fmt, ...)
 	outbuf_put(b, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* Writes what it can now; returns false when the rest must wait for POLLOUT. */
+/* Writes what it can now; returns false when the rest must wait for POLLOUT.
+ * A peer that is gone (EPIPE, ECONNRESET) can take nothing more: the rest
+ * is discarded, so that it is not kept, nor polled for, forever. */
 bool outbuf_flush(int fd, struct outbuf *b)
 {
 	size_t done = 0;
@@ -56,6 +58,10 @@ bool outbuf_flush(int fd, struct outbuf *b)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno != EAGAIN) {
+			b->len = 0;
+			return true;
+		}
 		if (n <= 0)
 			break;
 		done += (size_t)n;
@@ -79,27 +85,58 @@ static void conn_unwatch(struct spawn *sv, struct conn *c)
 		spawn_link_send(sv, l, "0 unwatch %u\n", c->watch_id);
 }
 
+/* Gives back a connection's answer buffer (all of it was sent, or it is dropped). */
+static void conn_out_free(struct spawn *sv, struct conn *c)
+{
+	sv->out_held -= c->out.cap;
+	free(c->out.buf);
+	c->out = (struct outbuf){ 0 };
+}
+
 static void conn_close(struct spawn *sv, struct conn *c)
 {
 	conn_unwatch(sv, c);
 	close(c->fd);
-	free(c->out.buf);
-	c->out = (struct outbuf){ 0 };
+	conn_out_free(sv, c);
 	c->used = false;
 	c->gen++;
 }
 
+/* A client that stopped reading: drop what it did not take and hang up;
+ * the shutdown completes its pending poll, then it is closed. */
+static void conn_drop(struct spawn *sv, struct conn *c)
+{
+	conn_out_free(sv, c);
+	c->closing = true;
+	sv->clients_dropped++;
+	shutdown(c->fd, SHUT_RDWR);
+}
+
 static void conn_reply(struct spawn *sv, struct conn *c, const char *s, size_t n)
 {
+	size_t cap = c->out.cap;
+
 	if (c->closing)
 		return;
 	outbuf_put(&c->out, s, n);
+	sv->out_held += c->out.cap - cap;
 	if (c->out.len > CONN_OUT_MAX) {
-		/* It stopped reading: drop what it did not take and hang up;
-		 * the shutdown completes its pending poll, then it is closed. */
-		c->out.len = 0;
-		c->closing = true;
-		shutdown(c->fd, SHUT_RDWR);
+		conn_drop(sv, c);
+		return;
+	}
+	/* Clients each within their own limit could still hold more than the
+	 * host has (4096 x 16 MiB): past the total, the one furthest behind
+	 * goes, which is this one or one that is not reading either (perhaps
+	 * one that half-closed and is still owed its answers). */
+	while (sv->out_held > CONN_OUT_ALL) {
+		struct conn *far = c;
+
+		for (u32 i = 0; i < sv->nconns; i++)
+			if (sv->conns[i].used && sv->conns[i].out.len > far->out.len)
+				far = &sv->conns[i];
+		conn_drop(sv, far);
+		if (far == c)
+			return;
 	}
 }
 
@@ -303,6 +340,8 @@ void control_arm(struct spawn *sv, struct conn *c)
 		io_uring_sqe_set_data64(sqe, UD(K_CONN_POLL, c->gen, i));
 		c->poll_busy = true;
 	}
+	if (!c->out.len && c->out.cap > 4096)
+		conn_out_free(sv, c); /* all sent: a burst's buffer is not kept */
 	if (c->closing && !c->out.len && !c->read_busy && !c->poll_busy) {
 		conn_close(sv, c);
 		return;

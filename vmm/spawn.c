@@ -249,9 +249,9 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 
 	outbuf_printf(b,
 		      "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"resident\":%u,\"parked\":%u,"
-		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\"",
+		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u",
 		      sv->o->count, sv->created, sv->booted, live, live > parked ? live - parked : 0, parked,
-		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park]);
+		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park], sv->clients_dropped);
 	outbuf_printf(b,
 		      ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"sandbox\":%s,\"cpu_max\":%u,"
 		      "\"worker_pids\":[",

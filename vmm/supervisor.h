@@ -14,6 +14,7 @@
 #define MAX_LINKS    256	  /* shards at most: worker processes x threads */
 #define MAX_CONNS    4096	  /* client connections at once; more are refused with an error line */
 #define CONN_OUT_MAX (16u << 20)  /* a client that reads nothing is dropped past this */
+#define CONN_OUT_ALL (256u << 20) /* all clients' unread answers together: past it, the furthest behind goes */
 #define FD_RESERVE   64		  /* fds a worker keeps for itself: ring, sockets, stdio */
 #define TICK_NS	     200000000ull /* progress line and memory budget checks */
 #define PID_RESERVE  4096	  /* PIDs left to the host: a tick's worth of creation and then some */
@@ -98,6 +99,8 @@ struct spawn {
 	u32 fail_count[8];
 	struct conn *conns;
 	u32 nconns;
+	size_t out_held;     /* bytes held by all connections' answer buffers */
+	u32 clients_dropped; /* clients hung up on for not reading their answers */
 	struct pending *pend;
 	u32 npend, next_tag;
 	int listen_fd, sig_fd, log_fd;

@@ -175,6 +175,27 @@ def unread(path, line, count, sup, probe_id, timeout):
         pass
     print('%.2f %d %d %d %d %s %d %d' % ((hung, before, peak, len(data), data.count(b'\n')) + probe))
 
+def pileup(path, n, line, count, sup, timeout):
+    """n clients each send count copies of line and read nothing; watched until the supervisor's
+    memory has not grown for 2 s. Prints how many were hung up on, and the supervisor's RssAnon
+    before and at its peak (KiB)"""
+    before = peak = rss_anon(sup)
+    socks = [connect(path) for _ in range(n)]
+    p = select.poll()
+    for s in socks:
+        s.sendall(line.encode() * count)
+        p.register(s, select.POLLRDHUP)  # not POLLIN: answers are waiting all along
+    hung, t0 = 0, time.monotonic()
+    last = t0
+    while time.monotonic() - t0 < timeout and time.monotonic() - last < 2:
+        r = rss_anon(sup)
+        if r > peak:
+            peak, last = r, time.monotonic()
+        for fd, _ in p.poll(5):
+            p.unregister(fd)
+            hung += 1
+    print(hung, before, peak)
+
 cmd, args = sys.argv[1], sys.argv[2:]
 if cmd == 'reqlat':
     reqlat(args[0], [int(x) for x in args[1].split(',')], int(args[2]))
@@ -182,6 +203,8 @@ elif cmd == 'hold':
     hold(args[0], int(args[1]), args[2], args[3], args[4], args[5])
 elif cmd == 'refused':
     refused(args[0], int(args[1]))
+elif cmd == 'pileup':
+    pileup(args[0], int(args[1]), args[2], int(args[3]), int(args[4]), float(args[5]))
 elif cmd == 'unread':
     unread(args[0], args[1], int(args[2]), int(args[3]), int(args[4]), float(args[5]))
 EOF
@@ -531,6 +554,18 @@ for i in 2 3; do py unread "$SOCK" "read 15"$'\n' 8000 "$sup" 5 20; done >"$T/un
 check "two more such clients are dropped as well, each within the same bound ($(awk '{printf " %d", $3 - $2}' "$T/unread2") KiB)" \
 	"[ \$(awk '\$1 >= 0 && \$3 - \$2 <= $UNREAD_MAX' '$T/unread2' | wc -l) = 2 ]" "$(cat "$T/unread2")"
 
+# Many clients that never read, each below its own 16 MiB: 32 x ~12 MiB of
+# answers would be ~400 MB held. Past CONN_OUT_ALL (256 MiB) in all, the
+# client furthest behind is dropped, so only that rule can drop them here.
+# Memory: the total, plus the slack of one client above (3 x CONN_OUT_MAX).
+dropped0=$(ctl stats --json | jnum clients_dropped /dev/stdin)
+py pileup "$SOCK" 32 "read 15"$'\n' 1050 "$sup" 120 >"$T/pileup"
+read -r hung before peak <"$T/pileup"
+dropped1=$(ctl stats --json | jnum clients_dropped /dev/stdin)
+check "32 clients each under its own limit but ~400 MB together: the furthest behind are dropped ($hung of 32; stats clients_dropped $dropped0 -> $dropped1)" \
+	"[ $hung -ge 1 ] && [ $hung -lt 32 ] && [ $((dropped1 - dropped0)) = $hung ]" "$(cat "$T/pileup")"
+check "and the supervisor's memory grew by $((peak - before)) KiB, at most CONN_OUT_ALL + $((UNREAD_MAX >> 14)) x CONN_OUT_MAX" \
+	"[ $((peak - before)) -le $(((256 << 10) + UNREAD_MAX)) ]"
 check "clients: the spawn and both workers are alive and stats answers" "vmm_alive"
 check "clients: every mvm guest answers id with its own index" "sweep_ids '$T/answers' $(seq -s ' ' 0 14)"
 stop_spawn
