@@ -45,7 +45,7 @@ BUDGET=90
 CPU_BUDGET=${CPU_BUDGET:-90} BUSY=50
 
 [ -c /dev/kvm ] || { echo "experiments: /dev/kvm is absent: nothing to measure" >&2; exit 1; }
-for f in $K $WORK build/bench/raw_baseline build/bench/qemu_fleet build/bench/reqload build/bench/tsc_hz; do
+for f in $K $WORK build/guest/exits.img build/bench/raw_baseline build/bench/qemu_fleet build/bench/reqload build/bench/tsc_hz; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "experiments: $f missing: run make all and the bench programs first (make bench does)" >&2; exit 1; }
 done
 # A run of all five starts from nothing; a run of some keeps the others' data for the report.
@@ -432,8 +432,23 @@ startup_qemu() { # rows from qemu_fleet --startup (sequential boots)
 }
 
 # ======== 4. request serving through the control socket ========
+# The raw baseline of a request: what one VM exit costs when nothing but KVM
+# is involved (the raw loop running guest/exits.S: EXIT_COUNT port reads, each
+# an exit, to its hlt; median of 5): a request of E exits cannot take less
+# than E times that. The report sets kvmlite's latency and throughput
+# against it.
+EXIT_COUNT=10000 # guest/exits.S
+exit_floor() {
+	local r
+	progress "requests: the cost of one VM exit (raw loop, $EXIT_COUNT exits, 5 rounds)"
+	for r in 1 2 3 4 5; do
+		build/bench/raw_baseline -n 1 -p 1 -i build/guest/exits.img --json 2>/dev/null | jobj mean_us | jget first_run
+	done | median | awk -v n=$EXIT_COUNT '{printf "exit_us,rounds\n%.2f,5\n", $1 / n}' >"$D/requests-floor.csv"
+}
 exp_requests() {
 	local n c e0 e1 j b
+	settle
+	exit_floor
 	echo "guests,conns,seconds,requests,errors,req_per_s,p50_us,p90_us,p99_us,p999_us,max_us,exits_per_req" >"$D/requests.csv"
 	for n in $REQ_NS; do
 		settle
@@ -469,6 +484,14 @@ plot_requests() {
 		plots2="$plots2$sep'$TMP/req-$n.dat' using 1:3 with linespoints lw 2 title '$n guests'"
 		sep=', '
 	done
+	# The raw baseline as lines: the KVM ceiling (throughput) and floor (latency)
+	local floor
+	floor=$(awk -F, -v xu="$(awk -F, 'NR == 2 {print $1}' "$D/requests-floor.csv" 2>/dev/null)" \
+		'NR > 1 {e += $12; n++} END {if (n && xu > 0) printf "%.1f", xu * e / n}' "$D/requests.csv")
+	if [ -n "$floor" ]; then
+		plots1="$plots1, $CPUS * 1e6 / $floor with lines dt 2 lw 2 lc rgb 'black' title 'KVM ceiling: $CPUS CPUs of raw exits'"
+		plots2="$plots2, $floor / 1000 with lines dt 2 lw 2 lc rgb 'black' title 'KVM floor: a request of raw exits'"
+	fi
 	gnuplot <<EOF 2>/dev/null
 set terminal png size 1400,560 noenhanced
 set output '$D/requests.png'
@@ -476,11 +499,12 @@ set multiplot layout 1,2 title 'kvmlite request serving (req ID ping, closed loo
 set grid
 set logscale x 2
 set xlabel 'connections (requests outstanding)'
-set key top left
+set key bottom right
 set title 'throughput'
 set ylabel 'requests/s'
 set yrange [0:*]
 plot $plots1
+set key top left
 set title 'p99 latency'
 set ylabel 'p99, ms'
 set logscale y

@@ -806,8 +806,12 @@ static void shard_run_slice(struct shard *s, struct guest *g)
 		g->cpu_since = now;
 		g->cpu_used = 0;
 	}
-	if (s->cpu_quota && now + (s->cpu_quota - g->cpu_used) < until)
-		until = now + (s->cpu_quota - g->cpu_used);
+	if (s->cpu_quota) {
+		u64 left = g->cpu_used < s->cpu_quota ? s->cpu_quota - g->cpu_used : 0;
+
+		if (now + left < until)
+			until = now + left;
+	}
 
 	if (g->park && guest_resume(s, g) < 0) {
 		guest_charge(s, g);
