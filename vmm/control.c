@@ -58,7 +58,7 @@ bool outbuf_flush(int fd, struct outbuf *b)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno != EAGAIN) {
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)) {
 			b->len = 0;
 			return true;
 		}
@@ -102,6 +102,27 @@ static void conn_close(struct spawn *sv, struct conn *c)
 	c->gen++;
 }
 
+/* Fits a connection's buffer to what waits in it (within 4x; freed when
+ * all is sent), so that what a client holds is what it has not read. */
+static void conn_out_fit(struct spawn *sv, struct conn *c)
+{
+	size_t cap = 4096;
+	char *p;
+
+	if (!c->out.len) {
+		if (c->out.cap > cap)
+			conn_out_free(sv, c);
+		return;
+	}
+	while (cap < c->out.len)
+		cap *= 2;
+	if (4 * cap > c->out.cap || !(p = realloc(c->out.buf, cap)))
+		return;
+	sv->out_held -= c->out.cap - cap;
+	c->out.buf = p;
+	c->out.cap = cap;
+}
+
 /* A client that stopped reading: drop what it did not take and hang up;
  * the shutdown completes its pending poll, then it is closed. */
 static void conn_drop(struct spawn *sv, struct conn *c)
@@ -125,14 +146,14 @@ static void conn_reply(struct spawn *sv, struct conn *c, const char *s, size_t n
 		return;
 	}
 	/* Clients each within their own limit could still hold more than the
-	 * host has (4096 x 16 MiB): past the total, the one furthest behind
+	 * host has (4096 x 16 MiB): past the total, the one holding the most
 	 * goes, which is this one or one that is not reading either (perhaps
 	 * one that half-closed and is still owed its answers). */
 	while (sv->out_held > CONN_OUT_ALL) {
 		struct conn *far = c;
 
 		for (u32 i = 0; i < sv->nconns; i++)
-			if (sv->conns[i].used && sv->conns[i].out.len > far->out.len)
+			if (sv->conns[i].used && sv->conns[i].out.cap > far->out.cap)
 				far = &sv->conns[i];
 		conn_drop(sv, far);
 		if (far == c)
@@ -340,8 +361,7 @@ void control_arm(struct spawn *sv, struct conn *c)
 		io_uring_sqe_set_data64(sqe, UD(K_CONN_POLL, c->gen, i));
 		c->poll_busy = true;
 	}
-	if (!c->out.len && c->out.cap > 4096)
-		conn_out_free(sv, c); /* all sent: a burst's buffer is not kept */
+	conn_out_fit(sv, c);
 	if (c->closing && !c->out.len && !c->read_busy && !c->poll_busy) {
 		conn_close(sv, c);
 		return;

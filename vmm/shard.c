@@ -96,15 +96,45 @@ static void heap_update(struct shard *s, struct guest *g)
 	heap_sift(s, g->heap_pos);
 }
 
+/* ---- CPU time: what each guest costs the shard's thread (--cpu-max, guest_charge()) ---- */
+
+/* The calling thread's CPU time (ns): a system call, ~0.3 us here. */
+static u64 thread_cpu_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (u64)t.tv_sec * 1000000000ull + (u64)t.tv_nsec;
+}
+
+/*
+ * Work done for no guest in particular (commands, creating guests, spare
+ * VMs, parking) is not charged to the next guest that runs: it lies
+ * between shard_nobody_begin() and shard_nobody_end(). They nest (a
+ * command may park a guest); only the outermost pair counts.
+ */
+static u64 shard_nobody_begin(struct shard *s)
+{
+	return s->nobody++ ? 0 : thread_cpu_now();
+}
+
+static void shard_nobody_end(struct shard *s, u64 since)
+{
+	if (--s->nobody == 0)
+		s->cpu_mark += thread_cpu_now() - since;
+}
+
 /* ---- the run queue: guests that want the CPU, round robin ---- */
 
 static void lru_remove(struct shard *s, struct guest *g);
 
 static void runq_push(struct shard *s, struct guest *g)
 {
-	if (g->queued || g->vm.state != VM_RUNNING || g->retry_at || g->throttled_until)
+	if (g->queued || g->vm.state != VM_RUNNING || g->retry_at)
 		return;
 	lru_remove(s, g); /* it is active again */
+	if (g->throttled_until)
+		return; /* it runs when its period ends: filed in the heap under that */
 	g->queued = true;
 	s->runq[(s->runq_head + s->runq_len++) % s->count] = (u32)(g - s->g);
 }
@@ -511,7 +541,7 @@ static size_t guest_ram_resident(struct shard *s, struct guest *g)
 static int guest_park(struct shard *s, struct guest *g)
 {
 	u8 kept[GUEST_OUT_SIZE]; /* not static: shards of a worker are threads */
-	u64 from = guest_out_oldest(g);
+	u64 from = guest_out_oldest(g), cpu = shard_nobody_begin(s); /* kvmlite's choice, not the guest's work */
 	size_t n, len = 0;
 	struct vcpu c;
 	struct park *p;
@@ -522,8 +552,10 @@ static int guest_park(struct shard *s, struct guest *g)
 		memcpy(kept + n, src, len);
 	}
 	p = park_save(&g->vm, s->msrs, kept, (u32)n, from);
-	if (!p)
+	if (!p) {
+		shard_nobody_end(s, cpu);
 		return -1;
+	}
 	vm_detach(&g->vm, &c);
 	/* A VM whose MSRs cannot be put back to reset is not handed on. */
 	if (c.vm_fd >= 0 && park_reset_msrs(c.fd, p, s->msrs) < 0) {
@@ -541,6 +573,7 @@ static int guest_park(struct shard *s, struct guest *g)
 	p->counted = (u32)(sizeof(*g) + park_size(p) + guest_ram_resident(s, g));
 	s->parked_bytes += p->counted;
 	s->stats.parks++;
+	shard_nobody_end(s, cpu);
 	return 0;
 }
 
@@ -752,24 +785,6 @@ static void shard_create_some(struct shard *s)
 	shard_report(s);
 }
 
-/* ---- CPU time: what each guest costs the shard's thread, and --cpu-max ---- */
-
-/* The calling thread's CPU time (ns): a system call, ~0.3 us here. */
-static u64 thread_cpu_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (u64)t.tv_sec * 1000000000ull + (u64)t.tv_nsec;
-}
-
-/* Work done for no guest in particular (commands, creating guests, spare
- * VMs) since `since` is not charged to the next guest that runs. */
-static void shard_uncharge(struct shard *s, u64 since)
-{
-	s->cpu_mark += thread_cpu_now() - since;
-}
-
 /*
  * Charges the guest that just ran with the thread's CPU time since the
  * last charge: its slice and the wakeup that led to it. (For a guest woken
@@ -783,7 +798,7 @@ static void shard_uncharge(struct shard *s, u64 since)
  */
 static void guest_charge(struct shard *s, struct guest *g)
 {
-	u64 cpu = thread_cpu_now(), used = cpu - s->cpu_mark;
+	u64 cpu = thread_cpu_now(), used = cpu > s->cpu_mark ? cpu - s->cpu_mark : 0;
 
 	s->cpu_mark = cpu;
 	g->cpu_total += used;
@@ -814,11 +829,13 @@ static void shard_run_slice(struct shard *s, struct guest *g)
 	}
 
 	if (g->park && guest_resume(s, g) < 0) {
+		bool busy = errno == EAGAIN;
+
 		guest_charge(s, g);
-		if (errno == EAGAIN)
+		if (busy && !g->throttled_until)
 			runq_push(s, g); /* every VM is busy: after the others */
 		else
-			heap_update(s, g); /* filed under its retry time */
+			heap_update(s, g); /* filed under its retry time, or its period's end */
 		return;
 	}
 	if (deadline < until)
@@ -1126,10 +1143,10 @@ static void shard_handle_cqe(struct shard *s, u64 ud, int res)
 			s->stopping = true; /* the supervisor is gone or said stop */
 			return;
 		}
-		cpu = thread_cpu_now();
+		cpu = shard_nobody_begin(s);
 		if (line_buf_feed(&s->lines, s->rbuf, (size_t)res, shard_command, s) < 0)
 			s->stopping = true; /* out of memory: end cleanly rather than lose commands */
-		shard_uncharge(s, cpu);
+		shard_nobody_end(s, cpu);
 		shard_submit_read(s);
 		return;
 	case UD_WRITE:
@@ -1300,6 +1317,7 @@ void *shard_main(void *arg)
 	s->cpu_mark = thread_cpu_now();
 	while (!s->stopping) {
 		struct guest *g;
+		bool refilled;
 		u64 cpu;
 
 		shard_reap(s);
@@ -1307,9 +1325,9 @@ void *shard_main(void *arg)
 			break;
 		shard_fire_due(s);
 		if (s->created < s->count && !s->create_stop && s->runq_len < 64) {
-			cpu = thread_cpu_now();
+			cpu = shard_nobody_begin(s);
 			shard_create_some(s);
-			shard_uncharge(s, cpu);
+			shard_nobody_end(s, cpu);
 		}
 		g = runq_pop(s);
 		if (g) {
@@ -1324,9 +1342,10 @@ void *shard_main(void *arg)
 		}
 		if (s->created < s->count && !s->create_stop)
 			continue;
-		cpu = thread_cpu_now();
-		if (shard_refill_pool(s)) {
-			shard_uncharge(s, cpu);
+		cpu = shard_nobody_begin(s);
+		refilled = shard_refill_pool(s);
+		shard_nobody_end(s, cpu);
+		if (refilled) {
 			io_uring_submit(&s->ring); /* then look for commands before the next */
 			continue;
 		}

@@ -98,6 +98,7 @@ struct shard {
 	bool sandbox;	    /* seccomp filter and io_uring restrictions (not --no-sandbox) */
 	u64 cpu_quota;	    /* --cpu-max: each guest's CPU time per SHARD_CPU_PERIOD_NS; 0: no cap */
 	u64 cpu_mark;	    /* the thread's CPU time when its last work was charged (ns) */
+	u32 nobody;	    /* depth of shard_nobody_begin(): work charged to no guest */
 	bool full_cq;	    /* fault injection: a 1-entry ring whose completion queue keeps overflowing */
 	u32 vm_max;	    /* KVM VMs this shard may hold: resident guests and the pool */
 	u32 resident;	    /* guests that have a VM now */

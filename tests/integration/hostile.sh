@@ -176,9 +176,9 @@ def unread(path, line, count, sup, probe_id, timeout):
     print('%.2f %d %d %d %d %s %d %d' % ((hung, before, peak, len(data), data.count(b'\n')) + probe))
 
 def pileup(path, n, line, count, sup, timeout):
-    """n clients each send count copies of line and read nothing; watched until the supervisor's
-    memory has not grown for 2 s. Prints how many were hung up on, and the supervisor's RssAnon
-    before and at its peak (KiB)"""
+    """n clients each send count copies of line and read nothing; watched until for 2 s the
+    supervisor's memory has not grown and no client was hung up on. Prints how many were hung up
+    on, and the supervisor's RssAnon before and at its peak (KiB)"""
     before = peak = rss_anon(sup)
     socks = [connect(path) for _ in range(n)]
     p = select.poll()
@@ -193,7 +193,7 @@ def pileup(path, n, line, count, sup, timeout):
             peak, last = r, time.monotonic()
         for fd, _ in p.poll(5):
             p.unregister(fd)
-            hung += 1
+            hung, last = hung + 1, time.monotonic()
     print(hung, before, peak)
 
 cmd, args = sys.argv[1], sys.argv[2:]
@@ -334,12 +334,18 @@ cpu_shares() {
 }
 # capped LABEL ID...: those guests want more than the default --cpu-max (20%) and get their share,
 # no more: at most 20 ms of each 100 ms period, +10% for the charge a wakeup adds and the window's edges
+# The worker's own CPU time (/proc, not kvmlite's count) over the same window must agree: its
+# other guests are idle mvm ones, so at most the hostile guests' shares and a little more.
 capped() {
-	local label=$1 s
+	local label=$1 s t0 w0 w
 	shift
+	t0=$(now_ms) w0=$(awk '{print $14 + $15}' "/proc/$hw/stat")
 	s=$(cpu_shares "$@" | tr '\n' ' ')
+	w=$((($(awk '{print $14 + $15}' "/proc/$hw/stat") - w0) * 10000 / ($(now_ms) - t0))) # per mille of a CPU
 	check "$label: each hostile guest gets at most its 20% of a CPU (--cpu-max; per mille: $s)" \
 		"for x in $s; do [ \$x -ge 50 ] && [ \$x -le 220 ] || exit 1; done" "$(ctl info "$1")"
+	check "$label: and their worker used $w per mille of a CPU in all (/proc), at most $# x 220 + 60" \
+		"[ $w -le $(($# * 220 + 60)) ]"
 	check "$label: and stats counts them throttled ($(ctl stats --json | jnum throttles /dev/stdin) times)" \
 		"[ \$(ctl stats --json | jnum throttles /dev/stdin) -gt 0 ]"
 }
@@ -563,7 +569,7 @@ py pileup "$SOCK" 32 "read 15"$'\n' 1050 "$sup" 120 >"$T/pileup"
 read -r hung before peak <"$T/pileup"
 dropped1=$(ctl stats --json | jnum clients_dropped /dev/stdin)
 check "32 clients each under its own limit but ~400 MB together: the furthest behind are dropped ($hung of 32; stats clients_dropped $dropped0 -> $dropped1)" \
-	"[ $hung -ge 1 ] && [ $hung -lt 32 ] && [ $((dropped1 - dropped0)) = $hung ]" "$(cat "$T/pileup")"
+	"[ $hung -ge 1 ] && [ $hung -lt 32 ] && [ $((dropped1 - dropped0)) -ge $hung ]" "$(cat "$T/pileup")"
 check "and the supervisor's memory grew by $((peak - before)) KiB, at most CONN_OUT_ALL + $((UNREAD_MAX >> 14)) x CONN_OUT_MAX" \
 	"[ $((peak - before)) -le $(((256 << 10) + UNREAD_MAX)) ]"
 check "clients: the spawn and both workers are alive and stats answers" "vmm_alive"
