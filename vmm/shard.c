@@ -108,7 +108,7 @@ static u64 thread_cpu_now(void)
 }
 
 /*
- * Work done for no guest in particular (commands, creating guests, spare
+ * Work done for no guest in particular (commands, creating guests, making
  * VMs, parking) is not charged to the next guest that runs: it lies
  * between shard_nobody_begin() and shard_nobody_end(). They nest (a
  * command may park a guest); only the outermost pair counts.
@@ -466,7 +466,11 @@ static void shard_vcpu_put(struct shard *s, struct vcpu *c)
  * has and their reset values: what parking saves and restores. */
 static int shard_vcpu_create(struct shard *s, struct vcpu *c, const char **what, u64 *vm_ns)
 {
-	if (vm_vcpu_create(s->kvm, s->firmware ? s->ram.firmware : NULL, c, what, vm_ns) < 0)
+	u64 cpu = shard_nobody_begin(s); /* making VMs is kvmlite's work, not a guest's */
+	int r = vm_vcpu_create(s->kvm, s->firmware ? s->ram.firmware : NULL, c, what, vm_ns);
+
+	shard_nobody_end(s, cpu);
+	if (r < 0)
 		return -1;
 	s->stats.vms_created++;
 	if (s->park != PARK_NEVER && !s->msrs) {
@@ -1317,7 +1321,6 @@ void *shard_main(void *arg)
 	s->cpu_mark = thread_cpu_now();
 	while (!s->stopping) {
 		struct guest *g;
-		bool refilled;
 		u64 cpu;
 
 		shard_reap(s);
@@ -1342,10 +1345,7 @@ void *shard_main(void *arg)
 		}
 		if (s->created < s->count && !s->create_stop)
 			continue;
-		cpu = shard_nobody_begin(s);
-		refilled = shard_refill_pool(s);
-		shard_nobody_end(s, cpu);
-		if (refilled) {
+		if (shard_refill_pool(s)) { /* nobody's work: making a VM, parking */
 			io_uring_submit(&s->ring); /* then look for commands before the next */
 			continue;
 		}
