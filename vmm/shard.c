@@ -1096,11 +1096,15 @@ static void shard_command(void *ctx, char *line, size_t len)
 		if (r.cmd == PROTO_INFO) {
 			bool why = g->vm.state == VM_ENDED || g->retry_at;
 
-			shard_printf(s, "%u ok %s booted=%d exits=%llu out=%llu in=%llu dropped=%llu cpu_us=%llu throttles=%u%s%s\n",
+			shard_printf(s,
+				     "%u ok %s booted=%d exits=%llu out=%llu in=%llu dropped=%llu cpu_us=%llu throttles=%u "
+				     "pit_irqs=%llu pit_periods=%llu%s%s\n",
 				     tag, guest_state(g), g->booted, (unsigned long long)g->vm.stats.exits,
 				     (unsigned long long)g->out_total, (unsigned long long)g->vm.uart.stats.rx_bytes,
 				     (unsigned long long)oldest, (unsigned long long)(g->cpu_total / 1000), g->throttles,
-				     why ? " reason=" : "", why ? g->vm.why : "");
+				     (unsigned long long)g->vm.pit.stats.irqs,
+				     (unsigned long long)pit_periods(&g->vm.pit, clock_now()), why ? " reason=" : "",
+				     why ? g->vm.why : "");
 		} else {
 			u64 from = r.has_from ? r.from : oldest;
 

@@ -23,10 +23,12 @@ if [ ! -c /dev/kvm ]; then
 fi
 
 # start_spawn N ARGS...: starts `spawn N ARGS` in the background, waits until every guest settled
+# (up to 5 minutes: a sanitizer build beside a busy neighbour is slow, and waiting costs nothing)
 start_spawn() {
+	local deadline=$((SECONDS + 300))
 	"$KVMLITE" spawn --socket "$SOCK" "$@" >"$T/spawn.out" 2>"$T/spawn.err" &
 	spawn_pid=$!
-	for _ in $(seq 600); do
+	while [ $SECONDS -lt $deadline ]; do
 		ctl list >"$T/list" 2>/dev/null && grep -q "^booted" "$T/list" &&
 			[ $(($(awk '/^booted|^failed|^lost/ {s += $2} END {print s}' "$T/list"))) -ge "$1" ] && return 0
 		kill -0 "$spawn_pid" 2>/dev/null || return 1
@@ -39,6 +41,16 @@ stop_spawn() {
 	wait "$spawn_pid"
 	spawn_status=$?
 	spawn_pid=
+}
+
+# wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds (status 0) or SECONDS pass
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.1
+	done
 }
 
 # sweep N FILE: sends `req I id` for I in 0..N-1 on one connection; FILE gets the answers

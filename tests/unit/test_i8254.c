@@ -520,6 +520,29 @@ static void test_missed_periods_coalesce(void **state)
 	assert_int_equal(r.pit.stats.coalesced, 9);
 }
 
+/* pit_periods: every periodic rise by `now`, whether delivered, merged or still due; it changes nothing. */
+static void test_periods_count_every_rise_delivered_or_not(void **state)
+{
+	struct rig r;
+
+	rig_init(&r);
+	assert_int_equal(pit_periods(&r.pit, T0 + 1000000000), 0); /* not programmed */
+	program(&r, CH0, 2, 1193, T0);
+	assert_int_equal(pit_periods(&r.pit, T0 + clk(1193) - 1), 0);
+	assert_int_equal(pit_periods(&r.pit, T0 + clk(1193)), 1);
+	assert_int_equal(pit_periods(&r.pit, T0 + clk(10 * 1193 + 600)), 10); /* none delivered yet */
+	assert_int_equal(r.probe.rises, 0);
+	pit_advance(&r.pit, T0 + clk(10 * 1193 + 600));
+	assert_int_equal(pit_periods(&r.pit, T0 + clk(10 * 1193 + 600)), r.pit.stats.irqs + r.pit.stats.coalesced);
+	assert_int_equal(pit_periods(&r.pit, T0 + clk(25 * 1193)), 25);
+	/* A one-shot rises once per load, counted once delivered. */
+	program(&r, CH0, 0, 1000, T0 + 1000000000);
+	assert_int_equal(pit_periods(&r.pit, T0 + 1000000000 + clk(999)), 0);
+	assert_int_equal(pit_periods(&r.pit, T0 + 3000000000), 0); /* due, not delivered */
+	pit_advance(&r.pit, T0 + 3000000000);
+	assert_int_equal(pit_periods(&r.pit, T0 + 4000000000), 1);
+}
+
 static void test_edges_stay_apart_even_if_clock_steps_back(void **state)
 {
 	struct rig r;
@@ -770,6 +793,7 @@ int main(void)
 		cmocka_unit_test(test_bcd_counts_in_decimal),
 		cmocka_unit_test(test_tiny_period_clamped),
 		cmocka_unit_test(test_missed_periods_coalesce),
+		cmocka_unit_test(test_periods_count_every_rise_delivered_or_not),
 		cmocka_unit_test(test_edges_stay_apart_even_if_clock_steps_back),
 		cmocka_unit_test(test_deadline_saturates_at_end_of_time),
 		cmocka_unit_test(test_counter2_gate_from_port61),

@@ -412,6 +412,16 @@ u64 pit_next_deadline(const struct pit *p)
 	return t;
 }
 
+u64 pit_periods(const struct pit *p, u64 now)
+{
+	const struct pit_channel *c = &p->ch[0];
+	u64 passed = 0;
+
+	if (pit_counting(c) && pit_periodic(c) && now > c->load_ns)
+		passed = p->irq_clamped ? (now - c->load_ns) / PIT_MIN_PERIOD_NS : pit_ticks(now - c->load_ns) / c->count;
+	return passed > p->irq_done ? passed : p->irq_done;
+}
+
 void pit_advance(struct pit *p, u64 now)
 {
 	const struct pit_channel *c = &p->ch[0];

@@ -84,6 +84,10 @@ void pit_init(struct pit *p, struct irq_line irq0, u64 now);
 u32 pit_io(struct pit *p, u16 offset, u32 data, int size, bool is_write, u64 now);
 /* Absolute host ns at which IRQ0 (counter 0 OUT) next rises, or PIT_NO_DEADLINE. Already rate-limited. */
 u64 pit_next_deadline(const struct pit *p);
+/* Counter 0 OUT rises since its last load, by `now`. Periodic modes: every rise by then, whether
+ * delivered as an edge, merged into one (coalesced) or due and not yet delivered; one-shot modes:
+ * the rise once delivered. Read-only: for figures and tests of time-keeping. */
+u64 pit_periods(const struct pit *p, u64 now);
 /* Deliver what became due by `now`: one rising edge on irq0, however many periods passed. */
 void pit_advance(struct pit *p, u64 now);
 /* Port 0x61 read: gate 2, speaker, refresh toggle, OUT2. */
