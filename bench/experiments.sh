@@ -2,7 +2,7 @@
 # experiments.sh - the density experiments for kvmlite, QEMU and the raw-ioctl baseline: ramp, cost, startup, requests, fairness.
 #
 # Usage: bench/experiments.sh [quick|full] [EXPERIMENT...]   (make bench-quick / make bench)
-# EXPERIMENTs: ramp cost startup requests fairness (default: all five).
+# EXPERIMENTs: ramp cost startup requests fairness isolation (default: all six).
 # What each measures and how to read it: docs/experiments.md.
 # Data go to build/bench/MODE/ as CSV files, each row written as it is taken
 # (an interrupted run keeps them), plots as PNG; then bench/results.sh writes
@@ -18,7 +18,8 @@ case $MODE in
 quick | full) ;;
 *) sed -n '4,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
-EXPS=${*:-ramp cost startup requests fairness}
+ALL_EXPS='ramp cost startup requests fairness isolation'
+EXPS=${*:-$ALL_EXPS}
 want() { [[ " $EXPS " == *" $1 "* ]]; }
 
 K=build/kvmlite
@@ -48,8 +49,8 @@ CPU_BUDGET=${CPU_BUDGET:-90} BUSY=50
 for f in $K $WORK build/guest/exits.img build/bench/raw_baseline build/bench/qemu_fleet build/bench/reqload build/bench/tsc_hz; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "experiments: $f missing: run make all and the bench programs first (make bench does)" >&2; exit 1; }
 done
-# A run of all five starts from nothing; a run of some keeps the others' data for the report.
-[ "$EXPS" = "ramp cost startup requests fairness" ] && rm -rf "$D"
+# A run of all starts from nothing; a run of some keeps the others' data for the report.
+[ "$EXPS" = "$ALL_EXPS" ] && rm -rf "$D"
 mkdir -p "$D"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvmbench.XXXXXX")
 
@@ -316,7 +317,7 @@ exp_qemu() {
 }
 
 # ======== 2. cost per VM: memory split, idle CPU ========
-COST_COLS=vmm,guest,guests,memavail_kib,slab_kib,pagetables_kib,kernelstack_kib,kernel_kib,vmm_rss_kib,vmm_pss_kib,vmm_anon_kib,guest_kib,idle_s,host_cpu_pct,host_cpu_base_pct,vmm_cpu_pct,host_us_per_vm_s,vmm_us_per_vm_s,slope_kib
+COST_COLS=vmm,guest,guests,memavail_kib,slab_kib,pagetables_kib,kernelstack_kib,kernel_kib,vmm_rss_kib,vmm_pss_kib,vmm_anon_kib,guest_kib,idle_s,host_cpu_pct,host_cpu_base_pct,vmm_cpu_pct,host_us_per_vm_s,vmm_us_per_vm_s,slope_kib,mem_noise_kib,cpu_noise_pct
 MI_KEYS="MemAvailable Slab PageTables KernelStack"
 mi_read() { local k; for k in $MI_KEYS; do printf '%s ' "$(meminfo $k)"; done; echo; }
 # cost_row VMM GUEST N MI_BEFORE BASE_CPU PID...: measures now (guests up) and appends the row
@@ -331,19 +332,25 @@ cost_row() {
 	progress "cost $vmm $g: $n guests idle for $IDLE_S s"
 	c0=$(proc_ticks "$@")
 	a=$(cpu_ticks)
-	sleep "$IDLE_S"
+	# The noise of the host-wide figures: how far MemAvailable and the host's CPU move over the
+	# idle window's quarters while the VMs stand still (max - min: host-wide KiB, CPU points).
+	noise=$(for q in 1 2 3 4; do
+		echo "$(meminfo MemAvailable) $(host_cpu "$(awk -v s="$IDLE_S" 'BEGIN {print s / 4}')")"
+	done | awk -v m="$(meminfo MemAvailable)" 'BEGIN {lo = hi = m; clo = 1e9; chi = -1}
+		{if ($1 < lo) lo = $1; if ($1 > hi) hi = $1; if ($2 < clo) clo = $2; if ($2 > chi) chi = $2}
+		END {printf "%d %.2f", hi - lo, chi - clo}')
 	b=$(cpu_ticks)
 	c1=$(proc_ticks "$@")
-	echo "$before | $after | $mem | $a $b | $c0 $c1 | $gk" | awk -F'|' -v vmm="$vmm" -v g="$g" -v n="$n" -v base="$base" \
+	echo "$before | $after | $mem | $a $b | $c0 $c1 | $gk | $noise" | awk -F'|' -v vmm="$vmm" -v g="$g" -v n="$n" -v base="$base" \
 		-v s="$IDLE_S" -v cpus="$CPUS" '{
-		split($1, x, " "); split($2, y, " "); split($3, m, " "); split($4, c, " "); split($5, p, " ")
+		split($1, x, " "); split($2, y, " "); split($3, m, " "); split($4, c, " "); split($5, p, " "); split($7, z, " ")
 		avail = (x[1] - y[1]) / n; slab = (y[2] - x[2]) / n; pt = (y[3] - x[3]) / n; ks = (y[4] - x[4]) / n
 		rss = m[1] / n; pss = m[2] / n; anon = m[3] / n
 		host = 100 * (c[3] - c[1]) / (c[4] - c[2]); vcpu = 100 * (p[2] - p[1]) / (c[4] - c[2])
 		gk = ($6 ~ /[0-9]/) ? sprintf("%.1f", $6 / n) : ""
-		printf "%s,%s,%d,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%s,%d,%.2f,%.2f,%.3f,%.1f,%.2f,\n", vmm, g, n, avail,
+		printf "%s,%s,%d,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%s,%d,%.2f,%.2f,%.3f,%.1f,%.2f,,%d,%.2f\n", vmm, g, n, avail,
 			slab, pt, ks, avail - anon, rss, pss, anon, gk, s, host, base, vcpu,
-			(host - base) / 100 * cpus * 1e6 / n, vcpu / 100 * cpus * 1e6 / n}' >>"$D/cost.csv"
+			(host - base) / 100 * cpus * 1e6 / n, vcpu / 100 * cpus * 1e6 / n, z[1], z[2]}' >>"$D/cost.csv"
 }
 cost_kvmlite() { # GUEST N
 	local before base b
@@ -380,11 +387,11 @@ cost_qemu() { # GUEST: the row from qemu_fleet's --cost (run by exp_qemu)
 		n = split($0, kv, ","); for (i = 1; i <= n; i++) {split(kv[i], p, ":"); gsub(/"/, "", p[1]); v[p[1]] = p[2]}
 		b = (base != "") ? base : ""
 		hv = (base != "") ? sprintf("%.1f", (v["host_cpu_pct"] - base) / 100 * cpus * 1e6 / v["guests"]) : ""
-		printf "qemu,%s,%d,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,,%d,%.2f,%s,%.3f,%s,%.2f,%.1f\n", g, v["guests"],
+		printf "qemu,%s,%d,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,,%d,%.2f,%s,%.3f,%s,%.2f,%.1f,%d,%.2f\n", g, v["guests"],
 			v["memavailable_drop_kib_per_vm"], v["slab_kib_per_vm"], v["page_tables_kib_per_vm"],
 			v["kernel_stack_kib_per_vm"], v["kernel_kib_per_vm"], v["qemu_rss_kib"], v["qemu_pss_kib"],
 			v["qemu_anon_kib"], s, v["host_cpu_pct"], b, v["qemu_cpu_pct"], hv,
-			v["qemu_cpu_ms_per_vm_per_s"] * 1000, v["slope_kib_per_vm"]}' >>"$D/cost.csv"
+			v["qemu_cpu_ms_per_vm_per_s"] * 1000, v["slope_kib_per_vm"], v["mem_noise_kib"], v["cpu_noise_pct"]}' >>"$D/cost.csv"
 	say "2. cost qemu $1: $(tail -1 "$D/cost.csv")"
 }
 exp_cost() {
@@ -562,8 +569,15 @@ if want startup; then
 fi
 want requests && timed requests exp_requests
 want fairness && timed fairness exp_fairness
+# ======== 6. latency isolation: other guests' request latency beside hostile guests (bench/isolation.sh) ========
+if want isolation; then
+	settle
+	timed isolation run_fg bench/isolation.sh "$MODE" "$D" >/dev/null
+	say "6. isolation: $D/isolation-summary.csv"
+fi
 done_progress
 echo "total,$(($(date +%s) - T0)),$(load1)" >>"$D/timing.csv"
 if [ "$MODE" = full ]; then REPORT=docs/results.md; else REPORT=$D/results.md; fi
 bench/results.sh "$D" "$REPORT"
 say "report: $REPORT (bench/results.sh $D $REPORT regenerates it); total $(($(date +%s) - T0)) s"
+[ "$MODE" = quick ] && say "(quick mode: a smoke run of the benchmarks at small scale, not results to quote: make bench makes those)"

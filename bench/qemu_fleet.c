@@ -528,6 +528,9 @@ struct cost {
 	double avail_kib, anon_kib, kernel_kib, slab_kib, ptables_kib, kstack_kib, anon_pages_kib;
 	double rss_kib, pss_kib, threads;
 	double slope_kib, window_s, host_cpu_pct, qemu_cpu_pct, qemu_ms_per_vm_s;
+	/* The noise of the host-wide figures: how far MemAvailable (KiB, host-wide) and the host's
+	 * CPU (points, over the window's quarters) moved while the VMs stood still. */
+	double mem_noise_kib, cpu_noise_pct;
 };
 
 static void cost_memory(struct fleet *f, struct cost *c)
@@ -567,6 +570,35 @@ static void cost_memory(struct fleet *f, struct cost *c)
 	c->slope_kib = stats_slope(f->fit_x, f->fit_y, f->nfit);
 }
 
+/*
+ * The idle window, in quarters: at each quarter's end MemAvailable and the
+ * host's CPU are read, and how far they moved while the VMs stood still is
+ * the noise of the host-wide figures. -1 if interrupted.
+ */
+static int cost_window(struct fleet *f, struct cost *c, const struct cpustat *start, u64 t, double window_s)
+{
+	struct cpustat q0 = *start, q1;
+	s64 mi[NMI], lo = c->after[MI_AVAIL], hi = lo;
+	double clo = 1e9, chi = -1, pct;
+
+	for (int k = 1; k <= 4; k++) {
+		fleet_pump(f, t + (u64)(window_s * 1e9 * k / 4), -1);
+		if (stop_sig)
+			return -1;
+		rawvm_meminfo(mi);
+		cpustat_read(&q1);
+		pct = cpustat_busy_pct(&q0, &q1);
+		q0 = q1;
+		lo = mi[MI_AVAIL] < lo ? mi[MI_AVAIL] : lo;
+		hi = mi[MI_AVAIL] > hi ? mi[MI_AVAIL] : hi;
+		clo = pct < clo ? pct : clo;
+		chi = pct > chi ? pct : chi;
+	}
+	c->mem_noise_kib = (double)(hi - lo);
+	c->cpu_noise_pct = chi - clo;
+	return 0;
+}
+
 static void cost_measure(struct fleet *f, struct cost *c, double window_s)
 {
 	struct cpustat a, b;
@@ -584,8 +616,7 @@ static void cost_measure(struct fleet *f, struct cost *c, double window_s)
 			f->g[i].ticks0 = proc_cpu_ticks(f->g[i].pid);
 	cpustat_read(&a);
 	t = now_ns();
-	fleet_pump(f, t + (u64)(window_s * 1e9), -1);
-	if (stop_sig)
+	if (cost_window(f, c, &a, t, window_s) < 0)
 		return;
 	cpustat_read(&b);
 	c->window_s = (double)(now_ns() - t) / 1e9;
@@ -811,11 +842,24 @@ static void report_json(const struct fleet *f, const struct run *r, const struct
 		       "\"anon_pages_kib_per_vm\":%.1f,"
 		       "\"qemu_rss_kib\":%.1f,\"qemu_pss_kib\":%.1f,\"qemu_anon_kib\":%.1f,\"qemu_threads\":%.1f,"
 		       "\"slope_kib_per_vm\":%.1f,\"slope_points\":%d,\"idle_s\":%.1f,\"host_cpu_pct\":%.3f,"
-		       "\"qemu_cpu_pct\":%.3f,\"qemu_cpu_ms_per_vm_per_s\":%.3f}",
+		       "\"qemu_cpu_pct\":%.3f,\"qemu_cpu_ms_per_vm_per_s\":%.3f,\"mem_noise_kib\":%.0f,"
+		       "\"cpu_noise_pct\":%.2f}",
 		       c->guests, c->avail_kib, c->kernel_kib, c->slab_kib, c->ptables_kib, c->kstack_kib,
 		       c->anon_pages_kib, c->rss_kib, c->pss_kib, c->anon_kib, c->threads, c->slope_kib, f->nfit,
-		       c->window_s, c->host_cpu_pct, c->qemu_cpu_pct, c->qemu_ms_per_vm_s);
+		       c->window_s, c->host_cpu_pct, c->qemu_cpu_pct, c->qemu_ms_per_vm_s, c->mem_noise_kib,
+		       c->cpu_noise_pct);
 	printf("}\n");
+}
+
+/* A host-wide memory figure per VM: below the host's own movement (noise, KiB host-wide), or
+ * negative, it is not the VMs' and is said to be below noise. */
+static const char *host_kib(char *buf, size_t len, double per_vm, int n, double noise)
+{
+	if (per_vm < 0 || per_vm * n <= noise)
+		snprintf(buf, len, "below noise (±%.0f KiB per VM)", noise / (n ? n : 1));
+	else
+		snprintf(buf, len, "%.0f KiB", per_vm);
+	return buf;
 }
 
 static void report_text(const struct fleet *f, const struct run *r, const struct startup *s, const char *csv)
@@ -846,8 +890,14 @@ static void report_text(const struct fleet *f, const struct run *r, const struct
 	}
 	if (r->do_cost && c->measured) {
 		printf("cost per VM, %d guests up and idle:\n", c->guests);
-		printf("  memory         MemAvailable drop %.0f KiB = QEMU anonymous %.0f + kernel %.0f\n",
-		       c->avail_kib, c->anon_kib, c->kernel_kib);
+		char drop[64], kern[64];
+
+		printf("  memory         MemAvailable drop %s = QEMU anonymous %.0f KiB + kernel %s\n",
+		       host_kib(drop, sizeof(drop), c->avail_kib, c->guests, c->mem_noise_kib), c->anon_kib,
+		       host_kib(kern, sizeof(kern), c->kernel_kib, c->guests, c->mem_noise_kib));
+		printf("  noise          over the idle window's quarters, with the VMs standing still, host memory "
+		       "moved %.0f KiB and host CPU %.2f points\n",
+		       c->mem_noise_kib, c->cpu_noise_pct);
 		printf("  /proc/meminfo  Slab %+.0f KiB, PageTables %+.0f KiB, KernelStack %+.0f KiB, "
 		       "AnonPages %+.0f KiB\n",
 		       c->slab_kib, c->ptables_kib, c->kstack_kib, c->anon_pages_kib);

@@ -21,9 +21,9 @@ FUZZ_NAMES := uart pit pic exit proto loader
 # The project's warning flags; -O1 -g as libFuzzer's documentation suggests.
 FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Ivmm -g -O1 \
 	-fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-# An input that runs 10 s counts as a hang; a run above 2 GiB of memory fails too (ASan keeps
+# An input that runs 30 s counts as a hang (generous: CI shares its CPUs); a run above 2 GiB of memory fails too (ASan keeps
 # a few hundred MiB of freed memory in quarantine, so less would be a false alarm).
-FUZZ_RUN_FLAGS := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+FUZZ_RUN_FLAGS := -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 FUZZ_DEVICES := vmm/devices/uart16550.c vmm/devices/i8254.c vmm/devices/i8259.c

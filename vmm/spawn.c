@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <liburing.h>
 #include <malloc.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -375,106 +376,195 @@ static bool sv_boot_times(struct spawn *sv, double ms[3], double us[NSTAGES])
 	return true;
 }
 
-static void sv_summary(struct spawn *sv)
+/*
+ * What the summary reports, worked out once for both its forms. A figure
+ * that was not measured is NAN (JSON null, "n/a" in text). Host-wide memory
+ * figures (MemAvailable, Slab) move with everything else on the host: their
+ * noise is how far the host's memory moved, beyond kvmlite's own, in the
+ * window after all guests booted, while the guests stood still. A figure
+ * within that noise, or below zero, is NAN too and is said to be below
+ * noise: no per-guest figure is ever printed negative.
+ */
+struct figures {
+	bool timed;
+	double boot_s, boot_ms[3], stage_us[NSTAGES];
+	u32 live, parked, resident;
+	u64 rss, anon;			   /* KiB, all workers */
+	double parked_kib;		   /* per parked guest */
+	double user_kib, rss_kib, kernel_kib, slab_kib; /* per resident guest */
+	double noise_kib, noise_s;	   /* host-wide, over the window after booting */
+	double mem_used_pct, idle_cpu, vmm_cpu;
+};
+
+/* A host-wide total per guest, or NAN when the total is below zero or within noise. */
+static double sv_host_figure(double total_kib, u32 n, double noise_kib)
 {
-	double boot_ms[3] = { 0 }, stage_us[NSTAGES] = { 0 };
-	bool timed = sv_boot_times(sv, boot_ms, stage_us);
+	return n && total_kib > 0 && total_kib > noise_kib ? total_kib / n : NAN;
+}
+
+static void sv_figures(struct spawn *sv, struct figures *f)
+{
 	struct meminfo m;
 	struct cpustat cpu;
-	u64 rss, anon, now = clock_now(), pbytes;
-	u32 live = sv_live(sv), parked = sv_parked(sv, &pbytes), resident = live > parked ? live - parked : 0;
-	double parked_kib = (double)pbytes / 1024.0;
-	double boot_s = sv->t_booted ? (double)(sv->t_booted - sv->t0) / 1e9 : -1;
-	double idle_cpu = -1, vmm_cpu = -1, avail_kib, kernel_kib;
+	u64 now = clock_now(), pbytes;
+	double pkib, user;
 
+	memset(f, 0, sizeof(*f));
+	f->timed = sv_boot_times(sv, f->boot_ms, f->stage_us);
+	f->boot_s = sv->t_booted ? (double)(sv->t_booted - sv->t0) / 1e9 : NAN;
+	f->live = sv_live(sv);
+	f->parked = sv_parked(sv, &pbytes);
+	f->resident = f->live > f->parked ? f->live - f->parked : 0;
+	pkib = (double)pbytes / 1024.0;
+	f->parked_kib = f->parked ? pkib / f->parked : NAN;
 	meminfo_read(&m);
-	sv_worker_mem(sv, &rss, &anon);
-	if (sv->t_booted && now - sv->t_booted > 1000000000ull && cpustat_read(&cpu) == 0) {
+	f->mem_used_pct = meminfo_used_pct(&m);
+	sv_worker_mem(sv, &f->rss, &f->anon);
+	f->idle_cpu = f->vmm_cpu = f->noise_kib = NAN;
+	if (sv->t_booted && now - sv->t_booted >= SETTLE_NS - SETTLE_NS / 10 && cpustat_read(&cpu) == 0) {
 		long hz = sysconf(_SC_CLK_TCK), cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-		idle_cpu = cpustat_busy_pct(&sv->cpu_booted, &cpu);
+		f->idle_cpu = cpustat_busy_pct(&sv->cpu_booted, &cpu);
 		/* kvmlite's own share: its processes' CPU time over the same window */
-		vmm_cpu = 100.0 * (double)(sv_vmm_ticks(sv) - sv->vmm_ticks_booted) / (double)hz /
-			  ((double)(now - sv->t_booted) / 1e9) / (double)cpus;
+		f->vmm_cpu = 100.0 * (double)(sv_vmm_ticks(sv) - sv->vmm_ticks_booted) / (double)hz /
+			     ((double)(now - sv->t_booted) / 1e9) / (double)cpus;
+		/* What the host's memory did meanwhile that kvmlite's processes did not. */
+		f->noise_kib = ((double)sv->mem_booted.available_kib - (double)m.available_kib) -
+			       ((double)f->anon - (double)sv->anon_booted);
+		f->noise_kib = f->noise_kib < 0 ? -f->noise_kib : f->noise_kib;
+		f->noise_s = (double)(now - sv->t_booted) / 1e9;
 	}
-	avail_kib = (double)sv->mem0.available_kib - (double)m.available_kib;
+	/* The shards count what their parked guests take; the rest of the VMM's
+	 * memory is the resident guests'. No figure mixes the two. */
+	user = (double)f->anon - pkib;
+	f->user_kib = f->resident && user >= 0 ? user / f->resident : NAN;
+	f->rss_kib = f->resident && (double)f->rss >= pkib ? ((double)f->rss - pkib) / f->resident : NAN;
 	/* What the host lost, minus what the VMM's processes allocated: the
 	 * kernel's share, all of it for resident guests (and the spare VMs). */
-	kernel_kib = avail_kib - (double)anon;
-	/* The shards count what their parked guests take; the rest of the
-	 * VMM's memory is the resident guests'. No figure mixes the two. */
-	double res_kib = resident ? ((double)anon - parked_kib) / resident : 0;
-	if (sv->tty && !sv->o->json)
-		fprintf(stderr, "\r\033[K");
-	if (sv->o->json) {
-		printf("{\"guests\":%u,\"created\":%u,\"booted\":%u,\"failed\":%u,\"lost\":%u,\"live_at_end\":%u,"
-		       "\"resident_at_end\":%u,\"parked_at_end\":%u,\"park\":\"%s\",\"resume_failures\":%u,"
-		       "\"time_to_all_booted_s\":%.3f,\"boot_rate_per_s\":%.1f,"
-		       "\"vmm_userspace_kib_per_guest\":%.2f,\"vmm_userspace_kib_per_parked\":%.2f,"
-		       "\"vmm_rss_kib_per_guest\":%.2f,\"vmm_anon_kib\":%llu,"
-		       "\"kernel_kib_per_guest\":%.1f,\"slab_kib_per_guest\":%.1f,\"host_mem_used_pct\":%.1f,"
-		       "\"host_cpu_idle_pct\":%.2f,\"vmm_cpu_idle_pct\":%.3f,"
-		       "\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"cpu_max\":%u,"
-		       "\"stopped_by\":\"%s\",\"failures\":[",
-		       sv->o->count, sv->created, sv->booted, sv->failed, sv->lost, live, resident, parked,
-		       park_names[sv->o->park], sv->resume_failed, boot_s, boot_s > 0 ? sv->booted / boot_s : 0.0,
-		       res_kib, parked ? parked_kib / parked : 0, resident ? ((double)rss - parked_kib) / resident : 0,
-		       (unsigned long long)anon,
-		       resident ? kernel_kib / resident : 0,
-		       resident ? ((double)m.slab_kib - (double)sv->mem0.slab_kib) / resident : 0, meminfo_used_pct(&m),
-		       idle_cpu, vmm_cpu, sv->procs, sv->threads, sv->kvm.backend, sv->o->cpu_max, sv->stop_reason);
-		for (int i = 0; i < 8 && sv->fail_count[i]; i++)
-			printf("%s{\"reason\":\"%s\",\"count\":%u}", i ? "," : "", sv->fail_reason[i],
-			       sv->fail_count[i]);
-		printf("],\"boot_ms\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},\"stage_us\":{", boot_ms[0],
-		       boot_ms[1], boot_ms[2]);
-		for (int k = 0; k < NSTAGES; k++)
-			printf("%s\"%s\":%.1f", k ? "," : "", stage_keys[k], stage_us[k]);
-		printf("}}\n");
-		return;
-	}
+	f->kernel_kib = sv_host_figure((double)sv->mem0.available_kib - (double)m.available_kib - (double)f->anon,
+				       f->resident, isnan(f->noise_kib) ? 0 : f->noise_kib);
+	f->slab_kib = sv_host_figure((double)m.slab_kib - (double)sv->mem0.slab_kib, f->resident, 0);
+}
+
+/* "KEY":value with PREC decimals, or "KEY":null for a figure not measured. */
+static void json_num(const char *key, double v, int prec)
+{
+	if (isnan(v))
+		printf(",\"%s\":null", key);
+	else
+		printf(",\"%s\":%.*f", key, prec, v);
+}
+
+static void sv_summary_json(struct spawn *sv, const struct figures *f)
+{
+	printf("{\"guests\":%u,\"created\":%u,\"booted\":%u,\"failed\":%u,\"lost\":%u,\"live_at_end\":%u,"
+	       "\"resident_at_end\":%u,\"parked_at_end\":%u,\"park\":\"%s\",\"resume_failures\":%u",
+	       sv->o->count, sv->created, sv->booted, sv->failed, sv->lost, f->live, f->resident, f->parked,
+	       park_names[sv->o->park], sv->resume_failed);
+	json_num("time_to_all_booted_s", f->boot_s, 3);
+	json_num("boot_rate_per_s", f->boot_s > 0 ? sv->booted / f->boot_s : NAN, 1);
+	json_num("vmm_userspace_kib_per_guest", f->user_kib, 2);
+	json_num("vmm_userspace_kib_per_parked", f->parked_kib, 2);
+	json_num("vmm_rss_kib_per_guest", f->rss_kib, 2);
+	printf(",\"vmm_anon_kib\":%llu", (unsigned long long)f->anon);
+	json_num("kernel_kib_per_guest", f->kernel_kib, 1);
+	json_num("slab_kib_per_guest", f->slab_kib, 1);
+	json_num("host_mem_noise_kib", f->noise_kib, 0);
+	json_num("host_mem_used_pct", f->mem_used_pct, 1);
+	json_num("host_cpu_idle_pct", f->idle_cpu, 2);
+	json_num("vmm_cpu_idle_pct", f->vmm_cpu, 3);
+	printf(",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"cpu_max\":%u,\"stopped_by\":\"%s\","
+	       "\"failures\":[",
+	       sv->procs, sv->threads, sv->kvm.backend, sv->o->cpu_max, sv->stop_reason);
+	for (int i = 0; i < 8 && sv->fail_count[i]; i++)
+		printf("%s{\"reason\":\"%s\",\"count\":%u}", i ? "," : "", sv->fail_reason[i], sv->fail_count[i]);
+	printf("],\"boot_ms\":");
+	if (f->timed)
+		printf("{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}", f->boot_ms[0], f->boot_ms[1], f->boot_ms[2]);
+	else
+		printf("null");
+	printf(",\"stage_us\":%s", f->timed ? "{" : "null");
+	for (int k = 0; f->timed && k < NSTAGES; k++)
+		printf("%s\"%s\":%.1f", k ? "," : "", stage_keys[k], f->stage_us[k]);
+	printf("%s}\n", f->timed ? "}" : "");
+}
+
+/* The noise behind the host-wide memory figures, for people. */
+static void sv_noise_text(const struct figures *f, char *buf, size_t len)
+{
+	if (isnan(f->noise_kib))
+		snprintf(buf, len, "below noise (not measured: the spawn ended at once)");
+	else
+		snprintf(buf, len, "below noise (host memory moved %.0f KiB in the %.1f s after booting)", f->noise_kib,
+			 f->noise_s);
+}
+
+static void sv_summary_text(struct spawn *sv, const struct figures *f)
+{
+	char noise[128];
+
+	sv_noise_text(f, noise, sizeof(noise));
 	printf("kvmlite spawn: %u of %u guests booted (first serial byte), %u failed, %u lost; %s\n", sv->booted,
 	       sv->o->count, sv->failed, sv->lost, sv->stop_reason);
-	if (boot_s >= 0)
-		printf("  time to all booted   %.2f s (%.0f guests/s)\n", boot_s, sv->booted / boot_s);
-	if (timed)
+	if (!isnan(f->boot_s))
+		printf("  time to all booted   %.2f s (%.0f guests/s)\n", f->boot_s,
+		       f->boot_s > 0 ? sv->booted / f->boot_s : 0.0);
+	if (f->timed)
 		printf("  boot, per guest      p50 %.1f ms, p99 %.1f ms, max %.1f ms from the start to its first byte;\n"
 		       "                       mean µs: create VM %.0f, create vCPU %.0f, load %.0f, set memory %.0f,\n"
 		       "                       set registers %.0f, then to the first byte %.0f\n",
-		       boot_ms[0], boot_ms[1], boot_ms[2], stage_us[0], stage_us[1], stage_us[2], stage_us[3],
-		       stage_us[4], stage_us[5]);
+		       f->boot_ms[0], f->boot_ms[1], f->boot_ms[2], f->stage_us[0], f->stage_us[1], f->stage_us[2],
+		       f->stage_us[3], f->stage_us[4], f->stage_us[5]);
 	for (int i = 0; i < 8 && sv->fail_count[i]; i++)
 		printf("  failed               %u: %s\n", sv->fail_count[i], sv->fail_reason[i]);
-	if (live)
-		printf("  at the end           %u resident (on a KVM VM), %u parked (state only); --park %s\n", resident,
-		       parked, park_names[sv->o->park]);
-	if (resident) {
-		printf("  VMM userspace        %.1f KiB per resident guest (anonymous: guest pages, output rings, "
-		       "state)\n",
-		       res_kib);
-		printf("  kernel               %.0f KiB per resident guest (MemAvailable drop minus VMM userspace), slab "
-		       "%.0f KiB;\n"
-		       "                       of it %.1f KiB/guest of kvm_run pages mapped into the VMM (in its "
-		       "RSS)\n",
-		       kernel_kib / resident, ((double)m.slab_kib - (double)sv->mem0.slab_kib) / resident,
-		       (double)(rss - anon) / resident);
+	if (f->live)
+		printf("  at the end           %u resident (on a KVM VM), %u parked (state only); --park %s\n", f->resident,
+		       f->parked, park_names[sv->o->park]);
+	if (f->resident) {
+		if (!isnan(f->user_kib))
+			printf("  VMM userspace        %.1f KiB per resident guest (anonymous: guest pages, output rings, "
+			       "state)\n",
+			       f->user_kib);
+		if (!isnan(f->kernel_kib))
+			printf("  kernel               %.0f KiB per resident guest (MemAvailable drop minus VMM "
+			       "userspace;\n                       the host's own noise ±%.1f KiB per guest)\n",
+			       f->kernel_kib, isnan(f->noise_kib) ? 0.0 : f->noise_kib / f->resident);
+		else
+			printf("  kernel               %s\n", noise);
+		if (!isnan(f->slab_kib))
+			printf("                       of it slab %.0f KiB, and %.1f KiB of kvm_run pages mapped into the "
+			       "VMM (in its RSS)\n",
+			       f->slab_kib, (double)(f->rss - f->anon) / f->resident);
 	}
-	if (parked)
+	if (f->parked)
 		printf("  parked               %.1f KiB per parked guest (saved vCPU state, touched RAM pages, kept "
 		       "output, its bookkeeping); no kernel memory\n",
-		       parked_kib / parked);
+		       f->parked_kib);
 	if (sv->resume_failed)
 		printf("  resume failures      %u (those guests kept their state and were retried)\n",
 		       sv->resume_failed);
-	if (idle_cpu >= 0)
+	if (!isnan(f->idle_cpu))
 		printf("  CPU since all booted %.2f%% of the host (all CPUs), of which kvmlite's processes %.3f%%\n",
-		       idle_cpu, vmm_cpu);
+		       f->idle_cpu, f->vmm_cpu);
 	printf("  host                 %u worker processes x %u threads, KVM backend %s, sandbox %s,\n", sv->procs,
 	       sv->threads, sv->kvm.backend, sv->o->no_sandbox ? "off (--no-sandbox)" : "on (seccomp, io_uring)");
 	if (sv->o->cpu_max < 100)
 		printf("                       each guest at most %u%% of a CPU (--cpu-max)\n", sv->o->cpu_max);
 	else
 		printf("                       no CPU cap per guest (--cpu-max 100)\n");
+}
+
+static void sv_summary(struct spawn *sv)
+{
+	struct figures f;
+
+	sv_figures(sv, &f);
+	if (sv->tty && !sv->o->json)
+		fprintf(stderr, "\r\033[K");
+	if (sv->o->json)
+		sv_summary_json(sv, &f);
+	else
+		sv_summary_text(sv, &f);
 }
 
 /* ---- host limits and workers ---- */
@@ -546,11 +636,19 @@ static u32 sv_plan(struct spawn *sv)
 		if (want < sv->vm_per_shard)
 			sv->vm_per_shard = want;
 	}
-	if (!sv->o->json && (long)sv->o->count > host_pids_left() - PID_RESERVE)
+	if (!sv->o->json && (long)sv->o->count > host_pids_left() - PID_RESERVE) {
+		long left = host_pids_left() - PID_RESERVE;
+		char more[64];
+
+		if (left > 0)
+			snprintf(more, sizeof(more), "about %ld more live VMs", left);
+		else
+			snprintf(more, sizeof(more), "no more live VMs beyond a reserve of %d", PID_RESERVE);
 		fprintf(stderr,
-			"kvmlite: kernel.pid_max %ld leaves PIDs for about %ld more live VMs (each has a kernel "
-			"thread): root can raise it with sysctl kernel.pid_max=4194304\n",
-			host_read_long("/proc/sys/kernel/pid_max", 32768), host_pids_left() - PID_RESERVE);
+			"kvmlite: kernel.pid_max %ld leaves PIDs for %s (each has a kernel thread): root can raise it "
+			"with sysctl kernel.pid_max=4194304\n",
+			host_read_long("/proc/sys/kernel/pid_max", 32768), more);
+	}
 	if (!sv->o->json)
 		fprintf(stderr,
 			"kvmlite: RLIMIT_NOFILE %llu, vm.max_map_count %ld -> at most %llu %s per process "
@@ -724,21 +822,20 @@ static u64 sv_vmm_ticks(struct spawn *sv)
 static void sv_check_booted(struct spawn *sv)
 {
 	u32 settled = sv->booted + sv->failed + sv->lost;
-	u64 now;
+	u64 now, rss;
 
 	if (sv->t_booted || !(settled >= sv->o->count || (sv->create_stopped && settled >= sv->created)))
 		return;
 	now = clock_now();
 	sv->t_booted = now;
 	cpustat_read(&sv->cpu_booted);
+	meminfo_read(&sv->mem_booted);
+	sv_worker_mem(sv, &rss, &sv->anon_booted);
 	sv->vmm_ticks_booted = sv_vmm_ticks(sv);
+	/* --for 0 still measures for SETTLE_NS: the idle CPU and the host's
+	 * memory noise need a window with the guests standing still. */
 	if (sv->o->for_s >= 0)
-		sv->stop_at = now + (u64)(sv->o->for_s * 1e9);
-	if (sv->o->for_s == 0) {
-		sv->stopping = true;
-		if (!sv->create_stopped)
-			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "done (--for 0)");
-	}
+		sv->stop_at = now + (sv->o->for_s > 0 ? (u64)(sv->o->for_s * 1e9) : SETTLE_NS);
 }
 
 static void sv_tick(struct spawn *sv)
@@ -783,7 +880,7 @@ static void sv_tick(struct spawn *sv)
 	if (sv->stop_at && now >= sv->stop_at && !sv->stopping) {
 		sv->stopping = true;
 		if (!sv->create_stopped)
-			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "done (--for)");
+			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "done (--for%s)", sv->o->for_s > 0 ? "" : " 0");
 	}
 	if (now - sv->t_last_progress >= TICK_NS - TICK_NS / 10) {
 		sv_progress(sv, now);

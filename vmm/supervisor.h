@@ -17,6 +17,7 @@
 #define CONN_OUT_ALL (256u << 20) /* all clients' unread answers together: past it, the furthest behind goes */
 #define FD_RESERVE   64		  /* fds a worker keeps for itself: ring, sockets, stdio */
 #define TICK_NS	     200000000ull /* progress line and memory budget checks */
+#define SETTLE_NS    1000000000ull /* after all booted: what the summary's idle CPU and memory noise are measured over */
 #define PID_RESERVE  4096	  /* PIDs left to the host: a tick's worth of creation and then some */
 #define WORKER_VMS   1000	  /* KVM VMs per worker process the default worker count aims at */
 #define WORKERS_MAX  64		  /* default worker processes at most */
@@ -111,7 +112,8 @@ struct spawn {
 	bool stopping, tty, create_stopped, accept_busy;
 	bool held; /* --park auto: shards were told to hold their VM count */
 	char stop_reason[128];
-	struct meminfo mem0;
+	struct meminfo mem0, mem_booted; /* host memory at the start, and once all booted */
+	u64 anon_booted;		 /* the workers' anonymous memory (KiB) once all booted */
 	struct cpustat cpu_booted;
 	u64 vmm_ticks_booted; /* CPU time of all kvmlite processes when all had booted */
 	u8 sigbuf[sizeof(struct signalfd_siginfo)];

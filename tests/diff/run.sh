@@ -17,11 +17,11 @@
 # An output is the guest's serial bytes followed by a line "exit N" (N =
 # the exit status; the sectors end through the debug exit port 0x501 with
 # 0x10, so 33 is expected). Each run is limited to $DIFF_TIMEOUT seconds
-# (default 15; a timeout shows as "exit 124"). QEMU guests are started one
+# (default 60; a timeout shows as "exit 124"). QEMU guests are started one
 # after another, never in parallel: several at once stall on slow hosts.
 set -u
 cd "$(dirname "$0")/../.."
-timeout_s=${DIFF_TIMEOUT:-15}
+timeout_s=${DIFF_TIMEOUT:-60}
 update=0
 if [ "${1:-}" = "--update" ]; then update=1; shift; fi
 
