@@ -170,7 +170,7 @@ if have cost.csv; then
 			return sprintf("%.3f", v[a, c] / v[b, c])
 		}
 		END {
-			split("guests:VMs measured|memavail_kib:MemAvailable drop, KiB/VM|kernel_kib:kernel (drop - VMM anonymous), KiB/VM|slab_kib:Slab, KiB/VM|pagetables_kib:PageTables, KiB/VM|kernelstack_kib:KernelStack, KiB/VM|vmm_rss_kib:VMM RSS, KiB/VM|vmm_pss_kib:VMM PSS, KiB/VM|vmm_anon_kib:VMM anonymous, KiB/VM|guest_kib:guest RAM touched + output ring, KiB/VM|slope_kib:memory slope over the boots, KiB/VM|idle_s:idle window, s|host_cpu_pct:host CPU while idle, %|host_cpu_base_pct:host CPU before, %|host_us_per_vm_s:host CPU per VM, µs/s|vmm_cpu_pct:VMM processes CPU, % of host|vmm_us_per_vm_s:VMM CPU per VM, µs/s|mem_noise_kib:noise: host memory moved, KiB (host-wide)|cpu_noise_pct:noise: host CPU moved, points", rows, "|")
+			split("guests:VMs measured|memavail_kib:MemAvailable drop, KiB/VM|kernel_kib:kernel (drop - VMM anonymous), KiB/VM|slab_kib:Slab, KiB/VM|pagetables_kib:PageTables, KiB/VM|kernelstack_kib:KernelStack, KiB/VM|vmm_rss_kib:VMM RSS, KiB/VM|vmm_pss_kib:VMM PSS, KiB/VM|vmm_anon_kib:VMM anonymous, KiB/VM|guest_kib:guest RAM touched + output ring, KiB/VM|slope_kib:memory slope over the boots, KiB/VM|idle_s:idle window, s|host_cpu_pct:host CPU while idle, %|host_cpu_base_pct:host CPU before, %|host_us_per_vm_s:host CPU per VM, µs/s|vmm_cpu_pct:VMM processes CPU, % of host|vmm_us_per_vm_s:VMM CPU per VM, µs/s|mem_noise_kib:noise of the above, host memory moved, KiB (host-wide)|cpu_noise_pct:noise of the above, host CPU moved, points", rows, "|")
 			order = "kvmlite mvm|kvmlite tick|qemu mvm|qemu tick|raw mvm"
 			n = split(order, o, "|")
 			printf "| per VM |"
