@@ -113,6 +113,7 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 {
 	char *arg = strchr(line, ' ');
 	u32 id = arg ? (u32)strtoul(arg + 1, &arg, 10) : 0;
+	u32 i = id - sv->o->first_id; /* per-guest arrays start at --first-id */
 
 	if (strncmp(line, "@created ", 9) == 0) {
 		/* "@created N PARKED BYTES" */
@@ -127,17 +128,17 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 		sv->resume_failed++;
 		if (sv->o->verbose)
 			fprintf(stderr, "%skvmlite: guest %u: %s\n", sv->tty ? "\r\033[K" : "", id, arg + 1);
-	} else if (strncmp(line, "@boot ", 6) == 0 && id < sv->o->count && !(sv->gflags[id] & G_BOOTED)) {
+	} else if (strncmp(line, "@boot ", 6) == 0 && i < sv->o->count && !(sv->gflags[i] & G_BOOTED)) {
 		/* "@boot ID NS": NS on the monotonic clock all processes share */
 		u64 ns = strtoull(arg, NULL, 10);
 
-		sv->boot_us[id] = ns > sv->t0 ? (u32)((ns - sv->t0) / 1000) : 0;
-		sv->gflags[id] |= G_BOOTED;
+		sv->boot_us[i] = ns > sv->t0 ? (u32)((ns - sv->t0) / 1000) : 0;
+		sv->gflags[i] |= G_BOOTED;
 		sv->booted++;
-	} else if (strncmp(line, "@end ", 5) == 0 && id < sv->o->count && !(sv->gflags[id] & G_ENDED)) {
+	} else if (strncmp(line, "@end ", 5) == 0 && i < sv->o->count && !(sv->gflags[i] & G_ENDED)) {
 		bool failed = strncmp(arg, " failed ", 8) == 0;
 
-		sv->gflags[id] |= G_ENDED | (failed ? G_FAILED : 0);
+		sv->gflags[i] |= G_ENDED | (failed ? G_FAILED : 0);
 		sv->ended++;
 		if (failed) {
 			sv->failed++;
@@ -209,8 +210,10 @@ static void sv_reap_children(struct spawn *sv)
 			if (l->pid != pid)
 				continue;
 			for (u32 id = l->first; id < l->first + l->count; id++) {
-				if (!(sv->gflags[id] & (G_ENDED | G_LOST))) {
-					sv->gflags[id] |= G_LOST;
+				u8 *f = &sv->gflags[id - sv->o->first_id];
+
+				if (!(*f & (G_ENDED | G_LOST))) {
+					*f |= G_LOST;
 					lost++;
 					/* only a created guest was live; the rest never will be */
 					sv->lost_live += id - l->first < l->created;
@@ -386,7 +389,11 @@ static void sv_summary(struct spawn *sv)
 	double parked_kib = (double)pbytes / 1024.0;
 	double boot_s = sv->t_booted ? (double)(sv->t_booted - sv->t0) / 1e9 : -1;
 	double idle_cpu = -1, vmm_cpu = -1, avail_kib, kernel_kib;
+	struct timespec wall;
 
+	/* The start on the wall clock too, to set it beside a launcher's
+	 * moment (dist/slurm/kvmlite-fleet times from a Slurm step's start). */
+	clock_gettime(CLOCK_REALTIME, &wall);
 	meminfo_read(&m);
 	sv_worker_mem(sv, &rss, &anon);
 	if (sv->t_booted && now - sv->t_booted > 1000000000ull && cpustat_read(&cpu) == 0) {
@@ -407,7 +414,8 @@ static void sv_summary(struct spawn *sv)
 	if (sv->tty && !sv->o->json)
 		fprintf(stderr, "\r\033[K");
 	if (sv->o->json) {
-		printf("{\"guests\":%u,\"created\":%u,\"booted\":%u,\"failed\":%u,\"lost\":%u,\"live_at_end\":%u,"
+		printf("{\"guests\":%u,\"first_id\":%u,\"started_unix_ns\":%llu,"
+		       "\"created\":%u,\"booted\":%u,\"failed\":%u,\"lost\":%u,\"live_at_end\":%u,"
 		       "\"resident_at_end\":%u,\"parked_at_end\":%u,\"park\":\"%s\",\"resume_failures\":%u,"
 		       "\"time_to_all_booted_s\":%.3f,\"boot_rate_per_s\":%.1f,"
 		       "\"vmm_userspace_kib_per_guest\":%.2f,\"vmm_userspace_kib_per_parked\":%.2f,"
@@ -416,7 +424,9 @@ static void sv_summary(struct spawn *sv)
 		       "\"host_cpu_idle_pct\":%.2f,\"vmm_cpu_idle_pct\":%.3f,"
 		       "\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"cpu_max\":%u,"
 		       "\"stopped_by\":\"%s\",\"failures\":[",
-		       sv->o->count, sv->created, sv->booted, sv->failed, sv->lost, live, resident, parked,
+		       sv->o->count, sv->o->first_id,
+		       (unsigned long long)((u64)wall.tv_sec * 1000000000ull + (u64)wall.tv_nsec - (now - sv->t0)),
+		       sv->created, sv->booted, sv->failed, sv->lost, live, resident, parked,
 		       park_names[sv->o->park], sv->resume_failed, boot_s, boot_s > 0 ? sv->booted / boot_s : 0.0,
 		       res_kib, parked ? parked_kib / parked : 0, resident ? ((double)rss - parked_kib) / resident : 0,
 		       (unsigned long long)anon,
@@ -475,6 +485,21 @@ static void sv_summary(struct spawn *sv)
 		printf("                       each guest at most %u%% of a CPU (--cpu-max)\n", sv->o->cpu_max);
 	else
 		printf("                       no CPU cap per guest (--cpu-max 100)\n");
+}
+
+/*
+ * --boot-times FILE: every booted guest's id and its µs from the start to
+ * its first serial byte, one a line. Percentiles do not add up: a fleet
+ * of spawns (dist/slurm) needs each guest's time for its own, and so does
+ * a plot of the whole distribution.
+ */
+static void sv_boot_times_write(struct spawn *sv, FILE *f)
+{
+	for (u32 i = 0; i < sv->o->count; i++)
+		if (sv->gflags[i] & G_BOOTED)
+			fprintf(f, "%u %u\n", sv->o->first_id + i, sv->boot_us[i]);
+	if (fclose(f) != 0)
+		fprintf(stderr, "kvmlite: --boot-times %s: %s\n", sv->o->boot_times, strerror(errno));
 }
 
 /* ---- host limits and workers ---- */
@@ -639,7 +664,7 @@ static int sv_fork_workers(struct spawn *sv, u32 per_proc)
 				return -1;
 			l->fd = sp[0];
 			l->pid = (pid_t)p;
-			l->first = id;
+			l->first = sv->o->first_id + id;
 			l->count = share;
 			id += share;
 			/* The worker's end, kept in a slot only the child reads. */
@@ -924,6 +949,7 @@ static void sv_free(struct spawn *sv)
 int spawn_main(const struct spawn_opts *o)
 {
 	struct spawn *sv = calloc(1, sizeof(*sv));
+	FILE *times = NULL;
 	char err[256];
 	sigset_t set;
 	u32 per;
@@ -938,7 +964,7 @@ int spawn_main(const struct spawn_opts *o)
 			goto fail;
 		}
 		upto = o->guest_count[i] && i < o->nguest - 1 ? upto + (int)o->guest_count[i] : (int)o->count;
-		sv->images[i].upto = (u32)upto;
+		sv->images[i].upto = o->first_id + (u32)upto;
 	}
 	if (kvm_open(&sv->kvm, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
@@ -955,6 +981,10 @@ int spawn_main(const struct spawn_opts *o)
 	/* One log for all workers: O_APPEND makes each batch land whole. */
 	if (o->log && (sv->log_fd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
 		fprintf(stderr, "kvmlite: --log %s: %s\n", o->log, strerror(errno));
+		goto fail;
+	}
+	if (o->boot_times && !(times = fopen(o->boot_times, "we"))) {
+		fprintf(stderr, "kvmlite: --boot-times %s: %s\n", o->boot_times, strerror(errno));
 		goto fail;
 	}
 	if (control_listen(sv, err, sizeof(err)) < 0) {
@@ -1021,6 +1051,8 @@ int spawn_main(const struct spawn_opts *o)
 		if (sv->conns[i].used)
 			outbuf_flush(sv->conns[i].fd, &sv->conns[i].out);
 	sv_summary(sv);
+	if (times)
+		sv_boot_times_write(sv, times);
 	close(sv->listen_fd);
 	sv->listen_fd = -1;
 	unlink(sv->path);
@@ -1032,6 +1064,8 @@ int spawn_main(const struct spawn_opts *o)
 	sv_free(sv);
 	return status;
 fail:
+	if (times)
+		fclose(times);
 	sv_free(sv);
 	return 2;
 }
