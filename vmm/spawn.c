@@ -414,8 +414,7 @@ static void sv_summary(struct spawn *sv)
 	if (sv->tty && !sv->o->json)
 		fprintf(stderr, "\r\033[K");
 	if (sv->o->json) {
-		printf("{\"guests\":%u,\"first_id\":%u,\"started_unix_ns\":%llu,"
-		       "\"created\":%u,\"booted\":%u,\"failed\":%u,\"lost\":%u,\"live_at_end\":%u,"
+		printf("{\"guests\":%u,\"created\":%u,\"booted\":%u,\"failed\":%u,\"lost\":%u,\"live_at_end\":%u,"
 		       "\"resident_at_end\":%u,\"parked_at_end\":%u,\"park\":\"%s\",\"resume_failures\":%u,"
 		       "\"time_to_all_booted_s\":%.3f,\"boot_rate_per_s\":%.1f,"
 		       "\"vmm_userspace_kib_per_guest\":%.2f,\"vmm_userspace_kib_per_parked\":%.2f,"
@@ -424,9 +423,7 @@ static void sv_summary(struct spawn *sv)
 		       "\"host_cpu_idle_pct\":%.2f,\"vmm_cpu_idle_pct\":%.3f,"
 		       "\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"cpu_max\":%u,"
 		       "\"stopped_by\":\"%s\",\"failures\":[",
-		       sv->o->count, sv->o->first_id,
-		       (unsigned long long)((u64)wall.tv_sec * 1000000000ull + (u64)wall.tv_nsec - (now - sv->t0)),
-		       sv->created, sv->booted, sv->failed, sv->lost, live, resident, parked,
+		       sv->o->count, sv->created, sv->booted, sv->failed, sv->lost, live, resident, parked,
 		       park_names[sv->o->park], sv->resume_failed, boot_s, boot_s > 0 ? sv->booted / boot_s : 0.0,
 		       res_kib, parked ? parked_kib / parked : 0, resident ? ((double)rss - parked_kib) / resident : 0,
 		       (unsigned long long)anon,
@@ -440,7 +437,8 @@ static void sv_summary(struct spawn *sv)
 		       boot_ms[1], boot_ms[2]);
 		for (int k = 0; k < NSTAGES; k++)
 			printf("%s\"%s\":%.1f", k ? "," : "", stage_keys[k], stage_us[k]);
-		printf("}}\n");
+		printf("},\"first_id\":%u,\"started_unix_ns\":%llu}\n", sv->o->first_id,
+		       (unsigned long long)((u64)wall.tv_sec * 1000000000ull + (u64)wall.tv_nsec - (now - sv->t0)));
 		return;
 	}
 	printf("kvmlite spawn: %u of %u guests booted (first serial byte), %u failed, %u lost; %s\n", sv->booted,

@@ -51,9 +51,11 @@ ss = [socket.socket() for _ in range(int(sys.argv[1]))]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in ss))' $(($# + 2)))
 host=$(hostname -s)
+# Job ids start at 1 in every new cluster: its name tells two apart (kvmlite-fleet's socket directory).
+cluster=local$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 {
 	cat <<EOF
-ClusterName=kvmlitelocal
+ClusterName=$cluster
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=${ports[0]}
 SlurmdPort=${ports[1]}

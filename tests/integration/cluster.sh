@@ -16,7 +16,7 @@ SL=$T/slurm
 slurm_stop() {
 	for j in ${jobs:-}; do scancel "$j" 2>/dev/null; done
 	[ -d "$SL" ] && dist/slurm/local-cluster.sh stop "$SL"
-	for j in ${jobs:-}; do rm -rf "/tmp/kvmlite-fleet-$(id -u)-$j"; done
+	[ -f "$SL/slurm.conf" ] && rm -rf "/tmp/kvmlite-fleet-$(id -u)-$(sed -n 's/^ClusterName=//p' "$SL/slurm.conf")-"*
 }
 trap 'slurm_stop; cleanup' EXIT
 
@@ -52,7 +52,7 @@ check "a dead worker's guests are listed lost by global id, and a request to one
 	 ctl req 1029 id 2>&1 | grep -q 'guest lost' && [ \"\$(ctl req 1001 id)\" = 1001 ]" "lost: $lost"
 stop_spawn
 check "the JSON summary names the first id and the wall-clock start" \
-	"grep -q '\"first_id\":1000,\"started_unix_ns\":[0-9]\{19\},' '$T/spawn.out'" "$(cat "$T/spawn.out")"
+	"grep -q '\"first_id\":1000,\"started_unix_ns\":[0-9]\{19\}}\$' '$T/spawn.out'" "$(cat "$T/spawn.out")"
 check "--boot-times has a line for each booted guest, ids 1000-1029" \
 	"[ \$(wc -l <'$T/boot') = $(jfield "$T/spawn.out" booted) ] && [ \"\$(cut -d' ' -f1 '$T/boot' | sort -n | tr '\n' ' ')\" = \"\$(seq -s ' ' 1000 1029) \" ]" \
 	"$(head -3 "$T/boot")"
