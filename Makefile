@@ -16,7 +16,7 @@ endif
 
 # Debian packages: what the VMM links against, what builds the guests, what the tests use.
 DEPS_BUILD := gcc make binutils liburing-dev libseccomp-dev
-DEPS_TEST := libcmocka-dev qemu-system-x86 xxd socat clang python3
+DEPS_TEST := libcmocka-dev qemu-system-x86 xxd socat clang python3 slurm-wlm munge
 DEPS_BENCH := qemu-system-x86 gnuplot-nox
 
 GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/*.S)))
@@ -83,6 +83,7 @@ integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/park.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/hostile.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/faults.sh
+	KVMLITE=$(BUILD)/kvmlite tests/integration/cluster.sh
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
 		tests/integration/guests_qemu.sh build/guest
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=none GUEST_RUNNER=tests/integration/kvmlite_runner.sh \

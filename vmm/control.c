@@ -81,7 +81,9 @@ static void conn_unwatch(struct spawn *sv, struct conn *c)
 	if (!c->watching)
 		return;
 	c->watching = false;
-	if (sv->watchers[c->watch_id] && --sv->watchers[c->watch_id] == 0 && (l = spawn_link_of(sv, c->watch_id)))
+	u16 *w = &sv->watchers[c->watch_id - sv->o->first_id];
+
+	if (*w && --*w == 0 && (l = spawn_link_of(sv, c->watch_id)))
 		spawn_link_send(sv, l, "0 unwatch %u\n", c->watch_id);
 }
 
@@ -257,9 +259,9 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 				}
 				while (j + 1 < sv->o->count && (sv->gflags[j + 1] & G_LOST))
 					j++;
-				n += (size_t)sprintf(buf + n, n ? ",%u" : "%u", i);
+				n += (size_t)sprintf(buf + n, n ? ",%u" : "%u", sv->o->first_id + i);
 				if (j > i)
-					n += (size_t)sprintf(buf + n, "-%u", j);
+					n += (size_t)sprintf(buf + n, "-%u", sv->o->first_id + j);
 				i = j + 1;
 			}
 			if (buf)
@@ -296,7 +298,7 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 		conn_printf(sv, c, "error no such guest\n");
 		return;
 	}
-	if (l->dead || (sv->gflags[r.id] & G_LOST)) {
+	if (l->dead || (sv->gflags[r.id - sv->o->first_id] & G_LOST)) {
 		conn_printf(sv, c, "error guest lost\n");
 		return;
 	}
@@ -309,7 +311,7 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 		conn_unwatch(sv, c); /* one watched guest per connection */
 		c->watching = true;
 		c->watch_id = r.id;
-		sv->watchers[r.id]++;
+		sv->watchers[r.id - sv->o->first_id]++;
 	}
 	p->links_asked[(l - sv->links) / 64] |= 1ull << ((u32)(l - sv->links) % 64);
 	spawn_link_send(sv, l, "%u %.*s\n", p->tag, (int)len, line);

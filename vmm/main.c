@@ -56,6 +56,10 @@ static void usage(FILE *f)
 		"  --json              the summary as one JSON object\n"
 		"  --log FILE          append every guest's output lines to FILE, each prefixed\n"
 		"                      with the guest's id (written in batches through io_uring)\n"
+		"  --first-id B        number the guests B..B+N-1 (in ESI, on the control socket,\n"
+		"                      in --log): one node's share of a fleet (docs/cluster.md)\n"
+		"  --boot-times FILE   at the end, write each booted guest's id and µs from the\n"
+		"                      start to its first serial byte, one a line\n"
 		"Exit status: 0, or 1 if any guest failed or was lost, 2 if it could not start.\n"
 		"See docs/control-protocol.md for the socket's protocol.\n",
 		loader_builtin_names());
@@ -85,6 +89,7 @@ static int cmd_spawn(int argc, char **argv)
 		{ "log", required_argument, NULL, 'l' },     { "park", required_argument, NULL, 'P' },
 		{ "resident", required_argument, NULL, 'R' }, { "no-sandbox", no_argument, NULL, 'N' },
 		{ "cpu-max", required_argument, NULL, 'C' },
+		{ "first-id", required_argument, NULL, 'I' }, { "boot-times", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -176,6 +181,13 @@ static int cmd_spawn(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'I':
+			if (parse_u32("--first-id", optarg, &o.first_id) < 0)
+				return 2;
+			break;
+		case 'B':
+			o.boot_times = optarg;
+			break;
 		case 'v':
 			o.verbose = true;
 			break;
@@ -193,6 +205,10 @@ static int cmd_spawn(int argc, char **argv)
 	}
 	if (optind != argc - 1 || parse_u32("spawn", argv[optind], &o.count) < 0 || o.count == 0) {
 		fprintf(stderr, "kvmlite spawn: expected a guest count N > 0\n");
+		return 2;
+	}
+	if (o.count > UINT32_MAX - o.first_id) { /* first_id + count must not wrap */
+		fprintf(stderr, "kvmlite spawn: --first-id %u leaves no room for %u guest ids\n", o.first_id, o.count);
 		return 2;
 	}
 	if (o.nguest == 0)

@@ -114,6 +114,7 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 {
 	char *arg = strchr(line, ' ');
 	u32 id = arg ? (u32)strtoul(arg + 1, &arg, 10) : 0;
+	u32 i = id - sv->o->first_id; /* per-guest arrays start at --first-id */
 
 	if (strncmp(line, "@created ", 9) == 0) {
 		/* "@created N PARKED BYTES" */
@@ -128,17 +129,17 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 		sv->resume_failed++;
 		if (sv->o->verbose)
 			fprintf(stderr, "%skvmlite: guest %u: %s\n", sv->tty ? "\r\033[K" : "", id, arg + 1);
-	} else if (strncmp(line, "@boot ", 6) == 0 && id < sv->o->count && !(sv->gflags[id] & G_BOOTED)) {
+	} else if (strncmp(line, "@boot ", 6) == 0 && i < sv->o->count && !(sv->gflags[i] & G_BOOTED)) {
 		/* "@boot ID NS": NS on the monotonic clock all processes share */
 		u64 ns = strtoull(arg, NULL, 10);
 
-		sv->boot_us[id] = ns > sv->t0 ? (u32)((ns - sv->t0) / 1000) : 0;
-		sv->gflags[id] |= G_BOOTED;
+		sv->boot_us[i] = ns > sv->t0 ? (u32)((ns - sv->t0) / 1000) : 0;
+		sv->gflags[i] |= G_BOOTED;
 		sv->booted++;
-	} else if (strncmp(line, "@end ", 5) == 0 && id < sv->o->count && !(sv->gflags[id] & G_ENDED)) {
+	} else if (strncmp(line, "@end ", 5) == 0 && i < sv->o->count && !(sv->gflags[i] & G_ENDED)) {
 		bool failed = strncmp(arg, " failed ", 8) == 0;
 
-		sv->gflags[id] |= G_ENDED | (failed ? G_FAILED : 0);
+		sv->gflags[i] |= G_ENDED | (failed ? G_FAILED : 0);
 		sv->ended++;
 		if (failed) {
 			sv->failed++;
@@ -210,8 +211,10 @@ static void sv_reap_children(struct spawn *sv)
 			if (l->pid != pid)
 				continue;
 			for (u32 id = l->first; id < l->first + l->count; id++) {
-				if (!(sv->gflags[id] & (G_ENDED | G_LOST))) {
-					sv->gflags[id] |= G_LOST;
+				u8 *f = &sv->gflags[id - sv->o->first_id];
+
+				if (!(*f & (G_ENDED | G_LOST))) {
+					*f |= G_LOST;
 					lost++;
 					/* only a created guest was live; the rest never will be */
 					sv->lost_live += id - l->first < l->created;
@@ -394,6 +397,7 @@ struct figures {
 	double user_kib, rss_kib, kernel_kib, slab_kib; /* per resident guest */
 	double noise_kib, noise_s;	   /* host-wide, over the window after booting */
 	double mem_used_pct, idle_cpu, vmm_cpu;
+	u64 started_unix_ns; /* the start on the wall clock, to set beside a launcher's (dist/slurm) */
 };
 
 /* A host-wide total per guest, or NAN when the total is below zero or within noise. */
@@ -406,10 +410,13 @@ static void sv_figures(struct spawn *sv, struct figures *f)
 {
 	struct meminfo m;
 	struct cpustat cpu;
-	u64 now = clock_now(), pbytes;
+	struct timespec wall;
+	u64 now = clock_now(), pbytes, ticks;
 	double pkib, user;
 
 	memset(f, 0, sizeof(*f));
+	clock_gettime(CLOCK_REALTIME, &wall);
+	f->started_unix_ns = (u64)wall.tv_sec * 1000000000ull + (u64)wall.tv_nsec - (now - sv->t0);
 	f->timed = sv_boot_times(sv, f->boot_ms, f->stage_us);
 	f->boot_s = sv->t_booted ? (double)(sv->t_booted - sv->t0) / 1e9 : NAN;
 	f->live = sv_live(sv);
@@ -425,9 +432,12 @@ static void sv_figures(struct spawn *sv, struct figures *f)
 		long hz = sysconf(_SC_CLK_TCK), cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 		f->idle_cpu = cpustat_busy_pct(&sv->cpu_booted, &cpu);
-		/* kvmlite's own share: its processes' CPU time over the same window */
-		f->vmm_cpu = 100.0 * (double)(sv_vmm_ticks(sv) - sv->vmm_ticks_booted) / (double)hz /
-			     ((double)(now - sv->t_booted) / 1e9) / (double)cpus;
+		/* kvmlite's own share: its processes' CPU time over the same window
+		 * (unknown if a worker died meanwhile: its time left the sum) */
+		ticks = sv_vmm_ticks(sv);
+		f->vmm_cpu = ticks < sv->vmm_ticks_booted ? NAN
+							   : 100.0 * (double)(ticks - sv->vmm_ticks_booted) / (double)hz /
+								     ((double)(now - sv->t_booted) / 1e9) / (double)cpus;
 		/* What the host's memory did meanwhile that kvmlite's processes did not. */
 		f->noise_kib = ((double)sv->mem_booted.available_kib - (double)m.available_kib) -
 			       ((double)f->anon - (double)sv->anon_booted);
@@ -486,7 +496,8 @@ static void sv_summary_json(struct spawn *sv, const struct figures *f)
 	printf(",\"stage_us\":%s", f->timed ? "{" : "null");
 	for (int k = 0; f->timed && k < NSTAGES; k++)
 		printf("%s\"%s\":%.1f", k ? "," : "", stage_keys[k], f->stage_us[k]);
-	printf("%s}\n", f->timed ? "}" : "");
+	printf("%s,\"first_id\":%u,\"started_unix_ns\":%llu}\n", f->timed ? "}" : "", sv->o->first_id,
+	       (unsigned long long)f->started_unix_ns);
 }
 
 /* The noise behind the host-wide memory figures, for people. */
@@ -737,7 +748,7 @@ static int sv_fork_workers(struct spawn *sv, u32 per_proc)
 				return -1;
 			l->fd = sp[0];
 			l->pid = (pid_t)p;
-			l->first = id;
+			l->first = sv->o->first_id + id;
 			l->count = share;
 			id += share;
 			/* The worker's end, kept in a slot only the child reads. */
@@ -1021,6 +1032,7 @@ static void sv_free(struct spawn *sv)
 int spawn_main(const struct spawn_opts *o)
 {
 	struct spawn *sv = calloc(1, sizeof(*sv));
+	FILE *times = NULL;
 	char err[256];
 	sigset_t set;
 	u32 per;
@@ -1035,7 +1047,7 @@ int spawn_main(const struct spawn_opts *o)
 			goto fail;
 		}
 		upto = o->guest_count[i] && i < o->nguest - 1 ? upto + (int)o->guest_count[i] : (int)o->count;
-		sv->images[i].upto = (u32)upto;
+		sv->images[i].upto = o->first_id + (u32)upto;
 	}
 	if (kvm_open(&sv->kvm, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
@@ -1052,6 +1064,10 @@ int spawn_main(const struct spawn_opts *o)
 	/* One log for all workers: O_APPEND makes each batch land whole. */
 	if (o->log && (sv->log_fd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
 		fprintf(stderr, "kvmlite: --log %s: %s\n", o->log, strerror(errno));
+		goto fail;
+	}
+	if (o->boot_times && !(times = fopen(o->boot_times, "we"))) {
+		fprintf(stderr, "kvmlite: --boot-times %s: %s\n", o->boot_times, strerror(errno));
 		goto fail;
 	}
 	if (control_listen(sv, err, sizeof(err)) < 0) {
@@ -1118,6 +1134,8 @@ int spawn_main(const struct spawn_opts *o)
 		if (sv->conns[i].used)
 			outbuf_flush(sv->conns[i].fd, &sv->conns[i].out);
 	sv_summary(sv);
+	if (times)
+		sv_boot_times_write(sv, times);
 	close(sv->listen_fd);
 	sv->listen_fd = -1;
 	unlink(sv->path);
@@ -1129,6 +1147,8 @@ int spawn_main(const struct spawn_opts *o)
 	sv_free(sv);
 	return status;
 fail:
+	if (times)
+		fclose(times);
 	sv_free(sv);
 	return 2;
 }
