@@ -45,7 +45,7 @@ check "list booted names ids 1000-1029" "[ \"\$(ids \"\$(ctl list booted)\" | tr
 check "info and stop take a global id" "ctl info 1005 | grep -q '^halted booted=1' && ctl stop 1003 && [ \"\$(ctl list ended)\" = 1003 ]"
 wpid=$(ctl stats --json | sed 's/.*"worker_pids":\[[0-9]*,\([0-9]*\).*/\1/')
 kill -KILL "$wpid"
-for _ in $(seq 100); do [ -n "$(ctl list lost)" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -n "$(ctl list lost)" ] && break; sleep 0.1; done
 lost=$(ctl list lost)
 check "a dead worker's guests are listed lost by global id, and a request to one says so" \
 	"[ -n '$lost' ] && [ \$(ids '$lost' | head -1) -ge 1000 ] && [ \$(ids '$lost' | tail -1) = 1029 ] &&
