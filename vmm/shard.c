@@ -1,5 +1,6 @@
 /* shard.c - one worker thread: creates its guests, runs them M:N, serves their consoles through one io_uring. */
 #define _GNU_SOURCE /* SIGEV_THREAD_ID */
+#include <assert.h>
 #include <errno.h>
 #include <linux/kvm.h>
 #include <signal.h>
@@ -261,9 +262,12 @@ static void sendbuf_wait(struct shard *s, struct sendbuf *b)
 	}
 }
 
-/* Room for n more bytes in b, waiting for its reader if need be. */
+/* Room for n more bytes in b, waiting for its reader if need be. An
+ * answer longer than the buffer is written in pieces of at most its size
+ * (see shard_list), each reserved in turn. */
 static char *sendbuf_reserve(struct shard *s, struct sendbuf *b, size_t n)
 {
+	assert(n <= SHARD_WBUF_SIZE);
 	while (b->len + n > SHARD_WBUF_SIZE && b->len > 0) {
 		sendbuf_submit(s, b);
 		sendbuf_wait(s, b);
@@ -908,16 +912,18 @@ static void shard_list(struct shard *s, u32 tag, const struct proto_req *r)
 	}
 	char state[16];
 	void *ctx[2] = { s, state };
-	size_t need, cap = 16 * (size_t)s->count + 64;
-	char *p;
+	bool comma = false;
 
 	snprintf(state, sizeof(state), "%.*s", (int)r->arg_len, r->arg);
 	shard_printf(s, "%u ok ", tag);
-	/* Ranges of local indices, shifted to global ids as they are written. */
-	p = shard_reserve(s, cap);
-	need = 0;
+	/* Range by range: the answer may be longer than the buffer that
+	 * carries it (one range per guest or two when states alternate, as
+	 * a guest can make them), which is sent and refilled meanwhile.
+	 * Local indices are shifted to global ids as they are written. */
 	for (u32 i = 0; i < s->count;) {
 		u32 j = i;
+		char *p;
+		int n;
 
 		if (!in_state(ctx, i)) {
 			i++;
@@ -925,12 +931,14 @@ static void shard_list(struct shard *s, u32 tag, const struct proto_req *r)
 		}
 		while (j + 1 < s->count && in_state(ctx, j + 1))
 			j++;
-		need += (size_t)snprintf(p + need, cap - need, need ? ",%u" : "%u", s->first + i);
+		p = shard_reserve(s, 32); /* ",4294967295-4294967295" at most */
+		n = snprintf(p, 32, "%s%u", comma ? "," : "", s->first + i);
 		if (j > i)
-			need += (size_t)snprintf(p + need, cap - need, "-%u", s->first + j);
+			n += snprintf(p + n, 32 - (size_t)n, "-%u", s->first + j);
+		s->to_sv.len += (size_t)n;
+		comma = true;
 		i = j + 1;
 	}
-	s->to_sv.len += need;
 	shard_printf(s, "\n");
 }
 
