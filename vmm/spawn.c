@@ -588,6 +588,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 	 * MMU notifiers (see ring_get in shard.c). */
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	close(sv->listen_fd); /* the supervisor's alone */
+	close(sv->dir_fd);
 	shards = calloc(sv->threads, sizeof(*shards));
 	for (u32 i = 0; i < sv->nlinks; i++) {
 		struct link *l = &sv->links[i];
@@ -850,8 +851,10 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 static void sv_teardown(struct spawn *sv)
 {
 	/* KVM frees a VM in about a millisecond here, one after another per
-	 * worker: 20,000 guests take a while. Past this, a worker is killed
-	 * (the kernel still frees what it held). */
+	 * worker: 20,000 guests take a while. Past this, the supervisor stops
+	 * waiting: a worker still there dies with it (PR_SET_PDEATHSIG), and
+	 * the kernel still frees what it held. The supervisor signals no
+	 * process itself (docs/security.md). */
 	u64 deadline = clock_now() + 120000000000ull;
 
 	if (sv->tty && !sv->o->json)
@@ -867,16 +870,11 @@ static void sv_teardown(struct spawn *sv)
 	for (u32 p = 0; p < sv->procs; p++) {
 		int status;
 
-		while (sv->pids[p] > 0) {
+		while (sv->pids[p] > 0 && clock_now() < deadline) {
 			pid_t r = waitpid(sv->pids[p], &status, WNOHANG);
 
 			if (r == sv->pids[p] || (r < 0 && errno == ECHILD))
 				break;
-			if (clock_now() > deadline) {
-				kill(sv->pids[p], SIGKILL);
-				waitpid(sv->pids[p], &status, 0);
-				break;
-			}
 			usleep(10000);
 		}
 		sv->pids[p] = 0;
@@ -909,6 +907,8 @@ static void sv_free(struct spawn *sv)
 		close(sv->sig_fd);
 	if (sv->log_fd >= 0)
 		close(sv->log_fd);
+	if (sv->dir_fd >= 0)
+		close(sv->dir_fd);
 	if (sv->kvm.fd > 0)
 		kvm_close(&sv->kvm);
 	free(sv->conns);
@@ -930,7 +930,7 @@ int spawn_main(const struct spawn_opts *o)
 	int status = 0;
 
 	sv->o = o;
-	sv->listen_fd = sv->sig_fd = sv->log_fd = -1;
+	sv->listen_fd = sv->sig_fd = sv->log_fd = sv->dir_fd = -1;
 	sv->tty = isatty(STDERR_FILENO);
 	for (int i = 0, upto = 0; i < o->nguest; i++) {
 		if (loader_open(o->guest[i], &sv->images[i].img, err, sizeof(err)) < 0) {
@@ -976,14 +976,18 @@ int spawn_main(const struct spawn_opts *o)
 	if (sv_fork_workers(sv, per) < 0) {
 		fprintf(stderr, "kvmlite: starting workers: %s\n", strerror(errno));
 		sv_teardown(sv);
-		unlink(sv->path);
+		control_unlink(sv);
 		goto fail;
 	}
+	/* The workers write the log; the supervisor writes to no file. */
+	if (sv->log_fd >= 0)
+		close(sv->log_fd);
+	sv->log_fd = -1;
 	sv->sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (sandbox_ring_init(&sv->ring, 256, SANDBOX_SUPERVISOR, !o->no_sandbox) < 0) {
+	if (sandbox_ring_init(&sv->ring, 256, SANDBOX_SUPERVISOR, !o->no_sandbox, NULL, 0) < 0) {
 		fprintf(stderr, "kvmlite: io_uring_queue_init: %s\n", strerror(errno));
 		sv_teardown(sv);
-		unlink(sv->path);
+		control_unlink(sv);
 		goto fail;
 	}
 	if (!o->json)
@@ -996,11 +1000,11 @@ int spawn_main(const struct spawn_opts *o)
 	sv_tick_arm(sv);
 	/* Everything is open that the supervisor will ever open, but /proc
 	 * files; from here on it serves clients and watches workers. */
-	if (!o->no_sandbox && sandbox_enter(SANDBOX_SUPERVISOR, err, sizeof(err)) < 0) {
+	if (!o->no_sandbox && sandbox_enter_supervisor(sv->dir_fd, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
 		io_uring_queue_exit(&sv->ring);
 		sv_teardown(sv);
-		unlink(sv->path);
+		control_unlink(sv);
 		goto fail;
 	}
 	sandbox_probe(SANDBOX_SUPERVISOR);
@@ -1023,7 +1027,7 @@ int spawn_main(const struct spawn_opts *o)
 	sv_summary(sv);
 	close(sv->listen_fd);
 	sv->listen_fd = -1;
-	unlink(sv->path);
+	control_unlink(sv);
 	/* The ring goes first: its pending reads hold the shard sockets open,
 	 * and the workers wait for those to close before they end. */
 	io_uring_queue_exit(&sv->ring);

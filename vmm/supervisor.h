@@ -104,7 +104,9 @@ struct spawn {
 	struct pending *pend;
 	u32 npend, next_tag;
 	int listen_fd, sig_fd, log_fd;
-	char path[108];
+	char path[108];	       /* the control socket; its sun_path, with the NUL */
+	int dir_fd;	       /* its directory, held open from the checks to the end (control_listen) */
+	const char *sock_name; /* its name there: the end of path */
 	struct io_uring ring;
 	struct __kernel_timespec tick_ts;
 	u64 t0, t_booted, t_last_progress, stop_at;
@@ -122,6 +124,7 @@ void outbuf_put(struct outbuf *b, const char *s, size_t n);
 void outbuf_printf(struct outbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool outbuf_flush(int fd, struct outbuf *b);
 int control_listen(struct spawn *sv, char *err, size_t errlen);
+void control_unlink(struct spawn *sv);
 void control_accept_arm(struct spawn *sv);
 void control_accepted(struct spawn *sv, int fd);
 void control_process(struct spawn *sv, struct conn *c);
