@@ -67,9 +67,32 @@ static void link_arm(struct spawn *sv, struct link *l)
 	}
 }
 
+/*
+ * A link's buffers grow with what clients ask and are answered (a `list`
+ * of a big shard is one long line): what they hold counts in out_held,
+ * against the clients' limit, and once empty they give back what a long
+ * line made them take.
+ */
+static size_t link_held(const struct link *l)
+{
+	return l->lines.cap + l->out.cap;
+}
+
+static void link_fit(struct spawn *sv, struct link *l, size_t held)
+{
+	if (!l->lines.len && l->lines.cap > LINK_KEEP)
+		line_buf_free(&l->lines);
+	if (!l->out.len && l->out.cap > LINK_KEEP) {
+		free(l->out.buf);
+		l->out = (struct outbuf){ 0 };
+	}
+	sv->out_held += link_held(l) - held;
+}
+
 void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
 {
 	char tmp[PROTO_LINE_MAX + 64];
+	size_t held = link_held(l);
 	va_list ap;
 	int n;
 
@@ -80,6 +103,7 @@ void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
 	va_end(ap);
 	outbuf_put(&l->out, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 	link_arm(sv, l);
+	link_fit(sv, l, held);
 }
 
 static void sv_check_booted(struct spawn *sv);
@@ -185,6 +209,8 @@ static void sv_link_dead(struct spawn *sv, struct link *l)
 
 static void sv_link_read(struct spawn *sv, struct link *l, int res)
 {
+	size_t held = link_held(l);
+
 	l->read_busy = false;
 	if (res <= 0) {
 		sv_link_dead(sv, l);
@@ -192,6 +218,7 @@ static void sv_link_read(struct spawn *sv, struct link *l, int res)
 	}
 	line_buf_feed(&l->lines, l->rbuf, (size_t)res, sv_shard_line, (void *[]){ sv, l });
 	link_arm(sv, l);
+	link_fit(sv, l, held);
 }
 
 /* A worker process died: its guests are lost, the others go on. */
@@ -249,9 +276,11 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 
 	outbuf_printf(b,
 		      "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"resident\":%u,\"parked\":%u,"
-		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u",
+		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u,"
+		      "\"accept_errors\":%u",
 		      sv->o->count, sv->created, sv->booted, live, live > parked ? live - parked : 0, parked,
-		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park], sv->clients_dropped);
+		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park], sv->clients_dropped,
+		      sv->accept_errors);
 	outbuf_printf(b,
 		      ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"sandbox\":%s,\"cpu_max\":%u,"
 		      "\"worker_pids\":[",
@@ -537,8 +566,8 @@ static u32 sv_plan(struct spawn *sv)
 		if (sv->procs > MAX_LINKS)
 			sv->procs = MAX_LINKS;
 	}
-	if (sv->threads > (sv->o->count + sv->procs - 1) / sv->procs)
-		sv->threads = (sv->o->count + sv->procs - 1) / sv->procs;
+	if (sv->threads > ((u64)sv->o->count + sv->procs - 1) / sv->procs)
+		sv->threads = (u32)(((u64)sv->o->count + sv->procs - 1) / sv->procs);
 	sv->vm_per_shard = (u32)(vms / sv->threads);
 	if (sv->o->resident) {
 		u32 shards = sv->procs * sv->threads, want = (sv->o->resident + shards - 1) / shards;
@@ -590,6 +619,10 @@ static void worker_main(struct spawn *sv, u32 proc)
 	close(sv->listen_fd); /* the supervisor's alone */
 	close(sv->dir_fd);
 	shards = calloc(sv->threads, sizeof(*shards));
+	if (!shards) {
+		fprintf(stderr, "kvmlite: worker %u: out of memory\n", proc);
+		_exit(1);
+	}
 	for (u32 i = 0; i < sv->nlinks; i++) {
 		struct link *l = &sv->links[i];
 
@@ -625,6 +658,10 @@ static int sv_fork_workers(struct spawn *sv, u32 per_proc)
 	sv->nlinks = sv->procs * sv->threads;
 	sv->links = calloc(sv->nlinks, sizeof(*sv->links));
 	sv->pids = calloc(sv->procs, sizeof(pid_t));
+	if (!sv->links || !sv->pids) {
+		sv->nlinks = sv->procs = 0; /* nothing to tear down */
+		return -1;		    /* errno: ENOMEM */
+	}
 	for (u32 p = 0, li = 0; p < sv->procs; p++) {
 		/* Even shares, each within per_proc since procs was sized so. */
 		u32 in_proc = (sv->o->count - id + (sv->procs - p) - 1) / (sv->procs - p);
@@ -755,9 +792,10 @@ static void sv_tick(struct spawn *sv)
 		const char *why = NULL;
 		bool mem_read = meminfo_read(&m) == 0;
 		bool pids_short = host_pids_left() < PID_RESERVE;
+		u32 hold_at = sv->o->mem_budget > PARK_MARGIN ? sv->o->mem_budget - PARK_MARGIN : 0;
 
 		if (sv->o->park != PARK_NEVER && !sv->held &&
-		    ((mem_read && meminfo_used_pct(&m) >= sv->o->mem_budget - PARK_MARGIN) || pids_short)) {
+		    ((mem_read && meminfo_used_pct(&m) >= hold_at) || pids_short)) {
 			sv->held = true;
 			for (u32 i = 0; i < sv->nlinks; i++)
 				spawn_link_send(sv, &sv->links[i], "0 hold\n");
@@ -822,9 +860,17 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 	case K_LINK_READ:
 		sv_link_read(sv, &sv->links[idx], res);
 		return;
-	case K_LINK_READ + 100:
+	case K_LINK_READ + 100: {
+		size_t held = link_held(&sv->links[idx]);
+
 		sv->links[idx].poll_busy = false;
 		link_arm(sv, &sv->links[idx]);
+		link_fit(sv, &sv->links[idx], held);
+		return;
+	}
+	case K_ACCEPT_WAIT:
+		sv->accept_busy = false;
+		control_accept_arm(sv);
 		return;
 	case K_SIGNAL: {
 		struct signalfd_siginfo *si = (void *)sv->sigbuf;
@@ -891,12 +937,6 @@ static void sv_free(struct spawn *sv)
 			close(sv->conns[i].fd);
 		free(sv->conns[i].out.buf);
 	}
-	for (u32 i = 0; sv->pend && i < sv->npend; i++) {
-		free(sv->pend[i].text.buf);
-		for (u32 k = 0; sv->pend[i].parts && k < sv->nlinks; k++)
-			free(sv->pend[i].parts[k].buf);
-		free(sv->pend[i].parts);
-	}
 	for (u32 i = 0; sv->links && i < sv->nlinks; i++) {
 		free(sv->links[i].out.buf);
 		line_buf_free(&sv->links[i].lines);
@@ -909,6 +949,8 @@ static void sv_free(struct spawn *sv)
 		close(sv->log_fd);
 	if (sv->dir_fd >= 0)
 		close(sv->dir_fd);
+	if (sv->spare_fd >= 0)
+		close(sv->spare_fd);
 	if (sv->kvm.fd > 0)
 		kvm_close(&sv->kvm);
 	free(sv->conns);
@@ -930,7 +972,7 @@ int spawn_main(const struct spawn_opts *o)
 	int status = 0;
 
 	sv->o = o;
-	sv->listen_fd = sv->sig_fd = sv->log_fd = sv->dir_fd = -1;
+	sv->listen_fd = sv->sig_fd = sv->log_fd = sv->dir_fd = sv->spare_fd = -1;
 	sv->tty = isatty(STDERR_FILENO);
 	for (int i = 0, upto = 0; i < o->nguest; i++) {
 		if (loader_open(o->guest[i], &sv->images[i].img, err, sizeof(err)) < 0) {
@@ -951,6 +993,11 @@ int spawn_main(const struct spawn_opts *o)
 	sv->conns = calloc(MAX_CONNS, sizeof(*sv->conns));
 	sv->npend = MAX_CONNS + 16;
 	sv->pend = calloc(sv->npend, sizeof(*sv->pend));
+	if (!sv->gflags || !sv->boot_us || !sv->watchers || !sv->conns || !sv->pend) {
+		fprintf(stderr, "kvmlite: out of memory for the supervisor's tables of %u guests (%zu bytes each)\n",
+			o->count, 1 + sizeof(*sv->boot_us) + sizeof(*sv->watchers));
+		goto fail;
+	}
 	snprintf(sv->stop_reason, sizeof(sv->stop_reason), "running");
 	/* One log for all workers: O_APPEND makes each batch land whole. */
 	if (o->log && (sv->log_fd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
@@ -983,6 +1030,8 @@ int spawn_main(const struct spawn_opts *o)
 	if (sv->log_fd >= 0)
 		close(sv->log_fd);
 	sv->log_fd = -1;
+	/* An fd kept in reserve, for the moment all others are in use (control_accepted). */
+	sv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	sv->sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sandbox_ring_init(&sv->ring, 256, SANDBOX_SUPERVISOR, !o->no_sandbox, NULL, 0) < 0) {
 		fprintf(stderr, "kvmlite: io_uring_queue_init: %s\n", strerror(errno));

@@ -21,13 +21,19 @@
 #define WORKER_VMS   1000	  /* KVM VMs per worker process the default worker count aims at */
 #define WORKERS_MAX  64		  /* default worker processes at most */
 #define PARK_MARGIN  5		  /* --park auto holds the VM count this many points below --mem-budget */
+#define ACCEPT_PAUSE 100000000	  /* ns: a failed accept() with no spare fd is tried again after this */
+#define LINK_KEEP    65536	  /* a link's buffers keep this much once a long answer has gone through */
 
-/* io_uring user_data: kind in the top byte, generation, index */
-enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK };
-#define UD(kind, gen, idx) (((u64)(kind) << 56) | ((u64)((gen)&0xffffff) << 32) | (u32)(idx))
+/*
+ * io_uring user_data: kind in the top byte, then a connection's whole
+ * 32-bit generation (a completion for an earlier connection in the same
+ * slot is recognised by it), then the index of the connection or link.
+ */
+enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK, K_ACCEPT_WAIT };
+#define UD(kind, gen, idx) (((u64)(kind) << 56) | ((u64)(u32)(gen) << 24) | ((u32)(idx)&0xffffff))
 #define UD_KIND(ud)	   ((int)((ud) >> 56))
-#define UD_GEN(ud)	   ((u32)(((ud) >> 32) & 0xffffff))
-#define UD_IDX(ud)	   ((u32)(ud))
+#define UD_GEN(ud)	   ((u32)((ud) >> 24))
+#define UD_IDX(ud)	   ((u32)(ud)&0xffffff)
 
 /* A growable output buffer written with non-blocking write(): the kernel
  * never holds a pointer into it, so it may move. */
@@ -53,7 +59,8 @@ struct link {
 struct conn {
 	int fd;
 	u32 gen;
-	bool used, read_busy, poll_busy, closing, waiting; /* waiting: an answer is owed */
+	bool used, read_busy, poll_busy, closing, waiting; /* waiting: an answer is owed... */
+	u32 tag;					   /* ...to the request with this tag */
 	bool watching;
 	u32 watch_id;
 	size_t rlen, rpos;
@@ -62,7 +69,12 @@ struct conn {
 	struct outbuf out;
 };
 
-/* A request forwarded to one shard, or fanned out to all of them. */
+/*
+ * A request forwarded to one shard, or fanned out to them. Its answer is
+ * put straight into its connection's buffer as it comes, so that an
+ * answer is held once and counts against the clients' limits; only
+ * counts and stats are summed here first.
+ */
 enum { PEND_FORWARD, PEND_COUNTS, PEND_RANGES, PEND_STATS };
 #define PEND_SUMS 25 /* counters a stats answer sums over the shards */
 struct pending {
@@ -71,10 +83,9 @@ struct pending {
 	u32 remaining;
 	u64 links_asked[MAX_LINKS / 64]; /* which shards still owe a part */
 	int kind;			 /* PEND_*: how the shards' answers are put together */
-	bool failed;
 	u64 sums[PEND_SUMS];
-	struct outbuf *parts; /* PEND_RANGES: each shard's ranges */
-	struct outbuf text;
+	char state[16]; /* PEND_RANGES: the state asked for; shards are asked in turn */
+	bool comma;	/* PEND_RANGES: some ranges were written */
 };
 
 struct spawn {
@@ -99,8 +110,12 @@ struct spawn {
 	u32 fail_count[8];
 	struct conn *conns;
 	u32 nconns;
-	size_t out_held;     /* bytes held by all connections' answer buffers */
+	size_t out_held;     /* bytes held for clients: answer buffers, and the links' while they carry theirs */
 	u32 clients_dropped; /* clients hung up on for not reading their answers */
+	u32 accept_errors;   /* accept() failures (EMFILE: the supervisor's fds are all in use) */
+	int spare_fd;	     /* given up at the fd limit to accept a client and refuse it (control_accepted) */
+	bool refusing;	     /* the spare was given up: the next client accepted is refused */
+	struct __kernel_timespec accept_ts; /* a pause before accept() is tried again */
 	struct pending *pend;
 	u32 npend, next_tag;
 	int listen_fd, sig_fd, log_fd;
