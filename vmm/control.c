@@ -750,7 +750,9 @@ void control_answer(struct spawn *sv, struct link *l, char *line, size_t len)
 			p->comma = true;
 		}
 		control_arm(sv, c); /* what it has so far is on its way */
-		if (pend_ask(sv, p, li + 1, ask, (size_t)n))
+		if (!c->used)
+			return; /* it was dropped meanwhile, and closed: its request ended with it */
+		if (!c->closing && pend_ask(sv, p, li + 1, ask, (size_t)n))
 			return; /* the next shard's ranges follow */
 		conn_reply(sv, c, "\n", 1);
 	} else {

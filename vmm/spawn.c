@@ -73,12 +73,7 @@ static void link_arm(struct spawn *sv, struct link *l)
  * against the clients' limit, and once empty they give back what a long
  * line made them take.
  */
-static size_t link_held(const struct link *l)
-{
-	return l->lines.cap + l->out.cap;
-}
-
-static void link_fit(struct spawn *sv, struct link *l, size_t held)
+static void link_fit(struct spawn *sv, struct link *l)
 {
 	if (!l->lines.len && l->lines.cap > LINK_KEEP)
 		line_buf_free(&l->lines);
@@ -86,13 +81,14 @@ static void link_fit(struct spawn *sv, struct link *l, size_t held)
 		free(l->out.buf);
 		l->out = (struct outbuf){ 0 };
 	}
-	sv->out_held += link_held(l) - held;
+	sv->out_held -= l->held;
+	l->held = l->lines.cap + l->out.cap;
+	sv->out_held += l->held;
 }
 
 void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
 {
 	char tmp[PROTO_LINE_MAX + 64];
-	size_t held = link_held(l);
 	va_list ap;
 	int n;
 
@@ -103,7 +99,7 @@ void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
 	va_end(ap);
 	outbuf_put(&l->out, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 	link_arm(sv, l);
-	link_fit(sv, l, held);
+	link_fit(sv, l);
 }
 
 static void sv_check_booted(struct spawn *sv);
@@ -209,8 +205,6 @@ static void sv_link_dead(struct spawn *sv, struct link *l)
 
 static void sv_link_read(struct spawn *sv, struct link *l, int res)
 {
-	size_t held = link_held(l);
-
 	l->read_busy = false;
 	if (res <= 0) {
 		sv_link_dead(sv, l);
@@ -218,7 +212,7 @@ static void sv_link_read(struct spawn *sv, struct link *l, int res)
 	}
 	line_buf_feed(&l->lines, l->rbuf, (size_t)res, sv_shard_line, (void *[]){ sv, l });
 	link_arm(sv, l);
-	link_fit(sv, l, held);
+	link_fit(sv, l);
 }
 
 /* A worker process died: its guests are lost, the others go on. */
@@ -860,14 +854,11 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 	case K_LINK_READ:
 		sv_link_read(sv, &sv->links[idx], res);
 		return;
-	case K_LINK_READ + 100: {
-		size_t held = link_held(&sv->links[idx]);
-
+	case K_LINK_READ + 100:
 		sv->links[idx].poll_busy = false;
 		link_arm(sv, &sv->links[idx]);
-		link_fit(sv, &sv->links[idx], held);
+		link_fit(sv, &sv->links[idx]);
 		return;
-	}
 	case K_ACCEPT_WAIT:
 		sv->accept_busy = false;
 		control_accept_arm(sv);

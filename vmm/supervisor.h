@@ -53,6 +53,7 @@ struct link {
 	bool dead, read_busy, poll_busy;
 	struct line_buf lines;
 	struct outbuf out;
+	size_t held; /* of lines and out, what is counted in out_held (spawn.c, link_fit) */
 	u8 rbuf[65536];
 };
 
