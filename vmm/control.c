@@ -403,8 +403,21 @@ void control_arm(struct spawn *sv, struct conn *c)
 		c->poll_busy = true;
 	}
 	conn_out_fit(sv, c);
+	/* Nothing is read while a request is pending (one at a time), so a
+	 * client that hangs up would not be seen before its answer came, up
+	 * to 5 s later: a poll with no events watches for the hang-up
+	 * (io_uring always reports POLLHUP and POLLRDHUP). */
+	if (c->waiting && !c->hup_busy && !c->half_closed && !c->closing) {
+		sqe = spawn_sqe(sv);
+		io_uring_prep_poll_add(sqe, c->fd, 0);
+		io_uring_sqe_set_data64(sqe, UD(K_CONN_HUP, c->gen, i));
+		c->hup_busy = true;
+	}
 	if (c->closing && !c->out.len && !c->read_busy && !c->poll_busy) {
-		conn_close(sv, c);
+		if (c->hup_busy)
+			shutdown(c->fd, SHUT_RDWR); /* ends the watch; closed when it completes */
+		else
+			conn_close(sv, c);
 		return;
 	}
 	/* Read more only when the buffered lines are done and there is room. */
@@ -414,6 +427,35 @@ void control_arm(struct spawn *sv, struct conn *c)
 		io_uring_sqe_set_data64(sqe, UD(K_CONN_READ, c->gen, i));
 		c->read_busy = true;
 	}
+}
+
+/*
+ * A poll of a client's socket completed (K_CONN_POLL: room to write;
+ * K_CONN_HUP: the hang-up watch). io_uring reports POLLRDHUP whatever was
+ * asked: a client that only shut down its writing (it may still read its
+ * answers) would complete either poll again at once, and re-arming it
+ * would spin. So the watch ends there, and a client that stopped both
+ * writing and reading is written to again after a pause.
+ */
+void control_polled(struct spawn *sv, struct conn *c, bool hup, int res)
+{
+	bool gone = res > 0 && (res & (POLLHUP | POLLERR));
+	bool half = res > 0 && (res & POLLRDHUP) && !gone;
+
+	if (hup) {
+		c->hup_busy = false;
+		c->closing |= gone; /* its pending request ends with it (conn_close) */
+		c->half_closed |= half;
+	} else if (half && !(res & POLLOUT)) {
+		struct io_uring_sqe *sqe = spawn_sqe(sv);
+
+		io_uring_prep_timeout(sqe, &sv->pause_ts, 0, 0); /* poll_busy until it ends */
+		io_uring_sqe_set_data64(sqe, UD(K_CONN_POLL, c->gen, (u32)(c - sv->conns)));
+		return;
+	} else {
+		c->poll_busy = false;
+	}
+	control_arm(sv, c);
 }
 
 void control_accept_arm(struct spawn *sv)
@@ -433,8 +475,7 @@ static void control_accept_later(struct spawn *sv)
 {
 	struct io_uring_sqe *sqe = spawn_sqe(sv);
 
-	sv->accept_ts = (struct __kernel_timespec){ .tv_nsec = ACCEPT_PAUSE };
-	io_uring_prep_timeout(sqe, &sv->accept_ts, 0, 0);
+	io_uring_prep_timeout(sqe, &sv->pause_ts, 0, 0);
 	io_uring_sqe_set_data64(sqe, UD(K_ACCEPT_WAIT, 0, 0));
 	sv->accept_busy = true; /* until the pause ends (spawn.c re-arms) */
 }

@@ -833,21 +833,22 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 		control_accepted(sv, res);
 		return;
 	case K_CONN_READ:
-	case K_CONN_POLL: {
+	case K_CONN_POLL:
+	case K_CONN_HUP: {
 		struct conn *c = &sv->conns[idx];
 
 		if (!c->used || c->gen != UD_GEN(ud))
 			return;
-		if (UD_KIND(ud) == K_CONN_POLL) {
-			c->poll_busy = false;
-		} else {
-			c->read_busy = false;
-			if (res <= 0)
-				c->closing = true; /* the client went away (or half-closed) */
-			else
-				c->rlen += (size_t)res;
-			control_process(sv, c);
+		if (UD_KIND(ud) != K_CONN_READ) {
+			control_polled(sv, c, UD_KIND(ud) == K_CONN_HUP, res);
+			return;
 		}
+		c->read_busy = false;
+		if (res <= 0)
+			c->closing = true; /* the client went away (or half-closed) */
+		else
+			c->rlen += (size_t)res;
+		control_process(sv, c);
 		control_arm(sv, c);
 		return;
 	}
@@ -964,6 +965,7 @@ int spawn_main(const struct spawn_opts *o)
 
 	sv->o = o;
 	sv->listen_fd = sv->sig_fd = sv->log_fd = sv->dir_fd = sv->spare_fd = -1;
+	sv->pause_ts = (struct __kernel_timespec){ .tv_nsec = ACCEPT_PAUSE };
 	sv->tty = isatty(STDERR_FILENO);
 	for (int i = 0, upto = 0; i < o->nguest; i++) {
 		if (loader_open(o->guest[i], &sv->images[i].img, err, sizeof(err)) < 0) {

@@ -21,7 +21,7 @@
 #define WORKER_VMS   1000	  /* KVM VMs per worker process the default worker count aims at */
 #define WORKERS_MAX  64		  /* default worker processes at most */
 #define PARK_MARGIN  5		  /* --park auto holds the VM count this many points below --mem-budget */
-#define ACCEPT_PAUSE 100000000	  /* ns: a failed accept() with no spare fd is tried again after this */
+#define ACCEPT_PAUSE 100000000	  /* ns: until a failed accept(), or a write to a half-closed client, goes again */
 #define LINK_KEEP    65536	  /* a link's buffers keep this much once a long answer has gone through */
 
 /*
@@ -29,7 +29,7 @@
  * 32-bit generation (a completion for an earlier connection in the same
  * slot is recognised by it), then the index of the connection or link.
  */
-enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK, K_ACCEPT_WAIT };
+enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK, K_ACCEPT_WAIT, K_CONN_HUP };
 #define UD(kind, gen, idx) (((u64)(kind) << 56) | ((u64)(u32)(gen) << 24) | ((u32)(idx)&0xffffff))
 #define UD_KIND(ud)	   ((int)((ud) >> 56))
 #define UD_GEN(ud)	   ((u32)((ud) >> 24))
@@ -62,6 +62,8 @@ struct conn {
 	u32 gen;
 	bool used, read_busy, poll_busy, closing, waiting; /* waiting: an answer is owed... */
 	u32 tag;					   /* ...to the request with this tag */
+	bool hup_busy;					   /* a poll watches for a hang-up while it waits */
+	bool half_closed;				   /* it shut down its writing (it may still read) */
 	bool watching;
 	u32 watch_id;
 	size_t rlen, rpos;
@@ -116,7 +118,7 @@ struct spawn {
 	u32 accept_errors;   /* accept() failures (EMFILE: the supervisor's fds are all in use) */
 	int spare_fd;	     /* given up at the fd limit to accept a client and refuse it (control_accepted) */
 	bool refusing;	     /* the spare was given up: the next client accepted is refused */
-	struct __kernel_timespec accept_ts; /* a pause before accept() is tried again */
+	struct __kernel_timespec pause_ts; /* ACCEPT_PAUSE: before accept(), or a write to a client, is tried again */
 	struct pending *pend;
 	u32 npend, next_tag;
 	int listen_fd, sig_fd, log_fd;
@@ -145,6 +147,7 @@ void control_accept_arm(struct spawn *sv);
 void control_accepted(struct spawn *sv, int fd);
 void control_process(struct spawn *sv, struct conn *c);
 void control_arm(struct spawn *sv, struct conn *c);
+void control_polled(struct spawn *sv, struct conn *c, bool hup, int res);
 void control_answer(struct spawn *sv, struct link *l, char *line, size_t len);
 void control_watch_output(struct spawn *sv, u32 id, const char *data);
 
