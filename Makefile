@@ -83,6 +83,7 @@ integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/park.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/hostile.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/faults.sh
+	KVMLITE=$(BUILD)/kvmlite tests/integration/limits.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/cluster.sh
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
 		tests/integration/guests_qemu.sh build/guest

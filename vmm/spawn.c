@@ -68,6 +68,25 @@ static void link_arm(struct spawn *sv, struct link *l)
 	}
 }
 
+/*
+ * A link's buffers grow with what clients ask and are answered (a `list`
+ * of a big shard is one long line): what they hold counts in out_held,
+ * against the clients' limit, and once empty they give back what a long
+ * line made them take.
+ */
+static void link_fit(struct spawn *sv, struct link *l)
+{
+	if (!l->lines.len && l->lines.cap > LINK_KEEP)
+		line_buf_free(&l->lines);
+	if (!l->out.len && l->out.cap > LINK_KEEP) {
+		free(l->out.buf);
+		l->out = (struct outbuf){ 0 };
+	}
+	sv->out_held -= l->held;
+	l->held = l->lines.cap + l->out.cap;
+	sv->out_held += l->held;
+}
+
 void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
 {
 	char tmp[PROTO_LINE_MAX + 64];
@@ -81,6 +100,7 @@ void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
 	va_end(ap);
 	outbuf_put(&l->out, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 	link_arm(sv, l);
+	link_fit(sv, l);
 }
 
 static void sv_check_booted(struct spawn *sv);
@@ -194,6 +214,7 @@ static void sv_link_read(struct spawn *sv, struct link *l, int res)
 	}
 	line_buf_feed(&l->lines, l->rbuf, (size_t)res, sv_shard_line, (void *[]){ sv, l });
 	link_arm(sv, l);
+	link_fit(sv, l);
 }
 
 /* A worker process died: its guests are lost, the others go on. */
@@ -253,9 +274,11 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 
 	outbuf_printf(b,
 		      "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"resident\":%u,\"parked\":%u,"
-		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u",
+		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u,"
+		      "\"accept_errors\":%u",
 		      sv->o->count, sv->created, sv->booted, live, live > parked ? live - parked : 0, parked,
-		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park], sv->clients_dropped);
+		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park], sv->clients_dropped,
+		      sv->accept_errors);
 	outbuf_printf(b,
 		      ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"sandbox\":%s,\"cpu_max\":%u,"
 		      "\"worker_pids\":[",
@@ -653,8 +676,8 @@ static u32 sv_plan(struct spawn *sv)
 		if (sv->procs > MAX_LINKS)
 			sv->procs = MAX_LINKS;
 	}
-	if (sv->threads > (sv->o->count + sv->procs - 1) / sv->procs)
-		sv->threads = (sv->o->count + sv->procs - 1) / sv->procs;
+	if (sv->threads > ((u64)sv->o->count + sv->procs - 1) / sv->procs)
+		sv->threads = (u32)(((u64)sv->o->count + sv->procs - 1) / sv->procs);
 	sv->vm_per_shard = (u32)(vms / sv->threads);
 	if (sv->o->resident) {
 		u32 shards = sv->procs * sv->threads, want = (sv->o->resident + shards - 1) / shards;
@@ -712,7 +735,12 @@ static void worker_main(struct spawn *sv, u32 proc)
 	 * MMU notifiers (see ring_get in shard.c). */
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	close(sv->listen_fd); /* the supervisor's alone */
+	close(sv->dir_fd);
 	shards = calloc(sv->threads, sizeof(*shards));
+	if (!shards) {
+		fprintf(stderr, "kvmlite: worker %u: out of memory\n", proc);
+		_exit(1);
+	}
 	for (u32 i = 0; i < sv->nlinks; i++) {
 		struct link *l = &sv->links[i];
 
@@ -748,6 +776,10 @@ static int sv_fork_workers(struct spawn *sv, u32 per_proc)
 	sv->nlinks = sv->procs * sv->threads;
 	sv->links = calloc(sv->nlinks, sizeof(*sv->links));
 	sv->pids = calloc(sv->procs, sizeof(pid_t));
+	if (!sv->links || !sv->pids) {
+		sv->nlinks = sv->procs = 0; /* nothing to tear down */
+		return -1;		    /* errno: ENOMEM */
+	}
 	for (u32 p = 0, li = 0; p < sv->procs; p++) {
 		/* Even shares, each within per_proc since procs was sized so. */
 		u32 in_proc = (sv->o->count - id + (sv->procs - p) - 1) / (sv->procs - p);
@@ -877,9 +909,10 @@ static void sv_tick(struct spawn *sv)
 		const char *why = NULL;
 		bool mem_read = meminfo_read(&m) == 0;
 		bool pids_short = host_pids_left() < PID_RESERVE;
+		u32 hold_at = sv->o->mem_budget > PARK_MARGIN ? sv->o->mem_budget - PARK_MARGIN : 0;
 
 		if (sv->o->park != PARK_NEVER && !sv->held &&
-		    ((mem_read && meminfo_used_pct(&m) >= sv->o->mem_budget - PARK_MARGIN) || pids_short)) {
+		    ((mem_read && meminfo_used_pct(&m) >= hold_at) || pids_short)) {
 			sv->held = true;
 			for (u32 i = 0; i < sv->nlinks; i++)
 				spawn_link_send(sv, &sv->links[i], "0 hold\n");
@@ -923,21 +956,22 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 		control_accepted(sv, res);
 		return;
 	case K_CONN_READ:
-	case K_CONN_POLL: {
+	case K_CONN_POLL:
+	case K_CONN_HUP: {
 		struct conn *c = &sv->conns[idx];
 
 		if (!c->used || c->gen != UD_GEN(ud))
 			return;
-		if (UD_KIND(ud) == K_CONN_POLL) {
-			c->poll_busy = false;
-		} else {
-			c->read_busy = false;
-			if (res <= 0)
-				c->closing = true; /* the client went away (or half-closed) */
-			else
-				c->rlen += (size_t)res;
-			control_process(sv, c);
+		if (UD_KIND(ud) != K_CONN_READ) {
+			control_polled(sv, c, UD_KIND(ud) == K_CONN_HUP, res);
+			return;
 		}
+		c->read_busy = false;
+		if (res <= 0)
+			c->closing = true; /* the client went away (or half-closed) */
+		else
+			c->rlen += (size_t)res;
+		control_process(sv, c);
 		control_arm(sv, c);
 		return;
 	}
@@ -947,6 +981,11 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 	case K_LINK_READ + 100:
 		sv->links[idx].poll_busy = false;
 		link_arm(sv, &sv->links[idx]);
+		link_fit(sv, &sv->links[idx]);
+		return;
+	case K_ACCEPT_WAIT:
+		sv->accept_busy = false;
+		control_accept_arm(sv);
 		return;
 	case K_SIGNAL: {
 		struct signalfd_siginfo *si = (void *)sv->sigbuf;
@@ -973,8 +1012,10 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 static void sv_teardown(struct spawn *sv)
 {
 	/* KVM frees a VM in about a millisecond here, one after another per
-	 * worker: 20,000 guests take a while. Past this, a worker is killed
-	 * (the kernel still frees what it held). */
+	 * worker: 20,000 guests take a while. Past this, the supervisor stops
+	 * waiting: a worker still there dies with it (PR_SET_PDEATHSIG), and
+	 * the kernel still frees what it held. The supervisor signals no
+	 * process itself (docs/security.md). */
 	u64 deadline = clock_now() + 120000000000ull;
 
 	if (sv->tty && !sv->o->json)
@@ -990,16 +1031,11 @@ static void sv_teardown(struct spawn *sv)
 	for (u32 p = 0; p < sv->procs; p++) {
 		int status;
 
-		while (sv->pids[p] > 0) {
+		while (sv->pids[p] > 0 && clock_now() < deadline) {
 			pid_t r = waitpid(sv->pids[p], &status, WNOHANG);
 
 			if (r == sv->pids[p] || (r < 0 && errno == ECHILD))
 				break;
-			if (clock_now() > deadline) {
-				kill(sv->pids[p], SIGKILL);
-				waitpid(sv->pids[p], &status, 0);
-				break;
-			}
 			usleep(10000);
 		}
 		sv->pids[p] = 0;
@@ -1016,12 +1052,6 @@ static void sv_free(struct spawn *sv)
 			close(sv->conns[i].fd);
 		free(sv->conns[i].out.buf);
 	}
-	for (u32 i = 0; sv->pend && i < sv->npend; i++) {
-		free(sv->pend[i].text.buf);
-		for (u32 k = 0; sv->pend[i].parts && k < sv->nlinks; k++)
-			free(sv->pend[i].parts[k].buf);
-		free(sv->pend[i].parts);
-	}
 	for (u32 i = 0; sv->links && i < sv->nlinks; i++) {
 		free(sv->links[i].out.buf);
 		line_buf_free(&sv->links[i].lines);
@@ -1032,6 +1062,10 @@ static void sv_free(struct spawn *sv)
 		close(sv->sig_fd);
 	if (sv->log_fd >= 0)
 		close(sv->log_fd);
+	if (sv->dir_fd >= 0)
+		close(sv->dir_fd);
+	if (sv->spare_fd >= 0)
+		close(sv->spare_fd);
 	if (sv->kvm.fd > 0)
 		kvm_close(&sv->kvm);
 	free(sv->conns);
@@ -1054,7 +1088,8 @@ int spawn_main(const struct spawn_opts *o)
 	int status = 0;
 
 	sv->o = o;
-	sv->listen_fd = sv->sig_fd = sv->log_fd = -1;
+	sv->listen_fd = sv->sig_fd = sv->log_fd = sv->dir_fd = sv->spare_fd = -1;
+	sv->pause_ts = (struct __kernel_timespec){ .tv_nsec = ACCEPT_PAUSE };
 	sv->tty = isatty(STDERR_FILENO);
 	for (int i = 0, upto = 0; i < o->nguest; i++) {
 		if (loader_open(o->guest[i], &sv->images[i].img, err, sizeof(err)) < 0) {
@@ -1075,6 +1110,11 @@ int spawn_main(const struct spawn_opts *o)
 	sv->conns = calloc(MAX_CONNS, sizeof(*sv->conns));
 	sv->npend = MAX_CONNS + 16;
 	sv->pend = calloc(sv->npend, sizeof(*sv->pend));
+	if (!sv->gflags || !sv->boot_us || !sv->watchers || !sv->conns || !sv->pend) {
+		fprintf(stderr, "kvmlite: out of memory for the supervisor's tables of %u guests (%zu bytes each)\n",
+			o->count, 1 + sizeof(*sv->boot_us) + sizeof(*sv->watchers));
+		goto fail;
+	}
 	snprintf(sv->stop_reason, sizeof(sv->stop_reason), "running");
 	/* One log for all workers: O_APPEND makes each batch land whole. */
 	if (o->log && (sv->log_fd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
@@ -1104,14 +1144,20 @@ int spawn_main(const struct spawn_opts *o)
 	if (sv_fork_workers(sv, per) < 0) {
 		fprintf(stderr, "kvmlite: starting workers: %s\n", strerror(errno));
 		sv_teardown(sv);
-		unlink(sv->path);
+		control_unlink(sv);
 		goto fail;
 	}
+	/* The workers write the log; the supervisor writes to no file. */
+	if (sv->log_fd >= 0)
+		close(sv->log_fd);
+	sv->log_fd = -1;
+	/* An fd kept in reserve, for the moment all others are in use (control_accepted). */
+	sv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	sv->sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (sandbox_ring_init(&sv->ring, 256, SANDBOX_SUPERVISOR, !o->no_sandbox) < 0) {
+	if (sandbox_ring_init(&sv->ring, 256, SANDBOX_SUPERVISOR, !o->no_sandbox, NULL, 0) < 0) {
 		fprintf(stderr, "kvmlite: io_uring_queue_init: %s\n", strerror(errno));
 		sv_teardown(sv);
-		unlink(sv->path);
+		control_unlink(sv);
 		goto fail;
 	}
 	if (!o->json)
@@ -1123,12 +1169,18 @@ int spawn_main(const struct spawn_opts *o)
 	sv_signal_arm(sv);
 	sv_tick_arm(sv);
 	/* Everything is open that the supervisor will ever open, but /proc
-	 * files; from here on it serves clients and watches workers. */
-	if (!o->no_sandbox && sandbox_enter(SANDBOX_SUPERVISOR, err, sizeof(err)) < 0) {
+	 * files; from here on it serves clients and watches workers, and
+	 * writes only to stdout, stderr and the files it was given. */
+	int out_fds[1];
+	struct sandbox_grant grant = { .dir = sv->dir_fd, .out = out_fds };
+
+	if (times)
+		out_fds[grant.nout++] = fileno(times);
+	if (!o->no_sandbox && sandbox_enter_supervisor(&grant, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
 		io_uring_queue_exit(&sv->ring);
 		sv_teardown(sv);
-		unlink(sv->path);
+		control_unlink(sv);
 		goto fail;
 	}
 	sandbox_probe(SANDBOX_SUPERVISOR);
@@ -1153,7 +1205,7 @@ int spawn_main(const struct spawn_opts *o)
 		sv_boot_times_write(sv, times);
 	close(sv->listen_fd);
 	sv->listen_fd = -1;
-	unlink(sv->path);
+	control_unlink(sv);
 	/* The ring goes first: its pending reads hold the shard sockets open,
 	 * and the workers wait for those to close before they end. */
 	io_uring_queue_exit(&sv->ring);
