@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "kvm.h"
 
 /* Every capability the VMM depends on, and why. */
@@ -71,6 +72,16 @@ int kvm_open(struct kvm *kvm, char *err, size_t errlen)
 		goto fail;
 	}
 	kvm_find_backend(kvm);
+	/*
+	 * What a guest can reach of the MSRs: with these two, only what vm.c
+	 * allows (default deny, the rest answered with #GP from userspace);
+	 * without them parking must find and carry every MSR a guest can
+	 * change (park.c). KVMLITE_FAULT=msr_filter:1:1 pretends they are
+	 * absent, so the tests check that way too.
+	 */
+	kvm->msr_filter = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) > 0 &&
+			  ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0 && !fault_next("msr_filter");
+	kvm->pv_enforce = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0;
 	return 0;
 fail:
 	close(kvm->fd);

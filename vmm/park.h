@@ -6,18 +6,19 @@
 
 #include "vm.h"
 
-#define PARK_MSR_MAX 160 /* MSRs KVM_GET_MSR_INDEX_LIST may name (41 on kvm_pvm, ~60 on VT-x) */
+#define PARK_MSR_MAX 512 /* MSRs a guest may reach without the MSR filter (~270 on kvm_pvm) */
+#define PARK_MSR_IO  128 /* MSRs per KVM_GET/SET_MSRS call (KVM takes fewer than 256) */
 
 /*
- * The MSRs a vCPU has, with the values a freshly created vCPU holds. A
- * parked guest keeps only the MSRs it changed; a VM going back to the pool
- * gets those reset, so every guest starts on a vCPU as good as new.
+ * The MSRs a guest can change, with the values a freshly created vCPU
+ * holds (in msr[].data). None with the MSR filter (vm.c); without it,
+ * every MSR KVM serves in the blocks a guest can address. A parked guest
+ * keeps only the MSRs it changed; a VM going back to the pool gets those
+ * reset, so every guest starts on a vCPU as good as new.
  */
 struct msr_set {
 	u32 n;
-	u32 index[PARK_MSR_MAX];
-	u64 reset[PARK_MSR_MAX];
-	u32 tsc_khz; /* the guest TSC runs on while parked, at this rate */
+	struct kvm_msr_entry msr[PARK_MSR_MAX];
 };
 
 /*
@@ -41,8 +42,9 @@ struct park {
 	u8 data[];	/* xsave_len bytes, nmsrs struct kvm_msr_entry, out_len bytes */
 };
 
-/* Reads the MSR list from /dev/kvm and the reset values from a vCPU that has never run. */
-int park_msrs_probe(struct msr_set *m, int kvm_fd, int fresh_vcpu_fd);
+/* Finds the MSRs a guest can change, with their reset values, on a vCPU
+ * that has never run (see struct msr_set). -1 with errno. */
+int park_msrs_probe(struct msr_set *m, const struct kvm *kvm, int fresh_vcpu_fd);
 
 /* Saves vm's vCPU (the guest must be out of KVM_RUN) and out_len output
  * bytes from `out` (stream position out_from). NULL with errno on failure. */
@@ -54,6 +56,9 @@ int park_restore(struct vm *vm, const struct park *p);
 /* Resets the MSRs p's guest changed on the vCPU it leaves, so the next
  * guest finds reset values. -1 if one refuses: do not reuse that VM. */
 int park_reset_msrs(int vcpu_fd, const struct park *p, const struct msr_set *m);
+/* Makes a reused vCPU what a new one is: the state saved from a vCPU that
+ * never ran (`fresh`), and a TSC that counts from 0 now. -1 with errno. */
+int park_renew(struct vm *vm, const struct park *fresh);
 /* Bytes a parked guest's record takes. */
 size_t park_size(const struct park *p);
 

@@ -480,7 +480,7 @@ static int shard_vcpu_create(struct shard *s, struct vcpu *c, const char **what,
 		 * before a new guest boots on it: nothing of the last guest's
 		 * CPU state (mode, FPU, debug registers) may reach the next. */
 		s->msrs = malloc(sizeof(*s->msrs));
-		if (!s->msrs || park_msrs_probe(s->msrs, s->kvm->fd, c->fd) < 0 ||
+		if (!s->msrs || park_msrs_probe(s->msrs, s->kvm, c->fd) < 0 ||
 		    !(s->fresh = park_save(&probe, s->msrs, NULL, 0, 0))) {
 			shard_printf(s, "@fatal shard %u: parking is not possible on this host (%s): --park never\n",
 				     s->id, !s->msrs ? "out of memory" : strerror(errno));
@@ -746,7 +746,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 	t[3] = clock_now();
 	s->resident++;
 	what = "resetting a reused VM's vCPU";
-	if (c.used && park_restore(&g->vm, s->fresh) < 0)
+	if (c.used && park_renew(&g->vm, s->fresh) < 0)
 		goto fail;
 	/* A VM that will never carry another guest needs no VM fd: every fd
 	 * kept counts against RLIMIT_NOFILE. */
