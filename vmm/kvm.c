@@ -73,15 +73,14 @@ int kvm_open(struct kvm *kvm, char *err, size_t errlen)
 	}
 	kvm_find_backend(kvm);
 	/*
-	 * What a guest can reach of the MSRs: with these two, only what vm.c
-	 * allows (default deny, the rest answered with #GP from userspace);
-	 * without them parking must find and carry every MSR a guest can
-	 * change (park.c). KVMLITE_FAULT=msr_filter:1:1 pretends they are
-	 * absent, so the tests check that way too.
+	 * With these two a guest reaches only the MSRs vm.c allows (default
+	 * deny, the rest answered with #GP from userspace); without them
+	 * (Linux < 5.10) no VM is handed from guest to guest (park.c).
+	 * KVMLITE_FAULT=msr_filter:1:1 pretends they are absent, for tests.
 	 */
 	kvm->msr_filter = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) > 0 &&
 			  ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0 && !fault_next("msr_filter");
-	kvm->pv_enforce = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) > 0;
+	kvm->triple_fault_event = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_TRIPLE_FAULT_EVENT) > 0;
 	return 0;
 fail:
 	close(kvm->fd);
