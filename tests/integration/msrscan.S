@@ -9,11 +9,11 @@
  * IVT vector 13: the handler skips the 2-byte instruction and sets BL.
  * An MSR that reads two different values in a row (a clock) counts as
  * "ticking": only that goes into the hash, not its value. Each mark is
- * the first of these that wrmsr takes, all derived from i = ESI + 1 and
- * with bit 0 clear (which would enable kvmclock, async PF and the like):
- * (i << 32 | i << 12), a memory type in every byte (0x06 or 0x04 by the
- * parity of ESI: PAT, fixed MTRRs), the same type with the MTRR enable
- * bits (0xc06, 0xc04: MTRRdefType), all ones (MCi_CTL), zero.
+ * the first of these that wrmsr takes: (i << 32 | i << 12) with
+ * i = ESI + 1, a memory type in every byte (0x06 or 0x04 by the parity of
+ * ESI: PAT, fixed MTRRs), the same type with the MTRR enable bits (0xc06,
+ * 0xc04: MTRRdefType), all ones (MCi_CTL), zero. The first three keep
+ * bit 0 clear, which would turn on kvmclock, async PF and the like.
  * tests/integration/park.sh compares these lines across guests, VMs and
  * park/resume. No firmware is needed (it programs its own PIC and PIT).
  */
@@ -228,8 +228,10 @@ putc:	push %dx
  * are left out: all of 0-0x1fff; of 0xc0000000-0xc0001fff and
  * 0xc0010000-0xc0011fff the parts where Intel, AMD and KVM define MSRs
  * (EFER to TSC_AUX, AMD's PMU and MCA, HWCR to OSVW, the *_CFG and IBS
- * MSRs); Hyper-V's; KVM's and PVM's. park.c's probe (without the MSR
- * filter) reads the whole blocks and finds nothing KVM serves outside these.
+ * MSRs); Hyper-V's; KVM's and PVM's. Reading the whole blocks from the
+ * host (KVM_GET_MSRS, as fuzz_park.c does) finds nothing KVM serves
+ * outside these on kvm_pvm. With the MSR filter it does not matter: it
+ * denies every number not allowed, scanned here or not.
  */
 ranges:
 	.long 0x00000000
