@@ -108,7 +108,8 @@ static u32 msrs_get(int fd, struct kvm_msr_entry *e, u32 n)
 	return done;
 }
 
-/* Every MSR a vCPU that never ran lets the host read, in the blocks where KVM serves any (as park.c once probed). */
+/* Every MSR a vCPU that never ran lets the host read, in the blocks where KVM serves any: hidden from
+ * guests by the MSR filter, these must still be a new vCPU's on a reused one. */
 static void msrs_find(int fd)
 {
 	static const u32 blocks[][2] = {
