@@ -775,13 +775,17 @@ fail:
 	return 0;
 }
 
-static void shard_create_some(struct shard *s)
+/* Creates up to CREATE_BATCH guests; false when no VM could be had for the
+ * next (every VM carries a guest that is running or held back). */
+static bool shard_create_some(struct shard *s)
 {
 	for (int n = 0; n < CREATE_BATCH && s->created < s->count && !s->create_stop; n++) {
 		struct guest *g = &s->g[s->created];
 
-		if (guest_start(s, g, s->first + s->created) < 0)
-			break; /* every VM is busy: go on when one halts */
+		if (guest_start(s, g, s->first + s->created) < 0) {
+			shard_report(s);
+			return false; /* go on when a guest halts, or its CPU period ends */
+		}
 		s->created++;
 		g->created = true;
 		if (g->vm.state == VM_ENDED)
@@ -790,6 +794,7 @@ static void shard_create_some(struct shard *s)
 			runq_push(s, g);
 	}
 	shard_report(s);
+	return true;
 }
 
 /*
@@ -1336,15 +1341,17 @@ void *shard_main(void *arg)
 	s->cpu_mark = thread_cpu_now();
 	while (!s->stopping) {
 		struct guest *g;
+		bool creating;
 		u64 cpu;
 
 		shard_reap(s);
 		if (s->stopping)
 			break;
 		shard_fire_due(s);
-		if (s->created < s->count && !s->create_stop && s->runq_len < 64) {
+		creating = s->created < s->count && !s->create_stop;
+		if (creating && s->runq_len < 64) {
 			cpu = shard_nobody_begin(s);
-			shard_create_some(s);
+			creating = shard_create_some(s);
 			shard_nobody_end(s, cpu);
 		}
 		g = runq_pop(s);
@@ -1358,7 +1365,10 @@ void *shard_main(void *arg)
 			io_uring_submit(&s->ring);
 			continue;
 		}
-		if (s->created < s->count && !s->create_stop)
+		/* More to create, and a VM for it: go on. With none to be had,
+		 * sleep like an idle shard: what frees one (a guest's halt, the
+		 * end of a throttled guest's period) wakes this loop. */
+		if (creating)
 			continue;
 		if (shard_refill_pool(s)) { /* nobody's work: making a VM, parking */
 			io_uring_submit(&s->ring); /* then look for commands before the next */

@@ -181,6 +181,27 @@ check "stats shows resident ($res <= 100) and parked ($prk) apart, adding up to 
 check "the summary names resident and parked guests apart" "stop_spawn; grep -q 'resident (on a KVM VM), [0-9]* parked' '$T/spawn.out'" \
 	"$(cat "$T/spawn.out")"
 
+# ---- no VM to be had: the shard waits for one, it does not spin ----
+# Guest 0 spins on the one VM (--resident 1) and never halts; guest 1 cannot
+# be created until it does. Between guest 0's slices (at most 20% of a CPU,
+# --cpu-max) the shard has nothing to do and must sleep: its worker's CPU
+# time (/proc) is its guest's share and a little more. (A shard that spun on
+# the creation it could not make used 630 per mille here; a spin takes all
+# the CPU it is given, so the bound is far from both.)
+"$KVMLITE" spawn 2 --guest spin --resident 1 --workers 1 --socket "$SOCK" >"$T/spawn.out" 2>"$T/spawn.err" &
+spawn_pid=$!
+running0() { ctl info 0 2>/dev/null | grep -q '^running'; }
+wait_for 60 running0
+wpid=$(ctl stats --json | sed 's/.*"worker_pids":\[\([0-9]*\).*/\1/')
+t0=$(date +%s%N) c0=$(awk '{print $14 + $15}' "/proc/$wpid/stat")
+sleep 2
+c1=$(awk '{print $14 + $15}' "/proc/$wpid/stat") t1=$(date +%s%N)
+pm=$(((c1 - c0) * 10000000000 / (t1 - t0))) # per mille of a CPU (ticks of 10 ms)
+check "a shard that can get no VM for its next guest sleeps meanwhile (worker $pm per mille of a CPU, at most 400)" \
+	"[ $pm -le 400 ] && ctl info 1 | grep -q '^creating'" "$(ctl info 1)"
+check "and answers meanwhile" "[ \"\$(ctl info 0 | cut -d' ' -f1)\" = running ]"
+stop_spawn
+
 # ---- a guest whose VM cannot be given back: failed with its reason, kept, retried; the others unaffected ----
 # Its next 6 resumes fail. It is retried after 100 ms, then 200, 400, 800,
 # 1,600 and 3,200 ms: it stays failed for 6.3 s after the first, time enough
