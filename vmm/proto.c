@@ -140,13 +140,14 @@ static int fail(const char **err, const char *why)
 	return -1;
 }
 
+const char *const proto_states[] = { "running", "halted", "parked", "ended", "failed", "lost", "booted", NULL };
+
 int proto_parse(const char *line, size_t len, struct proto_req *req, const char **err)
 {
 	static const char *const cmds[] = {
 		[PROTO_SEND] = "send", [PROTO_REQ] = "req",   [PROTO_READ] = "read",   [PROTO_WATCH] = "watch",
 		[PROTO_LIST] = "list", [PROTO_INFO] = "info", [PROTO_STATS] = "stats", [PROTO_STOP] = "stop",
 	};
-	static const char *const states[] = { "running", "halted", "parked", "ended", "failed", "lost", "booted" };
 	const char *rest, *tail;
 	size_t wlen, rest_len, tail_len;
 	int cmd;
@@ -164,7 +165,7 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, const char 
 	if (req->cmd == PROTO_LIST || req->cmd == PROTO_STATS) {
 		if (!rest)
 			return 0;
-		if (req->cmd == PROTO_STATS || lookup(states, ARRAY_SIZE(states), rest, rest_len) < 0)
+		if (req->cmd == PROTO_STATS || lookup(proto_states, ARRAY_SIZE(proto_states) - 1, rest, rest_len) < 0)
 			return fail(err, "bad argument");
 		req->arg = rest;
 		req->arg_len = rest_len;

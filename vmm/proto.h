@@ -34,6 +34,9 @@ enum proto_cmd {
 	PROTO_STOP,  /* stop [ID] */
 };
 
+/* The STATEs `list STATE` takes, NULL-terminated ("booted" is not a state but a milestone). */
+extern const char *const proto_states[];
+
 struct proto_req {
 	enum proto_cmd cmd;
 	bool has_id;

@@ -150,6 +150,9 @@ int sandbox_enter(enum sandbox_role role, char *err, size_t errlen)
 	/* stdio asks whether stdout is a terminal before its first write. */
 	if (rc == 0 && (role == SANDBOX_RUN || role == SANDBOX_SUPERVISOR))
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1_64(SCMP_CMP_EQ, TCGETS));
+	/* The status line and the summary fit the terminal's width. */
+	if (rc == 0 && role == SANDBOX_SUPERVISOR)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1_64(SCMP_CMP_EQ, TIOCGWINSZ));
 	if (rc == 0) {
 		what = "seccomp_load";
 		rc = seccomp_load(ctx);

@@ -44,7 +44,8 @@ struct link {
 	u32 first, count, created;
 	u32 parked;	   /* its guests parked now, as it last said */
 	u64 parked_bytes;  /* and what they take */
-	u64 staged, stage_ns[NSTAGES]; /* boot stage times summed over its booted guests */
+	u64 staged, stage_ns[NSTAGES]; /* boot stage times: the first byte's summed over its booted guests */
+	u64 created_staged;	       /* and the others' over the guests it created */
 	bool dead, read_busy, poll_busy;
 	struct line_buf lines;
 	struct outbuf out;
@@ -94,6 +95,7 @@ struct spawn {
 #define G_FAILED 4
 #define G_LOST	 8
 	u32 booted, ended, failed, lost, created;
+	u32 settled; /* guests that booted, ended or were lost: each counted once, at the first */
 	u32 resume_failed; /* times a parked guest could not get a VM back */
 	u32 lost_live; /* lost guests that had been created (were live) */
 	char fail_reason[8][128];
