@@ -556,7 +556,7 @@ static int print_answer(struct conn *c, const struct client_cmd *cmd, char **arg
 		kv_json(rest + n, false);
 		printf("}\n");
 	} else if (!strcmp(cmd->name, "stats") && fl->prometheus) {
-		static char text[METRICS_TEXT_MAX];
+		char text[METRICS_TEXT_MAX];
 		size_t n = metrics_format(rest, text, sizeof(text));
 
 		if (n == 0 || n >= sizeof(text))

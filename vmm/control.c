@@ -190,10 +190,13 @@ static struct pending *pend_new(struct spawn *sv, struct conn *c, int kind, u32 
 		if (tag == 0 || p->remaining)
 			continue;
 		free(p->text.buf);
-		*p = (struct pending){
-			.tag = tag, .conn = (u32)(c - sv->conns), .gen = c->gen, .remaining = remaining, .kind = kind
-		};
-		c->waiting = true;
+		*p = (struct pending){ .tag = tag,
+				       .conn = c ? (u32)(c - sv->conns) : PEND_NO_CONN,
+				       .gen = c ? c->gen : 0,
+				       .remaining = remaining,
+				       .kind = kind };
+		if (c)
+			c->waiting = true;
 		return p;
 	}
 	return NULL;
@@ -209,9 +212,13 @@ static struct pending *pend_find(struct spawn *sv, u32 tag)
 /* The answer to a pending request is complete: give it to its client. */
 static void pend_finish(struct spawn *sv, struct pending *p)
 {
-	struct conn *c = &sv->conns[p->conn];
+	struct conn *c = &sv->conns[p->conn == PEND_NO_CONN ? 0 : p->conn];
 
 	p->remaining = 0;
+	if (p->conn == PEND_NO_CONN) { /* the supervisor's own: "ok {JSON}\n" for the --metrics-file */
+		spawn_metrics_write(sv, p->text.buf + 3, p->text.len - 4);
+		return;
+	}
 	if (!c->used || c->gen != p->gen)
 		return; /* the client went away meanwhile */
 	conn_reply(sv, c, p->text.buf, p->text.len);
@@ -464,6 +471,41 @@ static void pend_gather(struct pending *p, u32 link, const char *rest, size_t le
 	}
 }
 
+/*
+ * The --metrics-file's refresh: the shards' counters are gathered as for a
+ * client's `stats`, and pend_finish() hands the answer to the writer. One
+ * at a time: a refresh still waiting for a shard is not asked again.
+ */
+void control_metrics_request(struct spawn *sv)
+{
+	static const char line[] = "stats";
+	struct pending *p;
+	u32 live = 0;
+
+	for (u32 i = 0; i < sv->npend; i++)
+		if (sv->pend[i].remaining && sv->pend[i].conn == PEND_NO_CONN)
+			return;
+	for (u32 i = 0; i < sv->nlinks; i++)
+		live += !sv->links[i].dead;
+	if (!live || !(p = pend_new(sv, NULL, PEND_STATS, live))) {
+		struct outbuf b = { 0 };
+		u64 none[PEND_SUMS] = { 0 };
+
+		/* no shard to ask: what the supervisor knows */
+		spawn_stats_json(sv, &b, none, stat_names, PEND_SUMS);
+		if (b.buf)
+			spawn_metrics_write(sv, b.buf, b.len);
+		free(b.buf);
+		return;
+	}
+	for (u32 i = 0; i < sv->nlinks; i++) {
+		if (sv->links[i].dead)
+			continue;
+		p->links_asked[i / 64] |= 1ull << (i % 64);
+		spawn_link_send(sv, &sv->links[i], "%u %s\n", p->tag, line);
+	}
+}
+
 /* ---- the socket ---- */
 
 /*
@@ -582,9 +624,14 @@ void control_answer(struct spawn *sv, struct link *l, char *line, size_t len)
 	} else if (p->kind == PEND_RANGES) {
 		for (u32 i = 0; p->parts && i < sv->nlinks; i++) {
 			if (p->parts[i].len) {
-				if (p->text.len > 3) /* after "ok " */
-					outbuf_put(&p->text, ",", 1);
-				outbuf_put(&p->text, p->parts[i].buf, p->parts[i].len);
+				/* shards hold consecutive ids: a range may go on in the next one */
+				char mid[PROTO_SEAM_MAX];
+				size_t keep, from = proto_ranges_seam(p->text.buf + 3, p->text.len - 3, p->parts[i].buf,
+								      p->parts[i].len, &keep, mid);
+
+				p->text.len = 3 + keep; /* after "ok " */
+				outbuf_put(&p->text, mid, strlen(mid));
+				outbuf_put(&p->text, p->parts[i].buf + from, p->parts[i].len - from);
 			}
 			free(p->parts[i].buf);
 		}

@@ -1,8 +1,12 @@
 /* metrics.c - the spawn's counters in the Prometheus text exposition format (docs/metrics.md). */
+#define _GNU_SOURCE /* renameat2 */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "metrics.h"
 #include "types.h"
@@ -116,7 +120,7 @@ static const char *json_skip(const char *p)
 /* The value of the top-level member `key` of the object at json: its start and length; false if absent. */
 static bool json_member(const char *json, const char *key, const char **val, size_t *vlen)
 {
-	const char *p = json + strspn(json, WS), *k, *v;
+	const char *p = json + strspn(json, WS), *k, *kend, *v;
 	size_t klen = strlen(key);
 
 	if (*p++ != '{')
@@ -126,12 +130,14 @@ static bool json_member(const char *json, const char *key, const char **val, siz
 		if (*p != '"')
 			return false;
 		k = p + 1;
-		if (!(p = json_skip(p)) || *p++ != ':')
+		if (!(p = json_skip(p)) || *p != ':')
 			return false;
+		kend = p; /* past the key's closing quote, and any space */
+		p++;
 		v = p + strspn(p, WS);
 		if (!(p = json_skip(v)))
 			return false;
-		if ((size_t)(p - k) == klen + 1 && !strncmp(k, key, klen)) {
+		if (!strncmp(k, key, klen) && k[klen] == '"' && k + klen + 1 + strspn(k + klen + 1, WS) == kend) {
 			*val = v;
 			*vlen = (size_t)(p - v);
 			while (*vlen && strchr(WS, v[*vlen - 1]))
@@ -218,4 +224,81 @@ size_t metrics_format(const char *json, char *out, size_t cap)
 			m->name, m->label ? "{" : "", m->label ? m->label : "", m->label ? "}" : "", x);
 	}
 	return n;
+}
+
+int metrics_file_open(struct metrics_file *m, const char *path, char *err, size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+
+	memset(m, 0, sizeof(*m));
+	m->dir_fd = m->fd[0] = m->fd[1] = -1;
+	m->exchange = true;
+	if (snprintf(m->path, sizeof(m->path), "%s", path) >= (int)sizeof(m->path) ||
+	    snprintf(m->name, sizeof(m->name), "%s", slash ? slash + 1 : path) >= (int)sizeof(m->name) || !m->name[0]) {
+		snprintf(err, errlen, "--metrics-file %s: not a file name", path);
+		return -1;
+	}
+	snprintf(m->tmp, sizeof(m->tmp), ".%s.tmp", m->name);
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+	if (snprintf(m->tmp_path, sizeof(m->tmp_path), "%.*s%s", slash ? (int)(slash + 1 - path) : 0, path, m->tmp) >=
+	    (int)sizeof(m->tmp_path)) {
+		snprintf(err, errlen, "--metrics-file %s: path too long", path);
+		return -1;
+	}
+	m->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* O_NOFOLLOW: a symlink put in our place is refused, not written through */
+	if (m->dir_fd >= 0)
+		m->fd[0] = openat(m->dir_fd, m->name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (m->fd[0] >= 0)
+		m->fd[1] = openat(m->dir_fd, m->tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (m->fd[1] < 0) {
+		snprintf(err, errlen, "--metrics-file %s: %s", path, strerror(errno));
+		metrics_file_close(m, false);
+		return -1;
+	}
+	return 0;
+}
+
+static int file_set(int fd, const char *text, size_t len)
+{
+	ssize_t n = pwrite(fd, text, len, 0);
+
+	if (n != (ssize_t)len) {
+		errno = n < 0 ? errno : ENOSPC;
+		return -1;
+	}
+	return ftruncate(fd, (off_t)len);
+}
+
+int metrics_file_write(struct metrics_file *m, const char *text, size_t len)
+{
+	int hidden = 1 - m->shown;
+
+	if (m->exchange) {
+		if (file_set(m->fd[hidden], text, len) < 0)
+			return -1;
+		if (renameat2(m->dir_fd, m->tmp, m->dir_fd, m->name, RENAME_EXCHANGE) == 0) {
+			m->shown = hidden;
+			return 0;
+		}
+		if (errno != EINVAL && errno != ENOSYS)
+			return -1;
+		m->exchange = false; /* this file system cannot swap names: rewrite in place from now on */
+	}
+	return file_set(m->fd[m->shown], text, len);
+}
+
+void metrics_file_close(struct metrics_file *m, bool remove)
+{
+	if (remove && m->fd[1] >= 0) {
+		unlink(m->path); /* by path: the sandbox lets the supervisor unlink, not unlinkat */
+		unlink(m->tmp_path);
+	}
+	for (int i = 0; i < 2; i++)
+		if (m->fd[i] >= 0)
+			close(m->fd[i]);
+	if (m->dir_fd >= 0)
+		close(m->dir_fd);
+	m->dir_fd = m->fd[0] = m->fd[1] = -1;
 }

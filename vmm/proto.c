@@ -302,3 +302,42 @@ void line_buf_free(struct line_buf *lb)
 	free(lb->buf);
 	*lb = (struct line_buf){ 0 };
 }
+
+/* The number that s[0..len) starts with (at most 10 digits), and how many digits it has. */
+static size_t lead_number(const char *s, size_t len, u64 *v)
+{
+	size_t n = 0;
+
+	for (*v = 0; n < len && n < 10 && s[n] >= '0' && s[n] <= '9'; n++)
+		*v = *v * 10 + (u64)(s[n] - '0');
+	return n;
+}
+
+size_t proto_ranges_seam(const char *a, size_t alen, const char *b, size_t blen, size_t *keep,
+			 char mid[PROTO_SEAM_MAX])
+{
+	size_t digits = 0, bn;
+	u64 last = 0, first, end;
+
+	*keep = alen;
+	mid[0] = '\0';
+	if (!alen || !blen)
+		return 0; /* nothing to join: b as it is */
+	/* a's last id: the digits at its end, after '-' when it is a range */
+	while (digits < alen && digits < 10 && a[alen - 1 - digits] >= '0' && a[alen - 1 - digits] <= '9')
+		digits++;
+	lead_number(a + alen - digits, digits, &last);
+	bn = lead_number(b, blen, &first);
+	if (!digits || !bn || first != last + 1) {
+		strcpy(mid, ",");
+		return 0;
+	}
+	end = first; /* b's first range ends here, or at the number after its '-' */
+	if (bn < blen && b[bn] == '-')
+		bn += 1 + lead_number(b + bn + 1, blen - bn - 1, &end);
+	/* a's last range now ends at end: "a-L" becomes "a-END", a lone "L" becomes "L-END" */
+	if (digits < alen && a[alen - 1 - digits] == '-')
+		*keep = alen - digits;
+	snprintf(mid, PROTO_SEAM_MAX, "%s%llu", *keep == alen ? "-" : "", (unsigned long long)end);
+	return bn;
+}

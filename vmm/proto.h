@@ -89,4 +89,15 @@ void line_buf_free(struct line_buf *lb);
  */
 size_t proto_ranges(u32 n, bool (*in)(void *ctx, u32 id), void *ctx, char *out, size_t cap);
 
+/*
+ * Where ranges a (alen bytes) and b (blen bytes, every id above a's) meet
+ * when b is appended: "0-149" and "150-299,400" give "0-299,400", not
+ * "0-149,150-299,400". The result is a's first *keep bytes, then mid (a
+ * NUL-terminated string of at most PROTO_SEAM_MAX bytes), then b from the
+ * returned offset on.
+ */
+#define PROTO_SEAM_MAX 16
+size_t proto_ranges_seam(const char *a, size_t alen, const char *b, size_t blen, size_t *keep,
+			 char mid[PROTO_SEAM_MAX]);
+
 #endif

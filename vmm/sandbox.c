@@ -1,4 +1,5 @@
 /* sandbox.c - what each kind of kvmlite thread may ask of the kernel (seccomp) and of its io_uring. */
+#define _GNU_SOURCE /* RENAME_EXCHANGE */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -116,6 +117,35 @@ const char *sandbox_role_name(enum sandbox_role role)
 
 int sandbox_enter(enum sandbox_role role, char *err, size_t errlen)
 {
+	return sandbox_enter_files(role, NULL, err, errlen);
+}
+
+/*
+ * The supervisor writes the --metrics-file without opening anything for
+ * writing: it rewrites the hidden one of two files it opened before its
+ * filter went in, and swaps the two names atomically (docs/security.md).
+ */
+static int allow_metrics_files(scmp_filter_ctx ctx, const struct sandbox_files *f)
+{
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 1,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_fd[i]));
+		if (rc == 0)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ftruncate), 1,
+					      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_fd[i]));
+	}
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(renameat2), 3,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_dir),
+				      SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_dir),
+				      SCMP_A4(SCMP_CMP_EQ, RENAME_EXCHANGE));
+	return rc;
+}
+
+int sandbox_enter_files(enum sandbox_role role, const struct sandbox_files *files, char *err, size_t errlen)
+{
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int rc = ctx ? 0 : -ENOMEM;
 	const char *what = "seccomp_init";
@@ -153,6 +183,8 @@ int sandbox_enter(enum sandbox_role role, char *err, size_t errlen)
 	/* The status line and the summary fit the terminal's width. */
 	if (rc == 0 && role == SANDBOX_SUPERVISOR)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1_64(SCMP_CMP_EQ, TIOCGWINSZ));
+	if (rc == 0 && role == SANDBOX_SUPERVISOR && files && files->metrics_dir >= 0)
+		rc = allow_metrics_files(ctx, files);
 	if (rc == 0) {
 		what = "seccomp_load";
 		rc = seccomp_load(ctx);

@@ -24,6 +24,19 @@ enum sandbox_role {
  * the process with SIGSYS. -1 with err on failure. */
 int sandbox_enter(enum sandbox_role role, char *err, size_t errlen);
 
+/*
+ * Files the supervisor may still write once its filter is in, though it
+ * opens none for writing: the --metrics-file's two files, opened before
+ * (pwrite and ftruncate on these two fds only), and their directory
+ * (renameat2 RENAME_EXCHANGE within it only). -1 for none.
+ */
+struct sandbox_files {
+	int metrics_dir, metrics_fd[2];
+};
+
+/* sandbox_enter(), with the files the supervisor may write (NULL: none). */
+int sandbox_enter_files(enum sandbox_role role, const struct sandbox_files *files, char *err, size_t errlen);
+
 /* io_uring_queue_init() for a ring limited to the operations `role` uses
  * (IORING_REGISTER_RESTRICTIONS on a ring created disabled). Returns what
  * io_uring_queue_init() returns. With limit_ops false, a plain ring. */

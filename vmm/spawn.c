@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "sandbox.h"
 #include "supervisor.h"
+#include "version.h"
 
 /* An SQE from the supervisor's ring, submitting what is queued if it is full. */
 struct io_uring_sqe *spawn_sqe(struct spawn *sv)
@@ -278,7 +279,8 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 	u32 live = sv_live(sv), parked = sv_parked(sv, &bytes);
 
 	outbuf_printf(b,
-		      "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"resident\":%u,\"parked\":%u,"
+		      "{\"version\":\"" KVMLITE_VERSION "\",\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,"
+		      "\"resident\":%u,\"parked\":%u,"
 		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u",
 		      sv->o->count, sv->created, sv->booted, live, live > parked ? live - parked : 0, parked,
 		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park], sv->clients_dropped);
@@ -292,6 +294,27 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 	for (int i = 0; i < n; i++)
 		outbuf_printf(b, ",\"%s\":%llu", names[i], (unsigned long long)sums[i]);
 	outbuf_printf(b, "}");
+}
+
+/* The --metrics-file's new content, from a `stats` object (len bytes of JSON). */
+void spawn_metrics_write(struct spawn *sv, const char *json, size_t len)
+{
+	char *in = malloc(len + 1), *text = malloc(METRICS_TEXT_MAX);
+	size_t n = 0;
+
+	if (in && text && sv->metrics.dir_fd >= 0) {
+		memcpy(in, json, len);
+		in[len] = '\0';
+		n = metrics_format(in, text, METRICS_TEXT_MAX);
+		if ((n == 0 || n >= METRICS_TEXT_MAX || metrics_file_write(&sv->metrics, text, n) < 0) &&
+		    !sv->metrics_failed) {
+			sv->metrics_failed = true; /* said once; later refreshes try again */
+			sv_say(sv, "--metrics-file %s: cannot write: %s", sv->metrics.path,
+			       n == 0 || n >= METRICS_TEXT_MAX ? "bad counters" : strerror(errno));
+		}
+	}
+	free(in);
+	free(text);
 }
 
 /* Guests created and not ended or lost: resident (on a KVM VM) or parked. */
@@ -758,6 +781,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 	 * MMU notifiers (see ring_get in shard.c). */
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	close(sv->listen_fd); /* the supervisor's alone */
+	metrics_file_close(&sv->metrics, false);
 	shards = calloc(sv->threads, sizeof(*shards));
 	for (u32 i = 0; i < sv->nlinks; i++) {
 		struct link *l = &sv->links[i];
@@ -860,6 +884,8 @@ static void sv_tick_arm(struct spawn *sv)
 		ns = sv->tty && !sv->o->json ? 1000000000ull : 0;
 		if (sv->stop_at && (ns == 0 || sv->stop_at - now < ns))
 			ns = sv->stop_at > now ? sv->stop_at - now : 1;
+		if (sv->metrics.dir_fd >= 0 && (ns == 0 || sv->metrics_next - now < ns))
+			ns = sv->metrics_next > now ? sv->metrics_next - now : 1;
 		if (ns == 0)
 			return;
 	}
@@ -951,6 +977,10 @@ static void sv_tick(struct spawn *sv)
 		sv->stopping = true;
 		if (!sv->create_stopped)
 			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "done (--for%s)", sv->o->for_s > 0 ? "" : " 0");
+	}
+	if (sv->metrics.dir_fd >= 0 && now >= sv->metrics_next) {
+		control_metrics_request(sv);
+		sv->metrics_next = now + METRICS_NS;
 	}
 	if (now - sv->t_last_progress >= TICK_NS - TICK_NS / 10) {
 		sv_progress(sv, now);
@@ -1076,6 +1106,8 @@ static void sv_free(struct spawn *sv)
 		close(sv->sig_fd);
 	if (sv->log_fd >= 0)
 		close(sv->log_fd);
+	/* gone with the spawn, as the socket is: no stale figures for a scraper */
+	metrics_file_close(&sv->metrics, true);
 	if (sv->kvm.fd > 0)
 		kvm_close(&sv->kvm);
 	free(sv->conns);
@@ -1091,6 +1123,7 @@ static void sv_free(struct spawn *sv)
 int spawn_main(const struct spawn_opts *o)
 {
 	struct spawn *sv = calloc(1, sizeof(*sv));
+	struct sandbox_files files;
 	char err[256];
 	sigset_t set;
 	u32 per;
@@ -1098,6 +1131,7 @@ int spawn_main(const struct spawn_opts *o)
 
 	sv->o = o;
 	sv->listen_fd = sv->sig_fd = sv->log_fd = -1;
+	sv->metrics.dir_fd = sv->metrics.fd[0] = sv->metrics.fd[1] = -1;
 	sv->tty = isatty(STDERR_FILENO);
 	for (int i = 0, upto = 0; i < o->nguest; i++) {
 		if (loader_open(o->guest[i], &sv->images[i].img, err, sizeof(err)) < 0) {
@@ -1122,6 +1156,10 @@ int spawn_main(const struct spawn_opts *o)
 	/* One log for all workers: O_APPEND makes each batch land whole. */
 	if (o->log && (sv->log_fd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
 		fprintf(stderr, "kvmlite: --log %s: %s\n", o->log, strerror(errno));
+		goto fail;
+	}
+	if (o->metrics_file && metrics_file_open(&sv->metrics, o->metrics_file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kvmlite: %s\n", err);
 		goto fail;
 	}
 	if (control_listen(sv, err, sizeof(err)) < 0) {
@@ -1163,7 +1201,9 @@ int spawn_main(const struct spawn_opts *o)
 	sv_tick_arm(sv);
 	/* Everything is open that the supervisor will ever open, but /proc
 	 * files; from here on it serves clients and watches workers. */
-	if (!o->no_sandbox && sandbox_enter(SANDBOX_SUPERVISOR, err, sizeof(err)) < 0) {
+	files = (struct sandbox_files){ sv->metrics.dir_fd, { sv->metrics.fd[0], sv->metrics.fd[1] } };
+	sv->metrics_next = sv->t0;
+	if (!o->no_sandbox && sandbox_enter_files(SANDBOX_SUPERVISOR, &files, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
 		io_uring_queue_exit(&sv->ring);
 		sv_teardown(sv);

@@ -6,6 +6,7 @@
 #include <sys/signalfd.h>
 
 #include "hostinfo.h"
+#include "metrics.h"
 #include "proto.h"
 #include "shard.h"
 #include "spawn.h"
@@ -22,6 +23,7 @@
 #define WORKER_VMS   1000	  /* KVM VMs per worker process the default worker count aims at */
 #define WORKERS_MAX  64		  /* default worker processes at most */
 #define PARK_MARGIN  5		  /* --park auto holds the VM count this many points below --mem-budget */
+#define METRICS_NS   5000000000ull /* how often the --metrics-file is refreshed */
 
 /* io_uring user_data: kind in the top byte, generation, index */
 enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK };
@@ -67,6 +69,7 @@ struct conn {
 /* A request forwarded to one shard, or fanned out to all of them. */
 enum { PEND_FORWARD, PEND_COUNTS, PEND_RANGES, PEND_STATS };
 #define PEND_SUMS 25 /* counters a stats answer sums over the shards */
+#define PEND_NO_CONN UINT32_MAX /* a request of the supervisor's own (--metrics-file) */
 struct pending {
 	u32 tag;
 	u32 conn, gen;
@@ -119,6 +122,9 @@ struct spawn {
 	struct cpustat cpu_booted;
 	u64 vmm_ticks_booted; /* CPU time of all kvmlite processes when all had booted */
 	u8 sigbuf[sizeof(struct signalfd_siginfo)];
+	struct metrics_file metrics; /* --metrics-file, when metrics.dir_fd >= 0 */
+	u64 metrics_next;	     /* when it is refreshed next */
+	bool metrics_failed;	     /* a write failed (said once) */
 };
 
 /* control.c */
@@ -132,11 +138,13 @@ void control_process(struct spawn *sv, struct conn *c);
 void control_arm(struct spawn *sv, struct conn *c);
 void control_answer(struct spawn *sv, struct link *l, char *line, size_t len);
 void control_watch_output(struct spawn *sv, u32 id, const char *data);
+void control_metrics_request(struct spawn *sv);
 
 /* spawn.c */
 struct io_uring_sqe *spawn_sqe(struct spawn *sv);
 struct link *spawn_link_of(struct spawn *sv, u32 id);
 void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const char *const *names, int n);
+void spawn_metrics_write(struct spawn *sv, const char *json, size_t len);
 
 #endif
