@@ -117,8 +117,8 @@ bool client_is_command(const char *name)
 
 static int usage_error(const struct client_cmd *cmd, const char *what, const char *arg)
 {
-	fprintf(stderr, "kvmlite %s: %s%s\nusage: kvmlite %s [options] %s\n", cmd->name, what, arg, cmd->name,
-		cmd->args);
+	fprintf(stderr, "kvmlite %s: %s%s\nusage: kvmlite %s %s (more: kvmlite help %s)\n", cmd->name, what, arg,
+		cmd->name, cmd->args, cmd->name);
 	return 2;
 }
 
@@ -462,10 +462,10 @@ static void json_string(const char *s, size_t n)
 
 /*
  * "k=v k=v ... [reason=TEXT]" as JSON members: numbers stay numbers,
- * booted=0/1 becomes false/true, reason (always last, may hold spaces)
- * and any other word are strings. Appended after what was printed.
+ * with flags booted=0/1 becomes false/true, reason (always last, may hold
+ * spaces) and any other word are strings. Appended after what was printed.
  */
-static void kv_json(const char *p, bool first)
+static void kv_json(const char *p, bool first, bool flags)
 {
 	while (*(p += strspn(p, " "))) {
 		size_t klen = strcspn(p, "= "), vlen;
@@ -476,7 +476,7 @@ static void kv_json(const char *p, bool first)
 		printf("%s", first ? "" : ",");
 		json_string(p, klen);
 		putchar(':');
-		if (klen == 6 && !strncmp(p, "booted", 6) && vlen == 1)
+		if (flags && klen == 6 && !strncmp(p, "booted", 6) && vlen == 1)
 			printf("%s", *v == '1' ? "true" : "false");
 		else if (!reason && vlen && strspn(v, "0123456789") == vlen)
 			printf("%.*s", (int)vlen, v);
@@ -540,7 +540,7 @@ static int print_answer(struct conn *c, const struct client_cmd *cmd, char **arg
 			return bad_answer(c, rest);
 	} else if (!strcmp(cmd->name, "list") && fl->json) {
 		putchar('{');
-		kv_json(rest, true);
+		kv_json(rest, true, false);
 		printf("}\n");
 	} else if (!strcmp(cmd->name, "list") && !nargs) {
 		/* "running=N halted=N ..." becomes "running N\nhalted N\n..." */
@@ -553,7 +553,7 @@ static int print_answer(struct conn *c, const struct client_cmd *cmd, char **arg
 
 		printf("{\"id\":%s,\"state\":", args[0]);
 		json_string(rest, n);
-		kv_json(rest + n, false);
+		kv_json(rest + n, false, true);
 		printf("}\n");
 	} else if (!strcmp(cmd->name, "stats") && fl->prometheus) {
 		char text[METRICS_TEXT_MAX];

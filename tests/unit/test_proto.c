@@ -645,6 +645,36 @@ static void test_random_input_never_crashes(void **state)
 	}
 }
 
+/* a and b joined as the supervisor joins two shards' `list STATE` parts */
+static const char *seam(const char *a, const char *b)
+{
+	static char out[256];
+	char mid[PROTO_SEAM_MAX];
+	size_t keep, from = proto_ranges_seam(a, strlen(a), b, strlen(b), &keep, mid);
+
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)keep, a, mid, b + from);
+	return out;
+}
+
+static void test_ranges_seam_merges_ranges_that_continue(void **state)
+{
+	assert_string_equal(seam("0-149", "150-299"), "0-299");
+	assert_string_equal(seam("0-149", "150-299,400"), "0-299,400");
+	assert_string_equal(seam("3,7-149", "150"), "3,7-150");
+	assert_string_equal(seam("149", "150-299"), "149-299");
+	assert_string_equal(seam("149", "150,152"), "149-150,152");
+	assert_string_equal(seam("1,9", "10"), "1,9-10");
+	assert_string_equal(seam("4294967294", "4294967295"), "4294967294-4294967295");
+}
+
+static void test_ranges_seam_keeps_ranges_apart_with_a_gap(void **state)
+{
+	assert_string_equal(seam("0-148", "150-299"), "0-148,150-299");
+	assert_string_equal(seam("5", "7"), "5,7");
+	assert_string_equal(seam("", "150-299"), "150-299");
+	assert_string_equal(seam("0-9", ""), "0-9");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -679,6 +709,8 @@ int main(void)
 		cmocka_unit_test(test_ranges_empty_and_single),
 		cmocka_unit_test(test_ranges_reports_needed_length_when_cut),
 		cmocka_unit_test(test_ranges_large_ids),
+		cmocka_unit_test(test_ranges_seam_merges_ranges_that_continue),
+		cmocka_unit_test(test_ranges_seam_keeps_ranges_apart_with_a_gap),
 		cmocka_unit_test(test_random_input_never_crashes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
