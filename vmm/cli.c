@@ -307,8 +307,16 @@ void cli_vwrap(FILE *f, const char *label, int indent, int width, const char *fm
 	int col = columns(label, strlen(label)), room;
 
 	vsnprintf(text, sizeof(text), fmt, ap);
-	if (width < indent + 20)
-		width = indent + 20; /* a terminal too narrow to wrap for: wrap at a usable width */
+	if (width < 20)
+		width = 20; /* no narrower: a line must hold a few words */
+	if (width < indent + 20 && indent > 2) {
+		/* too narrow for two columns: the label on a line of its own, the text below it */
+		if (col)
+			fprintf(f, "%s\n", label);
+		label = "";
+		col = 0;
+		indent = 2;
+	}
 	fputs(label, f);
 	if (col < indent) {
 		fprintf(f, "%*s", indent - col, "");

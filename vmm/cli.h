@@ -78,7 +78,9 @@ int cli_columns(int fd);
  * wider than width columns; later lines start at column indent, and so
  * does the text when the label is shorter (after a longer one it follows
  * on the same line). Ends with a newline. A word too long for a line is
- * broken. Columns are counted in characters (UTF-8: "µ" is one).
+ * broken. Columns are counted in characters (UTF-8: "µ" is one). Below
+ * indent + 20 columns the label gets a line of its own and the text is
+ * indented by 2; below 20 columns it wraps at 20.
  */
 void cli_wrap(FILE *f, const char *label, int indent, int width, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));

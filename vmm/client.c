@@ -95,7 +95,7 @@ static const struct client_cmd {
 	  "line. With STATE (running, halted, parked, ended, failed, lost, or\n"
 	  "booted): the ids of those guests as ranges, such as 0-99,101.\n",
 	  0, 1, false, OPT_JSON },
-	{ "stats", "",
+	{ "stats", "[--json | --prometheus]",
 	  "Prints the spawn's counters: guests by state, VM exits, device events,\n"
 	  "parking, the host it runs on; `name: value` lines, or --json the object\n"
 	  "the spawn sends, or --prometheus the Prometheus text format\n"

@@ -291,12 +291,12 @@ static int cmd_help(int argc, char **argv)
 {
 	char *help_argv[] = { argv[1], "--help", NULL };
 
-	if (argc < 2) {
+	if (argc < 2 || !strcmp(argv[1], "help") || argv[1][0] == '-') {
 		usage(stdout);
 		return 0;
 	}
-	if (argc > 2 || !strcmp(argv[1], "help")) {
-		fprintf(stderr, "kvmlite help: %s\n", argc > 2 ? "one COMMAND at most" : "see `kvmlite help`");
+	if (argc > 2) {
+		fprintf(stderr, "kvmlite help: one COMMAND at most\n");
 		return 2;
 	}
 	return dispatch(2, help_argv);

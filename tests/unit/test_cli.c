@@ -239,6 +239,8 @@ static void test_wrap_keeps_lines_within_the_width(void **state)
 	/* a label longer than the indent: the text follows it, later lines at the indent */
 	assert_string_equal(wrap("kvmlite spawn: ", 2, 30, "3 of 3 guests booted, 0 failed, 0 lost"),
 			    "kvmlite spawn: 3 of 3 guests\n  booted, 0 failed, 0 lost\n");
+	/* too narrow for two columns: the label on its own line */
+	assert_string_equal(wrap("  a label", 23, 30, "one two three four"), "  a label\n  one two three four\n");
 	/* a word longer than a line is broken */
 	assert_string_equal(wrap("", 2, 24, "abcdefghijklmnopqrstuvwxyz12345"), "  abcdefghijklmnopqrstuv\n  wxyz12345\n");
 }
