@@ -1051,9 +1051,14 @@ static void sv_teardown(struct spawn *sv)
 	 * (the kernel still frees what it held). */
 	u64 deadline = clock_now() + 120000000000ull;
 
-	if (sv->tty && !sv->o->json)
-		fprintf(stderr, "kvmlite: stopping: %u worker%s releasing %u guests...", sv->procs,
-			sv->procs == 1 ? "" : "s", sv_live(sv));
+	if (sv->tty && !sv->o->json) { /* erased when done: within the width, like the status line */
+		char line[128];
+
+		snprintf(line, sizeof(line), "kvmlite: stopping: %u worker%s releasing %u guests...", sv->procs,
+			 sv->procs == 1 ? "" : "s", sv_live(sv));
+		cli_cut(line, cli_columns(STDERR_FILENO) - 1);
+		fprintf(stderr, "%s", line);
+	}
 
 	/* Closing a shard's socket tells it to end its guests and exit. */
 	for (u32 i = 0; i < sv->nlinks; i++) {
