@@ -84,8 +84,9 @@ integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/park.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/hostile.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/faults.sh
-	KVMLITE=$(BUILD)/kvmlite tests/integration/cli.sh
+	KVMLITE=$(BUILD)/kvmlite SANITIZE=$(SANITIZE) tests/integration/cli.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/tool.sh
+	tests/integration/plots.sh
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
 		tests/integration/guests_qemu.sh build/guest
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=none GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
