@@ -564,7 +564,8 @@ if want cost; then
 	cost_qemu mvm
 	cost_qemu tick
 	# memory per VM, kvmlite beside raw KVM and QEMU, as bars on a log scale
-	if command -v gnuplot >/dev/null && bench/plot_memory.sh -o "$D/memory.png" "$D/cost.csv" >/dev/null; then
+	if command -v gnuplot >/dev/null && bench/plot_memory.sh -t "Host memory per VM, log scale -- $HOST_LINE" -o "$D/memory.png" "$D/cost.csv" \
+		>/dev/null; then
 		say "2. plot: $D/memory.png"
 	fi
 fi
