@@ -1,4 +1,4 @@
-/* test_metrics.c - the stats object in the Prometheus text format, and the --metrics-file a reader always sees whole. */
+/* test_metrics.c - the stats object in the Prometheus text format; a --metrics-file a reader always sees whole. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
