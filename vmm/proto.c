@@ -313,8 +313,7 @@ static size_t lead_number(const char *s, size_t len, u64 *v)
 	return n;
 }
 
-size_t proto_ranges_seam(const char *a, size_t alen, const char *b, size_t blen, size_t *keep,
-			 char mid[PROTO_SEAM_MAX])
+size_t proto_ranges_seam(const char *a, size_t alen, const char *b, size_t blen, size_t *keep, char mid[PROTO_SEAM_MAX])
 {
 	size_t digits = 0, bn;
 	u64 last = 0, first, end;

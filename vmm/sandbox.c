@@ -137,10 +137,9 @@ static int allow_metrics_files(scmp_filter_ctx ctx, const struct sandbox_files *
 					      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_fd[i]));
 	}
 	if (rc == 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(renameat2), 3,
-				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_dir),
-				      SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_dir),
-				      SCMP_A4(SCMP_CMP_EQ, RENAME_EXCHANGE));
+		rc = seccomp_rule_add(
+			ctx, SCMP_ACT_ALLOW, SCMP_SYS(renameat2), 3, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_dir),
+			SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_dir), SCMP_A4(SCMP_CMP_EQ, RENAME_EXCHANGE));
 	return rc;
 }
 

@@ -98,7 +98,7 @@ struct spawn {
 #define G_FAILED 4
 #define G_LOST	 8
 	u32 booted, ended, failed, lost, created;
-	u32 settled; /* guests that booted, ended or were lost: each counted once, at the first */
+	u32 settled;	   /* guests that booted, ended or were lost: each counted once, at the first */
 	u32 resume_failed; /* times a parked guest could not get a VM back */
 	u32 lost_live; /* lost guests that had been created (were live) */
 	char fail_reason[8][128];

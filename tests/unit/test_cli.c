@@ -31,13 +31,30 @@ static struct parsed *parse(const char *first, ...)
 	const struct cli_opt opts[] = {
 		{ .name = "flag", .kind = CLI_FLAG, .dest = &p.flag, .help = "a flag" },
 		{ .name = "verbose", .short_name = 'v', .kind = CLI_FLAG, .dest = &p.verbose, .help = "more" },
-		{ .name = "path", .short_name = 'p', .kind = CLI_STRING, .dest = &p.path, .arg = "PATH", .help = "a path" },
-		{ .name = "count", .kind = CLI_U32, .dest = &p.count, .arg = "N", .help = "1 to 99", .min = 1, .max = 99 },
-		{ .name = "for", .kind = CLI_SECONDS, .dest = &p.seconds, .arg = "S", .help = "s", .min = 0, .max = 60 },
+		{ .name = "path",
+		  .short_name = 'p',
+		  .kind = CLI_STRING,
+		  .dest = &p.path,
+		  .arg = "PATH",
+		  .help = "a path" },
+		{ .name = "count",
+		  .kind = CLI_U32,
+		  .dest = &p.count,
+		  .arg = "N",
+		  .help = "1 to 99",
+		  .min = 1,
+		  .max = 99 },
+		{ .name = "for",
+		  .kind = CLI_SECONDS,
+		  .dest = &p.seconds,
+		  .arg = "S",
+		  .help = "s",
+		  .min = 0,
+		  .max = 60 },
 		{ .name = "fruit", .kind = CLI_CHOICE, .dest = &p.choice, .arg = "F", .help = "f", .choices = fruit },
 	};
-	const struct cli_cmd cmd = { "test", "[options] ARGS", "tests", "A command for tests.\n", opts,
-				     (int)ARRAY_SIZE(opts), "footer\n" };
+	const struct cli_cmd cmd = { "test", "[options] ARGS",	    "tests",   "A command for tests.\n",
+				     opts,   (int)ARRAY_SIZE(opts), "footer\n" };
 	int out = memfd_create("out", 0), err = memfd_create("err", 0), saved_out = dup(1), saved_err = dup(2);
 	int argc = 1;
 	va_list ap;
@@ -143,7 +160,8 @@ static void test_a_missing_value_is_named(void **state)
 
 static void test_numbers_out_of_range_name_the_option_and_the_range(void **state)
 {
-	static const char *const bad[] = { "0", "100", "-1", "abc", "", "5x", " 5", "+5", "4294967296", "99999999999999999999" };
+	static const char *const bad[] = { "0",	 "100", "-1", "abc",	    "",
+					   "5x", " 5",	"+5", "4294967296", "99999999999999999999" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct parsed *p = parse("--count", bad[i], NULL);
@@ -242,7 +260,8 @@ static void test_wrap_keeps_lines_within_the_width(void **state)
 	/* too narrow for two columns: the label on its own line */
 	assert_string_equal(wrap("  a label", 23, 30, "one two three four"), "  a label\n  one two three four\n");
 	/* a word longer than a line is broken */
-	assert_string_equal(wrap("", 2, 24, "abcdefghijklmnopqrstuvwxyz12345"), "  abcdefghijklmnopqrstuv\n  wxyz12345\n");
+	assert_string_equal(wrap("", 2, 24, "abcdefghijklmnopqrstuvwxyz12345"),
+			    "  abcdefghijklmnopqrstuv\n  wxyz12345\n");
 }
 
 static void test_cut_counts_characters_not_bytes(void **state)

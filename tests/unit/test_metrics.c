@@ -28,8 +28,8 @@ static void test_counters_get_prometheus_names_types_and_help(void **state)
 	assert_non_null(strstr(out, "# HELP kvmlite_vm_exits_total "));
 	/* a percentage becomes a ratio, as the base unit */
 	assert_non_null(strstr(out, "kvmlite_guest_cpu_max_ratio 0.2\n"));
-	assert_non_null(
-		strstr(out, "kvmlite_info{version=\"0.1.0\",kvm_backend=\"kvm_pvm\",park=\"auto\",sandbox=\"true\"} 1\n"));
+	assert_non_null(strstr(
+		out, "kvmlite_info{version=\"0.1.0\",kvm_backend=\"kvm_pvm\",park=\"auto\",sandbox=\"true\"} 1\n"));
 	/* nested members are not top-level counters */
 	assert_null(strstr(out, " 5\n# "));
 }
