@@ -279,8 +279,7 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 	u32 live = sv_live(sv), parked = sv_parked(sv, &bytes);
 
 	outbuf_printf(b,
-		      "{\"version\":\"" KVMLITE_VERSION "\",\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,"
-		      "\"resident\":%u,\"parked\":%u,"
+		      "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"resident\":%u,\"parked\":%u,"
 		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u",
 		      sv->o->count, sv->created, sv->booted, live, live > parked ? live - parked : 0, parked,
 		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park], sv->clients_dropped);
@@ -290,7 +289,7 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 		      sv->procs, sv->threads, sv->kvm.backend, sv->o->no_sandbox ? "false" : "true", sv->o->cpu_max);
 	for (u32 p = 0; p < sv->procs; p++)
 		outbuf_printf(b, "%s%d", p ? "," : "", (int)sv->pids[p]);
-	outbuf_printf(b, "]");
+	outbuf_printf(b, "],\"version\":\"%s\"", KVMLITE_VERSION);
 	for (int i = 0; i < n; i++)
 		outbuf_printf(b, ",\"%s\":%llu", names[i], (unsigned long long)sums[i]);
 	outbuf_printf(b, "}");
