@@ -42,7 +42,7 @@ refused "spawn --mem-budget 100" "$k --mem-budget takes a whole number from 1 to
 refused "spawn --resident 0" "$k --resident takes a whole number from 1 to 4294967295, not '0'" -- \
 	"$KVMLITE" spawn 5 --resident 0
 refused "spawn --cpu-max 101" "$k --cpu-max takes a whole number from 1 to 100, not '101'" -- "$KVMLITE" spawn 5 --cpu-max=101
-refused "spawn --for -1" "$k --for takes seconds from 0 to 3.1536e+07 (such as 2 or 0.5), not '-1'" -- \
+refused "spawn --for -1" "$k --for takes seconds from 0 to 31536000 (such as 2 or 0.5), not '-1'" -- \
 	"$KVMLITE" spawn 5 --for -1
 refused "spawn -5 names the guest count, not an option" \
 	"$k N (the guest count) takes a whole number from 1 to 4294967295, not '-5'" -- "$KVMLITE" spawn -5

@@ -27,7 +27,7 @@ struct parsed {
 static struct parsed *parse(const char *first, ...)
 {
 	static struct parsed p;
-	static char *argv[32];
+	static char *argv[32], words[32][128]; /* static: the parsed values point into them */
 	const struct cli_opt opts[] = {
 		{ .name = "flag", .kind = CLI_FLAG, .dest = &p.flag, .help = "a flag" },
 		{ .name = "verbose", .short_name = 'v', .kind = CLI_FLAG, .dest = &p.verbose, .help = "more" },
@@ -63,8 +63,10 @@ static struct parsed *parse(const char *first, ...)
 	memset(&p, 0, sizeof(p));
 	argv[0] = "test";
 	va_start(ap, first);
-	for (const char *w = first; w; w = va_arg(ap, const char *))
-		argv[argc++] = strdup(w);
+	for (const char *w = first; w; w = va_arg(ap, const char *), argc++) {
+		snprintf(words[argc], sizeof(words[argc]), "%s", w);
+		argv[argc] = words[argc];
+	}
 	va_end(ap);
 	argv[argc] = NULL;
 	fflush(NULL);
