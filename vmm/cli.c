@@ -67,7 +67,8 @@ int cli_seconds(const char *what, const char *s, double min, double max, double 
 	/* a digit at least, nothing but digits and one '.': no sign, exponent, inf or nan */
 	v = atof(s);
 	if (s[digits + frac] != '\0' || (digits == 0 && frac < 2) || v < min || v > max) {
-		snprintf(err, errlen, "%s takes seconds from %.10g to %.10g (such as 2 or 0.5), not '%s'", what, min, max, s);
+		snprintf(err, errlen, "%s takes seconds from %.10g to %.10g (such as 2 or 0.5), not '%s'", what, min,
+			 max, s);
 		return -1;
 	}
 	*out = v;

@@ -1,6 +1,9 @@
 /* control.c - the control socket: listening, client connections, requests routed to shards, answers put together. */
 #define _GNU_SOURCE /* SO_PEERCRED, struct ucred */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -66,7 +70,8 @@ bool outbuf_flush(int fd, struct outbuf *b)
 			break;
 		done += (size_t)n;
 	}
-	memmove(b->buf, b->buf + done, b->len - done);
+	if (done) /* (a dropped client's buffer is NULL: memmove must not see it) */
+		memmove(b->buf, b->buf + done, b->len - done);
 	b->len -= done;
 	return b->len == 0;
 }
@@ -81,7 +86,9 @@ static void conn_unwatch(struct spawn *sv, struct conn *c)
 	if (!c->watching)
 		return;
 	c->watching = false;
-	if (sv->watchers[c->watch_id] && --sv->watchers[c->watch_id] == 0 && (l = spawn_link_of(sv, c->watch_id)))
+	u16 *w = &sv->watchers[c->watch_id - sv->o->first_id];
+
+	if (*w && --*w == 0 && (l = spawn_link_of(sv, c->watch_id)))
 		spawn_link_send(sv, l, "0 unwatch %u\n", c->watch_id);
 }
 
@@ -93,10 +100,33 @@ static void conn_out_free(struct spawn *sv, struct conn *c)
 	c->out = (struct outbuf){ 0 };
 }
 
+static struct pending *pend_find(struct spawn *sv, u32 tag);
+
+/* A client's socket that is done with: shut down and kept as the spare
+ * fd if there is none (control_accepted), else closed. */
+static void spare_keep(struct spawn *sv, int fd)
+{
+	if (sv->spare_fd < 0 && !sv->refusing && shutdown(fd, SHUT_RDWR) == 0)
+		sv->spare_fd = fd;
+	else
+		close(fd);
+}
+
+/*
+ * The client is gone: so is the request it was waiting for, whose slot
+ * is free at once (a late answer finds no tag there and is dropped).
+ * Clients that ask and hang up cannot fill the table for the 5 s a
+ * request may wait. At the fd limit, the socket is kept (shut down) as
+ * the spare fd rather than closed (control_accepted).
+ */
 static void conn_close(struct spawn *sv, struct conn *c)
 {
+	struct pending *p = c->waiting ? pend_find(sv, c->tag) : NULL;
+
+	if (p)
+		p->remaining = 0;
 	conn_unwatch(sv, c);
-	close(c->fd);
+	spare_keep(sv, c->fd);
 	conn_out_free(sv, c);
 	c->used = false;
 	c->gen++;
@@ -178,8 +208,9 @@ static void conn_printf(struct spawn *sv, struct conn *c, const char *fmt, ...)
 /*
  * Pending requests live in a table indexed by tag % npend: a new tag is
  * picked so that its slot is free, and an answer finds its request in one
- * step. There is one slot per connection and then some, and a connection
- * has at most one request pending, so a free slot always exists.
+ * step. There is one slot per connection and then some, a connection has
+ * at most one request pending, and a closed one none: a free slot always
+ * exists.
  */
 static struct pending *pend_new(struct spawn *sv, struct conn *c, int kind, u32 remaining)
 {
@@ -189,14 +220,15 @@ static struct pending *pend_new(struct spawn *sv, struct conn *c, int kind, u32 
 
 		if (tag == 0 || p->remaining)
 			continue;
-		free(p->text.buf);
 		*p = (struct pending){ .tag = tag,
 				       .conn = c ? (u32)(c - sv->conns) : PEND_NO_CONN,
 				       .gen = c ? c->gen : 0,
 				       .remaining = remaining,
 				       .kind = kind };
-		if (c)
+		if (c) {
 			c->waiting = true;
+			c->tag = tag;
+		}
 		return p;
 	}
 	return NULL;
@@ -209,22 +241,51 @@ static struct pending *pend_find(struct spawn *sv, u32 tag)
 	return p->remaining && p->tag == tag ? p : NULL;
 }
 
-/* The answer to a pending request is complete: give it to its client. */
-static void pend_finish(struct spawn *sv, struct pending *p)
+/* The answer to a pending request is complete: its client may go on. */
+static void pend_finish(struct spawn *sv, struct pending *p, struct conn *c)
 {
-	struct conn *c = &sv->conns[p->conn == PEND_NO_CONN ? 0 : p->conn];
-
 	p->remaining = 0;
-	if (p->conn == PEND_NO_CONN) { /* the supervisor's own: "ok {JSON}\n" for the --metrics-file */
-		spawn_metrics_write(sv, p->text.buf + 3, p->text.len - 4);
-		return;
-	}
-	if (!c->used || c->gen != p->gen)
-		return; /* the client went away meanwhile */
-	conn_reply(sv, c, p->text.buf, p->text.len);
 	c->waiting = false;
 	control_process(sv, c);
 	control_arm(sv, c);
+}
+
+/* Asks a shard about the request, from its link `from` on: false when no shard is alive there. */
+static bool pend_ask(struct spawn *sv, struct pending *p, u32 from, const char *line, size_t len)
+{
+	for (u32 i = from; i < sv->nlinks; i++) {
+		if (sv->links[i].dead)
+			continue;
+		p->links_asked[i / 64] |= 1ull << (i % 64);
+		spawn_link_send(sv, &sv->links[i], "%u %.*s\n", p->tag, (int)len, line);
+		return true;
+	}
+	return false;
+}
+
+/* `list lost`: the supervisor's own ranges (guests of workers that died), written as they are found. */
+static void conn_list_lost(struct spawn *sv, struct conn *c)
+{
+	bool comma = false;
+
+	conn_printf(sv, c, "ok ");
+	for (u32 i = 0; i < sv->o->count;) {
+		u32 j = i;
+
+		if (!(sv->gflags[i] & G_LOST)) {
+			i++;
+			continue;
+		}
+		while (j + 1 < sv->o->count && (sv->gflags[j + 1] & G_LOST))
+			j++;
+		if (j > i)
+			conn_printf(sv, c, "%s%u-%u", comma ? "," : "", sv->o->first_id + i, sv->o->first_id + j);
+		else
+			conn_printf(sv, c, "%s%u", comma ? "," : "", sv->o->first_id + i);
+		comma = true;
+		i = j + 1;
+	}
+	conn_printf(sv, c, "\n");
 }
 
 /* Handles one request line from a client. */
@@ -251,50 +312,31 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 		for (u32 i = 0; i < sv->nlinks; i++)
 			live += !sv->links[i].dead;
 		if (r.cmd == PROTO_LIST && r.arg && r.arg_len == 4 && memcmp(r.arg, "lost", 4) == 0) {
-			conn_printf(sv, c, "ok ");
-			char *buf = malloc(16 * (size_t)sv->o->count + 16);
-			size_t n = 0;
-
-			for (u32 i = 0; buf && i < sv->o->count;) {
-				u32 j = i;
-
-				if (!(sv->gflags[i] & G_LOST)) {
-					i++;
-					continue;
-				}
-				while (j + 1 < sv->o->count && (sv->gflags[j + 1] & G_LOST))
-					j++;
-				n += (size_t)sprintf(buf + n, n ? ",%u" : "%u", i);
-				if (j > i)
-					n += (size_t)sprintf(buf + n, "-%u", j);
-				i = j + 1;
-			}
-			if (buf)
-				conn_reply(sv, c, buf, n);
-			free(buf);
-			conn_printf(sv, c, "\n");
+			conn_list_lost(sv, c);
 			return;
 		}
+		/* Counts and stats are summed over all shards at once; ranges
+		 * are asked of one shard after the other and written to the
+		 * client as each comes, in id order. */
 		p = live ? pend_new(sv, c,
 				    r.cmd == PROTO_STATS ? PEND_STATS
 				    : r.arg		 ? PEND_RANGES
 							 : PEND_COUNTS,
-				    live)
+				    r.arg ? 1 : live)
 			 : NULL;
 		if (!p) {
 			conn_printf(sv, c, live ? "error busy\n" : "error no worker is alive\n");
 			return;
 		}
 		if (p->kind == PEND_RANGES) {
-			outbuf_printf(&p->text, "ok ");
-			p->parts = calloc(sv->nlinks, sizeof(*p->parts));
+			snprintf(p->state, sizeof(p->state), "%.*s", (int)r.arg_len, r.arg);
+			conn_printf(sv, c, "ok ");
+			pend_ask(sv, p, 0, line, len);
+			return;
 		}
-		for (u32 i = 0; i < sv->nlinks; i++) {
-			if (sv->links[i].dead)
-				continue;
-			p->links_asked[i / 64] |= 1ull << (i % 64);
-			spawn_link_send(sv, &sv->links[i], "%u %.*s\n", p->tag, (int)len, line);
-		}
+		for (u32 i = 0; i < sv->nlinks; i++)
+			if (!sv->links[i].dead)
+				pend_ask(sv, p, i, line, len);
 		return;
 	}
 	struct link *l = spawn_link_of(sv, r.id);
@@ -303,7 +345,7 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 		conn_printf(sv, c, "error no such guest\n");
 		return;
 	}
-	if (l->dead || (sv->gflags[r.id] & G_LOST)) {
+	if (l->dead || (sv->gflags[r.id - sv->o->first_id] & G_LOST)) {
 		conn_printf(sv, c, "error guest lost\n");
 		return;
 	}
@@ -316,10 +358,9 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 		conn_unwatch(sv, c); /* one watched guest per connection */
 		c->watching = true;
 		c->watch_id = r.id;
-		sv->watchers[r.id]++;
+		sv->watchers[r.id - sv->o->first_id]++;
 	}
-	p->links_asked[(l - sv->links) / 64] |= 1ull << ((u32)(l - sv->links) % 64);
-	spawn_link_send(sv, l, "%u %.*s\n", p->tag, (int)len, line);
+	pend_ask(sv, p, (u32)(l - sv->links), line, len);
 }
 
 /* Takes whole lines from what the client sent, one request at a time:
@@ -369,8 +410,21 @@ void control_arm(struct spawn *sv, struct conn *c)
 		c->poll_busy = true;
 	}
 	conn_out_fit(sv, c);
+	/* Nothing is read while a request is pending (one at a time), so a
+	 * client that hangs up would not be seen before its answer came, up
+	 * to 5 s later: a poll with no events watches for the hang-up
+	 * (io_uring always reports POLLHUP and POLLRDHUP). */
+	if (c->waiting && !c->hup_busy && !c->half_closed && !c->closing) {
+		sqe = spawn_sqe(sv);
+		io_uring_prep_poll_add(sqe, c->fd, 0);
+		io_uring_sqe_set_data64(sqe, UD(K_CONN_HUP, c->gen, i));
+		c->hup_busy = true;
+	}
 	if (c->closing && !c->out.len && !c->read_busy && !c->poll_busy) {
-		conn_close(sv, c);
+		if (c->hup_busy)
+			shutdown(c->fd, SHUT_RDWR); /* ends the watch; closed when it completes */
+		else
+			conn_close(sv, c);
 		return;
 	}
 	/* Read more only when the buffered lines are done and there is room. */
@@ -380,6 +434,35 @@ void control_arm(struct spawn *sv, struct conn *c)
 		io_uring_sqe_set_data64(sqe, UD(K_CONN_READ, c->gen, i));
 		c->read_busy = true;
 	}
+}
+
+/*
+ * A poll of a client's socket completed (K_CONN_POLL: room to write;
+ * K_CONN_HUP: the hang-up watch). io_uring reports POLLRDHUP whatever was
+ * asked: a client that only shut down its writing (it may still read its
+ * answers) would complete either poll again at once, and re-arming it
+ * would spin. So the watch ends there, and a client that stopped both
+ * writing and reading is written to again after a pause.
+ */
+void control_polled(struct spawn *sv, struct conn *c, bool hup, int res)
+{
+	bool gone = res > 0 && (res & (POLLHUP | POLLERR));
+	bool half = res > 0 && (res & POLLRDHUP) && !gone;
+
+	if (hup) {
+		c->hup_busy = false;
+		c->closing |= gone; /* its pending request ends with it (conn_close) */
+		c->half_closed |= half;
+	} else if (half && !(res & POLLOUT)) {
+		struct io_uring_sqe *sqe = spawn_sqe(sv);
+
+		io_uring_prep_timeout(sqe, &sv->pause_ts, 0, 0); /* poll_busy until it ends */
+		io_uring_sqe_set_data64(sqe, UD(K_CONN_POLL, c->gen, (u32)(c - sv->conns)));
+		return;
+	} else {
+		c->poll_busy = false;
+	}
+	control_arm(sv, c);
 }
 
 void control_accept_arm(struct spawn *sv)
@@ -394,6 +477,34 @@ void control_accept_arm(struct spawn *sv)
 	sv->accept_busy = true;
 }
 
+/* accept() failed and there is no spare fd to make room: it is tried again after a pause. */
+static void control_accept_later(struct spawn *sv)
+{
+	struct io_uring_sqe *sqe = spawn_sqe(sv);
+
+	io_uring_prep_timeout(sqe, &sv->pause_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, UD(K_ACCEPT_WAIT, 0, 0));
+	sv->accept_busy = true; /* until the pause ends (spawn.c re-arms) */
+}
+
+/* Tells a client why it is not served, and lets it go. */
+static void conn_refuse(int fd, const char *msg)
+{
+	if (send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		(void)0;
+	close(fd);
+}
+
+/*
+ * A new client, or why accept() failed. At the supervisor's fd limit
+ * accept() fails with EMFILE at once, again and again: re-armed as it is,
+ * it would spin, and the waiting clients would hear nothing. So a spare
+ * fd is kept: given up, it lets one client in, which is told "error too
+ * many connections" and shut down; its socket is the next spare (the
+ * sandbox allows no open() or dup() to make one; a closing client's
+ * socket makes one too, conn_close). With no spare, or on another error,
+ * accept() is tried again after a pause. Failures are counted in stats.
+ */
 void control_accepted(struct spawn *sv, int fd)
 {
 	struct ucred cred;
@@ -401,16 +512,31 @@ void control_accepted(struct spawn *sv, int fd)
 	struct conn *c = NULL;
 
 	sv->accept_busy = false;
-	control_accept_arm(sv);
-	if (fd < 0)
+	if (fd < 0) {
+		sv->accept_errors++;
+		if ((fd == -EMFILE || fd == -ENFILE) && sv->spare_fd >= 0) {
+			close(sv->spare_fd);
+			sv->spare_fd = -1;
+			sv->refusing = true;
+			control_accept_arm(sv);
+		} else {
+			control_accept_later(sv);
+		}
 		return;
-	/* Only our own user may steer our guests. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
-		static const char msg[] = "error permission denied\n";
+	}
+	control_accept_arm(sv);
+	if (sv->refusing) {
+		static const char msg[] = "error too many connections\n";
 
+		sv->refusing = false;
 		if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 			(void)0;
-		close(fd);
+		spare_keep(sv, fd);
+		return;
+	}
+	/* Only our own user may steer our guests. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
+		conn_refuse(fd, "error permission denied\n");
 		return;
 	}
 	for (u32 i = 0; i < sv->nconns; i++)
@@ -419,11 +545,7 @@ void control_accepted(struct spawn *sv, int fd)
 			break;
 		}
 	if (!c) {
-		static const char msg[] = "error too many connections\n";
-
-		if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-			(void)0;
-		close(fd);
+		conn_refuse(fd, "error too many connections\n");
 		return;
 	}
 	u32 gen = c->gen;
@@ -446,19 +568,9 @@ static const char *const stat_names[PEND_SUMS] = {
 };
 static const char *const count_names[] = { "running", "halted", "parked", "ended", "failed" };
 
-static void pend_gather(struct pending *p, u32 link, const char *rest, size_t len)
+/* PEND_COUNTS and PEND_STATS: sums the k-th "k=v" of every shard's "ok k=v k=v ..." */
+static void pend_gather(struct pending *p, const char *rest)
 {
-	if (strncmp(rest, "ok", 2) != 0) {
-		p->failed = true;
-		return;
-	}
-	if (p->kind == PEND_RANGES) {
-		/* Kept per shard, joined in id order when all have answered. */
-		if (len > 3 && p->parts)
-			outbuf_put(&p->parts[link], rest + 3, len - 3);
-		return;
-	}
-	/* PEND_COUNTS and PEND_STATS: sum the k-th "k=v" of every shard */
 	for (int k = 0; k < (p->kind == PEND_STATS ? PEND_SUMS : (int)ARRAY_SIZE(count_names)); k++) {
 		const char *key = p->kind == PEND_STATS ? stat_names[k] : count_names[k];
 		char pat[32];
@@ -466,19 +578,37 @@ static void pend_gather(struct pending *p, u32 link, const char *rest, size_t le
 
 		snprintf(pat, sizeof(pat), " %s=", key);
 		v = strstr(rest, pat);
-		if (v)
+		if (v && strncmp(rest, "ok", 2) == 0)
 			p->sums[k] += strtoull(v + strlen(pat), NULL, 10);
 	}
 }
 
+/* A list answer's text, joined across shards (proto_join), to its client. */
+static void ranges_out(void *ctx, const char *s, size_t n)
+{
+	conn_reply(((void **)ctx)[0], ((void **)ctx)[1], s, n);
+}
+
+/* The stats object for the --metrics-file, once every shard has answered. */
+static void pend_metrics(struct spawn *sv, const u64 *sums)
+{
+	struct outbuf b = { 0 };
+
+	spawn_stats_json(sv, &b, sums, stat_names, PEND_SUMS);
+	if (b.buf)
+		spawn_metrics_write(sv, b.buf, b.len);
+	free(b.buf);
+}
+
 /*
  * The --metrics-file's refresh: the shards' counters are gathered as for a
- * client's `stats`, and pend_finish() hands the answer to the writer. One
+ * client's `stats`, and control_answer() hands the sums to the writer. One
  * at a time: a refresh still waiting for a shard is not asked again.
  */
 void control_metrics_request(struct spawn *sv)
 {
 	static const char line[] = "stats";
+	u64 none[PEND_SUMS] = { 0 };
 	struct pending *p;
 	u32 live = 0;
 
@@ -488,14 +618,7 @@ void control_metrics_request(struct spawn *sv)
 	for (u32 i = 0; i < sv->nlinks; i++)
 		live += !sv->links[i].dead;
 	if (!live || !(p = pend_new(sv, NULL, PEND_STATS, live))) {
-		struct outbuf b = { 0 };
-		u64 none[PEND_SUMS] = { 0 };
-
-		/* no shard to ask: what the supervisor knows */
-		spawn_stats_json(sv, &b, none, stat_names, PEND_SUMS);
-		if (b.buf)
-			spawn_metrics_write(sv, b.buf, b.len);
-		free(b.buf);
+		pend_metrics(sv, none); /* no shard to ask: what the supervisor knows */
 		return;
 	}
 	for (u32 i = 0; i < sv->nlinks; i++) {
@@ -506,140 +629,258 @@ void control_metrics_request(struct spawn *sv)
 	}
 }
 
+/* The sums, once every shard has answered: one line to the client. */
+static void pend_sums_reply(struct spawn *sv, struct pending *p, struct conn *c)
+{
+	struct outbuf b = { 0 };
+
+	if (p->kind == PEND_STATS) {
+		outbuf_printf(&b, "ok ");
+		spawn_stats_json(sv, &b, p->sums, stat_names, PEND_SUMS);
+		outbuf_printf(&b, "\n");
+	} else {
+		outbuf_printf(&b, "ok running=%llu halted=%llu parked=%llu ended=%llu failed=%llu lost=%u booted=%u\n",
+			      (unsigned long long)p->sums[0], (unsigned long long)p->sums[1],
+			      (unsigned long long)p->sums[2], (unsigned long long)p->sums[3],
+			      (unsigned long long)p->sums[4], sv->lost, sv->booted);
+	}
+	conn_reply(sv, c, b.buf, b.len);
+	free(b.buf);
+}
+
 /* ---- the socket ---- */
 
+/* openat2() with RESOLVE_NO_SYMLINKS: no component of path may be a symlink. */
+static int open_nofollow(int at, const char *path)
+{
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+
+	return (int)syscall(SYS_openat2, at, path, &how, sizeof(how));
+}
+
 /*
- * The socket lives in a directory only we can enter (0700, ours, not a
- * symlink) and is itself 0600: the file system keeps other users out
- * before SO_PEERCRED does.
+ * Opens the socket's directory, creating its last component (0700) if it
+ * is missing, through no symlink; then it must be ours and closed to
+ * everyone else. -1 with err.
+ */
+static int socket_dir_open(const char *dir, char *err, size_t errlen)
+{
+	char parent[PATH_MAX];
+	const char *base = strrchr(dir, '/');
+	struct stat st;
+	int fd = open_nofollow(AT_FDCWD, dir);
+
+	if (fd < 0 && errno == ENOENT) {
+		int pfd;
+
+		/* "a/b" -> "a" and "b"; "/b" -> "/" and "b"; "b" -> "." and "b" */
+		snprintf(parent, sizeof(parent), "%.*s", base ? (int)(base == dir ? 1 : base - dir) : 1,
+			 base ? dir : ".");
+		base = base ? base + 1 : dir;
+		pfd = open_nofollow(AT_FDCWD, parent);
+		if (pfd >= 0 && mkdirat(pfd, base, 0700) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+			close(pfd);
+			return -1;
+		}
+		fd = pfd >= 0 ? open_nofollow(pfd, base) : -1;
+		if (pfd >= 0)
+			close(pfd);
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", dir,
+			 errno == ELOOP ? "refusing a socket directory reached through a symlink" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0)
+		st = (struct stat){ .st_uid = (uid_t)-1 };
+	if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+		snprintf(err, errlen, "%s: refusing a socket directory %s (mode %04o): it must be ours, mode 0700", dir,
+			 st.st_uid != geteuid() ? "owned by another user" : "that others may enter",
+			 (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * bind() or connect() to the socket `name` in the directory dfd. A unix
+ * socket is named by a path, so it is resolved from that directory (the
+ * process still has one thread) rather than from the root again, where a
+ * component could have changed meanwhile.
+ */
+static int socket_at(int dfd, const char *name, int fd, bool listen)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), r = -1, e;
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", name);
+	if (cwd >= 0 && fchdir(dfd) == 0) {
+		r = listen ? bind(fd, (struct sockaddr *)&addr, sizeof(addr))
+			   : connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+		e = errno;
+		if (fchdir(cwd) < 0)
+			r = -1;
+		errno = e;
+	}
+	if (cwd >= 0)
+		close(cwd);
+	return r;
+}
+
+/*
+ * Whether a spawn serves the socket `name` in `dfd`. One that was killed
+ * can still take connections for a moment: the accept it had in flight in
+ * its io_uring holds the listening socket until the kernel has torn the
+ * dead process's ring down (seen here: a few ms). So a socket counts as
+ * served only if it takes connections for a whole second.
+ */
+static bool socket_served(int dfd, const char *name)
+{
+	for (int i = 0; i < 20; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool took = fd >= 0 && socket_at(dfd, name, fd, false) == 0;
+
+		if (fd >= 0)
+			close(fd);
+		if (!took)
+			return false;
+		usleep(50000);
+	}
+	return true;
+}
+
+/*
+ * The socket lives in a directory only we can enter (0700, ours, reached
+ * through no symlink) and is itself 0600: the file system keeps other
+ * users out before SO_PEERCRED does. Once the directory is open, all is
+ * done relative to it (sv->dir_fd): checking and removing a stale socket,
+ * the bind, and the removal at the end.
  */
 int control_listen(struct spawn *sv, char *err, size_t errlen)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char dir[sizeof(sv->path)];
+	const char *src = sv->o->socket;
 	struct stat st;
 	char *slash;
 	mode_t old;
 	int fd;
 
-	if (sv->o->socket)
-		snprintf(sv->path, sizeof(sv->path), "%s", sv->o->socket);
-	else if (control_default_path(sv->path, sizeof(sv->path)) < 0) {
+	if (!src && control_default_path(sv->path, sizeof(sv->path)) < 0) {
 		snprintf(err, errlen, "no place for the control socket: set XDG_RUNTIME_DIR or use --socket");
 		return -1;
 	}
-	if (strlen(sv->path) >= sizeof(addr.sun_path)) {
-		snprintf(err, errlen, "%s: socket path too long", sv->path);
+	if (src && strlen(src) >= sizeof(sv->path)) { /* sun_path's size, with its NUL */
+		snprintf(err, errlen, "--socket: the path is %zu bytes, a unix socket's at most %zu", strlen(src),
+			 sizeof(sv->path) - 1);
 		return -1;
 	}
-	snprintf(dir, sizeof(dir), "%s", sv->path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-			return -1;
-		}
-		if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
-			snprintf(err, errlen,
-				 "%s: refusing a socket directory that is a symlink, not a directory, "
-				 "or owned by another user",
-				 dir);
-			return -1;
-		}
+	if (src)
+		snprintf(sv->path, sizeof(sv->path), "%s", src);
+	slash = strrchr(sv->path, '/');
+	sv->sock_name = slash ? slash + 1 : sv->path;
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash == sv->path ? 1 : slash - sv->path) : 1,
+		 slash ? sv->path : ".");
+	if (!*sv->sock_name || strcmp(sv->sock_name, ".") == 0 || strcmp(sv->sock_name, "..") == 0) {
+		snprintf(err, errlen, "%s: names no socket file", sv->path);
+		return -1;
 	}
-	if (lstat(sv->path, &st) == 0) {
-		int probe;
-
-		if (S_ISLNK(st.st_mode) || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+	if ((sv->dir_fd = socket_dir_open(dir, err, errlen)) < 0)
+		return -1;
+	if (fstatat(sv->dir_fd, sv->sock_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
 			snprintf(err, errlen, "%s: refusing: it exists and is %s", sv->path,
 				 S_ISLNK(st.st_mode)	 ? "a symlink"
 				 : !S_ISSOCK(st.st_mode) ? "not a socket"
 							 : "another user's");
-			return -1;
+			goto fail;
 		}
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		memcpy(addr.sun_path, sv->path, strlen(sv->path) + 1);
-		if (connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
-			close(probe);
+		if (socket_served(sv->dir_fd, sv->sock_name)) {
 			snprintf(err, errlen, "%s: another kvmlite spawn is serving this socket", sv->path);
-			return -1;
+			goto fail;
 		}
-		close(probe);
-		unlink(sv->path); /* stale: left by a spawn that was killed */
+		unlinkat(sv->dir_fd, sv->sock_name, 0); /* stale: left by a spawn that was killed */
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	memcpy(addr.sun_path, sv->path, strlen(sv->path) + 1);
 	old = umask(0177); /* the socket file: 0600 */
-	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1024) < 0) {
+	if (fd < 0 || socket_at(sv->dir_fd, sv->sock_name, fd, true) < 0 || listen(fd, 1024) < 0) {
 		umask(old);
 		snprintf(err, errlen, "%s: cannot listen: %s", sv->path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		goto fail;
 	}
 	umask(old);
 	sv->listen_fd = fd;
 	return 0;
+fail:
+	close(sv->dir_fd);
+	sv->dir_fd = -1;
+	return -1;
+}
+
+/* Removes the socket control_listen() made: by name in its directory, the
+ * one removal the supervisor's sandbox allows. */
+void control_unlink(struct spawn *sv)
+{
+	if (sv->dir_fd >= 0)
+		unlinkat(sv->dir_fd, sv->sock_name, 0);
 }
 
 /* "TAG ok ..." or "TAG error ...": a shard's answer to a pending request. */
 void control_answer(struct spawn *sv, struct link *l, char *line, size_t len)
 {
+	u32 li = (u32)(l - sv->links);
 	struct pending *p;
+	struct conn *c;
 	char *rest;
 	u32 tag;
 
 	tag = (u32)strtoul(line, &rest, 10);
 	p = pend_find(sv, tag);
-	if (!p || *rest != ' ')
-		return;
+	if (!p || *rest != ' ' || !(p->links_asked[li / 64] & (1ull << (li % 64))))
+		return; /* its client went away, or it was answered for already (the worker died meanwhile) */
+	p->links_asked[li / 64] &= ~(1ull << (li % 64));
 	rest++;
 	len -= (size_t)(rest - line);
-	{
-		u32 li = (u32)(l - sv->links);
-
-		if (!(p->links_asked[li / 64] & (1ull << (li % 64))))
-			return; /* already answered for (its worker died meanwhile) */
-		p->links_asked[li / 64] &= ~(1ull << (li % 64));
+	if (p->conn == PEND_NO_CONN) { /* the supervisor's own stats, for the --metrics-file */
+		pend_gather(p, rest);
+		if (--p->remaining == 0)
+			pend_metrics(sv, p->sums);
+		return;
+	}
+	c = &sv->conns[p->conn];
+	if (!c->used || c->gen != p->gen) { /* not so: conn_close() ends its request */
+		p->remaining = 0;
+		return;
 	}
 	if (p->kind == PEND_FORWARD) {
-		outbuf_put(&p->text, rest, len);
-		outbuf_put(&p->text, "\n", 1);
-	} else {
-		pend_gather(p, (u32)(l - sv->links), rest, len);
-	}
-	if (--p->remaining)
-		return;
-	if (p->kind == PEND_STATS) {
-		outbuf_printf(&p->text, "ok ");
-		spawn_stats_json(sv, &p->text, p->sums, stat_names, PEND_SUMS);
-		outbuf_printf(&p->text, "\n");
-	} else if (p->kind == PEND_COUNTS) {
-		outbuf_printf(&p->text,
-			      "ok running=%llu halted=%llu parked=%llu ended=%llu failed=%llu lost=%u booted=%u\n",
-			      (unsigned long long)p->sums[0], (unsigned long long)p->sums[1],
-			      (unsigned long long)p->sums[2], (unsigned long long)p->sums[3],
-			      (unsigned long long)p->sums[4], sv->lost, sv->booted);
+		conn_reply(sv, c, rest, len);
+		conn_reply(sv, c, "\n", 1);
 	} else if (p->kind == PEND_RANGES) {
-		for (u32 i = 0; p->parts && i < sv->nlinks; i++) {
-			if (p->parts[i].len) {
-				/* shards hold consecutive ids: a range may go on in the next one */
-				char mid[PROTO_SEAM_MAX];
-				size_t keep, from = proto_ranges_seam(p->text.buf + 3, p->text.len - 3, p->parts[i].buf,
-								      p->parts[i].len, &keep, mid);
+		char ask[32];
+		int n = snprintf(ask, sizeof(ask), "list %s", p->state);
 
-				p->text.len = 3 + keep; /* after "ok " */
-				outbuf_put(&p->text, mid, strlen(mid));
-				outbuf_put(&p->text, p->parts[i].buf + from, p->parts[i].len - from);
-			}
-			free(p->parts[i].buf);
-		}
-		free(p->parts);
-		p->parts = NULL;
-		outbuf_put(&p->text, "\n", 1);
+		void *ctx[2] = { sv, c };
+
+		/* shards hold consecutive ids: one's last range may go on in the next one's */
+		if (len > 3 && strncmp(rest, "ok ", 3) == 0)
+			proto_join_feed(&p->join, rest + 3, len - 3, ranges_out, ctx);
+		control_arm(sv, c); /* what it has so far is on its way */
+		if (!c->used)
+			return; /* it was dropped meanwhile, and closed: its request ended with it */
+		if (!c->closing && pend_ask(sv, p, li + 1, ask, (size_t)n))
+			return; /* the next shard's ranges follow */
+		proto_join_end(&p->join, ranges_out, ctx);
+		conn_reply(sv, c, "\n", 1);
+	} else {
+		pend_gather(p, rest);
+		if (--p->remaining)
+			return;
+		pend_sums_reply(sv, p, c);
 	}
-	pend_finish(sv, p);
+	pend_finish(sv, p, c);
 }
 
 /* A watched guest wrote: "out ID DATA" to every connection watching it. */

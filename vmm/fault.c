@@ -1,4 +1,5 @@
 /* fault.c - fault injection for tests: KVMLITE_FAULT makes chosen host calls fail for chosen guests. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,11 @@ static struct fault {
 	u32 id, left;
 	u32 calls; /* fault_next(): calls counted so far */
 } faults[FAULT_MAX];
-static int nfaults = -1; /* -1: KVMLITE_FAULT not read yet */
+static int nfaults;
+/* Shard threads pass the points at once: the variable is read by the
+ * first of them, and the counts change under the lock. */
+static pthread_once_t parsed = PTHREAD_ONCE_INIT;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void fault_parse(void)
 {
@@ -21,7 +26,6 @@ static void fault_parse(void)
 	unsigned id, count;
 	int used;
 
-	nfaults = 0;
 	while (env && nfaults < FAULT_MAX && sscanf(env, "%15[^:]:%u:%u%n", point, &id, &count, &used) == 3) {
 		snprintf(faults[nfaults].point, sizeof(faults[nfaults].point), "%s", point);
 		faults[nfaults].id = id;
@@ -37,8 +41,10 @@ bool fault_next(const char *point)
 {
 	bool hit = false;
 
-	if (nfaults < 0)
-		fault_parse();
+	pthread_once(&parsed, fault_parse);
+	if (!nfaults)
+		return false;
+	pthread_mutex_lock(&lock);
 	for (int i = 0; i < nfaults; i++) {
 		if (strcmp(faults[i].point, point) != 0)
 			continue;
@@ -48,18 +54,24 @@ bool fault_next(const char *point)
 			hit = true;
 		}
 	}
+	pthread_mutex_unlock(&lock);
 	return hit;
 }
 
 bool fault_hit(const char *point, u32 id)
 {
-	if (nfaults < 0)
-		fault_parse();
-	for (int i = 0; i < nfaults; i++) {
+	bool hit = false;
+
+	pthread_once(&parsed, fault_parse);
+	if (!nfaults)
+		return false;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < nfaults && !hit; i++) {
 		if (faults[i].left && faults[i].id == id && strcmp(faults[i].point, point) == 0) {
 			faults[i].left--;
-			return true;
+			hit = true;
 		}
 	}
-	return false;
+	pthread_mutex_unlock(&lock);
+	return hit;
 }

@@ -81,6 +81,21 @@ static int cmd_spawn(int argc, char **argv)
 		  .arg = "FILE",
 		  .help = "append every guest's output lines to FILE, each\n"
 			  "prefixed with the guest's id" },
+		{ .name = "first-id",
+		  .kind = CLI_U32,
+		  .dest = &o.first_id,
+		  .arg = "B",
+		  .help = "number the guests B..B+N-1 (in ESI, on the control\n"
+			  "socket, in --log): one node's share of a fleet\n"
+			  "(docs/cluster.md)",
+		  .min = 0,
+		  .max = UINT32_MAX - 1 },
+		{ .name = "boot-times",
+		  .kind = CLI_STRING,
+		  .dest = &o.boot_times,
+		  .arg = "FILE",
+		  .help = "at the end, write each booted guest's id and µs from\n"
+			  "the start to its first serial byte, one a line" },
 		{ .name = "workers",
 		  .kind = CLI_U32,
 		  .dest = &o.workers,
@@ -179,6 +194,8 @@ static int cmd_spawn(int argc, char **argv)
 		return cli_error(&cmd, "one guest count N, not %d arguments", nargs);
 	if (cli_u32("N (the guest count)", argv[0], 1, UINT32_MAX, &o.count, err, sizeof(err)) < 0)
 		return cli_error(&cmd, "%s", err);
+	if (o.count > UINT32_MAX - o.first_id) /* first_id + count must not wrap */
+		return cli_error(&cmd, "--first-id %u leaves no room for %u guest ids", o.first_id, o.count);
 	if (o.nguest == 0)
 		o.guest[o.nguest++] = "mvm";
 	return spawn_main(&o);

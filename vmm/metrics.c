@@ -76,6 +76,8 @@ static const struct metric {
 	  "Turns of a shard's loop that found its io_uring completion queue overflowed." },
 	{ "clients_dropped", "kvmlite_control_clients_dropped_total", NULL, "counter", 1,
 	  "Control socket clients hung up on for not reading their answers." },
+	{ "accept_errors", "kvmlite_control_accept_errors_total", NULL, "counter", 1,
+	  "Times accepting a control socket client failed (at the fd limit, say) and was tried again." },
 };
 
 /* The string keys that label kvmlite_info: the build and the host's setting. */
@@ -241,11 +243,6 @@ int metrics_file_open(struct metrics_file *m, const char *path, char *err, size_
 	}
 	snprintf(m->tmp, sizeof(m->tmp), ".%s.tmp", m->name);
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
-	if (snprintf(m->tmp_path, sizeof(m->tmp_path), "%.*s%s", slash ? (int)(slash + 1 - path) : 0, path, m->tmp) >=
-	    (int)sizeof(m->tmp_path)) {
-		snprintf(err, errlen, "--metrics-file %s: path too long", path);
-		return -1;
-	}
 	m->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	/* O_NOFOLLOW: a symlink put in our place is refused, not written through */
 	if (m->dir_fd >= 0)
@@ -292,8 +289,9 @@ int metrics_file_write(struct metrics_file *m, const char *text, size_t len)
 void metrics_file_close(struct metrics_file *m, bool remove)
 {
 	if (remove && m->fd[1] >= 0) {
-		unlink(m->path); /* by path: the sandbox lets the supervisor unlink, not unlinkat */
-		unlink(m->tmp_path);
+		/* by name in the directory held open: all the supervisor's sandbox lets it remove */
+		unlinkat(m->dir_fd, m->name, 0);
+		unlinkat(m->dir_fd, m->tmp, 0);
 	}
 	for (int i = 0; i < 2; i++)
 		if (m->fd[i] >= 0)

@@ -33,7 +33,7 @@ struct metrics_file {
 	int dir_fd, fd[2]; /* fd[shown] is PATH now; the other one is the hidden file */
 	int shown;
 	bool exchange; /* RENAME_EXCHANGE works here */
-	char path[4096], tmp_path[4096], name[256], tmp[264];
+	char path[4096], name[256], tmp[264];
 };
 
 /* Opens (creates, empties) PATH and its hidden twin. 0, or -1 with err. */

@@ -313,30 +313,83 @@ static size_t lead_number(const char *s, size_t len, u64 *v)
 	return n;
 }
 
-size_t proto_ranges_seam(const char *a, size_t alen, const char *b, size_t blen, size_t *keep, char mid[PROTO_SEAM_MAX])
+/* The range "LO" or "LO-HI" at the start of s: its length, or 0 if there is none. */
+static size_t range_parse(const char *s, size_t len, u32 *lo, u32 *hi)
 {
-	size_t digits = 0, bn;
-	u64 last = 0, first, end;
+	size_t n, m;
+	u64 a, b;
 
-	*keep = alen;
-	mid[0] = '\0';
-	if (!alen || !blen)
-		return 0; /* nothing to join: b as it is */
-	/* a's last id: the digits at its end, after '-' when it is a range */
-	while (digits < alen && digits < 10 && a[alen - 1 - digits] >= '0' && a[alen - 1 - digits] <= '9')
-		digits++;
-	lead_number(a + alen - digits, digits, &last);
-	bn = lead_number(b, blen, &first);
-	if (!digits || !bn || first != last + 1) {
-		strcpy(mid, ",");
+	n = lead_number(s, len, &a);
+	if (!n || a > UINT32_MAX)
 		return 0;
+	b = a;
+	if (n < len && s[n] == '-') {
+		m = lead_number(s + n + 1, len - n - 1, &b);
+		if (!m || b > UINT32_MAX)
+			return 0;
+		n += 1 + m;
 	}
-	end = first; /* b's first range ends here, or at the number after its '-' */
-	if (bn < blen && b[bn] == '-')
-		bn += 1 + lead_number(b + bn + 1, blen - bn - 1, &end);
-	/* a's last range now ends at end: "a-L" becomes "a-END", a lone "L" becomes "L-END" */
-	if (digits < alen && a[alen - 1 - digits] == '-')
-		*keep = alen - digits;
-	snprintf(mid, PROTO_SEAM_MAX, "%s%llu", *keep == alen ? "-" : "", (unsigned long long)end);
-	return bn;
+	*lo = (u32)a;
+	*hi = (u32)b;
+	return n;
+}
+
+static void join_emit(struct proto_join *j, u32 lo, u32 hi, void (*out)(void *ctx, const char *s, size_t n), void *ctx)
+{
+	char buf[32];
+	int n = lo == hi ? snprintf(buf, sizeof(buf), "%s%u", j->any ? "," : "", lo)
+			 : snprintf(buf, sizeof(buf), "%s%u-%u", j->any ? "," : "", lo, hi);
+
+	out(ctx, buf, (size_t)n);
+	j->any = true;
+}
+
+void proto_join_feed(struct proto_join *j, const char *r, size_t len, void (*out)(void *ctx, const char *s, size_t n),
+		     void *ctx)
+{
+	size_t first, last = len;
+	u32 a, b, la, lb;
+
+	if (!len)
+		return;
+	while (last > 0 && r[last - 1] != ',') /* the last range starts at r + last */
+		last--;
+	first = range_parse(r, len, &a, &b);
+	if (!first || !range_parse(r + last, len - last, &la, &lb)) {
+		/* not ranges: passed on as they are */
+		proto_join_end(j, out, ctx);
+		if (j->any)
+			out(ctx, ",", 1);
+		out(ctx, r, len);
+		j->any = true;
+		return;
+	}
+	if (j->held && (u64)a == (u64)j->hi + 1) {
+		/* the held range goes on in this list */
+		if (last == 0) {
+			j->hi = b; /* and ends in it, or later */
+			return;
+		}
+		join_emit(j, j->lo, b, out, ctx);
+		if (last - 1 > first) /* ",R2,...,Rk-1" */
+			out(ctx, r + first, last - 1 - first);
+	} else {
+		proto_join_end(j, out, ctx);
+		if (last > 0) { /* "R1,...,Rk-1" */
+			if (j->any)
+				out(ctx, ",", 1);
+			out(ctx, r, last - 1);
+			j->any = true;
+		}
+	}
+	j->held = true;
+	j->lo = la;
+	j->hi = lb;
+}
+
+void proto_join_end(struct proto_join *j, void (*out)(void *ctx, const char *s, size_t n), void *ctx)
+{
+	if (j->held)
+		join_emit(j, j->lo, j->hi, out, ctx);
+	j->held = false;
 }

@@ -90,14 +90,21 @@ void line_buf_free(struct line_buf *lb);
 size_t proto_ranges(u32 n, bool (*in)(void *ctx, u32 id), void *ctx, char *out, size_t cap);
 
 /*
- * Where ranges a (alen bytes) and b (blen bytes, every id above a's) meet
- * when b is appended: "0-149" and "150-299,400" give "0-299,400", not
- * "0-149,150-299,400". The result is a's first *keep bytes, then mid (a
- * NUL-terminated string of at most PROTO_SEAM_MAX bytes), then b from the
- * returned offset on.
+ * Joins lists of id ranges that come one after another (a shard's `list
+ * STATE` answers, every id of a list above those of the lists before it)
+ * into one list in which no two ranges touch: "0-149" then "150-299,400"
+ * give "0-299,400", not "0-149,150-299,400". A list's last range is held
+ * back until the next list shows whether it goes on; out() is given the
+ * text as it can be written, proto_join_end() writes what is held. A
+ * zeroed struct starts a join.
  */
-#define PROTO_SEAM_MAX 16
-size_t proto_ranges_seam(const char *a, size_t alen, const char *b, size_t blen, size_t *keep,
-			 char mid[PROTO_SEAM_MAX]);
+struct proto_join {
+	bool held, any; /* held: lo-hi waits; any: something was written (the next needs a comma) */
+	u32 lo, hi;
+};
+
+void proto_join_feed(struct proto_join *j, const char *ranges, size_t len,
+		     void (*out)(void *ctx, const char *s, size_t n), void *ctx);
+void proto_join_end(struct proto_join *j, void (*out)(void *ctx, const char *s, size_t n), void *ctx);
 
 #endif

@@ -48,10 +48,9 @@ static const struct {
 	{ SCMP_SYS(clock_gettime), ALL, "the vDSO's fallback: every device is driven by the monotonic clock" },
 	{ SCMP_SYS(getpid), ALL, "abort() (raise)" },
 	{ SCMP_SYS(gettid), ALL, "abort() (raise)" },
-	{ SCMP_SYS(tgkill), ALL, "abort() (raise): a failed assertion must still end the process" },
 	{ SCMP_SYS(exit), ALL, "a thread ends" },
 	{ SCMP_SYS(exit_group), ALL, "the process ends" },
-	{ SCMP_SYS(write), ROLE(SANDBOX_SUPERVISOR) | ROLE(SANDBOX_RUN), "the summary; a console's output" },
+	{ SCMP_SYS(write), ROLE(SANDBOX_RUN), "the console's output (other roles: sandbox_arg_rules)" },
 	{ SCMP_SYS(close), ALL, "a guest's vCPU and VM fds when it ends; a client's socket; /proc files" },
 	/* threads that run guests */
 	{ SCMP_SYS(timer_settime), GUESTS, "the time slice and PIT deadline timer that kicks KVM_RUN" },
@@ -73,13 +72,12 @@ static const struct {
 	{ SCMP_SYS(sched_getaffinity), ROLE(SANDBOX_SUPERVISOR), "sysconf(_SC_NPROCESSORS_ONLN) for CPU figures" },
 	{ SCMP_SYS(sysinfo), ROLE(SANDBOX_SUPERVISOR), "glibc's qsort() sizing its buffer (boot-time percentiles)" },
 	{ SCMP_SYS(wait4), ROLE(SANDBOX_SUPERVISOR), "reaping a worker that died, and at the end" },
-	{ SCMP_SYS(kill), ROLE(SANDBOX_SUPERVISOR), "ending a worker that does not end by itself" },
 	{ SCMP_SYS(clock_nanosleep), ROLE(SANDBOX_SUPERVISOR), "waiting for workers at the end" },
-	{ SCMP_SYS(unlink), ROLE(SANDBOX_SUPERVISOR), "removing the control socket at the end" },
 #if SANITIZER_BUILD
 	/* Sanitizer builds only: LeakSanitizer stops the world with a ptrace
 	 * helper at exit, and reports read /proc. Not in the real binary. */
 	{ SCMP_SYS(clone), ALL, "LeakSanitizer" },
+	{ SCMP_SYS(tgkill), ALL, "LeakSanitizer's helper stops the threads it checks" },
 	{ SCMP_SYS(ptrace), ALL, "LeakSanitizer" },
 	{ SCMP_SYS(wait4), ALL & ~ROLE(SANDBOX_SUPERVISOR), "LeakSanitizer" },
 	{ SCMP_SYS(sched_yield), ALL, "LeakSanitizer" },
@@ -115,61 +113,81 @@ const char *sandbox_role_name(enum sandbox_role role)
 	return (unsigned)role < SANDBOX_ROLES ? role_names[role] : "?";
 }
 
-int sandbox_enter(enum sandbox_role role, char *err, size_t errlen)
-{
-	return sandbox_enter_files(role, NULL, err, errlen);
-}
-
 /*
  * The supervisor writes the --metrics-file without opening anything for
  * writing: it rewrites the hidden one of two files it opened before its
- * filter went in, and swaps the two names atomically (docs/security.md).
+ * filter went in, swaps the two names atomically, and removes both at the
+ * end (metrics.h, docs/security.md).
  */
-static int allow_metrics_files(scmp_filter_ctx ctx, const struct sandbox_files *f)
+static int sandbox_metrics_rules(scmp_filter_ctx ctx, const struct sandbox_grant *g)
 {
 	int rc = 0;
 
 	for (int i = 0; rc == 0 && i < 2; i++) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 1,
-				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_fd[i]));
+				      SCMP_A0_32(SCMP_CMP_EQ, (u32)g->metrics_fd[i]));
 		if (rc == 0)
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ftruncate), 1,
-					      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_fd[i]));
+					      SCMP_A0_32(SCMP_CMP_EQ, (u32)g->metrics_fd[i]));
 	}
 	if (rc == 0)
 		rc = seccomp_rule_add(
-			ctx, SCMP_ACT_ALLOW, SCMP_SYS(renameat2), 3, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_dir),
-			SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)f->metrics_dir), SCMP_A4(SCMP_CMP_EQ, RENAME_EXCHANGE));
+			ctx, SCMP_ACT_ALLOW, SCMP_SYS(renameat2), 3, SCMP_A0_32(SCMP_CMP_EQ, (u32)g->metrics_dir),
+			SCMP_A2_32(SCMP_CMP_EQ, (u32)g->metrics_dir), SCMP_A4_32(SCMP_CMP_EQ, RENAME_EXCHANGE));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 2,
+				      SCMP_A0_32(SCMP_CMP_EQ, (u32)g->metrics_dir), SCMP_A2_32(SCMP_CMP_EQ, 0));
 	return rc;
 }
 
-int sandbox_enter_files(enum sandbox_role role, const struct sandbox_files *files, char *err, size_t errlen)
+/*
+ * The rules that look at arguments: what a role may write, open, remove
+ * and signal, and which ioctls it may make; g: what the supervisor is
+ * granted (sandbox.h).
+ */
+static int sandbox_arg_rules(scmp_filter_ctx ctx, enum sandbox_role role, const struct sandbox_grant *g)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	int rc = ctx ? 0 : -ENOMEM;
-	const char *what = "seccomp_init";
+	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(allowed); i++)
-		if (allowed[i].roles & ROLE(role))
-			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i].nr, 0);
 	/* Memory may be mapped and protected, never executable. */
-	if (rc == 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	/* Workers write only messages to stderr; their output goes through
-	 * io_uring, whose operations are limited by sandbox_ring_init(). */
-	if (rc == 0 && (role == SANDBOX_SHARD || role == SANDBOX_WORKER))
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO));
-	/* The supervisor opens /proc files to read, nothing else (in sanitizer
-	 * builds every role may: LeakSanitizer lists /proc/self/task). */
-	if (rc == 0 && (role == SANDBOX_SUPERVISOR || SANITIZER_BUILD))
+	/* Workers write only messages to stderr, the supervisor its summary
+	 * too; their other output goes through io_uring (sandbox_ring_init)
+	 * and send(). `run` writes the guest's console wherever it is. */
+	if (rc == 0 && role != SANDBOX_RUN)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0_32(SCMP_CMP_EQ, STDERR_FILENO));
+	if (rc == 0 && role == SANDBOX_SUPERVISOR)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0_32(SCMP_CMP_EQ, STDOUT_FILENO));
+	for (unsigned i = 0; rc == 0 && role == SANDBOX_SUPERVISOR && i < g->nout; i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0_32(SCMP_CMP_EQ, (u32)g->out[i]));
+	/* The supervisor opens /proc files to read (fopen "r"): exactly
+	 * O_RDONLY, so no O_TRUNC, O_CREAT or O_APPEND either. */
+	if (rc == 0 && role == SANDBOX_SUPERVISOR)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, SCMP_A2_32(SCMP_CMP_EQ, O_RDONLY));
+	if (rc == 0 && role == SANDBOX_SUPERVISOR)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-				      SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT, O_RDONLY));
+				      SCMP_A2_32(SCMP_CMP_EQ, O_RDONLY | O_CLOEXEC));
+	/* Sanitizer builds: every role may open to read (LeakSanitizer lists
+	 * /proc/self/task), and never to change a file. */
+	if (rc == 0 && SANITIZER_BUILD)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				      SCMP_A2_32(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY));
 	if (rc == 0 && SANITIZER_BUILD) /* the sanitizers' own open(2) */
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
-				      SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT, O_RDONLY));
+				      SCMP_A1_32(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY));
+	if (rc == 0 && role == SANDBOX_SUPERVISOR && g->metrics)
+		rc = sandbox_metrics_rules(ctx, g);
+	/* The control socket is removed at the end, by name in its directory
+	 * (held open since it was checked): no other file, no directory. */
+	if (rc == 0 && role == SANDBOX_SUPERVISOR && g->dir >= 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 2, SCMP_A0_32(SCMP_CMP_EQ, (u32)g->dir),
+				      SCMP_A2_32(SCMP_CMP_EQ, 0));
+	/* abort() signals its own process; no role signals another one. */
+	if (rc == 0 && !SANITIZER_BUILD)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0_32(SCMP_CMP_EQ, (u32)getpid()));
 	/* Guest threads: the KVM requests above; `run` also sets the terminal
 	 * back to how it found it. */
 	for (size_t i = 0; rc == 0 && (GUESTS & ROLE(role)) && i < ARRAY_SIZE(kvm_ioctls); i++)
@@ -182,8 +200,20 @@ int sandbox_enter_files(enum sandbox_role role, const struct sandbox_files *file
 	/* The status line and the summary fit the terminal's width. */
 	if (rc == 0 && role == SANDBOX_SUPERVISOR)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1_64(SCMP_CMP_EQ, TIOCGWINSZ));
-	if (rc == 0 && role == SANDBOX_SUPERVISOR && files && files->metrics_dir >= 0)
-		rc = allow_metrics_files(ctx, files);
+	return rc;
+}
+
+static int sandbox_load(enum sandbox_role role, const struct sandbox_grant *g, char *err, size_t errlen)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	int rc = ctx ? 0 : -ENOMEM;
+	const char *what = "seccomp_init";
+
+	for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(allowed); i++)
+		if (allowed[i].roles & ROLE(role))
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i].nr, 0);
+	if (rc == 0)
+		rc = sandbox_arg_rules(ctx, role, g);
 	if (rc == 0) {
 		what = "seccomp_load";
 		rc = seccomp_load(ctx);
@@ -199,37 +229,61 @@ int sandbox_enter_files(enum sandbox_role role, const struct sandbox_files *file
 	return 0;
 }
 
+int sandbox_enter(enum sandbox_role role, char *err, size_t errlen)
+{
+	static const struct sandbox_grant none = { .dir = -1 };
+
+	return sandbox_load(role, &none, err, errlen);
+}
+
+int sandbox_enter_supervisor(const struct sandbox_grant *g, char *err, size_t errlen)
+{
+	return sandbox_load(SANDBOX_SUPERVISOR, g, err, errlen);
+}
+
 /* The io_uring operations each role submits (see the io_uring_prep_* calls). */
 static const u8 ring_ops_supervisor[] = { IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_READ, IORING_OP_POLL_ADD,
 					  IORING_OP_TIMEOUT };
 static const u8 ring_ops_shard[] = { IORING_OP_READ, IORING_OP_WRITE, IORING_OP_SEND, IORING_OP_TIMEOUT,
 				     IORING_OP_TIMEOUT_REMOVE /* the timeout's update */ };
 
-int sandbox_ring_init(struct io_uring *ring, unsigned entries, enum sandbox_role role, bool limit_ops)
+int sandbox_ring_init(struct io_uring *ring, unsigned entries, enum sandbox_role role, bool limit_ops, const int *files,
+		      unsigned nfiles)
 {
 	struct io_uring_restriction res[8];
 	const u8 *ops = role == SANDBOX_SHARD ? ring_ops_shard : ring_ops_supervisor;
 	size_t n = role == SANDBOX_SHARD ? ARRAY_SIZE(ring_ops_shard) : ARRAY_SIZE(ring_ops_supervisor);
 	int r;
 
-	if (!limit_ops)
-		return io_uring_queue_init(entries, ring, 0);
 	/* Created disabled: restrictions can only be registered before the
 	 * ring is enabled, and then hold for its life. No register operation
 	 * is allowed at all afterwards. */
-	r = io_uring_queue_init(entries, ring, IORING_SETUP_R_DISABLED);
+	r = io_uring_queue_init(entries, ring, limit_ops ? IORING_SETUP_R_DISABLED : 0);
 	if (r < 0)
 		return r;
+	if (nfiles)
+		r = io_uring_register_files(ring, files, nfiles);
+	if (r < 0 || !limit_ops)
+		goto out;
 	memset(res, 0, sizeof(res));
 	for (size_t i = 0; i < n; i++) {
 		res[i].opcode = IORING_RESTRICTION_SQE_OP;
 		res[i].sqe_op = ops[i];
+	}
+	/* A ring given files reaches those only: every operation must name
+	 * one by its index in the registered table (IOSQE_FIXED_FILE), never
+	 * an fd of the process. Operations without a file carry the flag too;
+	 * the kernel ignores it there. */
+	if (nfiles) {
+		res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
+		res[n++].sqe_flags = IOSQE_FIXED_FILE;
 	}
 	/* io_uring_register() itself: Debian's liburing 2.3 declares the
 	 * restriction helpers but its library lacks them. */
 	r = io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_RESTRICTIONS, res, (unsigned)n);
 	if (r == 0)
 		r = io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+out:
 	if (r < 0)
 		io_uring_queue_exit(ring);
 	return r;

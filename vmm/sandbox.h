@@ -25,22 +25,36 @@ enum sandbox_role {
 int sandbox_enter(enum sandbox_role role, char *err, size_t errlen);
 
 /*
- * Files the supervisor may still write once its filter is in, though it
- * opens none for writing: the --metrics-file's two files, opened before
- * (pwrite and ftruncate on these two fds only), and their directory
- * (renameat2 RENAME_EXCHANGE within it only). -1 for none.
+ * What the supervisor may touch beyond its role's list, named when it
+ * enters the sandbox: the one directory it may remove a file from (its
+ * control socket's; -1: none), and the files it opened beforehand to write
+ * its results to (--boot-times, --metrics-file): those fds, and no other
+ * but stdout and stderr, take write().
  */
-struct sandbox_files {
+struct sandbox_grant {
+	int dir;
+	const int *out;
+	unsigned nout;
+	/*
+	 * --metrics-file, rewritten whole without opening anything: its two
+	 * files (pwrite64 and ftruncate on these fds only) and their
+	 * directory (renameat2 RENAME_EXCHANGE within it, unlinkat of its
+	 * files at the end). metrics false: none.
+	 */
+	bool metrics;
 	int metrics_dir, metrics_fd[2];
 };
 
-/* sandbox_enter(), with the files the supervisor may write (NULL: none). */
-int sandbox_enter_files(enum sandbox_role role, const struct sandbox_files *files, char *err, size_t errlen);
+/* As sandbox_enter(SANDBOX_SUPERVISOR), with what `g` grants. */
+int sandbox_enter_supervisor(const struct sandbox_grant *g, char *err, size_t errlen);
 
 /* io_uring_queue_init() for a ring limited to the operations `role` uses
- * (IORING_REGISTER_RESTRICTIONS on a ring created disabled). Returns what
- * io_uring_queue_init() returns. With limit_ops false, a plain ring. */
-int sandbox_ring_init(struct io_uring *ring, unsigned entries, enum sandbox_role role, bool limit_ops);
+ * (IORING_REGISTER_RESTRICTIONS on a ring created disabled), with `files`
+ * registered: operations name them by index (IOSQE_FIXED_FILE), and with
+ * limit_ops they can name nothing else. Returns what io_uring_queue_init()
+ * returns. With limit_ops false, a ring without restrictions. */
+int sandbox_ring_init(struct io_uring *ring, unsigned entries, enum sandbox_role role, bool limit_ops, const int *files,
+		      unsigned nfiles);
 
 /* For tests: with KVMLITE_FAULT="sandbox:ROLE:1" (ROLE the enum's number),
  * makes a system call no role allows (socket), which must kill. */

@@ -1,5 +1,6 @@
 /* shard.c - one worker thread: creates its guests, runs them M:N, serves their consoles through one io_uring. */
 #define _GNU_SOURCE /* SIGEV_THREAD_ID */
+#include <assert.h>
 #include <errno.h>
 #include <linux/kvm.h>
 #include <signal.h>
@@ -23,6 +24,12 @@
 
 /* io_uring user_data: what a completion is for */
 enum { UD_READ = 1, UD_WRITE, UD_LOG, UD_TIMEOUT, UD_TIMEOUT_UPDATE, UD_FILLER };
+/*
+ * The ring's registered files, which its operations name by index: the
+ * only files it can reach (sandbox_ring_init). Every SQE is marked with
+ * IOSQE_FIXED_FILE after its io_uring_prep_*(), timeouts too.
+ */
+enum { FILE_SOCK, FILE_LOG };
 
 /* ---- the deadline heap: guests by the next moment they need attention ---- */
 
@@ -211,9 +218,10 @@ static void sendbuf_submit(struct shard *s, struct sendbuf *b)
 	/* Tests make some writes short, as a full socket buffer would. */
 	b->busy = b->len > 1 && fault_next("short_write") ? b->len / 2 : b->len;
 	if (b->socket)
-		io_uring_prep_send(sqe, b->fd, b->buf, b->busy, MSG_NOSIGNAL);
+		io_uring_prep_send(sqe, FILE_SOCK, b->buf, b->busy, MSG_NOSIGNAL);
 	else
-		io_uring_prep_write(sqe, b->fd, b->buf, (unsigned)b->busy, (u64)-1); /* O_APPEND: at the end */
+		io_uring_prep_write(sqe, FILE_LOG, b->buf, (unsigned)b->busy, (u64)-1); /* O_APPEND: at the end */
+	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, b == &s->log ? UD_LOG : UD_WRITE);
 	b->inflight = true;
 }
@@ -261,9 +269,12 @@ static void sendbuf_wait(struct shard *s, struct sendbuf *b)
 	}
 }
 
-/* Room for n more bytes in b, waiting for its reader if need be. */
+/* Room for n more bytes in b, waiting for its reader if need be. An
+ * answer longer than the buffer is written in pieces of at most its size
+ * (see shard_list), each reserved in turn. */
 static char *sendbuf_reserve(struct shard *s, struct sendbuf *b, size_t n)
 {
+	assert(n <= SHARD_WBUF_SIZE);
 	while (b->len + n > SHARD_WBUF_SIZE && b->len > 0) {
 		sendbuf_submit(s, b);
 		sendbuf_wait(s, b);
@@ -910,16 +921,18 @@ static void shard_list(struct shard *s, u32 tag, const struct proto_req *r)
 	}
 	char state[16];
 	void *ctx[2] = { s, state };
-	size_t need, cap = 16 * (size_t)s->count + 64;
-	char *p;
+	bool comma = false;
 
 	snprintf(state, sizeof(state), "%.*s", (int)r->arg_len, r->arg);
 	shard_printf(s, "%u ok ", tag);
-	/* Ranges of local indices, shifted to global ids as they are written. */
-	p = shard_reserve(s, cap);
-	need = 0;
+	/* Range by range: the answer may be longer than the buffer that
+	 * carries it (one range per guest or two when states alternate, as
+	 * a guest can make them), which is sent and refilled meanwhile.
+	 * Local indices are shifted to global ids as they are written. */
 	for (u32 i = 0; i < s->count;) {
 		u32 j = i;
+		char *p;
+		int n;
 
 		if (!in_state(ctx, i)) {
 			i++;
@@ -927,12 +940,14 @@ static void shard_list(struct shard *s, u32 tag, const struct proto_req *r)
 		}
 		while (j + 1 < s->count && in_state(ctx, j + 1))
 			j++;
-		need += (size_t)snprintf(p + need, cap - need, need ? ",%u" : "%u", s->first + i);
+		p = shard_reserve(s, 32); /* ",4294967295-4294967295" at most */
+		n = snprintf(p, 32, "%s%u", comma ? "," : "", s->first + i);
 		if (j > i)
-			need += (size_t)snprintf(p + need, cap - need, "-%u", s->first + j);
+			n += snprintf(p + n, 32 - (size_t)n, "-%u", s->first + j);
+		s->to_sv.len += (size_t)n;
+		comma = true;
 		i = j + 1;
 	}
-	s->to_sv.len += need;
 	shard_printf(s, "\n");
 }
 
@@ -1137,7 +1152,8 @@ static void shard_submit_read(struct shard *s)
 	sqe = io_uring_get_sqe(&s->ring);
 	if (!sqe)
 		return;
-	io_uring_prep_read(sqe, s->sock, s->rbuf, sizeof(s->rbuf), 0);
+	io_uring_prep_read(sqe, FILE_SOCK, s->rbuf, sizeof(s->rbuf), 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, UD_READ);
 	s->read_busy = true;
 }
@@ -1195,9 +1211,11 @@ static void shard_arm_timeout(struct shard *s)
 	s->timeout_ts.tv_nsec = (long long)(when % 1000000000ull);
 	if (s->timeout_busy) {
 		io_uring_prep_timeout_update(sqe, &s->timeout_ts, UD_TIMEOUT, IORING_TIMEOUT_ABS);
+		sqe->flags |= IOSQE_FIXED_FILE;
 		io_uring_sqe_set_data64(sqe, UD_TIMEOUT_UPDATE);
 	} else {
 		io_uring_prep_timeout(sqe, &s->timeout_ts, 0, IORING_TIMEOUT_ABS);
+		sqe->flags |= IOSQE_FIXED_FILE;
 		io_uring_sqe_set_data64(sqe, UD_TIMEOUT);
 		s->timeout_busy = true;
 	}
@@ -1225,6 +1243,7 @@ static void shard_fill_cq(struct shard *s)
 		if (!sqe)
 			return;
 		io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&now, 0, 0);
+		sqe->flags |= IOSQE_FIXED_FILE;
 		io_uring_sqe_set_data64(sqe, UD_FILLER);
 	}
 }
@@ -1375,6 +1394,7 @@ void *shard_main(void *arg)
 int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm, const struct guest_image *images,
 	       const struct spawn_opts *o, int sock, int log_fd, u32 vm_max)
 {
+	int files[] = { [FILE_SOCK] = sock, [FILE_LOG] = log_fd };
 	const u8 *fw;
 	size_t fw_len;
 
@@ -1412,7 +1432,7 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 		return -1;
 	}
 	s->full_cq = fault_next("full_cq");
-	if (sandbox_ring_init(&s->ring, s->full_cq ? 1 : 64, SANDBOX_SHARD, s->sandbox) < 0) {
+	if (sandbox_ring_init(&s->ring, s->full_cq ? 1 : 64, SANDBOX_SHARD, s->sandbox, files, log_fd >= 0 ? 2 : 1) < 0) {
 		snprintf(s->err, sizeof(s->err), "shard %u: io_uring_queue_init: %s", id, strerror(errno));
 		shard_free(s);
 		return -1;

@@ -70,6 +70,25 @@ static void link_arm(struct spawn *sv, struct link *l)
 	}
 }
 
+/*
+ * A link's buffers grow with what clients ask and are answered (a `list`
+ * of a big shard is one long line): what they hold counts in out_held,
+ * against the clients' limit, and once empty they give back what a long
+ * line made them take.
+ */
+static void link_fit(struct spawn *sv, struct link *l)
+{
+	if (!l->lines.len && l->lines.cap > LINK_KEEP)
+		line_buf_free(&l->lines);
+	if (!l->out.len && l->out.cap > LINK_KEEP) {
+		free(l->out.buf);
+		l->out = (struct outbuf){ 0 };
+	}
+	sv->out_held -= l->held;
+	l->held = l->lines.cap + l->out.cap;
+	sv->out_held += l->held;
+}
+
 void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
 {
 	char tmp[PROTO_LINE_MAX + 64];
@@ -83,6 +102,7 @@ void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
 	va_end(ap);
 	outbuf_put(&l->out, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 	link_arm(sv, l);
+	link_fit(sv, l);
 }
 
 /* A message on stderr, in place of the status line, wrapped to the terminal's width. */
@@ -132,11 +152,11 @@ static void sv_fail_reason(struct spawn *sv, const char *why)
  * booted and then failed is one settled guest, counted in both booted and
  * failed.
  */
-static void sv_mark(struct spawn *sv, u32 id, u8 flags)
+static void sv_mark(struct spawn *sv, u32 i, u8 flags)
 {
-	if (!sv->gflags[id])
+	if (!sv->gflags[i]) /* i: the guest's index in the per-guest arrays (its id - --first-id) */
 		sv->settled++;
-	sv->gflags[id] |= flags;
+	sv->gflags[i] |= flags;
 }
 
 /* Unsolicited news from a shard: "@created N", "@boot ID", "@end ID STATE WHY", "@out ID DATA". */
@@ -144,6 +164,7 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 {
 	char *arg = strchr(line, ' ');
 	u32 id = arg ? (u32)strtoul(arg + 1, &arg, 10) : 0;
+	u32 i = id - sv->o->first_id; /* per-guest arrays start at --first-id */
 
 	if (strncmp(line, "@created ", 9) == 0) {
 		/* "@created N PARKED BYTES" */
@@ -159,17 +180,17 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 		sv->resume_failed++;
 		if (sv->o->verbose)
 			fprintf(stderr, "%skvmlite: guest %u: %s\n", sv->tty ? "\r\033[K" : "", id, arg + 1);
-	} else if (strncmp(line, "@boot ", 6) == 0 && id < sv->o->count && !(sv->gflags[id] & G_BOOTED)) {
+	} else if (strncmp(line, "@boot ", 6) == 0 && i < sv->o->count && !(sv->gflags[i] & G_BOOTED)) {
 		/* "@boot ID NS": NS on the monotonic clock all processes share */
 		u64 ns = strtoull(arg, NULL, 10);
 
-		sv->boot_us[id] = ns > sv->t0 ? (u32)((ns - sv->t0) / 1000) : 0;
-		sv_mark(sv, id, G_BOOTED);
+		sv->boot_us[i] = ns > sv->t0 ? (u32)((ns - sv->t0) / 1000) : 0;
+		sv_mark(sv, i, G_BOOTED);
 		sv->booted++;
-	} else if (strncmp(line, "@end ", 5) == 0 && id < sv->o->count && !(sv->gflags[id] & G_ENDED)) {
+	} else if (strncmp(line, "@end ", 5) == 0 && i < sv->o->count && !(sv->gflags[i] & G_ENDED)) {
 		bool failed = strncmp(arg, " failed ", 8) == 0;
 
-		sv_mark(sv, id, G_ENDED | (failed ? G_FAILED : 0));
+		sv_mark(sv, i, G_ENDED | (failed ? G_FAILED : 0));
 		sv->ended++;
 		if (failed) {
 			sv->failed++;
@@ -224,6 +245,7 @@ static void sv_link_read(struct spawn *sv, struct link *l, int res)
 	}
 	line_buf_feed(&l->lines, l->rbuf, (size_t)res, sv_shard_line, (void *[]){ sv, l });
 	link_arm(sv, l);
+	link_fit(sv, l);
 }
 
 /* A worker process died: its guests are lost, the others go on. */
@@ -241,8 +263,10 @@ static void sv_reap_children(struct spawn *sv)
 			if (l->pid != pid)
 				continue;
 			for (u32 id = l->first; id < l->first + l->count; id++) {
-				if (!(sv->gflags[id] & (G_ENDED | G_LOST))) {
-					sv_mark(sv, id, G_LOST);
+				u8 *f = &sv->gflags[id - sv->o->first_id];
+
+				if (!(*f & (G_ENDED | G_LOST))) {
+					sv_mark(sv, id - sv->o->first_id, G_LOST);
 					lost++;
 					/* only a created guest was live; the rest never will be */
 					sv->lost_live += id - l->first < l->created;
@@ -280,9 +304,11 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 
 	outbuf_printf(b,
 		      "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"resident\":%u,\"parked\":%u,"
-		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u",
+		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u,"
+		      "\"accept_errors\":%u",
 		      sv->o->count, sv->created, sv->booted, live, live > parked ? live - parked : 0, parked,
-		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park], sv->clients_dropped);
+		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park], sv->clients_dropped,
+		      sv->accept_errors);
 	outbuf_printf(b,
 		      ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"sandbox\":%s,\"cpu_max\":%u,"
 		      "\"worker_pids\":[",
@@ -470,6 +496,7 @@ struct figures {
 	double user_kib, rss_kib, kernel_kib, slab_kib; /* per resident guest */
 	double noise_kib, noise_s;	   /* host-wide, over the window after booting */
 	double mem_used_pct, idle_cpu, vmm_cpu;
+	u64 started_unix_ns; /* the start on the wall clock, to set beside a launcher's (dist/slurm) */
 };
 
 /* A host-wide total per guest, or NAN when the total is below zero or within noise. */
@@ -482,10 +509,13 @@ static void sv_figures(struct spawn *sv, struct figures *f)
 {
 	struct meminfo m;
 	struct cpustat cpu;
-	u64 now = clock_now(), pbytes;
+	struct timespec wall;
+	u64 now = clock_now(), pbytes, ticks;
 	double pkib, user;
 
 	memset(f, 0, sizeof(*f));
+	clock_gettime(CLOCK_REALTIME, &wall);
+	f->started_unix_ns = (u64)wall.tv_sec * 1000000000ull + (u64)wall.tv_nsec - (now - sv->t0);
 	f->timed = sv_boot_times(sv, f->boot_ms, f->stage_us);
 	f->boot_s = sv->t_booted ? (double)(sv->t_booted - sv->t0) / 1e9 : NAN;
 	f->live = sv_live(sv);
@@ -501,9 +531,12 @@ static void sv_figures(struct spawn *sv, struct figures *f)
 		long hz = sysconf(_SC_CLK_TCK), cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 		f->idle_cpu = cpustat_busy_pct(&sv->cpu_booted, &cpu);
-		/* kvmlite's own share: its processes' CPU time over the same window */
-		f->vmm_cpu = 100.0 * (double)(sv_vmm_ticks(sv) - sv->vmm_ticks_booted) / (double)hz /
-			     ((double)(now - sv->t_booted) / 1e9) / (double)cpus;
+		/* kvmlite's own share: its processes' CPU time over the same window
+		 * (unknown if a worker died meanwhile: its time left the sum) */
+		ticks = sv_vmm_ticks(sv);
+		f->vmm_cpu = ticks < sv->vmm_ticks_booted ? NAN
+							   : 100.0 * (double)(ticks - sv->vmm_ticks_booted) / (double)hz /
+								     ((double)(now - sv->t_booted) / 1e9) / (double)cpus;
 		/* What the host's memory did meanwhile that kvmlite's processes did not. */
 		f->noise_kib = ((double)sv->mem_booted.available_kib - (double)m.available_kib) -
 			       ((double)f->anon - (double)sv->anon_booted);
@@ -566,7 +599,8 @@ static void sv_summary_json(struct spawn *sv, const struct figures *f)
 	for (int k = 0; f->timed && k < NSTAGES; k++)
 		printf(isnan(f->stage_us[k]) ? "%s\"%s\":null" : "%s\"%s\":%.1f", k ? "," : "", stage_keys[k],
 		       f->stage_us[k]);
-	printf("%s}\n", f->timed ? "}" : "");
+	printf("%s,\"first_id\":%u,\"started_unix_ns\":%llu}\n", f->timed ? "}" : "", sv->o->first_id,
+	       (unsigned long long)f->started_unix_ns);
 }
 
 /* The noise behind the host-wide memory figures, for people. */
@@ -661,6 +695,21 @@ static void sv_summary(struct spawn *sv)
 		sv_summary_text(sv, &f);
 }
 
+/*
+ * --boot-times FILE: every booted guest's id and its µs from the start to
+ * its first serial byte, one a line. Percentiles do not add up: a fleet
+ * of spawns (dist/slurm) needs each guest's time for its own, and so does
+ * a plot of the whole distribution.
+ */
+static void sv_boot_times_write(struct spawn *sv, FILE *f)
+{
+	for (u32 i = 0; i < sv->o->count; i++)
+		if (sv->gflags[i] & G_BOOTED)
+			fprintf(f, "%u %u\n", sv->o->first_id + i, sv->boot_us[i]);
+	if (fclose(f) != 0)
+		fprintf(stderr, "kvmlite: --boot-times %s: %s\n", sv->o->boot_times, strerror(errno));
+}
+
 /* ---- host limits and workers ---- */
 
 /*
@@ -721,8 +770,8 @@ static u32 sv_plan(struct spawn *sv)
 		if (sv->procs > MAX_LINKS)
 			sv->procs = MAX_LINKS;
 	}
-	if (sv->threads > (sv->o->count + sv->procs - 1) / sv->procs)
-		sv->threads = (sv->o->count + sv->procs - 1) / sv->procs;
+	if (sv->threads > ((u64)sv->o->count + sv->procs - 1) / sv->procs)
+		sv->threads = (u32)(((u64)sv->o->count + sv->procs - 1) / sv->procs);
 	sv->vm_per_shard = (u32)(vms / sv->threads);
 	if (sv->o->resident) {
 		u32 shards = sv->procs * sv->threads, want = (sv->o->resident + shards - 1) / shards;
@@ -780,8 +829,13 @@ static void worker_main(struct spawn *sv, u32 proc)
 	 * MMU notifiers (see ring_get in shard.c). */
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	close(sv->listen_fd); /* the supervisor's alone */
+	close(sv->dir_fd);
 	metrics_file_close(&sv->metrics, false);
 	shards = calloc(sv->threads, sizeof(*shards));
+	if (!shards) {
+		fprintf(stderr, "kvmlite: worker %u: out of memory\n", proc);
+		_exit(1);
+	}
 	for (u32 i = 0; i < sv->nlinks; i++) {
 		struct link *l = &sv->links[i];
 
@@ -817,6 +871,10 @@ static int sv_fork_workers(struct spawn *sv, u32 per_proc)
 	sv->nlinks = sv->procs * sv->threads;
 	sv->links = calloc(sv->nlinks, sizeof(*sv->links));
 	sv->pids = calloc(sv->procs, sizeof(pid_t));
+	if (!sv->links || !sv->pids) {
+		sv->nlinks = sv->procs = 0; /* nothing to tear down */
+		return -1;		    /* errno: ENOMEM */
+	}
 	for (u32 p = 0, li = 0; p < sv->procs; p++) {
 		/* Even shares, each within per_proc since procs was sized so. */
 		u32 in_proc = (sv->o->count - id + (sv->procs - p) - 1) / (sv->procs - p);
@@ -832,7 +890,7 @@ static int sv_fork_workers(struct spawn *sv, u32 per_proc)
 				return -1;
 			l->fd = sp[0];
 			l->pid = (pid_t)p;
-			l->first = id;
+			l->first = sv->o->first_id + id;
 			l->count = share;
 			id += share;
 			/* The worker's end, kept in a slot only the child reads. */
@@ -948,9 +1006,10 @@ static void sv_tick(struct spawn *sv)
 		const char *why = NULL;
 		bool mem_read = meminfo_read(&m) == 0;
 		bool pids_short = host_pids_left() < PID_RESERVE;
+		u32 hold_at = sv->o->mem_budget > PARK_MARGIN ? sv->o->mem_budget - PARK_MARGIN : 0;
 
 		if (sv->o->park != PARK_NEVER && !sv->held &&
-		    ((mem_read && meminfo_used_pct(&m) >= sv->o->mem_budget - PARK_MARGIN) || pids_short)) {
+		    ((mem_read && meminfo_used_pct(&m) >= hold_at) || pids_short)) {
 			sv->held = true;
 			for (u32 i = 0; i < sv->nlinks; i++)
 				spawn_link_send(sv, &sv->links[i], "0 hold\n");
@@ -996,21 +1055,22 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 		control_accepted(sv, res);
 		return;
 	case K_CONN_READ:
-	case K_CONN_POLL: {
+	case K_CONN_POLL:
+	case K_CONN_HUP: {
 		struct conn *c = &sv->conns[idx];
 
 		if (!c->used || c->gen != UD_GEN(ud))
 			return;
-		if (UD_KIND(ud) == K_CONN_POLL) {
-			c->poll_busy = false;
-		} else {
-			c->read_busy = false;
-			if (res <= 0)
-				c->closing = true; /* the client went away (or half-closed) */
-			else
-				c->rlen += (size_t)res;
-			control_process(sv, c);
+		if (UD_KIND(ud) != K_CONN_READ) {
+			control_polled(sv, c, UD_KIND(ud) == K_CONN_HUP, res);
+			return;
 		}
+		c->read_busy = false;
+		if (res <= 0)
+			c->closing = true; /* the client went away (or half-closed) */
+		else
+			c->rlen += (size_t)res;
+		control_process(sv, c);
 		control_arm(sv, c);
 		return;
 	}
@@ -1020,6 +1080,11 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 	case K_LINK_READ + 100:
 		sv->links[idx].poll_busy = false;
 		link_arm(sv, &sv->links[idx]);
+		link_fit(sv, &sv->links[idx]);
+		return;
+	case K_ACCEPT_WAIT:
+		sv->accept_busy = false;
+		control_accept_arm(sv);
 		return;
 	case K_SIGNAL: {
 		struct signalfd_siginfo *si = (void *)sv->sigbuf;
@@ -1046,8 +1111,10 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 static void sv_teardown(struct spawn *sv)
 {
 	/* KVM frees a VM in about a millisecond here, one after another per
-	 * worker: 20,000 guests take a while. Past this, a worker is killed
-	 * (the kernel still frees what it held). */
+	 * worker: 20,000 guests take a while. Past this, the supervisor stops
+	 * waiting: a worker still there dies with it (PR_SET_PDEATHSIG), and
+	 * the kernel still frees what it held. The supervisor signals no
+	 * process itself (docs/security.md). */
 	u64 deadline = clock_now() + 120000000000ull;
 
 	if (sv->tty && !sv->o->json) { /* erased when done: within the width, like the status line */
@@ -1068,16 +1135,11 @@ static void sv_teardown(struct spawn *sv)
 	for (u32 p = 0; p < sv->procs; p++) {
 		int status;
 
-		while (sv->pids[p] > 0) {
+		while (sv->pids[p] > 0 && clock_now() < deadline) {
 			pid_t r = waitpid(sv->pids[p], &status, WNOHANG);
 
 			if (r == sv->pids[p] || (r < 0 && errno == ECHILD))
 				break;
-			if (clock_now() > deadline) {
-				kill(sv->pids[p], SIGKILL);
-				waitpid(sv->pids[p], &status, 0);
-				break;
-			}
 			usleep(10000);
 		}
 		sv->pids[p] = 0;
@@ -1094,12 +1156,6 @@ static void sv_free(struct spawn *sv)
 			close(sv->conns[i].fd);
 		free(sv->conns[i].out.buf);
 	}
-	for (u32 i = 0; sv->pend && i < sv->npend; i++) {
-		free(sv->pend[i].text.buf);
-		for (u32 k = 0; sv->pend[i].parts && k < sv->nlinks; k++)
-			free(sv->pend[i].parts[k].buf);
-		free(sv->pend[i].parts);
-	}
 	for (u32 i = 0; sv->links && i < sv->nlinks; i++) {
 		free(sv->links[i].out.buf);
 		line_buf_free(&sv->links[i].lines);
@@ -1110,6 +1166,10 @@ static void sv_free(struct spawn *sv)
 		close(sv->sig_fd);
 	if (sv->log_fd >= 0)
 		close(sv->log_fd);
+	if (sv->dir_fd >= 0)
+		close(sv->dir_fd);
+	if (sv->spare_fd >= 0)
+		close(sv->spare_fd);
 	/* gone with the spawn, as the socket is: no stale figures for a scraper */
 	metrics_file_close(&sv->metrics, true);
 	if (sv->kvm.fd > 0)
@@ -1127,15 +1187,16 @@ static void sv_free(struct spawn *sv)
 int spawn_main(const struct spawn_opts *o)
 {
 	struct spawn *sv = calloc(1, sizeof(*sv));
-	struct sandbox_files files;
+	FILE *times = NULL;
 	char err[256];
 	sigset_t set;
 	u32 per;
 	int status = 0;
 
 	sv->o = o;
-	sv->listen_fd = sv->sig_fd = sv->log_fd = -1;
+	sv->listen_fd = sv->sig_fd = sv->log_fd = sv->dir_fd = sv->spare_fd = -1;
 	sv->metrics.dir_fd = sv->metrics.fd[0] = sv->metrics.fd[1] = -1;
+	sv->pause_ts = (struct __kernel_timespec){ .tv_nsec = ACCEPT_PAUSE };
 	sv->tty = isatty(STDERR_FILENO);
 	for (int i = 0, upto = 0; i < o->nguest; i++) {
 		if (loader_open(o->guest[i], &sv->images[i].img, err, sizeof(err)) < 0) {
@@ -1143,7 +1204,7 @@ int spawn_main(const struct spawn_opts *o)
 			goto fail;
 		}
 		upto = o->guest_count[i] && i < o->nguest - 1 ? upto + (int)o->guest_count[i] : (int)o->count;
-		sv->images[i].upto = (u32)upto;
+		sv->images[i].upto = o->first_id + (u32)upto;
 	}
 	if (kvm_open(&sv->kvm, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
@@ -1156,6 +1217,11 @@ int spawn_main(const struct spawn_opts *o)
 	sv->conns = calloc(MAX_CONNS, sizeof(*sv->conns));
 	sv->npend = MAX_CONNS + 16;
 	sv->pend = calloc(sv->npend, sizeof(*sv->pend));
+	if (!sv->gflags || !sv->boot_us || !sv->watchers || !sv->conns || !sv->pend) {
+		fprintf(stderr, "kvmlite: out of memory for the supervisor's tables of %u guests (%zu bytes each)\n",
+			o->count, 1 + sizeof(*sv->boot_us) + sizeof(*sv->watchers));
+		goto fail;
+	}
 	snprintf(sv->stop_reason, sizeof(sv->stop_reason), "running");
 	/* One log for all workers: O_APPEND makes each batch land whole. */
 	if (o->log && (sv->log_fd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
@@ -1164,6 +1230,10 @@ int spawn_main(const struct spawn_opts *o)
 	}
 	if (o->metrics_file && metrics_file_open(&sv->metrics, o->metrics_file, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
+		goto fail;
+	}
+	if (o->boot_times && !(times = fopen(o->boot_times, "we"))) {
+		fprintf(stderr, "kvmlite: --boot-times %s: %s\n", o->boot_times, strerror(errno));
 		goto fail;
 	}
 	if (control_listen(sv, err, sizeof(err)) < 0) {
@@ -1185,14 +1255,20 @@ int spawn_main(const struct spawn_opts *o)
 	if (sv_fork_workers(sv, per) < 0) {
 		fprintf(stderr, "kvmlite: starting workers: %s\n", strerror(errno));
 		sv_teardown(sv);
-		unlink(sv->path);
+		control_unlink(sv);
 		goto fail;
 	}
+	/* The workers write the log; the supervisor writes to no file. */
+	if (sv->log_fd >= 0)
+		close(sv->log_fd);
+	sv->log_fd = -1;
+	/* An fd kept in reserve, for the moment all others are in use (control_accepted). */
+	sv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	sv->sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (sandbox_ring_init(&sv->ring, 256, SANDBOX_SUPERVISOR, !o->no_sandbox) < 0) {
+	if (sandbox_ring_init(&sv->ring, 256, SANDBOX_SUPERVISOR, !o->no_sandbox, NULL, 0) < 0) {
 		fprintf(stderr, "kvmlite: io_uring_queue_init: %s\n", strerror(errno));
 		sv_teardown(sv);
-		unlink(sv->path);
+		control_unlink(sv);
 		goto fail;
 	}
 	if (!o->json)
@@ -1204,14 +1280,24 @@ int spawn_main(const struct spawn_opts *o)
 	sv_signal_arm(sv);
 	sv_tick_arm(sv);
 	/* Everything is open that the supervisor will ever open, but /proc
-	 * files; from here on it serves clients and watches workers. */
-	files = (struct sandbox_files){ sv->metrics.dir_fd, { sv->metrics.fd[0], sv->metrics.fd[1] } };
+	 * files; from here on it serves clients and watches workers, and
+	 * writes only to stdout, stderr, the files it was given and the
+	 * --metrics-file (sandbox.h). */
+	int out_fds[1];
+	struct sandbox_grant grant = { .dir = sv->dir_fd,
+				       .out = out_fds,
+				       .metrics = sv->metrics.dir_fd >= 0,
+				       .metrics_dir = sv->metrics.dir_fd,
+				       .metrics_fd = { sv->metrics.fd[0], sv->metrics.fd[1] } };
+
+	if (times)
+		out_fds[grant.nout++] = fileno(times);
 	sv->metrics_next = sv->t0;
-	if (!o->no_sandbox && sandbox_enter_files(SANDBOX_SUPERVISOR, &files, err, sizeof(err)) < 0) {
+	if (!o->no_sandbox && sandbox_enter_supervisor(&grant, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
 		io_uring_queue_exit(&sv->ring);
 		sv_teardown(sv);
-		unlink(sv->path);
+		control_unlink(sv);
 		goto fail;
 	}
 	sandbox_probe(SANDBOX_SUPERVISOR);
@@ -1232,9 +1318,11 @@ int spawn_main(const struct spawn_opts *o)
 		if (sv->conns[i].used)
 			outbuf_flush(sv->conns[i].fd, &sv->conns[i].out);
 	sv_summary(sv);
+	if (times)
+		sv_boot_times_write(sv, times);
 	close(sv->listen_fd);
 	sv->listen_fd = -1;
-	unlink(sv->path);
+	control_unlink(sv);
 	/* The ring goes first: its pending reads hold the shard sockets open,
 	 * and the workers wait for those to close before they end. */
 	io_uring_queue_exit(&sv->ring);
@@ -1243,6 +1331,8 @@ int spawn_main(const struct spawn_opts *o)
 	sv_free(sv);
 	return status;
 fail:
+	if (times)
+		fclose(times);
 	sv_free(sv);
 	return 2;
 }

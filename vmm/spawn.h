@@ -31,6 +31,8 @@ struct spawn_opts {
 	u32 resident;	    /* at most this many guests on a KVM VM at once; 0: what the host allows */
 	bool no_sandbox;    /* --no-sandbox: no seccomp filters, no io_uring restrictions */
 	u32 cpu_max;	    /* --cpu-max: % of a CPU each guest may use at most; 100: no cap */
+	u32 first_id;	    /* --first-id: guests are numbered first_id .. first_id + count - 1 */
+	const char *boot_times; /* --boot-times FILE: each booted guest's id and µs to its first byte */
 };
 
 int spawn_main(const struct spawn_opts *o);

@@ -24,13 +24,19 @@
 #define WORKERS_MAX  64		  /* default worker processes at most */
 #define PARK_MARGIN  5		  /* --park auto holds the VM count this many points below --mem-budget */
 #define METRICS_NS   5000000000ull /* how often the --metrics-file is refreshed */
+#define ACCEPT_PAUSE 100000000	  /* ns: until a failed accept(), or a write to a half-closed client, goes again */
+#define LINK_KEEP    65536	  /* a link's buffers keep this much once a long answer has gone through */
 
-/* io_uring user_data: kind in the top byte, generation, index */
-enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK };
-#define UD(kind, gen, idx) (((u64)(kind) << 56) | ((u64)((gen)&0xffffff) << 32) | (u32)(idx))
+/*
+ * io_uring user_data: kind in the top byte, then a connection's whole
+ * 32-bit generation (a completion for an earlier connection in the same
+ * slot is recognised by it), then the index of the connection or link.
+ */
+enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK, K_ACCEPT_WAIT, K_CONN_HUP };
+#define UD(kind, gen, idx) (((u64)(kind) << 56) | ((u64)(u32)(gen) << 24) | ((u32)(idx)&0xffffff))
 #define UD_KIND(ud)	   ((int)((ud) >> 56))
-#define UD_GEN(ud)	   ((u32)(((ud) >> 32) & 0xffffff))
-#define UD_IDX(ud)	   ((u32)(ud))
+#define UD_GEN(ud)	   ((u32)((ud) >> 24))
+#define UD_IDX(ud)	   ((u32)(ud)&0xffffff)
 
 /* A growable output buffer written with non-blocking write(): the kernel
  * never holds a pointer into it, so it may move. */
@@ -51,13 +57,17 @@ struct link {
 	bool dead, read_busy, poll_busy;
 	struct line_buf lines;
 	struct outbuf out;
+	size_t held; /* of lines and out, what is counted in out_held (spawn.c, link_fit) */
 	u8 rbuf[65536];
 };
 
 struct conn {
 	int fd;
 	u32 gen;
-	bool used, read_busy, poll_busy, closing, waiting; /* waiting: an answer is owed */
+	bool used, read_busy, poll_busy, closing, waiting; /* waiting: an answer is owed... */
+	u32 tag;					   /* ...to the request with this tag */
+	bool hup_busy;					   /* a poll watches for a hang-up while it waits */
+	bool half_closed;				   /* it shut down its writing (it may still read) */
 	bool watching;
 	u32 watch_id;
 	size_t rlen, rpos;
@@ -66,7 +76,12 @@ struct conn {
 	struct outbuf out;
 };
 
-/* A request forwarded to one shard, or fanned out to all of them. */
+/*
+ * A request forwarded to one shard, or fanned out to them. Its answer is
+ * put straight into its connection's buffer as it comes, so that an
+ * answer is held once and counts against the clients' limits; only
+ * counts and stats are summed here first.
+ */
 enum { PEND_FORWARD, PEND_COUNTS, PEND_RANGES, PEND_STATS };
 #define PEND_SUMS 25 /* counters a stats answer sums over the shards */
 #define PEND_NO_CONN UINT32_MAX /* a request of the supervisor's own (--metrics-file) */
@@ -76,10 +91,9 @@ struct pending {
 	u32 remaining;
 	u64 links_asked[MAX_LINKS / 64]; /* which shards still owe a part */
 	int kind;			 /* PEND_*: how the shards' answers are put together */
-	bool failed;
 	u64 sums[PEND_SUMS];
-	struct outbuf *parts; /* PEND_RANGES: each shard's ranges */
-	struct outbuf text;
+	char state[16]; /* PEND_RANGES: the state asked for; shards are asked in turn */
+	struct proto_join join; /* PEND_RANGES: the ranges written, and the last one held back */
 };
 
 struct spawn {
@@ -105,12 +119,18 @@ struct spawn {
 	u32 fail_count[8];
 	struct conn *conns;
 	u32 nconns;
-	size_t out_held;     /* bytes held by all connections' answer buffers */
+	size_t out_held;     /* bytes held for clients: answer buffers, and the links' while they carry theirs */
 	u32 clients_dropped; /* clients hung up on for not reading their answers */
+	u32 accept_errors;   /* accept() failures (EMFILE: the supervisor's fds are all in use) */
+	int spare_fd;	     /* given up at the fd limit to accept a client and refuse it (control_accepted) */
+	bool refusing;	     /* the spare was given up: the next client accepted is refused */
+	struct __kernel_timespec pause_ts; /* ACCEPT_PAUSE: before accept(), or a write to a client, is tried again */
 	struct pending *pend;
 	u32 npend, next_tag;
 	int listen_fd, sig_fd, log_fd;
-	char path[108];
+	char path[108];	       /* the control socket; its sun_path, with the NUL */
+	int dir_fd;	       /* its directory, held open from the checks to the end (control_listen) */
+	const char *sock_name; /* its name there: the end of path */
 	struct io_uring ring;
 	struct __kernel_timespec tick_ts;
 	u64 t0, t_booted, t_last_progress, stop_at;
@@ -132,10 +152,12 @@ void outbuf_put(struct outbuf *b, const char *s, size_t n);
 void outbuf_printf(struct outbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool outbuf_flush(int fd, struct outbuf *b);
 int control_listen(struct spawn *sv, char *err, size_t errlen);
+void control_unlink(struct spawn *sv);
 void control_accept_arm(struct spawn *sv);
 void control_accepted(struct spawn *sv, int fd);
 void control_process(struct spawn *sv, struct conn *c);
 void control_arm(struct spawn *sv, struct conn *c);
+void control_polled(struct spawn *sv, struct conn *c, bool hup, int res);
 void control_answer(struct spawn *sv, struct link *l, char *line, size_t len);
 void control_watch_output(struct spawn *sv, u32 id, const char *data);
 void control_metrics_request(struct spawn *sv);

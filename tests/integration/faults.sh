@@ -76,8 +76,7 @@ echo ping | KVMLITE_FAULT=sandbox:3:1 "$KVMLITE" run mvm >/dev/null 2>&1
 check "run: a forbidden system call kills kvmlite run with SIGSYS" "[ $? = 159 ]"
 out=$(echo ping | KVMLITE_FAULT=sandbox:3:1 "$KVMLITE" run --no-sandbox mvm 2>&1)
 check "run --no-sandbox: the same call is allowed" "[ \"\$(echo '$out' | tail -1)\" = pong ]" "$out"
-# (its own socket path: a worker forked just before the kill may still hold
-# the listening socket for a moment, and the next spawn would see it served)
+# (its own socket path, so that the next spawn need not replace a stale one)
 KVMLITE_FAULT=sandbox:0:1 timeout 300 "$KVMLITE" spawn 4 --for 0 --socket "$T/killed/control" >/dev/null 2>&1
 check "spawn: a forbidden system call kills the supervisor with SIGSYS" "[ $? = 159 ]"
 for role in 1:worker 2:shard; do

@@ -111,7 +111,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	# read only: the server answers and hangs up before a request could be written
 	timeout 60 setpriv --reuid=65534 --regid=65534 --clear-groups socat -u UNIX-CONNECT:"$SOCK" - >"$T/peer" 2>&1
 	check "a peer with another uid is refused" "grep -q 'error permission denied' '$T/peer'" "$(cat "$T/peer")"
-	chmod 700 "$T/run"
+	chmod 700 "$T" "$T/run"
 fi
 stop_spawn
 ln -s "$T/elsewhere" "$T/link.sock"

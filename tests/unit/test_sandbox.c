@@ -9,6 +9,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -17,12 +19,97 @@
 #include "unit.h"
 #include "sandbox.h"
 
-enum { DO_NOTHING, DO_SOCKET, DO_EXEC_MAP, DO_OPEN_WRITE, DO_OPEN_PROC, DO_TTY_IOCTL, DO_FORK, DO_STDERR };
+enum {
+	DO_NOTHING,
+	DO_SOCKET,
+	DO_EXEC_MAP,
+	DO_OPEN_WRITE,
+	DO_OPEN_TRUNC,
+	DO_OPEN_CREAT,
+	DO_OPEN_PROC,
+	DO_TTY_IOCTL,
+	DO_FORK,
+	DO_STDERR,
+	DO_WRITE_FILE,
+	DO_WRITE_GRANTED,
+	DO_UNLINK,
+	DO_UNLINKAT_ELSEWHERE,
+	DO_RMDIR_IN_DIR,
+	DO_UNLINK_SOCKET,
+	DO_KILL,
+	DO_TGKILL,
+};
+
+/*
+ * A scratch directory standing for the control socket's: the supervisor's
+ * filter is given its fd, as spawn gives it the socket directory's. It
+ * holds "file" (FILE_TEXT, kept open for writing in file_fd), "sock" and
+ * the directory "sub".
+ */
+#define FILE_TEXT "fourteen bytes"
+static char dir[64], file[80], created[80];
+static int dir_fd = -1, file_fd = -1;
+static int granted_fd = -1; /* a results file the supervisor's filter is given (--boot-times) */
+
+static void scratch_make(void)
+{
+	char path[96];
+
+	snprintf(dir, sizeof(dir), "/tmp/kvmlite-sandbox-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/file", dir);
+	snprintf(created, sizeof(created), "%s/created", dir);
+	file_fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	assert_true(file_fd >= 0);
+	assert_int_equal(write(file_fd, FILE_TEXT, strlen(FILE_TEXT)), (ssize_t)strlen(FILE_TEXT));
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dir_fd >= 0);
+	snprintf(path, sizeof(path), "%s/granted", dir);
+	granted_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(granted_fd >= 0);
+}
+
+static void scratch_remove(void)
+{
+	char path[96];
+
+	close(file_fd);
+	close(dir_fd);
+	close(granted_fd);
+	snprintf(path, sizeof(path), "%s/granted", dir);
+	unlink(path);
+	unlink(file);
+	unlink(created);
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
+/* The file is as the scratch directory was made: there, with all its bytes. */
+static bool file_intact(void)
+{
+	struct stat st;
+
+	return stat(file, &st) == 0 && st.st_size == (off_t)strlen(FILE_TEXT) && access(created, F_OK) < 0;
+}
+
+static bool exists_in_dir(const char *name)
+{
+	struct stat st;
+
+	return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
 
 /* Runs `what` in a child under `role`'s filter: its wait status. */
 static int run_in_role(enum sandbox_role role, int what)
 {
-	pid_t pid;
+	pid_t pid, parent = getpid(); /* the child's own getppid() is not allowed */
 	int status;
 
 	fflush(NULL);
@@ -33,7 +120,10 @@ static int run_in_role(enum sandbox_role role, int what)
 		struct timespec ts;
 		struct winsize ws;
 
-		if (sandbox_enter(role, err, sizeof(err)) < 0)
+		struct sandbox_grant grant = { .dir = dir_fd, .out = &granted_fd, .nout = 1 };
+
+		if ((role == SANDBOX_SUPERVISOR ? sandbox_enter_supervisor(&grant, err, sizeof(err))
+						: sandbox_enter(role, err, sizeof(err))) < 0)
 			_exit(100);
 		clock_gettime(CLOCK_MONOTONIC, &ts); /* every role keeps time */
 		switch (what) {
@@ -45,6 +135,12 @@ static int run_in_role(enum sandbox_role role, int what)
 			break;
 		case DO_OPEN_WRITE:
 			open("/dev/null", O_WRONLY);
+			break;
+		case DO_OPEN_TRUNC:
+			open(file, O_RDONLY | O_TRUNC);
+			break;
+		case DO_OPEN_CREAT:
+			open(created, O_RDONLY | O_CREAT, 0600);
 			break;
 		case DO_OPEN_PROC:
 			close(open("/proc/self/status", O_RDONLY));
@@ -59,6 +155,33 @@ static int run_in_role(enum sandbox_role role, int what)
 		case DO_STDERR:
 			if (write(STDERR_FILENO, "", 0) < 0)
 				_exit(101);
+			break;
+		case DO_WRITE_FILE:
+			if (write(file_fd, "x", 1) < 0)
+				_exit(101);
+			break;
+		case DO_WRITE_GRANTED:
+			if (write(granted_fd, "x", 1) != 1)
+				_exit(101);
+			break;
+		case DO_UNLINK:
+			unlink(file);
+			break;
+		case DO_UNLINKAT_ELSEWHERE:
+			unlinkat(AT_FDCWD, file, 0);
+			break;
+		case DO_RMDIR_IN_DIR:
+			unlinkat(dir_fd, "sub", AT_REMOVEDIR);
+			break;
+		case DO_UNLINK_SOCKET:
+			if (unlinkat(dir_fd, "sock", 0) < 0)
+				_exit(101);
+			break;
+		case DO_KILL:
+			kill(parent, 0); /* signal 0: only asks whether it may */
+			break;
+		case DO_TGKILL:
+			syscall(SYS_tgkill, parent, parent, 0);
 			break;
 		}
 		/* plain exit_group: a sanitizer build's atexit checks are the
@@ -111,7 +234,11 @@ static void test_no_role_may_start_a_process(void **state)
 
 static void test_only_the_supervisor_opens_files_and_only_to_read(void **state)
 {
+	/* to write, to truncate, to create: each kills and changes nothing */
 	assert_true(killed_by_sigsys(run_in_role(SANDBOX_SUPERVISOR, DO_OPEN_WRITE)));
+	assert_true(killed_by_sigsys(run_in_role(SANDBOX_SUPERVISOR, DO_OPEN_TRUNC)));
+	assert_true(killed_by_sigsys(run_in_role(SANDBOX_SUPERVISOR, DO_OPEN_CREAT)));
+	assert_true(file_intact());
 #if defined(__SANITIZE_ADDRESS__)
 	skip(); /* LeakSanitizer reads /proc: sanitizer builds let every role open to read */
 #endif
@@ -120,14 +247,54 @@ static void test_only_the_supervisor_opens_files_and_only_to_read(void **state)
 	assert_true(killed_by_sigsys(run_in_role(SANDBOX_WORKER, DO_OPEN_PROC)));
 }
 
+/* A worker's threads write messages to stderr, the supervisor its summary to stdout or stderr: no other file. */
+static void test_only_run_writes_to_files_other_than_stdout_and_stderr(void **state)
+{
+	assert_true(killed_by_sigsys(run_in_role(SANDBOX_SHARD, DO_WRITE_FILE)));
+	assert_true(killed_by_sigsys(run_in_role(SANDBOX_WORKER, DO_WRITE_FILE)));
+	assert_true(killed_by_sigsys(run_in_role(SANDBOX_SUPERVISOR, DO_WRITE_FILE)));
+	assert_true(file_intact());
+	/* but the supervisor writes the results files it opened and was granted (--boot-times) */
+	assert_true(exited_0(run_in_role(SANDBOX_SUPERVISOR, DO_WRITE_GRANTED)));
+	assert_true(killed_by_sigsys(run_in_role(SANDBOX_SHARD, DO_WRITE_GRANTED)));
+}
+
+/* The supervisor removes its socket at the end: only a file of that directory, nothing else. */
+static void test_the_supervisor_removes_only_files_in_its_socket_directory(void **state)
+{
+	assert_true(killed_by_sigsys(run_in_role(SANDBOX_SUPERVISOR, DO_UNLINK)));
+	assert_true(killed_by_sigsys(run_in_role(SANDBOX_SUPERVISOR, DO_UNLINKAT_ELSEWHERE)));
+	assert_true(file_intact());
+	assert_true(killed_by_sigsys(run_in_role(SANDBOX_SUPERVISOR, DO_RMDIR_IN_DIR)));
+	assert_true(exists_in_dir("sub"));
+	assert_true(exists_in_dir("sock"));
+	assert_true(exited_0(run_in_role(SANDBOX_SUPERVISOR, DO_UNLINK_SOCKET)));
+	assert_false(exists_in_dir("sock"));
+	for (int r = 0; r < SANDBOX_ROLES; r++)
+		if (r != SANDBOX_SUPERVISOR)
+			assert_true(killed_by_sigsys(run_in_role((enum sandbox_role)r, DO_UNLINK)));
+}
+
+/* No role signals another process (a worker left at the end dies with the supervisor: PR_SET_PDEATHSIG). */
+static void test_no_role_may_signal_another_process(void **state)
+{
+	for (int r = 0; r < SANDBOX_ROLES; r++)
+		assert_true(killed_by_sigsys(run_in_role((enum sandbox_role)r, DO_KILL)));
+#if defined(__SANITIZE_ADDRESS__)
+	skip(); /* LeakSanitizer's helper signals threads: sanitizer builds allow tgkill */
+#endif
+	for (int r = 0; r < SANDBOX_ROLES; r++)
+		assert_true(killed_by_sigsys(run_in_role((enum sandbox_role)r, DO_TGKILL)));
+}
+
 static void test_guest_threads_may_issue_only_kvm_ioctls(void **state)
 {
 	assert_true(killed_by_sigsys(run_in_role(SANDBOX_SHARD, DO_TTY_IOCTL)));
 	assert_true(killed_by_sigsys(run_in_role(SANDBOX_RUN, DO_TTY_IOCTL)));
 }
 
-/* Submits one operation and returns its completion's result. */
-static int ring_try(struct io_uring *ring, int op, int fd, void *buf)
+/* Submits one operation (on a registered file if fixed) and returns its completion's result. */
+static int ring_try(struct io_uring *ring, int op, int fd, bool fixed, void *buf)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	struct io_uring_cqe *cqe;
@@ -136,8 +303,12 @@ static int ring_try(struct io_uring *ring, int op, int fd, void *buf)
 	assert_non_null(sqe);
 	if (op == IORING_OP_OPENAT)
 		io_uring_prep_openat(sqe, AT_FDCWD, "/dev/null", O_RDONLY, 0);
+	else if (op == IORING_OP_WRITE)
+		io_uring_prep_write(sqe, fd, buf, 1, (u64)-1);
 	else
 		io_uring_prep_read(sqe, fd, buf, 1, 0);
+	if (fixed)
+		sqe->flags |= IOSQE_FIXED_FILE;
 	assert_int_equal(io_uring_submit(ring), 1);
 	assert_int_equal(io_uring_wait_cqe(ring, &cqe), 0);
 	res = cqe->res;
@@ -153,13 +324,13 @@ static void test_a_shard_ring_refuses_operations_it_does_not_use(void **state)
 
 	assert_int_equal(pipe(p), 0);
 	assert_int_equal(write(p[1], "x", 1), 1);
-	assert_int_equal(sandbox_ring_init(&ring, 8, SANDBOX_SHARD, true), 0);
-	assert_int_equal(ring_try(&ring, IORING_OP_READ, p[0], &c), 1);
-	assert_int_equal(ring_try(&ring, IORING_OP_OPENAT, -1, NULL), -EACCES);
+	assert_int_equal(sandbox_ring_init(&ring, 8, SANDBOX_SHARD, true, &p[0], 1), 0);
+	assert_int_equal(ring_try(&ring, IORING_OP_READ, 0, true, &c), 1);
+	assert_int_equal(ring_try(&ring, IORING_OP_OPENAT, -1, true, NULL), -EACCES);
 	io_uring_queue_exit(&ring);
 	/* the same ring without restrictions opens the file */
-	assert_int_equal(sandbox_ring_init(&ring, 8, SANDBOX_SHARD, false), 0);
-	fd = ring_try(&ring, IORING_OP_OPENAT, -1, NULL);
+	assert_int_equal(sandbox_ring_init(&ring, 8, SANDBOX_SHARD, false, &p[0], 1), 0);
+	fd = ring_try(&ring, IORING_OP_OPENAT, -1, false, NULL);
 	assert_true(fd >= 0);
 	close(fd);
 	io_uring_queue_exit(&ring);
@@ -173,15 +344,15 @@ static void test_a_shard_ring_refuses_operations_it_does_not_use(void **state)
  */
 static int run_with_metrics_files(int what)
 {
-	char dir[] = "/tmp/kvmlite-test-sandbox.XXXXXX", a[64], b[64];
-	struct sandbox_files f;
+	char mdir[] = "/tmp/kvmlite-test-sandbox.XXXXXX", a[64], b[64];
+	struct sandbox_grant f = { .dir = -1, .metrics = true };
 	pid_t pid;
 	int status, other;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(a, sizeof(a), "%s/a.prom", dir);
-	snprintf(b, sizeof(b), "%s/.a.prom.tmp", dir);
-	f.metrics_dir = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_non_null(mkdtemp(mdir));
+	snprintf(a, sizeof(a), "%s/a.prom", mdir);
+	snprintf(b, sizeof(b), "%s/.a.prom.tmp", mdir);
+	f.metrics_dir = open(mdir, O_RDONLY | O_DIRECTORY);
 	f.metrics_fd[0] = open(a, O_RDWR | O_CREAT, 0644);
 	f.metrics_fd[1] = open(b, O_RDWR | O_CREAT, 0644);
 	other = open("/dev/null", O_WRONLY);
@@ -191,7 +362,7 @@ static int run_with_metrics_files(int what)
 	if (pid == 0) {
 		char err[256];
 
-		if (sandbox_enter_files(SANDBOX_SUPERVISOR, &f, err, sizeof(err)) < 0)
+		if (sandbox_enter_supervisor(&f, err, sizeof(err)) < 0)
 			_exit(100);
 		if (pwrite(f.metrics_fd[1], "x 1\n", 4, 0) != 4 || ftruncate(f.metrics_fd[1], 4) < 0 ||
 		    renameat2(f.metrics_dir, ".a.prom.tmp", f.metrics_dir, "a.prom", RENAME_EXCHANGE) < 0)
@@ -200,6 +371,10 @@ static int run_with_metrics_files(int what)
 			_exit(102);
 		if (what == 2)
 			renameat2(f.metrics_dir, "a.prom", AT_FDCWD, "/tmp/moved", 0);
+		/* and at the end it removes both */
+		if (what == 3 &&
+		    (unlinkat(f.metrics_dir, "a.prom", 0) < 0 || unlinkat(f.metrics_dir, ".a.prom.tmp", 0) < 0))
+			_exit(103);
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -209,7 +384,7 @@ static int run_with_metrics_files(int what)
 	close(other);
 	unlink(a);
 	unlink(b);
-	rmdir(dir);
+	rmdir(mdir);
 	return status;
 }
 
@@ -218,6 +393,44 @@ static void test_the_supervisor_writes_only_its_metrics_files(void **state)
 	assert_true(exited_0(run_with_metrics_files(0)));
 	assert_true(killed_by_sigsys(run_with_metrics_files(1)));
 	assert_true(killed_by_sigsys(run_with_metrics_files(2)));
+	assert_true(exited_0(run_with_metrics_files(3)));
+}
+
+/*
+ * A shard's ring is given its files (the supervisor's socket, the log) and
+ * reaches no other: an operation must name a registered file by its index
+ * (IOSQE_FIXED_FILE is required), so a write to any other fd the process
+ * holds, an ordinary file here, is refused and the file stays as it was.
+ */
+static void test_a_shard_ring_reaches_only_its_registered_files(void **state)
+{
+	struct io_uring ring;
+	int p[2];
+	char c = 'x';
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(sandbox_ring_init(&ring, 8, SANDBOX_SHARD, true, &p[1], 1), 0);
+	assert_int_equal(ring_try(&ring, IORING_OP_WRITE, file_fd, false, &c), -EACCES);
+	assert_int_equal(ring_try(&ring, IORING_OP_READ, p[0], false, &c), -EACCES);
+	assert_int_equal(ring_try(&ring, IORING_OP_WRITE, 1, true, &c), -EBADF); /* index 1: none */
+	assert_true(file_intact());
+	assert_int_equal(ring_try(&ring, IORING_OP_WRITE, 0, true, &c), 1); /* index 0: the pipe */
+	assert_int_equal(read(p[0], &c, 1), 1);
+	io_uring_queue_exit(&ring);
+	close(p[0]);
+	close(p[1]);
+}
+
+static int scratch_setup(void **state)
+{
+	scratch_make();
+	return 0;
+}
+
+static int scratch_teardown(void **state)
+{
+	scratch_remove();
+	return 0;
 }
 
 int main(void)
@@ -228,10 +441,14 @@ int main(void)
 		cmocka_unit_test(test_no_role_may_map_executable_memory),
 		cmocka_unit_test(test_no_role_may_start_a_process),
 		cmocka_unit_test(test_only_the_supervisor_opens_files_and_only_to_read),
+		cmocka_unit_test(test_only_run_writes_to_files_other_than_stdout_and_stderr),
+		cmocka_unit_test(test_the_supervisor_removes_only_files_in_its_socket_directory),
+		cmocka_unit_test(test_no_role_may_signal_another_process),
 		cmocka_unit_test(test_guest_threads_may_issue_only_kvm_ioctls),
 		cmocka_unit_test(test_a_shard_ring_refuses_operations_it_does_not_use),
 		cmocka_unit_test(test_the_supervisor_writes_only_its_metrics_files),
+		cmocka_unit_test(test_a_shard_ring_reaches_only_its_registered_files),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }
