@@ -403,8 +403,7 @@ static void sv_progress(struct spawn *sv, u64 now)
 		snprintf(line + n, sizeof(line) - n, "  %.0f/s  mem %.0f%%  ETA %.0fs", rate, meminfo_used_pct(&m),
 			 rate > 0 ? (sv->o->count - sv->settled) / rate : 0.0);
 	} else {
-		n = (size_t)snprintf(line, sizeof(line), "serving:");
-		n = status_item(line, n, sizeof(line), "resident", resident, true);
+		n = (size_t)snprintf(line, sizeof(line), "serving: resident %u", resident);
 		n = status_item(line, n, sizeof(line), "parked", parked, false);
 		n = status_item(line, n, sizeof(line), "ended", sv->ended - sv->failed, false);
 		n = status_item(line, n, sizeof(line), "failed", sv->failed, false);
