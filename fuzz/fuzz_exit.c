@@ -50,6 +50,8 @@ static const u32 reasons[] = {
 	KVM_EXIT_FAIL_ENTRY,
 	KVM_EXIT_INTERNAL_ERROR,
 	KVM_EXIT_SYSTEM_EVENT,
+	KVM_EXIT_X86_RDMSR,
+	KVM_EXIT_X86_WRMSR,
 };
 
 struct rig {
@@ -156,6 +158,12 @@ static void rig_exit(struct rig *r, struct fuzz_in *in)
 		for (int i = 0; i < 8; i++)
 			run->mmio.data[i] = fuzz_u8(in);
 		break;
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR:
+		run->msr.index = fuzz_u32(in);
+		run->msr.data = fuzz_u64(in);
+		run->msr.error = fuzz_u8(in);
+		break;
 	default: /* the other exits read the first bytes of the union (fail_entry, internal, system_event) */
 		for (int i = 0; i < 16; i++)
 			((u8 *)&run->fail_entry)[i] = fuzz_u8(in);
@@ -171,6 +179,9 @@ static void rig_exit(struct rig *r, struct fuzz_in *in)
 	} else if (reason == KVM_EXIT_MMIO && !run->mmio.is_write) {
 		lo = offsetof(struct kvm_run, mmio.data);
 		hi = lo + (run->mmio.len < 8 ? run->mmio.len : 8);
+	} else if (reason == KVM_EXIT_X86_RDMSR || reason == KVM_EXIT_X86_WRMSR) {
+		lo = offsetof(struct kvm_run, msr.error); /* the answer: #GP */
+		hi = lo + sizeof(run->msr.error);
 	}
 	memcpy(r->before, run, (size_t)r->run_size);
 	memcpy(devices, &vm->uart, sizeof(vm->uart));
@@ -217,6 +228,10 @@ static void rig_exit(struct rig *r, struct fuzz_in *in)
 		break;
 	case KVM_EXIT_SYSTEM_EVENT:
 		FUZZ_CHECK(vm->end == VM_END_SYSTEM_EVENT);
+		break;
+	case KVM_EXIT_X86_RDMSR: /* an MSR outside the allowlist: #GP, and the guest goes on */
+	case KVM_EXIT_X86_WRMSR:
+		FUZZ_CHECK(run->msr.error == 1 && vm->state == state);
 		break;
 	default:
 		FUZZ_CHECK(vm->end == VM_END_UNKNOWN_EXIT);

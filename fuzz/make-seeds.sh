@@ -64,8 +64,9 @@ seed fuzz_pic withdrawn_is_spurious \
 	05 00 11 08 04 01  02 0d  02 0c  04  06 00 0a  01 00 00  02 0d  04  04
 
 # fuzz_exit: RUNSIZE16 (added to sizeof(struct kvm_run); d026: 12288 bytes) TRACE, then exits:
-# REASON (00-03 io, 04 mmio, 05 hlt, 06 intr, 07 window, 08 shutdown, 09 fail entry, 0a internal, 0b system event)
-# IF, then for io: DIR SIZE(00 then 00/01/02) PORT(index) COUNT(n-1) OFFSET(00: 4096) DATA (out, when inside)
+# REASON (00-03 io, 04 mmio, 05 hlt, 06 intr, 07 window, 08 shutdown, 09 fail entry, 0a internal, 0b system event,
+# 0c rdmsr, 0d wrmsr) IF, then for io: DIR SIZE(00 then 00/01/02) PORT(index) COUNT(n-1) OFFSET(00: 4096) DATA (out,
+# when inside); for rdmsr/wrmsr: INDEX32 DATA64 ERROR
 seed fuzz_exit out_hello_then_hlt  d026 00  00 00 01 00 00 00 04 00 68656c6c6f  05 00
 seed fuzz_exit in_string_mmio_hlt \
 	d026 01  00 00 00 00 00 05 02 00  00 00 00 00 01 1b 01 00 \
@@ -77,6 +78,7 @@ seed fuzz_exit other_exits \
 	0000 00  08 00 00000000000000000000000000000000  09 00 01000000000000000000000000000000 \
 	0a 00 01000000000000000000000000000000  0b 00 02000000000000000000000000000000 \
 	f0 63000000 00 00000000000000000000000000000000
+seed fuzz_exit msrs_refused  d026 01  0c 00 ff020000 0000000000000000 00  0d 01 10000000 0100000000000000 00  05 00
 
 # fuzz_proto: 00 parse LINE | 01 escape CAP BYTES | 02 lines RECORDS (00-7f: that many + 1 bytes; 80-ff: a run of
 # ((B&7f)+1)*64 copies of the next byte) | 03 ranges N16 CAP16 BITMAP
@@ -99,3 +101,18 @@ seed fuzz_loader file_small_ram 01 40 0010 "$(sector | xxd -p)"
 seed fuzz_loader file_short    01 20 0000 "$(printf 'short' | xxd -p)"
 seed fuzz_loader name_hello    02 ff 0000 "$(printf 'hello' | xxd -p)"
 seed fuzz_loader name_unknown  02 10 0000 "$(printf 'nosuch' | xxd -p)"
+
+# fuzz_park: OPS1 OPS2 FLAGS (bit 0: guest 2 takes the other VM), then OPS1 + OPS2 state changes, each
+# OP K VALUE64: 00 register K | 01 segment K%8, field K/8%4 | 02 CR0/CR2/CR3/CR4/CR8/EFER/GDT/IDT (K%9)
+# | 03 debug register | 04 XSAVE bytes 8K | 05 event (exception, interrupt, NMI, shadow) | 06 EFER by
+# wrmsr | 07 all registers (VALUE64 twice)
+seed fuzz_park nothing  00 00 00
+seed fuzz_park every_kind  08 08 01 \
+	00 00 1111111111111111  01 04 3412000000000000  02 03 0400000000000000  03 00 5a5a5a5a00000000 \
+	04 00 7f03000000000000  05 03 0100000000000000  06 00 0100000000000000  02 00 0200000000000000 \
+	00 05 2222222222222222  01 0d 0000010000000000  03 05 0100000000000000  04 03 801f000000000000 \
+	05 02 0101010000000000  02 04 0300000000000000  06 00 0000000000000000  05 00 01000d0000000000
+seed fuzz_park registers  02 01 00  07 00 0123456789abcdef fedcba9876543210  00 10 0202000000000000 \
+	07 00 5555555555555555 aaaaaaaaaaaaaaaa
+# CR0.PG with page tables KVM cannot use queues a triple fault for the next entry: the next guest on that VM must not get it
+seed fuzz_park paging_then_reuse  01 00 00  02 08 1100008000000000

@@ -18,8 +18,10 @@
  * (the steps of vm_vcpu_create()), "short_write" (a shard's write to the
  * supervisor submitted with half its bytes), "write_eagain" (one that
  * completes with -EAGAIN, nothing written), "full_cq" (a shard's io_uring
- * with a completion queue of two that is kept overflowing). The counts are per process,
- * kept under a lock: shard threads passing a point at once fail it COUNT times in all.
+ * with a completion queue of two that is kept overflowing), "msr_filter"
+ * (kvm_open() takes KVM to have no MSR filter: parking is then off). The
+ * counts are per process, kept under a lock: shard threads passing a point
+ * at once fail it COUNT times in all.
  */
 bool fault_hit(const char *point, u32 id);
 bool fault_next(const char *point);

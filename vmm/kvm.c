@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "kvm.h"
 
 /* Every capability the VMM depends on, and why. */
@@ -71,6 +72,15 @@ int kvm_open(struct kvm *kvm, char *err, size_t errlen)
 		goto fail;
 	}
 	kvm_find_backend(kvm);
+	/*
+	 * With these two a guest reaches only the MSRs vm.c allows (default
+	 * deny, the rest answered with #GP from userspace); without them
+	 * (Linux < 5.10) no VM is handed from guest to guest (park.c).
+	 * KVMLITE_FAULT=msr_filter:1:1 pretends they are absent, for tests.
+	 */
+	kvm->msr_filter = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) > 0 &&
+			  ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0 && !fault_next("msr_filter");
+	kvm->triple_fault_event = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_TRIPLE_FAULT_EVENT) > 0;
 	return 0;
 fail:
 	close(kvm->fd);

@@ -5,9 +5,11 @@
 #include "types.h"
 
 struct kvm {
-	int fd;		  /* /dev/kvm */
-	int run_size;	  /* size of each vCPU's kvm_run mapping */
-	char backend[16]; /* kvm_intel, kvm_amd, kvm_pvm or "unknown" */
+	int fd;			 /* /dev/kvm */
+	int run_size;		 /* size of each vCPU's kvm_run mapping */
+	char backend[16];	 /* kvm_intel, kvm_amd, kvm_pvm or "unknown" */
+	bool msr_filter;	 /* every VM gets the MSR filter (vm.c); without it no VM is reused (park.c) */
+	bool triple_fault_event; /* a queued triple fault is part of the vCPU events (Linux 6.0) */
 };
 
 /*

@@ -21,33 +21,12 @@ static int park_ioctl(int fd, unsigned long req, void *arg)
 	return r;
 }
 
-/* KVM_GET/SET_MSRS on n entries: all must go through. */
-static int park_msrs_io(int vcpu_fd, unsigned long req, struct kvm_msr_entry *e, u32 n)
-{
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[PARK_MSR_MAX];
-	} b = { .hdr.nmsrs = n };
-	int r;
-
-	if (n == 0)
-		return 0;
-	memcpy(b.e, e, n * sizeof(*e));
-	r = park_ioctl(vcpu_fd, req, &b);
-	if (r < 0)
-		return -1;
-	if ((u32)r != n) {
-		errno = EINVAL; /* KVM stops at the first MSR it refuses */
-		return -1;
-	}
-	memcpy(e, b.e, n * sizeof(*e));
-	return 0;
-}
-
 /*
  * The TSC is carried as its offset from the host's TSC, not as a value:
  * the guest's TSC then keeps running while it is parked, exactly as if it
  * had stayed, whichever VM it resumes on (KVM_VCPU_TSC_OFFSET, Linux 5.16).
+ * On kvm_pvm there is nothing to carry: PVM cannot offset a guest's TSC
+ * (the offset reads 0 and writes are ignored), every vCPU's is the host's.
  */
 static int park_tsc_offset(int vcpu_fd, unsigned long req, u64 *offset)
 {
@@ -60,63 +39,41 @@ static int park_tsc_offset(int vcpu_fd, unsigned long req, u64 *offset)
 	return park_ioctl(vcpu_fd, req, &a);
 }
 
-int park_msrs_probe(struct msr_set *m, int kvm_fd, int fresh_vcpu_fd)
-{
-	struct {
-		struct kvm_msr_list hdr;
-		u32 index[PARK_MSR_MAX];
-	} list = { .hdr.nmsrs = PARK_MSR_MAX };
-	struct kvm_msr_entry e;
-	struct kvm_device_attr a = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET };
-
-	memset(m, 0, sizeof(*m));
-	if (park_ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &list) < 0)
-		return -1;
-	if (park_ioctl(fresh_vcpu_fd, KVM_HAS_DEVICE_ATTR, &a) < 0)
-		return -1;
-	/* Keep what this vCPU can read; the TSC travels as an offset instead. */
-	for (u32 i = 0; i < list.hdr.nmsrs; i++) {
-		e = (struct kvm_msr_entry){ .index = list.index[i] };
-		if (e.index == MSR_IA32_TSC || park_msrs_io(fresh_vcpu_fd, KVM_GET_MSRS, &e, 1) < 0)
-			continue;
-		m->index[m->n] = e.index;
-		m->reset[m->n++] = e.data;
-	}
-	return 0;
-}
-
 size_t park_size(const struct park *p)
 {
-	return sizeof(*p) + p->xsave_len + p->nmsrs * sizeof(struct kvm_msr_entry) + p->out_len;
-}
-
-static struct kvm_msr_entry *park_msrs(const struct park *p)
-{
-	return (struct kvm_msr_entry *)(uintptr_t)(p->data + p->xsave_len);
+	return sizeof(*p) + p->xsave_len + p->out_len;
 }
 
 const u8 *park_output(const struct park *p)
 {
-	return p->data + p->xsave_len + p->nmsrs * sizeof(struct kvm_msr_entry);
+	return p->data + p->xsave_len;
 }
 
-struct park *park_save(struct vm *vm, const struct msr_set *m, const u8 *out, u32 out_len, u64 out_from)
+/*
+ * What a guest can change of its vCPU is exactly what is saved here. No
+ * MSR is on the list: the MSR filter (vm.c, vm_msrs_allowed) lets a guest
+ * write only EFER, which the segment registers carry, and read the TSC,
+ * which travels as its offset; every other MSR raises #GP, so it holds on
+ * every vCPU what KVM gave it at creation, whichever guests ran on it.
+ * Pending events include, where KVM has KVM_CAP_X86_TRIPLE_FAULT_EVENT
+ * (vm.c turns it on), a triple fault KVM queued but has not delivered.
+ * CPUID is never set (a guest sees no features, hence no MSR that depends
+ * on one), there is no in-kernel local APIC (so no x2APIC MSRs, no INIT or
+ * SIPI: the MP state stays RUNNABLE), no SMM and no nested state.
+ */
+struct park *park_save(struct vm *vm, const u8 *out, u32 out_len, u64 out_from)
 {
 	static __thread struct kvm_xsave xs; /* 4 KiB, one per thread */
-	struct kvm_msr_entry all[PARK_MSR_MAX];
 	struct kvm_xcrs xcrs;
 	struct park head = { .parked_at = clock_now(), .out_len = out_len, .out_from = out_from };
 	struct park *p;
 	u64 bv;
 	int fd = vm->vcpu_fd;
 
-	for (u32 i = 0; i < m->n; i++)
-		all[i] = (struct kvm_msr_entry){ .index = m->index[i] };
 	if (park_ioctl(fd, KVM_GET_REGS, &head.regs) < 0 || park_ioctl(fd, KVM_GET_SREGS, &head.sregs) < 0 ||
 	    park_ioctl(fd, KVM_GET_VCPU_EVENTS, &head.events) < 0 ||
 	    park_ioctl(fd, KVM_GET_DEBUGREGS, &head.debugregs) < 0 || park_ioctl(fd, KVM_GET_XCRS, &xcrs) < 0 ||
-	    park_ioctl(fd, KVM_GET_XSAVE, &xs) < 0 || park_msrs_io(fd, KVM_GET_MSRS, all, m->n) < 0 ||
-	    park_tsc_offset(fd, KVM_GET_DEVICE_ATTR, &head.tsc) < 0)
+	    park_ioctl(fd, KVM_GET_XSAVE, &xs) < 0 || park_tsc_offset(fd, KVM_GET_DEVICE_ATTR, &head.tsc) < 0)
 		return NULL;
 	for (u32 i = 0; i < xcrs.nr_xcrs; i++)
 		if (xcrs.xcrs[i].xcr == 0)
@@ -125,16 +82,22 @@ struct park *park_save(struct vm *vm, const struct msr_set *m, const u8 *out, u3
 	 * keep those 576 bytes rather than the whole 4 KiB area. */
 	memcpy(&bv, (u8 *)xs.region + XSAVE_HDR_XSTATE_BV, sizeof(bv));
 	head.xsave_len = (bv & ~3ull) ? sizeof(xs.region) : XSAVE_LEGACY_LEN;
-	for (u32 i = 0; i < m->n; i++)
-		head.nmsrs += all[i].data != m->reset[i];
-	p = malloc(sizeof(head) + head.xsave_len + head.nmsrs * sizeof(struct kvm_msr_entry) + out_len);
+	/*
+	 * KVM_SET_XSAVE writes only the components XSTATE_BV names: one left
+	 * out keeps what the vCPU's buffer held, the last guest's registers
+	 * (fuzz_park found its XMM0 there). For SSE that can reach the next
+	 * guest: the standard form of XRSTOR loads MXCSR from the buffer
+	 * whatever XSTATE_BV says (Intel SDM vol. 1, 13.8.1). KVM_GET_XSAVE
+	 * reports x87 and SSE state in full (their initial values when not in
+	 * use), so naming both writes exactly that.
+	 */
+	bv |= 3;
+	memcpy((u8 *)xs.region + XSAVE_HDR_XSTATE_BV, &bv, sizeof(bv));
+	p = malloc(sizeof(head) + head.xsave_len + out_len);
 	if (!p)
 		return NULL;
 	*p = head;
 	memcpy(p->data, xs.region, p->xsave_len);
-	for (u32 i = 0, k = 0; i < m->n; i++)
-		if (all[i].data != m->reset[i])
-			park_msrs(p)[k++] = all[i];
 	if (out_len)
 		memcpy((u8 *)park_output(p), out, out_len);
 	return p;
@@ -145,18 +108,17 @@ int park_restore(struct vm *vm, const struct park *p)
 	static __thread struct kvm_xsave xs;
 	struct kvm_xcrs xcrs = { .nr_xcrs = 1, .xcrs[0] = { .xcr = 0, .value = p->xcr0 } };
 	struct kvm_vcpu_events ev = p->events;
-	struct kvm_msr_entry msrs[PARK_MSR_MAX];
 	u64 tsc = p->tsc;
 	int fd = vm->vcpu_fd;
 
 	memset(&xs, 0, sizeof(xs));
 	memcpy(xs.region, p->data, p->xsave_len);
-	memcpy(msrs, park_msrs(p), p->nmsrs * sizeof(*msrs));
 	/* NMI and SIPI state are restored only when flagged as valid. */
 	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
-	if (park_ioctl(fd, KVM_SET_SREGS, (void *)&p->sregs) < 0 || park_ioctl(fd, KVM_SET_REGS, (void *)&p->regs) < 0 ||
+	if (park_ioctl(fd, KVM_SET_SREGS, (void *)&p->sregs) < 0 ||
+	    park_ioctl(fd, KVM_SET_REGS, (void *)&p->regs) < 0 ||
 	    (p->xcr0 && park_ioctl(fd, KVM_SET_XCRS, &xcrs) < 0) || park_ioctl(fd, KVM_SET_XSAVE, &xs) < 0 ||
-	    park_msrs_io(fd, KVM_SET_MSRS, msrs, p->nmsrs) < 0 || park_ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ||
+	    park_ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ||
 	    park_ioctl(fd, KVM_SET_DEBUGREGS, (void *)&p->debugregs) < 0 ||
 	    park_tsc_offset(fd, KVM_SET_DEVICE_ATTR, &tsc) < 0)
 		return -1;
@@ -171,15 +133,53 @@ int park_restore(struct vm *vm, const struct park *p)
 	return 0;
 }
 
-int park_reset_msrs(int vcpu_fd, const struct park *p, const struct msr_set *m)
+struct park *park_probe(const struct kvm *kvm, struct vm *fresh, const char **why)
 {
-	struct kvm_msr_entry e[PARK_MSR_MAX];
+	struct kvm_device_attr a = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET };
+	struct park *p;
 
-	for (u32 k = 0; k < p->nmsrs; k++) {
-		e[k] = (struct kvm_msr_entry){ .index = park_msrs(p)[k].index };
-		for (u32 i = 0; i < m->n; i++)
-			if (m->index[i] == e[k].index)
-				e[k].data = m->reset[i];
+	*why = NULL;
+	if (!kvm->msr_filter) {
+		/* Then a guest reaches every MSR KVM serves, and some of them
+		 * KVM will not let us put back: on kvm_pvm a guest's TSC write
+		 * moves TSC_ADJUST, which ignores writes from the host without
+		 * the CPUID bit, and PVM's 0x4b564d10 refuses them. A VM that
+		 * cannot be made new again is not handed on. */
+		*why = "KVM has no MSR filter (KVM_X86_SET_MSR_FILTER, Linux 5.10), so a reused VM could carry MSRs "
+		       "from guest to guest";
+		return NULL;
 	}
-	return park_msrs_io(vcpu_fd, KVM_SET_MSRS, e, p->nmsrs);
+	if (park_ioctl(fresh->vcpu_fd, KVM_HAS_DEVICE_ATTR, &a) < 0) {
+		*why = "KVM cannot set a vCPU's TSC offset (Linux 5.16)";
+		return NULL;
+	}
+	p = park_save(fresh, NULL, 0, 0);
+	if (!p)
+		*why = strerror(errno);
+	return p;
+}
+
+int park_renew(struct vm *vm, const struct park *fresh)
+{
+	union { /* struct kvm_msrs with room for one entry */
+		struct kvm_msrs hdr;
+		u8 bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} r = { .hdr.nmsrs = 1 };
+	u64 offset;
+
+	r.hdr.entries[0].index = MSR_IA32_TSC;
+	if (park_restore(vm, fresh) < 0)
+		return -1;
+	/*
+	 * A new vCPU's TSC counts from 0 at its creation (VT-x, SVM): this one
+	 * now counts from 0 here, so that no guest learns how long its VM has
+	 * been in use. Its offset and its TSC, read one after the other, say
+	 * how far to move it. (On kvm_pvm every vCPU's TSC is the host's, new
+	 * or not, and the offset cannot move: this changes nothing there.)
+	 */
+	if (park_tsc_offset(vm->vcpu_fd, KVM_GET_DEVICE_ATTR, &offset) < 0 ||
+	    park_ioctl(vm->vcpu_fd, KVM_GET_MSRS, &r) != 1)
+		return -1;
+	offset -= r.hdr.entries[0].data;
+	return park_tsc_offset(vm->vcpu_fd, KVM_SET_DEVICE_ATTR, &offset);
 }

@@ -344,8 +344,8 @@ int run_guest(const struct run_opts *opts)
 		return RUN_ERROR;
 	}
 	if (opts->verbose)
-		fprintf(stderr, "kvmlite: KVM backend %s, guest %s, firmware %s\n", kvm.backend, img.name,
-			opts->firmware ? "pc" : "none");
+		fprintf(stderr, "kvmlite: KVM backend %s, guest %s, firmware %s, MSR filter %s\n", kvm.backend, img.name,
+			opts->firmware ? "pc" : "none", kvm.msr_filter ? "on" : "off (no such KVM capability)");
 	fw = loader_firmware(&fw_len);
 	if (arena_init(&arena, 1, GUEST_RAM_SIZE, fw, fw_len, err, sizeof(err)) < 0)
 		goto fail_kvm;
@@ -387,14 +387,15 @@ int run_guest(const struct run_opts *opts)
 		fprintf(stderr,
 			"kvmlite: guest %u ended: %s; exit status %d\n"
 			"kvmlite: %llu exits (%llu I/O), %llu hlt, %llu interrupts, %llu kicks, "
-			"%llu/%llu unknown port reads/writes, %llu/%llu MMIO reads/writes\n"
+			"%llu/%llu unknown port reads/writes, %llu/%llu MMIO reads/writes, %llu MSR accesses refused\n"
 			"kvmlite: COM1: %llu bytes out, %llu in, %llu overruns; PIT: %llu irqs, %llu clamped\n",
 			vm.index, vm.why, status, (unsigned long long)vm.stats.exits,
 			(unsigned long long)vm.stats.io_exits, (unsigned long long)vm.stats.hlts,
 			(unsigned long long)vm.stats.irqs_injected, (unsigned long long)vm.stats.kicks,
 			(unsigned long long)vm.stats.unknown_port_reads,
 			(unsigned long long)vm.stats.unknown_port_writes, (unsigned long long)vm.stats.mmio_reads,
-			(unsigned long long)vm.stats.mmio_writes, (unsigned long long)vm.uart.stats.tx_bytes,
+			(unsigned long long)vm.stats.mmio_writes, (unsigned long long)vm.stats.msrs_refused,
+			(unsigned long long)vm.uart.stats.tx_bytes,
 			(unsigned long long)vm.uart.stats.rx_bytes, (unsigned long long)vm.uart.stats.overruns,
 			(unsigned long long)vm.pit.stats.irqs, (unsigned long long)vm.pit.stats.clamped);
 	}

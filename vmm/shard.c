@@ -473,31 +473,28 @@ static void shard_vcpu_put(struct shard *s, struct vcpu *c)
 		vm_vcpu_destroy(c, s->kvm->run_size);
 }
 
-/* A new VM. The first one, before it ever runs, tells which MSRs a vCPU
- * has and their reset values: what parking saves and restores. */
+/* A new VM. The first one, before it ever runs, tells what a reused VM
+ * is made into before a new guest boots on it, or that none can be. */
 static int shard_vcpu_create(struct shard *s, struct vcpu *c, const char **what, u64 *vm_ns)
 {
 	u64 cpu = shard_nobody_begin(s); /* making VMs is kvmlite's work, not a guest's */
 	int r = vm_vcpu_create(s->kvm, s->firmware ? s->ram.firmware : NULL, c, what, vm_ns);
+	const char *why;
 
 	shard_nobody_end(s, cpu);
 	if (r < 0)
 		return -1;
 	s->stats.vms_created++;
-	if (s->park != PARK_NEVER && !s->msrs) {
+	if (s->park != PARK_NEVER && !s->fresh) {
 		struct vm probe = { .vcpu_fd = c->fd, .run = c->run };
 
-		/* Its state before it ever ran is what a reused VM is reset to
-		 * before a new guest boots on it: nothing of the last guest's
-		 * CPU state (mode, FPU, debug registers) may reach the next. */
-		s->msrs = malloc(sizeof(*s->msrs));
-		if (!s->msrs || park_msrs_probe(s->msrs, s->kvm->fd, c->fd) < 0 ||
-		    !(s->fresh = park_save(&probe, s->msrs, NULL, 0, 0))) {
+		/* Nothing of the last guest's CPU state (mode, FPU, debug
+		 * registers, TSC) may reach the next: see park.c. */
+		if (!(s->fresh = park_probe(s->kvm, &probe, &why))) {
 			shard_printf(s, "@fatal shard %u: parking is not possible on this host (%s): --park never\n",
-				     s->id, !s->msrs ? "out of memory" : strerror(errno));
-			free(s->msrs);
-			s->msrs = NULL;
+				     s->id, why);
 			s->park = PARK_NEVER;
+			s->vm_max = s->count; /* as with --park never: no guest waits for a VM */
 		}
 	}
 	return 0;
@@ -566,17 +563,12 @@ static int guest_park(struct shard *s, struct guest *g)
 
 		memcpy(kept + n, src, len);
 	}
-	p = park_save(&g->vm, s->msrs, kept, (u32)n, from);
+	p = park_save(&g->vm, kept, (u32)n, from);
 	if (!p) {
 		shard_nobody_end(s, cpu);
 		return -1;
 	}
 	vm_detach(&g->vm, &c);
-	/* A VM whose MSRs cannot be put back to reset is not handed on. */
-	if (c.vm_fd >= 0 && park_reset_msrs(c.fd, p, s->msrs) < 0) {
-		close(c.vm_fd);
-		c.vm_fd = -1;
-	}
 	shard_vcpu_put(s, &c);
 	g->park = p;
 	ring_put(s, g->out);
@@ -758,7 +750,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 	t[3] = clock_now();
 	s->resident++;
 	what = "resetting a reused VM's vCPU";
-	if (c.used && park_restore(&g->vm, s->fresh) < 0)
+	if (c.used && park_renew(&g->vm, s->fresh) < 0)
 		goto fail;
 	/* A VM that will never carry another guest needs no VM fd: every fd
 	 * kept counts against RLIMIT_NOFILE. */
@@ -1460,9 +1452,7 @@ void shard_free(struct shard *s)
 	free(s->g);
 	free(s->runq);
 	free(s->heap);
-	free(s->msrs);
 	free(s->fresh);
-	s->msrs = NULL;
 	s->fresh = NULL;
 	s->to_sv.buf = s->log.buf = NULL;
 	s->g = NULL;

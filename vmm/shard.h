@@ -109,8 +109,7 @@ struct shard {
 	struct vcpu pool[SHARD_POOL_MAX]; /* spare VMs, no guest's RAM mapped */
 	u32 pool_len;
 	u32 lru_head, lru_tail; /* resident halted guests, least recently active first */
-	struct msr_set *msrs;	/* found on the first VM made; NULL before */
-	struct park *fresh;	/* that VM's state before it ever ran: a reused VM's reset */
+	struct park *fresh;	/* the first VM's state before it ever ran: a reused VM's reset */
 	int sock;	    /* socketpair end to the supervisor */
 	struct guest *g;
 	struct arena ram;

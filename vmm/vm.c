@@ -169,6 +169,43 @@ static int vm_reset_cpu(struct vm *vm)
 	return 0;
 }
 
+/*
+ * The MSRs a guest may touch at all. KVM_X86_SET_MSR_FILTER denies every
+ * other rdmsr and wrmsr (KVM does not filter the x2APIC range 0x800-0x8ff,
+ * which without an in-kernel local APIC raises #GP anyway), and KVM hands
+ * those to us (KVM_EXIT_X86_RDMSR/WRMSR) to answer with #GP, as a CPU
+ * without that MSR would. A boot sector needs none: these two are the ones
+ * a guest finds on every x86, and each is already carried by parking
+ * without a list of MSRs, so no MSR state can pass from one guest to the
+ * next on a reused VM (docs/security.md).
+ */
+#define MSR_IA32_TSC 0x10
+#define MSR_EFER     0xc0000080
+static const struct {
+	u32 index, access;
+} vm_msrs_allowed[] = {
+	{ MSR_IA32_TSC, KVM_MSR_FILTER_READ },			  /* what rdtsc reads; parking carries its offset */
+	{ MSR_EFER, KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE }, /* in the segment registers (KVM_GET_SREGS) */
+};
+
+static int vm_msr_filter(int vm_fd)
+{
+	static u8 allow = 1; /* a bitmap of one MSR, allowed */
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR, .args[0] = KVM_MSR_EXIT_REASON_FILTER };
+	struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_DENY };
+
+	for (size_t i = 0; i < ARRAY_SIZE(vm_msrs_allowed); i++)
+		f.ranges[i] = (struct kvm_msr_filter_range){
+			.flags = vm_msrs_allowed[i].access,
+			.nmsrs = 1,
+			.base = vm_msrs_allowed[i].index,
+			.bitmap = &allow,
+		};
+	if (vm_ioctl(vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		return -1;
+	return vm_ioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &f);
+}
+
 void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg)
 {
 	memset(vm, 0, sizeof(*vm));
@@ -199,6 +236,19 @@ int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, co
 	c->vm_fd = fault_next("create_vm") ? (errno = ENOMEM, -1) : vm_ioctl(kvm->fd, KVM_CREATE_VM, 0);
 	if (c->vm_fd < 0)
 		return -1;
+	*what = "KVM_X86_SET_MSR_FILTER";
+	if (kvm->msr_filter && vm_msr_filter(c->vm_fd) < 0)
+		goto fail;
+	/* Then a triple fault KVM has queued but not yet delivered (setting
+	 * CR0.PG with unusable page tables queues one for the next entry) is
+	 * part of KVM_GET/SET_VCPU_EVENTS: parking carries it, and a reused
+	 * vCPU is cleared of it (park.c). Without this, found by fuzz_park,
+	 * a guest booted on such a vCPU triple-faulted at its first instruction. */
+	struct kvm_enable_cap tf = { .cap = KVM_CAP_X86_TRIPLE_FAULT_EVENT, .args[0] = 1 };
+
+	*what = "KVM_ENABLE_CAP (KVM_CAP_X86_TRIPLE_FAULT_EVENT)";
+	if (kvm->triple_fault_event && vm_ioctl(c->vm_fd, KVM_ENABLE_CAP, &tf) < 0)
+		goto fail;
 	/* The firmware is the same page for every guest: it stays mapped in
 	 * the VM whichever guest the VM carries. */
 	*what = "KVM_SET_USER_MEMORY_REGION (firmware)";
@@ -452,6 +502,20 @@ static void vm_exit_mmio(struct vm *vm)
 		trace_mmio(vm, run->mmio.phys_addr, run->mmio.is_write, len);
 }
 
+/* An rdmsr or wrmsr the MSR filter refused (see vm_msrs_allowed): #GP. */
+static void vm_exit_msr(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	char what[48];
+
+	run->msr.error = 1; /* KVM injects #GP when the guest is entered again */
+	vm->stats.msrs_refused++;
+	if (vm->cfg.trace) {
+		snprintf(what, sizeof(what), "MSR 0x%08x: not allowed, #GP", run->msr.index);
+		trace_event(vm, run->exit_reason == KVM_EXIT_X86_RDMSR ? "rdmsr" : "wrmsr", what);
+	}
+}
+
 void vm_handle_exit(struct vm *vm)
 {
 	struct kvm_run *run = vm->run;
@@ -475,6 +539,10 @@ void vm_handle_exit(struct vm *vm)
 		return;
 	case KVM_EXIT_MMIO:
 		vm_exit_mmio(vm);
+		return;
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR:
+		vm_exit_msr(vm);
 		return;
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
 	case KVM_EXIT_INTR:

@@ -42,6 +42,7 @@ struct vm_stats {
 	u64 hlts, irqs_injected;
 	u64 mmio_reads, mmio_writes;
 	u64 unknown_port_reads, unknown_port_writes;
+	u64 msrs_refused; /* rdmsr/wrmsr outside the MSR filter's allowlist: #GP */
 };
 
 /*

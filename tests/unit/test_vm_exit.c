@@ -239,6 +239,26 @@ static void test_mmio_write_dropped_and_counted(void **state)
 	assert_int_equal(f->vm.state, VM_RUNNING);
 }
 
+/* The MSR filter sends every MSR but the allowed ones here: #GP, and the guest goes on. */
+static void test_refused_msr_answered_with_gp(void **state)
+{
+	struct fixture *f = *state;
+	struct kvm_run *run = f->vm.run;
+
+	run->exit_reason = KVM_EXIT_X86_RDMSR;
+	run->msr.index = 0x2ff; /* MTRRdefType */
+	run->msr.reason = KVM_MSR_EXIT_REASON_FILTER;
+	vm_handle_exit(&f->vm);
+	assert_int_equal(run->msr.error, 1);
+	run->exit_reason = KVM_EXIT_X86_WRMSR;
+	run->msr.error = 0;
+	run->msr.index = 0x402; /* MC0_ADDR */
+	vm_handle_exit(&f->vm);
+	assert_int_equal(run->msr.error, 1);
+	assert_int_equal(f->vm.stats.msrs_refused, 2);
+	assert_int_equal(f->vm.state, VM_RUNNING);
+}
+
 static void test_hlt_with_interrupts_off_ends_guest(void **state)
 {
 	struct fixture *f = *state;
@@ -401,6 +421,7 @@ int main(void)
 		T(test_bad_io_size_rejected),
 		T(test_mmio_read_returns_all_ones_and_counts),
 		T(test_mmio_write_dropped_and_counted),
+		T(test_refused_msr_answered_with_gp),
 		T(test_hlt_with_interrupts_off_ends_guest),
 		T(test_hlt_with_interrupts_on_sleeps),
 		T(test_com1_input_wakes_halted_guest),
