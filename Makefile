@@ -16,7 +16,8 @@ endif
 
 # Debian packages: what the VMM links against, what builds the guests, what the tests use.
 DEPS_BUILD := gcc make binutils liburing-dev libseccomp-dev
-DEPS_TEST := libcmocka-dev qemu-system-x86 xxd socat clang python3 slurm-wlm munge
+DEPS_TEST := libcmocka-dev qemu-system-x86 xxd socat clang python3 slurm-wlm munge python3-prometheus-client \
+	man-db groff-base gnuplot-nox
 DEPS_BENCH := qemu-system-x86 gnuplot-nox
 
 GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/*.S)))
@@ -29,7 +30,7 @@ CORE_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard vmm/devices
 CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all run test unit integration bench bench-quick deps deps-test deps-bench clean format
+.PHONY: all run test unit integration bench bench-quick deps deps-test deps-bench clean format install uninstall
 all: $(BUILD)/kvmlite $(GUEST_IMGS) $(FIRMWARE) $(DIFF_IMGS) $(ITEST_IMGS)
 
 # --- guests: 16-bit real-mode boot sectors assembled with GNU as (binutils) ---
@@ -83,6 +84,9 @@ integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/park.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/hostile.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/faults.sh
+	KVMLITE=$(BUILD)/kvmlite SANITIZE=$(SANITIZE) tests/integration/cli.sh
+	KVMLITE=$(BUILD)/kvmlite tests/integration/tool.sh
+	tests/integration/plots.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/limits.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/cluster.sh
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
@@ -111,6 +115,20 @@ deps-test:
 	@tests/install-deps.sh $(DEPS_BUILD) $(DEPS_TEST)
 deps-bench:
 	@tests/install-deps.sh $(DEPS_BUILD) $(DEPS_BENCH)
+
+# `make install [PREFIX=/usr/local] [DESTDIR=...]`: the binary (guests and firmware are inside it),
+# the manual page and the bash completion; `make uninstall` removes the same three files.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+install: $(BUILD)/kvmlite
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 755 $(BUILD)/kvmlite $(DESTDIR)$(BINDIR)/kvmlite
+	install -m 644 docs/kvmlite.1 $(DESTDIR)$(MANDIR)/man1/kvmlite.1
+	install -m 644 completion/kvmlite $(DESTDIR)$(BASHCOMPDIR)/kvmlite
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kvmlite $(DESTDIR)$(MANDIR)/man1/kvmlite.1 $(DESTDIR)$(BASHCOMPDIR)/kvmlite
 
 format:
 	clang-format -i vmm/*.c vmm/*.h vmm/devices/*.c vmm/devices/*.h tests/unit/*.c fuzz/*.c fuzz/*.h

@@ -308,7 +308,8 @@ exp_qemu() {
 	timed "qemu mvm" qemu_run mvm "${m[@]}" $(want startup && echo --startup)
 	[ ${#m[@]} -gt 0 ] && timed "qemu tick" qemu_run tick "${m[@]}"
 	if want ramp; then
-		# Plots: everything, then kvmlite and raw (thousands of guests), then QEMU (tens).
+		# Plots: everything (a log x axis shows QEMU's tens beside the thousands), then kvmlite and
+		# raw, then QEMU alone; each y axis fitted to its data.
 		bench/plot.sh -o "$D/density.png" "$D"/ramp-*.csv >/dev/null
 		bench/plot.sh -o "$D/density-kvmlite.png" "$D"/ramp-kvmlite-*.csv "$D"/ramp-raw-*.csv >/dev/null
 		bench/plot.sh -o "$D/density-qemu.png" "$D"/ramp-qemu-*.csv >/dev/null
@@ -562,6 +563,11 @@ if want cost; then
 	exp_cost
 	cost_qemu mvm
 	cost_qemu tick
+	# memory per VM, kvmlite beside raw KVM and QEMU, as bars on a log scale
+	if command -v gnuplot >/dev/null && bench/plot_memory.sh -t "Host memory per VM, log scale -- $HOST_LINE" -o "$D/memory.png" "$D/cost.csv" \
+		>/dev/null; then
+		say "2. plot: $D/memory.png"
+	fi
 fi
 if want startup; then
 	timed startup exp_startup

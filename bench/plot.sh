@@ -1,28 +1,34 @@
 #!/bin/bash
 # plot.sh - draws density ramps from CSV files as one PNG (gnuplot): host CPU and memory in use vs live VMs.
 #
-# Usage: bench/plot.sh [-o OUT.png] [-t TITLE] [-a] RAMP.csv...
+# Usage: bench/plot.sh [-o OUT.png] [-t TITLE] [-F] [-v] RAMP.csv...
 #
 # Each CSV has the columns vmm,guest,count,cpu_mean,cpu_sd,mem_mean,mem_sd,samples
 # (build/bench/qemu_fleet --ramp N --csv FILE writes them; so does kvmlite's side).
 # Files may hold several configurations and may be given in any number: every
 # vmm + guest pair is one line, mean ± sd as error bars, in two panels, CPU and
-# memory, y from 0 to 100% as in the research's standardized scalability test
-# (-a: y scaled to the data instead, for small runs). Lines starting with '#'
-# are comments; a "# host: ..." line names the host and KVM backend in the
-# title (without one, the title names this host). Default output:
+# memory. Each y axis is fitted to its data (-F: 0 to 100% instead, as in the
+# research's standardized scalability test). When the VM counts span more than
+# a decade (QEMU's tens beside kvmlite's thousands) the x axis is logarithmic,
+# so that every configuration can be seen; the host without VMs (count 0) is
+# then left out. -v prints each panel's axis ranges on stderr. Lines starting
+# with '#' are comments; a "# host: ..." line names the host and KVM backend
+# in the title (without one, the title names this host). Default output:
 # build/bench/density.png.
 set -eu
 
 OUT=$(cd "$(dirname "$0")/.." && pwd)/build/bench/density.png
 TITLE=
-YRANGE='[0:100]'
-usage() { sed -n '4,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts o:t:ah opt; do
+FULL=
+VERBOSE=
+usage() { sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while getopts o:t:aFvh opt; do
 	case $opt in
 	o) OUT=$OPTARG ;;
 	t) TITLE=$OPTARG ;;
-	a) YRANGE='[0:*]' ;;
+	a) ;; # (fitted to the data: the default now)
+	F) FULL=1 ;;
+	v) VERBOSE=1 ;;
 	*) usage ;;
 	esac
 done
@@ -49,6 +55,32 @@ awk -F, -v dir="$WORK" '
 while read -r n _; do
 	sort -n -k1,1 "$WORK/raw.$n" >"$WORK/cfg.$n"
 done <"$WORK/configs"
+
+# The axes, fitted to the data: y up to the highest mean + sd (with room for the error bars), x on a
+# log scale when the counts span more than a decade (then without count 0, which a log axis cannot show).
+read -r XMIN XMAX CPUMAX MEMMAX < <(cat "$WORK"/cfg.* | awk '
+	BEGIN { xmin = -1 }
+	{ if ($1 > 0 && (xmin < 0 || $1 < xmin)) xmin = $1; if ($1 > xmax) xmax = $1
+	  if ($2 + $3 > c) c = $2 + $3; if ($4 + $5 > m) m = $4 + $5 }
+	END { print (xmin < 0 ? 1 : xmin), xmax + 0, c + 0, m + 0 }')
+LOGX=$(awk -v a="$XMIN" -v b="$XMAX" 'BEGIN { print (b >= 20 * a) ? 1 : 0 }')
+# a y axis from 0 to a round number above the data (at most 100%)
+yfit() {
+	awk -v m="$1" 'BEGIN { m *= 1.1; if (m > 100) m = 100; if (m <= 0) m = 1
+		s = 10 ^ int(log(m) / log(10)); if (m < 1) s /= 10; print "[0:" int(m / s + 0.999) * s "]" }'
+}
+if [ -n "$FULL" ]; then
+	CPURANGE='[0:100]' MEMRANGE='[0:100]'
+else
+	CPURANGE=$(yfit "$CPUMAX") MEMRANGE=$(yfit "$MEMMAX")
+fi
+if [ "$LOGX" = 1 ]; then
+	XSET="set logscale x; set xrange [$(awk -v a="$XMIN" 'BEGIN { print a / 1.5 }'):$(awk -v b="$XMAX" 'BEGIN { print b * 1.5 }')]"
+	XLABEL='live VMs (log scale; the host without VMs is not shown)'
+else
+	XSET='set xrange [0:*]; set autoscale xfixmax; set offsets graph 0.02, graph 0.02, 0, 0'
+	XLABEL='live VMs'
+fi
 
 if [ -z "$TITLE" ]; then
 	hosts=$(grep -h '^# host: ' "$@" | sed 's/^# host: //' | sort -u)
@@ -95,8 +127,9 @@ label() {
 plots() {
 	local sep=
 	while read -r n vmm guest; do
-		printf '%s%s using 1:%s:%s with yerrorlines lw 2 ps 1.2 lc rgb %s %s title %s' "$sep" \
-			"$(gq "$WORK/cfg.$n")" "$1" "$2" "$(gq "$(color "$vmm" "$n")")" "$(style "$guest" "$n")" \
+		# on a log x axis count 0 has no place: NaN leaves the point out
+		printf '%s%s using ($1 > 0 || !%s ? $1 : NaN):%s:%s with yerrorlines lw 2 ps 1.2 lc rgb %s %s title %s' \
+			"$sep" "$(gq "$WORK/cfg.$n")" "$LOGX" "$1" "$2" "$(gq "$(color "$vmm" "$n")")" "$(style "$guest" "$n")" \
 			"$(gq "$(label "$vmm" "$guest")")"
 		sep=', \
 	'
@@ -117,19 +150,22 @@ set multiplot layout 1,2 title $(gq "$TITLE") font ",13"
 set grid
 set key below horizontal box
 set bmargin 8
-set xrange [0:*]
-set autoscale xfixmax
-set offsets graph 0.02, graph 0.02, 0, 0
-set yrange $YRANGE
-set xlabel 'live VMs'
+$XSET
+set xlabel '$XLABEL'
 set format y '%g%%'
+set print '-'
 set title 'Host CPU in use (all CPUs), mean ± sd'
 set ylabel 'CPU in use, % of the host'
+set yrange $CPURANGE
 plot $(plots 2 3)
+print sprintf('cpu: x %g %g%s, y %g %g', GPVAL_X_MIN, GPVAL_X_MAX, $LOGX ? ' log' : '', GPVAL_Y_MIN, GPVAL_Y_MAX)
 set title 'Host memory in use ((MemTotal - MemAvailable) / MemTotal), mean ± sd'
 set ylabel 'memory in use, % of MemTotal'
+set yrange $MEMRANGE
 plot $(plots 4 5)
+print sprintf('mem: x %g %g%s, y %g %g', GPVAL_X_MIN, GPVAL_X_MAX, $LOGX ? ' log' : '', GPVAL_Y_MIN, GPVAL_Y_MAX)
 unset multiplot
 EOF
-gnuplot "$WORK/plot.gp"
+gnuplot "$WORK/plot.gp" >"$WORK/ranges"
+[ -z "$VERBOSE" ] || cat "$WORK/ranges" >&2
 echo "$OUT"

@@ -195,6 +195,7 @@ if have cost.csv; then
 	echo
 	q=$(sed -n 's/.*"slope_kib_per_vm":\([-0-9.]*\).*/\1/p' "$D/qemu-mvm.json" 2>/dev/null)
 	[ -n "$q" ] && echo "QEMU's per-VM slope (least squares of host memory in use after each boot, \`mvm\`): **$q KiB per VM**." && echo
+	img memory.png "host memory per VM, kvmlite beside raw KVM and QEMU, log scale"
 else
 	not_run cost
 fi

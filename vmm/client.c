@@ -1,5 +1,6 @@
 /* client.c - `kvmlite send|req|console|list|stats|stop|info|read`: one request each to a spawn's control socket. */
 #define _GNU_SOURCE /* signalfd */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -13,7 +14,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "client.h"
+#include "metrics.h"
 #include "proto.h"
 
 /*
@@ -27,45 +30,95 @@
 #define CTRL_A	      0x01
 #define WS	      " \t\r\n"
 
+struct client_flags {
+	bool no_newline; /* send -n */
+	bool json, prometheus;
+};
+
 struct conn {
 	int fd;
-	const char *path, *who; /* who: "guest 5" or the command, for error messages */
-	size_t start, len;	/* buf[start, len) is received, not yet returned as a line */
+	bool quiet_close, closed; /* a close by the spawn is no error (watch): just say so in closed */
+	const char *path, *who;	  /* who: "guest 5" or the command, for error messages */
+	size_t start, len;	  /* buf[start, len) is received, not yet returned as a line */
 	size_t req_len;
 	char req[PROTO_LINE_MAX + 2]; /* the request line, its "\n" and a NUL */
 	char buf[ANSWER_MAX];
 	u8 raw[ANSWER_MAX]; /* unescaped DATA */
 };
 
+/* Which options a client command takes besides --socket. */
+#define OPT_N	 1 /* send -n */
+#define OPT_JSON 2 /* --json */
+#define OPT_PROM 4 /* stats --prometheus */
+
 static const struct client_cmd {
-	const char *name, *args, *help;
+	const char *name, *args, *description;
 	int min, max; /* how many arguments */
 	bool id;      /* the first one is a guest id (else a state) */
+	unsigned opts;
 } cmds[] = {
-	{ "send", "[-n] ID TEXT...", "queue TEXT and a newline (-n: none) for guest ID", 2, INT_MAX, true },
-	{ "req", "ID TEXT...", "send TEXT and a newline, print the guest's next line", 2, INT_MAX, true },
-	{ "console", "ID", "guest ID's COM1 on this terminal (Ctrl-A x leaves)", 1, 1, true },
-	{ "read", "ID", "print what guest ID wrote lately (its 4 KiB output ring)", 1, 1, true },
-	{ "info", "ID", "guest ID's state and counters", 1, 1, true },
-	{ "list", "[STATE]", "count guests by state, or give the ids of those in STATE", 0, 1, false },
-	{ "stats", "[--json]", "the run's counters", 0, 0, false },
-	{ "stop", "[ID]", "end guest ID, or every guest and the spawn", 0, 1, true },
+	{ "send", "[-n] ID TEXT...",
+	  "Queues TEXT (its words joined by single spaces) and a newline for guest\n"
+	  "ID's COM1, and returns at once; the guest reads it when it is ready.\n"
+	  "At most 256 bytes may wait for a guest. TEXT that starts with '-' goes\n"
+	  "after '--'.\n",
+	  2, INT_MAX, true, OPT_N },
+	{ "req", "ID TEXT...",
+	  "Sends TEXT and a newline to guest ID, then prints the next whole line the\n"
+	  "guest writes (without its newline); waits 5 s at most. The mvm guest\n"
+	  "answers ping (pong), id (its index), count (requests so far) and\n"
+	  "GET /PATH. TEXT that starts with '-' goes after '--'.\n",
+	  2, INT_MAX, true, 0 },
+	{ "console", "ID",
+	  "Puts guest ID's COM1 on this terminal: what you type goes to the guest,\n"
+	  "what it writes appears here. Ctrl-A h lists the console's commands,\n"
+	  "Ctrl-A x leaves (exit status 0). From a pipe, input is sent as fast as\n"
+	  "the guest takes it, and the console ends with the input.\n",
+	  1, 1, true, 0 },
+	{ "watch", "ID",
+	  "Prints guest ID's output as the guest writes it, until Ctrl-C (exit\n"
+	  "status 130) or the end of the spawn (0). Sends the guest nothing:\n"
+	  "`kvmlite send` or `req` can talk to it meanwhile.\n",
+	  1, 1, true, 0 },
+	{ "read", "ID",
+	  "Prints what guest ID wrote lately: the bytes its 4 KiB output ring still\n"
+	  "holds, as they are.\n",
+	  1, 1, true, 0 },
+	{ "info", "ID",
+	  "Prints guest ID's state (running, halted, parked, ended, failed, lost)\n"
+	  "and its counters: booted (1 once it wrote a byte), exits, out and in\n"
+	  "(serial bytes), dropped (output lost from its ring), cpu_us, throttles,\n"
+	  "pit_irqs, pit_periods, and the reason a guest failed.\n",
+	  1, 1, true, OPT_JSON },
+	{ "list", "[STATE]",
+	  "Without STATE: how many guests are in each state, one `state count` a\n"
+	  "line. With STATE (running, halted, parked, ended, failed, lost, or\n"
+	  "booted): the ids of those guests as ranges, such as 0-99,101.\n",
+	  0, 1, false, OPT_JSON },
+	{ "stats", "[--json | --prometheus]",
+	  "Prints the spawn's counters: guests by state, VM exits, device events,\n"
+	  "parking, the host it runs on; `name: value` lines, or --json the object\n"
+	  "the spawn sends, or --prometheus the Prometheus text format\n"
+	  "(docs/metrics.md).\n",
+	  0, 0, false, OPT_JSON | OPT_PROM },
+	{ "stop", "[ID]",
+	  "Ends guest ID (its KVM resources are released). Without ID, ends every\n"
+	  "guest and the spawn, which prints its summary.\n",
+	  0, 1, true, 0 },
 };
 
-void client_usage(FILE *f)
+bool client_is_command(const char *name)
 {
-	size_t i;
-
-	fprintf(f, "usage: kvmlite COMMAND [--socket PATH] ARGS, to a running `kvmlite spawn`:\n");
-	for (i = 0; i < ARRAY_SIZE(cmds); i++)
-		fprintf(f, "  %-7s %-16s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
-	fprintf(f, "PATH defaults to $XDG_RUNTIME_DIR/kvmlite/control, or /run/kvmlite/control.\n"
-		   "Exit status: 0 ok, 1 the spawn answered with an error, 2 usage error or no spawn.\n");
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
+		if (!strcmp(name, cmds[i].name))
+			return true;
+	return false;
 }
 
 static int usage_error(const struct client_cmd *cmd, const char *what, const char *arg)
 {
-	fprintf(stderr, "kvmlite %s: %s%s\nusage: kvmlite %s %s\n", cmd->name, what, arg, cmd->name, cmd->args);
+	fprintf(stderr, "kvmlite %s: %s%s\nusage: kvmlite %s %s (more: kvmlite help %s)\n", cmd->name, what, arg,
+		cmd->name, cmd->args, cmd->name);
 	return 2;
 }
 
@@ -125,6 +178,10 @@ static int conn_fill(struct conn *c)
 	do
 		n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 	while (n < 0 && errno == EINTR);
+	if (n == 0 && c->quiet_close) {
+		c->closed = true;
+		return -1;
+	}
 	if (n <= 0) {
 		fprintf(stderr, "kvmlite: %s: %s\n", c->path, n ? strerror(errno) : "the spawn closed the connection");
 		return -1;
@@ -264,7 +321,11 @@ static size_t console_keys(const u8 *in, size_t n, u8 *out, bool *ctrl_a, bool *
 			*ctrl_a = false;
 			*quit = in[i] == 'x';
 			if (in[i] == 'h')
-				fprintf(stderr, "\nCtrl-A x  leave\nCtrl-A Ctrl-A  send Ctrl-A\n");
+				fprintf(stderr, "\nconsole commands:\n"
+						"  Ctrl-A h       this list\n"
+						"  Ctrl-A x       leave the console (exit status 0)\n"
+						"  Ctrl-A Ctrl-A  send one Ctrl-A to the guest\n"
+						"  (Ctrl-A and any other key: nothing)\n");
 			if (in[i] == CTRL_A)
 				out[o++] = CTRL_A;
 		} else if (in[i] == CTRL_A) {
@@ -302,15 +363,16 @@ static int console_line(struct conn *c, char *line, bool tty, bool *pending, boo
 }
 
 /*
- * `watch ID` was answered: output arrives as `out` lines; input goes out as
- * `send` requests on the same connection, one at a time, so that a pipe is
- * read no faster than the spawn takes it. Signals are read from a signalfd
- * like input (raw mode turns Ctrl-C into a byte for the guest), so every
- * way out passes the terminal's restore.
+ * `watch ID` was answered: output arrives as `out` lines; input (for the
+ * console, not `kvmlite watch`) goes out as `send` requests on the same
+ * connection, one at a time, so that a pipe is read no faster than the
+ * spawn takes it. Signals are read from a signalfd like input (raw mode
+ * turns Ctrl-C into a byte for the guest), so every way out passes the
+ * terminal's restore. Watching ends when the spawn closes the connection.
  */
-static int console_run(struct conn *c, const char *id)
+static int console_run(struct conn *c, const char *id, bool input)
 {
-	bool ctrl_a = false, quit = false, eof = false, pending = false, retry = false;
+	bool ctrl_a = false, quit = false, eof = !input, pending = false, retry = false;
 	u8 in[CONSOLE_CHUNK], keys[CONSOLE_CHUNK + 1];
 	struct signalfd_siginfo si;
 	struct termios saved, raw;
@@ -318,8 +380,9 @@ static int console_run(struct conn *c, const char *id)
 	struct pollfd p[3];
 	sigset_t sigs, old;
 	char *line;
-	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+	bool tty = input && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
 
+	c->quiet_close = !input;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
@@ -340,7 +403,7 @@ static int console_run(struct conn *c, const char *id)
 		while (status < 0 && (line = conn_next(c)))
 			status = console_line(c, line, tty, &pending, &retry);
 		fflush(stdout);
-		if (status >= 0 || (eof && !pending))
+		if (status >= 0 || (input && eof && !pending))
 			break;
 		p[0] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
@@ -354,7 +417,7 @@ static int console_run(struct conn *c, const char *id)
 		} else if (p[1].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			status = 128 + (int)si.ssi_signo;
 		} else if (p[0].revents) {
-			status = conn_fill(c) ? 2 : -1;
+			status = conn_fill(c) ? (c->closed ? 0 : 2) : -1;
 		} else if (p[2].revents) {
 			n = (int)read(STDIN_FILENO, in, sizeof(in));
 			eof = n == 0 || (n < 0 && errno != EINTR);
@@ -380,16 +443,147 @@ static int console_run(struct conn *c, const char *id)
 	return status < 0 ? 0 : status;
 }
 
-static int client_run(struct conn *c, const struct client_cmd *cmd, char **args, int nargs, bool json, bool newline)
+/* A JSON string: quotes, backslashes and control bytes escaped. */
+static void json_string(const char *s, size_t n)
+{
+	putchar('"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+/*
+ * "k=v k=v ... [reason=TEXT]" as JSON members: numbers stay numbers,
+ * with flags booted=0/1 becomes false/true, reason (always last, may hold
+ * spaces) and any other word are strings. Appended after what was printed.
+ */
+static void kv_json(const char *p, bool first, bool flags)
+{
+	while (*(p += strspn(p, " "))) {
+		size_t klen = strcspn(p, "= "), vlen;
+		const char *v = p[klen] == '=' ? p + klen + 1 : p + klen;
+		bool reason = klen == 6 && !strncmp(p, "reason", 6);
+
+		vlen = reason ? strlen(v) : strcspn(v, " ");
+		printf("%s", first ? "" : ",");
+		json_string(p, klen);
+		putchar(':');
+		if (flags && klen == 6 && !strncmp(p, "booted", 6) && vlen == 1)
+			printf("%s", *v == '1' ? "true" : "false");
+		else if (!reason && vlen && strspn(v, "0123456789") == vlen)
+			printf("%.*s", (int)vlen, v);
+		else
+			json_string(v, vlen);
+		first = false;
+		p = v + vlen;
+	}
+}
+
+/* "0-99,101" as {"state":S,"count":N,"ranges":[[0,99],[101,101]]}; -1 if it is not ranges. */
+static int ranges_json(const char *state, const char *s)
+{
+	unsigned long long a, b, count = 0;
+	int n;
+
+	/* checked and counted first, printed second: "count" comes before the list */
+	for (int pass = 0; pass < 2; pass++) {
+		const char *p = s;
+		bool first = true;
+
+		if (pass)
+			printf("{\"state\":\"%s\",\"count\":%llu,\"ranges\":[", state, count);
+		while (*p) {
+			if (!isdigit((unsigned char)*p) || sscanf(p, "%llu%n", &a, &n) != 1)
+				return -1;
+			p += n;
+			b = a;
+			if (*p == '-' && (!isdigit((unsigned char)p[1]) || sscanf(p + 1, "%llu%n", &b, &n) != 1))
+				return -1;
+			p += *p == '-' ? 1 + n : 0;
+			if (b < a || (*p && (*p != ',' || !*++p)))
+				return -1;
+			if (pass)
+				printf("%s[%llu,%llu]", first ? "" : ",", a, b);
+			count += pass ? 0 : b - a + 1;
+			first = false;
+		}
+	}
+	printf("]}\n");
+	return 0;
+}
+
+/* What an answer's "ok REST" becomes on stdout, for the commands that print it. */
+static int print_answer(struct conn *c, const struct client_cmd *cmd, char **args, int nargs,
+			const struct client_flags *fl, char *rest)
+{
+	char *p;
+
+	if (!strcmp(cmd->name, "req")) {
+		if (print_data(c, rest))
+			return 2;
+		putchar('\n');
+	} else if (!strcmp(cmd->name, "read")) {
+		/* "NEXT DROPPED DATA": DATA may hold spaces, so only two words are split off */
+		p = strchr(rest, ' ');
+		p = p ? strchr(p + 1, ' ') : rest;
+		return p == rest ? bad_answer(c, rest) : print_data(c, p ? p + 1 : "");
+	} else if (!strcmp(cmd->name, "list") && nargs && fl->json) {
+		if (ranges_json(args[0], rest) < 0)
+			return bad_answer(c, rest);
+	} else if (!strcmp(cmd->name, "list") && fl->json) {
+		putchar('{');
+		kv_json(rest, true, false);
+		printf("}\n");
+	} else if (!strcmp(cmd->name, "list") && !nargs) {
+		/* "running=N halted=N ..." becomes "running N\nhalted N\n..." */
+		for (p = rest; *p; p++)
+			*p = *p == '=' ? ' ' : *p == ' ' ? '\n' : *p;
+		puts(rest);
+	} else if (!strcmp(cmd->name, "info") && fl->json) {
+		/* "STATE k=v ...": the state first, then the counters */
+		size_t n = strcspn(rest, " ");
+
+		printf("{\"id\":%s,\"state\":", args[0]);
+		json_string(rest, n);
+		kv_json(rest + n, false, true);
+		printf("}\n");
+	} else if (!strcmp(cmd->name, "stats") && fl->prometheus) {
+		char text[METRICS_TEXT_MAX];
+		size_t n = metrics_format(rest, text, sizeof(text));
+
+		if (n == 0 || n >= sizeof(text))
+			return bad_answer(c, rest);
+		fwrite(text, 1, n, stdout);
+	} else if (!strcmp(cmd->name, "stats") && !fl->json) {
+		p = (char *)json_print(rest, "", 0);
+		if (!p || p[strspn(p, WS)])
+			return bad_answer(c, rest);
+	} else if (*rest) {
+		puts(rest); /* info, list STATE, stats --json */
+	}
+	return 0;
+}
+
+static int client_run(struct conn *c, const struct client_cmd *cmd, char **args, int nargs,
+		      const struct client_flags *fl)
 {
 	bool text = cmd->max == INT_MAX; /* send, req: the words after ID are TEXT */
+	bool stream = !strcmp(cmd->name, "console") || !strcmp(cmd->name, "watch");
 	int i, bad, status;
 	char *rest, *p;
 
-	bad = req_put(c, strcmp(cmd->name, "console") ? cmd->name : "watch", false);
+	bad = req_put(c, stream ? "watch" : cmd->name, false);
 	for (i = 0; i < nargs; i++)
 		bad |= req_put(c, " ", false) | req_put(c, args[i], text && i > 0);
-	if (!strcmp(cmd->name, "send") && newline)
+	if (!strcmp(cmd->name, "send") && !fl->no_newline)
 		bad |= req_put(c, "\n", true);
 	if (bad)
 		return usage_error(cmd, "TEXT is too long for one request line", "");
@@ -402,46 +596,61 @@ static int client_run(struct conn *c, const struct client_cmd *cmd, char **args,
 	status = answer_status(c, p, &rest);
 	if (status)
 		return status;
+	if (stream)
+		return console_run(c, args[0], !strcmp(cmd->name, "console"));
+	return print_answer(c, cmd, args, nargs, fl, rest);
+}
 
-	if (!strcmp(cmd->name, "console"))
-		return console_run(c, args[0]);
-	if (!strcmp(cmd->name, "req")) {
-		status = print_data(c, rest);
-		if (!status)
-			putchar('\n');
-	} else if (!strcmp(cmd->name, "read")) {
-		/* "NEXT DROPPED DATA": DATA may hold spaces, so only two words are split off */
-		p = strchr(rest, ' ');
-		p = p ? strchr(p + 1, ' ') : rest;
-		status = p == rest ? bad_answer(c, rest) : print_data(c, p ? p + 1 : "");
-	} else if (!strcmp(cmd->name, "list") && !nargs) {
-		/* "running=N halted=N ..." becomes "running N\nhalted N\n..." */
-		for (p = rest; *p; p++)
-			*p = *p == '=' ? ' ' : *p == ' ' ? '\n' : *p;
-		puts(rest);
-	} else if (!strcmp(cmd->name, "stats") && !json) {
-		p = (char *)json_print(rest, "", 0);
-		if (!p || p[strspn(p, WS)])
-			status = bad_answer(c, rest);
-	} else if (*rest) {
-		puts(rest); /* info, list STATE, stats --json */
+/* The states `list` takes, for its message: "running, halted, ... or booted". */
+static void states_text(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; proto_states[i] && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s",
+				      i == 0		    ? ""
+				      : proto_states[i + 1] ? ", "
+							    : " or ",
+				      proto_states[i]);
+}
+
+/* The arguments make one request line: checked before anything is sent. */
+static int check_args(const struct client_cmd *cmd, char **argv, int nargs)
+{
+	char states[160];
+	int i;
+
+	if (nargs < cmd->min || nargs > cmd->max)
+		return usage_error(cmd, nargs < cmd->min ? "too few arguments" : "too many arguments", "");
+	if (!nargs)
+		return 0;
+	if (cmd->id) {
+		char err[128];
+		u32 id;
+
+		/* so that no argument can end the request line early or add words to it */
+		if (cli_u32("ID", argv[0], 0, UINT32_MAX, &id, err, sizeof(err)) < 0 ||
+		    strspn(argv[0], "0123456789") != strlen(argv[0]))
+			return usage_error(cmd, "ID takes a guest number such as 7, not ", argv[0]);
+		return 0;
 	}
-	return status;
+	for (i = 0; proto_states[i]; i++)
+		if (!strcmp(argv[0], proto_states[i]))
+			return 0;
+	states_text(states, sizeof(states));
+	fprintf(stderr, "kvmlite %s: no state '%s': STATE is one of %s\n", cmd->name, argv[0], states);
+	return 2;
 }
 
 int client_main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct conn c = { .fd = -1 }; /* 132 KiB, once: the stack has room */
 	const struct client_cmd *cmd = NULL;
-	bool json = false, newline = true;
+	struct client_flags fl = { 0 };
+	struct cli_opt opts[4];
 	char defpath[PATH_MAX], who[64];
-	int o, nargs, status;
+	int nopts = 0, nargs, status;
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(cmds); i++)
@@ -449,41 +658,55 @@ int client_main(int argc, char **argv)
 			cmd = &cmds[i];
 	if (!cmd) {
 		fprintf(stderr, "kvmlite: unknown command '%s'\n", argv[0]);
-		client_usage(stderr);
 		return 2;
 	}
-	/* optind 0: glibc starts afresh; "+": options come first, so TEXT may start with '-' */
-	optind = 0;
-	opterr = 0;
-	while ((o = getopt_long(argc, argv, "+:nh", longopts, NULL)) != -1) {
-		if (o == 'h') {
-			client_usage(stdout);
-			return 0;
-		} else if (o == 's' || o == 'j' || o == 'n') {
-			c.path = o == 's' ? optarg : c.path;
-			json |= o == 'j';
-			newline &= o != 'n';
-		} else {
-			return usage_error(cmd, o == ':' ? "missing argument after " : "unknown option ",
-					   argv[optind - 1]);
-		}
-	}
-	if ((!newline && strcmp(cmd->name, "send")) || (json && strcmp(cmd->name, "stats")))
-		return usage_error(cmd, "no such option for this command: ", json ? "--json" : "-n");
-	argv += optind;
-	nargs = argc - optind;
-	if (nargs < cmd->min || nargs > cmd->max)
-		return usage_error(cmd, nargs < cmd->min ? "too few arguments" : "too many arguments", "");
-	/* so that no argument can end the request line early or add words to it */
-	if (nargs &&
-	    (!*argv[0] || strspn(argv[0], cmd->id ? "0123456789" : "abcdefghijklmnopqrstuvwxyz") != strlen(argv[0])))
-		return usage_error(cmd, cmd->id ? "not a guest number: " : "not a state: ", argv[0]);
+	opts[nopts++] =
+		(struct cli_opt){ .name = "socket",
+				  .kind = CLI_STRING,
+				  .dest = &c.path,
+				  .arg = "PATH",
+				  .help = "the spawn's control socket (default\n$XDG_RUNTIME_DIR/kvmlite/control)" };
+	if (cmd->opts & OPT_N)
+		opts[nopts++] = (struct cli_opt){ .name = "no-newline",
+						  .short_name = 'n',
+						  .kind = CLI_FLAG,
+						  .dest = &fl.no_newline,
+						  .help = "send no newline after TEXT" };
+	if (cmd->opts & OPT_JSON)
+		opts[nopts++] = (struct cli_opt){
+			.name = "json", .kind = CLI_FLAG, .dest = &fl.json, .help = "one JSON object (docs/json.md)"
+		};
+	if (cmd->opts & OPT_PROM)
+		opts[nopts++] = (struct cli_opt){ .name = "prometheus",
+						  .kind = CLI_FLAG,
+						  .dest = &fl.prometheus,
+						  .help = "the Prometheus text format (docs/metrics.md)" };
+	const struct cli_cmd spec = { cmd->name,
+				      cmd->args,
+				      NULL,
+				      cmd->description,
+				      opts,
+				      nopts,
+				      "Talks to a running `kvmlite spawn` through its control socket: --socket\n"
+				      "PATH, or $XDG_RUNTIME_DIR/kvmlite/control (/run/kvmlite/control without\n"
+				      "XDG_RUNTIME_DIR).\n"
+				      "Exit status: 0 ok, 1 the spawn answered with an error, 2 usage error or\n"
+				      "no spawn.\n" };
+
+	status = cli_parse(&spec, argc, argv, &nargs);
+	if (status)
+		return status > 0 ? 0 : 2;
+	if (fl.json && fl.prometheus)
+		return usage_error(cmd, "--json and --prometheus: one at a time", "");
+	status = check_args(cmd, argv, nargs);
+	if (status)
+		return status;
 	/* a default too long is cut, and then refused by conn_open() as too long */
 	control_default_path(defpath, sizeof(defpath));
 	c.path = c.path ? c.path : defpath;
 	snprintf(who, sizeof(who), "%s%s", cmd->id && nargs ? "guest " : cmd->name, cmd->id && nargs ? argv[0] : "");
 	c.who = who;
-	status = client_run(&c, cmd, argv, nargs, json, newline);
+	status = client_run(&c, cmd, argv, nargs, &fl);
 	if (c.fd >= 0)
 		close(c.fd);
 	if (fflush(stdout) && !status) {

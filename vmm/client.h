@@ -3,20 +3,21 @@
 #define KVMLITE_CLIENT_H
 
 #include <stddef.h>
-#include <stdio.h>
+
+#include "types.h"
 
 /*
- * Runs one client command: argv[0] is send, req, console, list, stats,
- * stop, info or read; options (--socket PATH, -n for send, --json for
- * stats) come before the other arguments. Returns the exit status:
- * 0 answered ok, 1 answered with an error (printed on stderr), 2 usage
- * error, no connection or a broken answer; console left by a signal:
- * 128 + its number.
+ * Runs one client command: argv[0] is send, req, console, watch, list,
+ * stats, stop, info or read; options (--socket PATH, -n for send, --json
+ * for list, info and stats, --prometheus for stats) may come anywhere
+ * before "--" (cli.h). Returns the exit status: 0 answered ok, 1 answered
+ * with an error (printed on stderr), 2 usage error, no connection or a
+ * broken answer; console or watch left by a signal: 128 + its number.
  */
 int client_main(int argc, char **argv);
 
-/* The client commands' help text, for `kvmlite --help`. */
-void client_usage(FILE *f);
+/* Is name one of the client commands? */
+bool client_is_command(const char *name);
 
 /*
  * Writes the default control socket path: $XDG_RUNTIME_DIR/kvmlite/control

@@ -70,7 +70,8 @@ bool outbuf_flush(int fd, struct outbuf *b)
 			break;
 		done += (size_t)n;
 	}
-	memmove(b->buf, b->buf + done, b->len - done);
+	if (done) /* (a dropped client's buffer is NULL: memmove must not see it) */
+		memmove(b->buf, b->buf + done, b->len - done);
 	b->len -= done;
 	return b->len == 0;
 }
@@ -219,11 +220,15 @@ static struct pending *pend_new(struct spawn *sv, struct conn *c, int kind, u32 
 
 		if (tag == 0 || p->remaining)
 			continue;
-		*p = (struct pending){
-			.tag = tag, .conn = (u32)(c - sv->conns), .gen = c->gen, .remaining = remaining, .kind = kind
-		};
-		c->waiting = true;
-		c->tag = tag;
+		*p = (struct pending){ .tag = tag,
+				       .conn = c ? (u32)(c - sv->conns) : PEND_NO_CONN,
+				       .gen = c ? c->gen : 0,
+				       .remaining = remaining,
+				       .kind = kind };
+		if (c) {
+			c->waiting = true;
+			c->tag = tag;
+		}
 		return p;
 	}
 	return NULL;
@@ -578,6 +583,52 @@ static void pend_gather(struct pending *p, const char *rest)
 	}
 }
 
+/* A list answer's text, joined across shards (proto_join), to its client. */
+static void ranges_out(void *ctx, const char *s, size_t n)
+{
+	conn_reply(((void **)ctx)[0], ((void **)ctx)[1], s, n);
+}
+
+/* The stats object for the --metrics-file, once every shard has answered. */
+static void pend_metrics(struct spawn *sv, const u64 *sums)
+{
+	struct outbuf b = { 0 };
+
+	spawn_stats_json(sv, &b, sums, stat_names, PEND_SUMS);
+	if (b.buf)
+		spawn_metrics_write(sv, b.buf, b.len);
+	free(b.buf);
+}
+
+/*
+ * The --metrics-file's refresh: the shards' counters are gathered as for a
+ * client's `stats`, and control_answer() hands the sums to the writer. One
+ * at a time: a refresh still waiting for a shard is not asked again.
+ */
+void control_metrics_request(struct spawn *sv)
+{
+	static const char line[] = "stats";
+	u64 none[PEND_SUMS] = { 0 };
+	struct pending *p;
+	u32 live = 0;
+
+	for (u32 i = 0; i < sv->npend; i++)
+		if (sv->pend[i].remaining && sv->pend[i].conn == PEND_NO_CONN)
+			return;
+	for (u32 i = 0; i < sv->nlinks; i++)
+		live += !sv->links[i].dead;
+	if (!live || !(p = pend_new(sv, NULL, PEND_STATS, live))) {
+		pend_metrics(sv, none); /* no shard to ask: what the supervisor knows */
+		return;
+	}
+	for (u32 i = 0; i < sv->nlinks; i++) {
+		if (sv->links[i].dead)
+			continue;
+		p->links_asked[i / 64] |= 1ull << (i % 64);
+		spawn_link_send(sv, &sv->links[i], "%u %s\n", p->tag, line);
+	}
+}
+
 /* The sums, once every shard has answered: one line to the client. */
 static void pend_sums_reply(struct spawn *sv, struct pending *p, struct conn *c)
 {
@@ -793,6 +844,12 @@ void control_answer(struct spawn *sv, struct link *l, char *line, size_t len)
 	p->links_asked[li / 64] &= ~(1ull << (li % 64));
 	rest++;
 	len -= (size_t)(rest - line);
+	if (p->conn == PEND_NO_CONN) { /* the supervisor's own stats, for the --metrics-file */
+		pend_gather(p, rest);
+		if (--p->remaining == 0)
+			pend_metrics(sv, p->sums);
+		return;
+	}
 	c = &sv->conns[p->conn];
 	if (!c->used || c->gen != p->gen) { /* not so: conn_close() ends its request */
 		p->remaining = 0;
@@ -805,17 +862,17 @@ void control_answer(struct spawn *sv, struct link *l, char *line, size_t len)
 		char ask[32];
 		int n = snprintf(ask, sizeof(ask), "list %s", p->state);
 
-		if (len > 3 && strncmp(rest, "ok ", 3) == 0) {
-			if (p->comma)
-				conn_reply(sv, c, ",", 1);
-			conn_reply(sv, c, rest + 3, len - 3);
-			p->comma = true;
-		}
+		void *ctx[2] = { sv, c };
+
+		/* shards hold consecutive ids: one's last range may go on in the next one's */
+		if (len > 3 && strncmp(rest, "ok ", 3) == 0)
+			proto_join_feed(&p->join, rest + 3, len - 3, ranges_out, ctx);
 		control_arm(sv, c); /* what it has so far is on its way */
 		if (!c->used)
 			return; /* it was dropped meanwhile, and closed: its request ended with it */
 		if (!c->closing && pend_ask(sv, p, li + 1, ask, (size_t)n))
 			return; /* the next shard's ranges follow */
+		proto_join_end(&p->join, ranges_out, ctx);
 		conn_reply(sv, c, "\n", 1);
 	} else {
 		pend_gather(p, rest);

@@ -1,216 +1,201 @@
-/* main.c - the kvmlite command line: parses options and hands over to a command. */
-#include <getopt.h>
+/* main.c - the kvmlite command line: each subcommand's options and help, handed over to the command. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "client.h"
 #include "loader.h"
 #include "run.h"
 #include "spawn.h"
+#include "version.h"
 
-static void usage(FILE *f)
+static const char *const firmware_choices[] = { "none", "pc", NULL };
+static const char *const park_choices[] = { "never", "auto", "always", NULL }; /* enum park_mode's order */
+
+/* --guest IMAGE|NAME[:COUNT]: several in a row fill ids in order. */
+static int opt_guest(void *dest, const char *value, char *err, size_t errlen)
 {
-	fprintf(f,
-		"usage: kvmlite run [options] IMAGE|NAME      one guest, COM1 on this terminal\n"
-		"       kvmlite spawn N [options]             N guests, served on a control socket\n"
-		"       kvmlite send|req|console|list|info|read|stats|stop ...   talk to a spawn\n"
-		"\n"
-		"IMAGE is a 512-byte boot sector file; NAME a built-in guest: %s.\n"
-		"\n"
-		"run options:\n"
-		"  --firmware pc|none  start in kvmlite's PC firmware (default) or directly\n"
-		"                      at 0000:7c00 with every device in its reset state\n"
-		"  --index N           the guest index passed in ESI (default 0)\n"
-		"  --trace             print every exit, decoded, on stderr\n"
-		"  -v, --verbose       say which KVM backend runs it, and what it did\n"
-		"  --no-sandbox        no seccomp filter (for debugging; docs/security.md)\n"
-		"Exit status: the debug exit's (v << 1) | 1; 0 when the guest halted for good;\n"
-		"2 kvmlite error, 4 triple fault, 6 reset requested, 8 KVM entry failure,\n"
-		"10 KVM internal error, 12 other guest failure, 130 interrupted.\n"
-		"\n"
-		"spawn options:\n"
-		"  --guest IMAGE|NAME[:COUNT]  the guest the VMs run (default mvm); repeat it to\n"
-		"                      mix: the first COUNT ids boot the first image, and so on;\n"
-		"                      guest i gets i in ESI\n"
-		"  --per-process N     at most N guests per worker process (default: the limits)\n"
-		"  --socket PATH       control socket (default $XDG_RUNTIME_DIR/kvmlite/control)\n"
-		"  --for SECONDS       serve this long once all booted, then stop (0: stop after a\n"
-		"                      second of measuring idle CPU and memory for the summary);\n"
-		"                      default: until Ctrl-C, SIGTERM or `kvmlite stop`\n"
-		"  --workers K         worker processes (default: one per online CPU, more when\n"
-		"                      RLIMIT_NOFILE or vm.max_map_count require)\n"
-		"  --threads T         worker threads per process (default 1)\n"
-		"  --mem-budget PCT    create no more guests once host memory in use reaches PCT (90)\n"
-		"  --park auto|never|always  give idle guests' KVM VMs back and keep only their\n"
-		"                      state: auto (default) once the budget or the host's PIDs or\n"
-		"                      fds run short, least recently active first; always: every\n"
-		"                      guest as soon as it halts; never: every guest stays live\n"
-		"  --resident N        at most N guests on a KVM VM at once (default: what the\n"
-		"                      host allows); the others are parked\n"
-		"  --cpu-max PCT       no guest may use more than PCT%% of a CPU (default 20;\n"
-		"                      100: no cap): one over its share waits for the next\n"
-		"                      100 ms period, its timer interrupts coalescing meanwhile\n"
-		"  --no-sandbox        no seccomp filters or io_uring restrictions (debugging)\n"
-		"  --firmware pc|none  default none: spawn guests program their own devices\n"
-		"  --json              the summary as one JSON object\n"
-		"  --log FILE          append every guest's output lines to FILE, each prefixed\n"
-		"                      with the guest's id (written in batches through io_uring)\n"
-		"  --first-id B        number the guests B..B+N-1 (in ESI, on the control socket,\n"
-		"                      in --log): one node's share of a fleet (docs/cluster.md)\n"
-		"  --boot-times FILE   at the end, write each booted guest's id and µs from the\n"
-		"                      start to its first serial byte, one a line\n"
-		"Exit status: 0, or 1 if any guest failed or was lost, 2 if it could not start.\n"
-		"See docs/control-protocol.md for the socket's protocol.\n",
-		loader_builtin_names());
-}
+	struct spawn_opts *o = dest;
+	char *colon = strrchr(value, ':');
 
-static int parse_u32(const char *opt, const char *s, u32 *out)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-
-	if (*s == '\0' || *end != '\0' || v > UINT32_MAX) {
-		fprintf(stderr, "kvmlite: %s takes a number, not '%s'\n", opt, s);
+	if (o->nguest == (int)ARRAY_SIZE(o->guest)) {
+		snprintf(err, errlen, "--guest may be given at most %zu times", ARRAY_SIZE(o->guest));
 		return -1;
 	}
-	*out = (u32)v;
+	/* only digits after the last ':' make a count: a path may hold ':' too */
+	if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1)) {
+		if (cli_u32("--guest's COUNT", colon + 1, 1, UINT32_MAX, &o->guest_count[o->nguest], err, errlen) < 0)
+			return -1;
+		*colon = '\0';
+	}
+	o->guest[o->nguest++] = value;
 	return 0;
 }
 
 static int cmd_spawn(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "guest", required_argument, NULL, 'g' },   { "socket", required_argument, NULL, 's' },
-		{ "for", required_argument, NULL, 'f' },     { "json", no_argument, NULL, 'j' },
-		{ "workers", required_argument, NULL, 'w' }, { "mem-budget", required_argument, NULL, 'm' },
-		{ "firmware", required_argument, NULL, 'F' }, { "verbose", no_argument, NULL, 'v' },
-		{ "per-process", required_argument, NULL, 'p' }, { "threads", required_argument, NULL, 't' },
-		{ "log", required_argument, NULL, 'l' },     { "park", required_argument, NULL, 'P' },
-		{ "resident", required_argument, NULL, 'R' }, { "no-sandbox", no_argument, NULL, 'N' },
-		{ "cpu-max", required_argument, NULL, 'C' },
-		{ "first-id", required_argument, NULL, 'I' }, { "boot-times", required_argument, NULL, 'B' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	/* No firmware by default: guests made for spawn program their own
 	 * devices, and the firmware's read-only memslot costs the kernel
 	 * 24 KiB per VM (bench/kernel_cost) and a slower boot at scale. */
-	struct spawn_opts o = { .for_s = -1, .firmware = false, .mem_budget = 90, .park = PARK_AUTO, .cpu_max = 20 };
-	char *end;
-	int c;
+	struct spawn_opts o = { .for_s = -1, .mem_budget = 90, .park = PARK_AUTO, .cpu_max = 20 };
+	int firmware = 0, park = PARK_AUTO, nargs;
+	char err[256];
+	const struct cli_opt opts[] = {
+		{ .name = "guest",
+		  .kind = CLI_CALL,
+		  .dest = &o,
+		  .arg = "IMAGE|NAME[:COUNT]",
+		  .help = "the guest the VMs run (default mvm); repeat it to mix:\n"
+			  "the first COUNT ids boot the first image, and so on;\n"
+			  "guest i gets i in ESI",
+		  .call = opt_guest },
+		{ .name = "for",
+		  .kind = CLI_SECONDS,
+		  .dest = &o.for_s,
+		  .arg = "SECONDS",
+		  .help = "serve this long once all booted, then stop (0: stop\n"
+			  "after a second of measuring idle CPU and memory);\n"
+			  "default: until Ctrl-C, SIGTERM or `kvmlite stop`",
+		  .min = 0,
+		  .max = 31536000 },
+		{ .name = "socket",
+		  .kind = CLI_STRING,
+		  .dest = &o.socket,
+		  .arg = "PATH",
+		  .help = "the control socket (default\n$XDG_RUNTIME_DIR/kvmlite/control)" },
+		{ .name = "json",
+		  .kind = CLI_FLAG,
+		  .dest = &o.json,
+		  .help = "the summary as one JSON object (docs/json.md)" },
+		{ .name = "metrics-file",
+		  .kind = CLI_STRING,
+		  .dest = &o.metrics_file,
+		  .arg = "PATH",
+		  .help = "keep PATH up to date with the counters in the\n"
+			  "Prometheus text format, for node_exporter's\n"
+			  "textfile collector (every 5 s; docs/metrics.md)" },
+		{ .name = "log",
+		  .kind = CLI_STRING,
+		  .dest = &o.log,
+		  .arg = "FILE",
+		  .help = "append every guest's output lines to FILE, each\n"
+			  "prefixed with the guest's id" },
+		{ .name = "first-id",
+		  .kind = CLI_U32,
+		  .dest = &o.first_id,
+		  .arg = "B",
+		  .help = "number the guests B..B+N-1 (in ESI, on the control\n"
+			  "socket, in --log): one node's share of a fleet\n"
+			  "(docs/cluster.md)",
+		  .min = 0,
+		  .max = UINT32_MAX - 1 },
+		{ .name = "boot-times",
+		  .kind = CLI_STRING,
+		  .dest = &o.boot_times,
+		  .arg = "FILE",
+		  .help = "at the end, write each booted guest's id and µs from\n"
+			  "the start to its first serial byte, one a line" },
+		{ .name = "workers",
+		  .kind = CLI_U32,
+		  .dest = &o.workers,
+		  .arg = "K",
+		  .help = "worker processes (default: one per online CPU, more\n"
+			  "when RLIMIT_NOFILE or vm.max_map_count require)",
+		  .min = 1,
+		  .max = 4096 },
+		{ .name = "threads",
+		  .kind = CLI_U32,
+		  .dest = &o.threads,
+		  .arg = "T",
+		  .help = "worker threads per process (default 1)",
+		  .min = 1,
+		  .max = 256 },
+		{ .name = "per-process",
+		  .kind = CLI_U32,
+		  .dest = &o.per_process,
+		  .arg = "N",
+		  .help = "at most N guests per worker process (default: what\nthe limits allow)",
+		  .min = 1,
+		  .max = UINT32_MAX },
+		{ .name = "mem-budget",
+		  .kind = CLI_U32,
+		  .dest = &o.mem_budget,
+		  .arg = "PCT",
+		  .help = "create no more guests once host memory in use\nreaches PCT% (default 90)",
+		  .min = 1,
+		  .max = 99 },
+		{ .name = "park",
+		  .kind = CLI_CHOICE,
+		  .dest = &park,
+		  .arg = "auto|never|always",
+		  .help = "give idle guests' KVM VMs back and keep only their\n"
+			  "state: auto (default) once the memory budget or the\n"
+			  "host's PIDs or fds run short, least recently active\n"
+			  "first; always: every guest as soon as it halts;\n"
+			  "never: every guest stays live",
+		  .choices = park_choices },
+		{ .name = "resident",
+		  .kind = CLI_U32,
+		  .dest = &o.resident,
+		  .arg = "N",
+		  .help = "at most N guests on a KVM VM at once (default: what\nthe host allows); the others are "
+			  "parked",
+		  .min = 1,
+		  .max = UINT32_MAX },
+		{ .name = "cpu-max",
+		  .kind = CLI_U32,
+		  .dest = &o.cpu_max,
+		  .arg = "PCT",
+		  .help = "no guest may use more than PCT% of a CPU (default\n"
+			  "20; 100: no cap); one over its share waits for the\n"
+			  "next 100 ms period",
+		  .min = 1,
+		  .max = 100 },
+		{ .name = "firmware",
+		  .kind = CLI_CHOICE,
+		  .dest = &firmware,
+		  .arg = "pc|none",
+		  .help = "none (default): guests program their own devices;\npc: start them in kvmlite's PC firmware",
+		  .choices = firmware_choices },
+		{ .name = "no-sandbox",
+		  .kind = CLI_FLAG,
+		  .dest = &o.no_sandbox,
+		  .help = "no seccomp filters or io_uring restrictions\n(debugging; docs/security.md)" },
+		{ .name = "verbose",
+		  .short_name = 'v',
+		  .kind = CLI_FLAG,
+		  .dest = &o.verbose,
+		  .help = "say more about parking and resume failures" },
+	};
+	const struct cli_cmd cmd = { "spawn",
+				     "N [options]",
+				     "N guests, served on a control socket",
+				     "Starts N guests, sharded over worker processes sized to the host's limits,\n"
+				     "and serves them on a control socket: `kvmlite send`, `req`, `console`,\n"
+				     "`watch`, `read`, `info`, `list`, `stats` and `stop` talk to it. On a\n"
+				     "terminal a status line shows progress; when the spawn ends it prints a\n"
+				     "summary: boot times, memory per guest (user space, kernel), idle CPU.\n",
+				     opts,
+				     (int)ARRAY_SIZE(opts),
+				     "Exit status: 0, or 1 if any guest failed or was lost, 2 if it could not\n"
+				     "start. The socket's protocol: docs/control-protocol.md.\n" };
+	int r = cli_parse(&cmd, argc, argv, &nargs);
 
-	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'g': {
-			/* NAME or NAME:COUNT; several in a row fill ids in order */
-			char *colon = strrchr(optarg, ':');
-
-			if (o.nguest == (int)ARRAY_SIZE(o.guest)) {
-				fprintf(stderr, "kvmlite: at most %zu --guest options\n", ARRAY_SIZE(o.guest));
-				return 2;
-			}
-			if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1)) {
-				*colon = '\0';
-				o.guest_count[o.nguest] = (u32)strtoul(colon + 1, NULL, 10);
-			}
-			o.guest[o.nguest++] = optarg;
-			break;
-		}
-		case 'p':
-			if (parse_u32("--per-process", optarg, &o.per_process) < 0 || o.per_process == 0)
-				return 2;
-			break;
-		case 's':
-			o.socket = optarg;
-			break;
-		case 'f':
-			o.for_s = strtod(optarg, &end);
-			if (*optarg == '\0' || *end != '\0' || o.for_s < 0) {
-				fprintf(stderr, "kvmlite: --for takes seconds, not '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'j':
-			o.json = true;
-			break;
-		case 'l':
-			o.log = optarg;
-			break;
-		case 'w':
-			if (parse_u32("--workers", optarg, &o.workers) < 0 || o.workers == 0 || o.workers > 4096)
-				return 2;
-			break;
-		case 't':
-			if (parse_u32("--threads", optarg, &o.threads) < 0 || o.threads == 0 || o.threads > 256)
-				return 2;
-			break;
-		case 'm':
-			if (parse_u32("--mem-budget", optarg, &o.mem_budget) < 0 || o.mem_budget == 0 || o.mem_budget > 99)
-				return 2;
-			break;
-		case 'F':
-			if (strcmp(optarg, "pc") != 0 && strcmp(optarg, "none") != 0) {
-				fprintf(stderr, "kvmlite: --firmware takes 'pc' or 'none', not '%s'\n", optarg);
-				return 2;
-			}
-			o.firmware = strcmp(optarg, "pc") == 0;
-			break;
-		case 'P':
-			if (strcmp(optarg, "auto") == 0) {
-				o.park = PARK_AUTO;
-			} else if (strcmp(optarg, "never") == 0) {
-				o.park = PARK_NEVER;
-			} else if (strcmp(optarg, "always") == 0) {
-				o.park = PARK_ALWAYS;
-			} else {
-				fprintf(stderr, "kvmlite: --park takes 'auto', 'never' or 'always', not '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'R':
-			if (parse_u32("--resident", optarg, &o.resident) < 0 || o.resident == 0)
-				return 2;
-			break;
-		case 'N':
-			o.no_sandbox = true;
-			break;
-		case 'C':
-			if (parse_u32("--cpu-max", optarg, &o.cpu_max) < 0 || o.cpu_max == 0 || o.cpu_max > 100) {
-				fprintf(stderr, "kvmlite: --cpu-max takes a percentage from 1 to 100\n");
-				return 2;
-			}
-			break;
-		case 'I':
-			if (parse_u32("--first-id", optarg, &o.first_id) < 0)
-				return 2;
-			break;
-		case 'B':
-			o.boot_times = optarg;
-			break;
-		case 'v':
-			o.verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (o.resident && o.park == PARK_NEVER) {
-		fprintf(stderr, "kvmlite: --resident needs parking: --park auto or always\n");
-		return 2;
-	}
-	if (optind != argc - 1 || parse_u32("spawn", argv[optind], &o.count) < 0 || o.count == 0) {
-		fprintf(stderr, "kvmlite spawn: expected a guest count N > 0\n");
-		return 2;
-	}
-	if (o.count > UINT32_MAX - o.first_id) { /* first_id + count must not wrap */
-		fprintf(stderr, "kvmlite spawn: --first-id %u leaves no room for %u guest ids\n", o.first_id, o.count);
-		return 2;
-	}
+	if (r)
+		return r > 0 ? 0 : 2;
+	o.firmware = firmware == 1;
+	o.park = (enum park_mode)park;
+	if (o.resident && o.park == PARK_NEVER)
+		return cli_error(&cmd, "--resident needs parking: --park auto or always");
+	if (nargs == 0)
+		return cli_error(&cmd, "the guest count N is missing");
+	if (nargs > 1)
+		return cli_error(&cmd, "one guest count N, not %d arguments", nargs);
+	if (cli_u32("N (the guest count)", argv[0], 1, UINT32_MAX, &o.count, err, sizeof(err)) < 0)
+		return cli_error(&cmd, "%s", err);
+	if (o.count > UINT32_MAX - o.first_id) /* first_id + count must not wrap */
+		return cli_error(&cmd, "--first-id %u leaves no room for %u guest ids", o.first_id, o.count);
 	if (o.nguest == 0)
 		o.guest[o.nguest++] = "mvm";
 	return spawn_main(&o);
@@ -218,76 +203,152 @@ static int cmd_spawn(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "firmware", required_argument, NULL, 'f' }, { "index", required_argument, NULL, 'i' },
-		{ "trace", no_argument, NULL, 't' },	      { "verbose", no_argument, NULL, 'v' },
-		{ "no-sandbox", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },	      { 0 },
+	struct run_opts opts = { 0 };
+	int firmware = 1, nargs;
+	const struct cli_opt table[] = {
+		{ .name = "firmware",
+		  .kind = CLI_CHOICE,
+		  .dest = &firmware,
+		  .arg = "pc|none",
+		  .help = "pc (default): start in kvmlite's PC firmware;\n"
+			  "none: directly at 0000:7c00, every device in its\nreset state",
+		  .choices = firmware_choices },
+		{ .name = "index",
+		  .kind = CLI_U32,
+		  .dest = &opts.index,
+		  .arg = "N",
+		  .help = "the guest index passed in ESI (default 0)",
+		  .min = 0,
+		  .max = UINT32_MAX },
+		{ .name = "trace",
+		  .kind = CLI_FLAG,
+		  .dest = &opts.trace,
+		  .help = "print every exit, decoded, on stderr" },
+		{ .name = "json",
+		  .kind = CLI_FLAG,
+		  .dest = &opts.json,
+		  .help = "at the end, the summary as one JSON object on stderr\n(docs/json.md)" },
+		{ .name = "verbose",
+		  .short_name = 'v',
+		  .kind = CLI_FLAG,
+		  .dest = &opts.verbose,
+		  .help = "say which KVM backend runs it, and what it did" },
+		{ .name = "no-sandbox",
+		  .kind = CLI_FLAG,
+		  .dest = &opts.no_sandbox,
+		  .help = "no seccomp filter (debugging; docs/security.md)" },
 	};
-	struct run_opts opts = { .firmware = true };
-	char *end;
-	int c;
+	static char description[512];
+	const struct cli_cmd cmd = { "run",
+				     "[options] IMAGE|NAME",
+				     "one guest, its COM1 on this terminal",
+				     description,
+				     table,
+				     (int)ARRAY_SIZE(table),
+				     "On a terminal, Ctrl-A h lists the console's commands; Ctrl-A x quits.\n"
+				     "Exit status: the debug exit's (v << 1) | 1; 0 when the guest halted for good\n"
+				     "or Ctrl-A x quit; 2 kvmlite error, 4 triple fault, 6 reset requested, 8 KVM\n"
+				     "entry failure, 10 KVM internal error, 12 other guest failure, 130 stopped\n"
+				     "by a signal.\n" };
+	int r;
 
-	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (strcmp(optarg, "pc") == 0) {
-				opts.firmware = true;
-			} else if (strcmp(optarg, "none") == 0) {
-				opts.firmware = false;
-			} else {
-				fprintf(stderr, "kvmlite: --firmware takes 'pc' or 'none', not '%s'\n", optarg);
-				return RUN_ERROR;
-			}
-			break;
-		case 'i':
-			opts.index = (u32)strtoul(optarg, &end, 0);
-			if (*optarg == '\0' || *end != '\0') {
-				fprintf(stderr, "kvmlite: --index takes a number, not '%s'\n", optarg);
-				return RUN_ERROR;
-			}
-			break;
-		case 't':
-			opts.trace = true;
-			break;
-		case 'S':
-			opts.no_sandbox = true;
-			break;
-		case 'v':
-			opts.verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return RUN_ERROR;
-		}
-	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "kvmlite run: expected one IMAGE or NAME\n");
-		usage(stderr);
-		return RUN_ERROR;
-	}
-	opts.image = argv[optind];
+	snprintf(description, sizeof(description),
+		 "Runs one guest with COM1 on stdin and stdout. IMAGE is a 512-byte boot\n"
+		 "sector file; NAME a built-in guest:\n  %s.\n",
+		 loader_builtin_names());
+	r = cli_parse(&cmd, argc, argv, &nargs);
+	if (r)
+		return r > 0 ? 0 : RUN_ERROR;
+	opts.firmware = firmware == 1;
+	if (nargs == 0)
+		return cli_error(&cmd, "IMAGE or NAME is missing");
+	if (nargs > 1)
+		return cli_error(&cmd, "one IMAGE or NAME, not %d arguments", nargs);
+	opts.image = argv[0];
 	return run_guest(&opts);
+}
+
+/* The commands in the order `kvmlite help` lists them. */
+static const struct {
+	const char *name, *summary;
+} overview[] = {
+	{ "run", "one guest, its COM1 on this terminal" },
+	{ "spawn", "N guests, served on a control socket" },
+	{ "send", "queue text for a guest's COM1" },
+	{ "req", "send a request line to a guest, print the line it answers" },
+	{ "console", "a guest's COM1 on this terminal" },
+	{ "watch", "print a guest's output as it comes" },
+	{ "read", "print what a guest wrote lately" },
+	{ "info", "one guest's state and counters" },
+	{ "list", "count the guests in each state, or list those in one" },
+	{ "stats", "the spawn's counters: text, JSON or Prometheus" },
+	{ "stop", "end one guest, or every guest and the spawn" },
+	{ "help", "this overview, or a command's help" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: kvmlite COMMAND [options] [ARGS]\n"
+		   "       kvmlite help [COMMAND]\n"
+		   "       kvmlite --version\n\n"
+		   "kvmlite runs tiny x86 guests (512-byte boot sectors) on /dev/kvm with\n"
+		   "userspace devices, thousands at a time, and measures what each costs.\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(overview); i++)
+		fprintf(f, "  %-9s %s\n", overview[i].name, overview[i].summary);
+	fprintf(f, "\nOptions may come anywhere before '--'. `kvmlite help COMMAND` (or\n"
+		   "`kvmlite COMMAND --help`) describes a command and its options; the\n"
+		   "manual page is kvmlite(1).\n");
+}
+
+static int dispatch(int argc, char **argv);
+
+/* `kvmlite help [COMMAND]`: the overview, or the command's own --help. */
+static int cmd_help(int argc, char **argv)
+{
+	char *help_argv[] = { argv[1], "--help", NULL };
+
+	if (argc < 2 || !strcmp(argv[1], "help") || argv[1][0] == '-') {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 2) {
+		fprintf(stderr, "kvmlite help: one COMMAND at most\n");
+		return 2;
+	}
+	return dispatch(2, help_argv);
+}
+
+static int dispatch(int argc, char **argv)
+{
+	if (!strcmp(argv[0], "run"))
+		return cmd_run(argc, argv);
+	if (!strcmp(argv[0], "spawn"))
+		return cmd_spawn(argc, argv);
+	if (!strcmp(argv[0], "help"))
+		return cmd_help(argc, argv);
+	if (client_is_command(argv[0]))
+		return client_main(argc, argv);
+	fprintf(stderr, "kvmlite: unknown command '%s'; the commands are:", argv[0]);
+	for (size_t i = 0; i < ARRAY_SIZE(overview); i++)
+		fprintf(stderr, "%s %s", i ? "," : "", overview[i].name);
+	fprintf(stderr, "\n");
+	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? RUN_ERROR : 0;
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
 	}
-	if (strcmp(argv[1], "run") == 0)
-		return cmd_run(argc - 1, argv + 1);
-	if (strcmp(argv[1], "spawn") == 0)
-		return cmd_spawn(argc - 1, argv + 1);
-	static const char *const clients[] = { "send", "req", "console", "list", "info", "read", "stats", "stop" };
-	for (size_t i = 0; i < ARRAY_SIZE(clients); i++)
-		if (strcmp(argv[1], clients[i]) == 0)
-			return client_main(argc - 1, argv + 1);
-	fprintf(stderr, "kvmlite: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return RUN_ERROR;
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("kvmlite %s\n", KVMLITE_VERSION);
+		return 0;
+	}
+	return dispatch(argc - 1, argv + 1);
 }

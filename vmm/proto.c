@@ -140,13 +140,14 @@ static int fail(const char **err, const char *why)
 	return -1;
 }
 
+const char *const proto_states[] = { "running", "halted", "parked", "ended", "failed", "lost", "booted", NULL };
+
 int proto_parse(const char *line, size_t len, struct proto_req *req, const char **err)
 {
 	static const char *const cmds[] = {
 		[PROTO_SEND] = "send", [PROTO_REQ] = "req",   [PROTO_READ] = "read",   [PROTO_WATCH] = "watch",
 		[PROTO_LIST] = "list", [PROTO_INFO] = "info", [PROTO_STATS] = "stats", [PROTO_STOP] = "stop",
 	};
-	static const char *const states[] = { "running", "halted", "parked", "ended", "failed", "lost", "booted" };
 	const char *rest, *tail;
 	size_t wlen, rest_len, tail_len;
 	int cmd;
@@ -164,7 +165,7 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, const char 
 	if (req->cmd == PROTO_LIST || req->cmd == PROTO_STATS) {
 		if (!rest)
 			return 0;
-		if (req->cmd == PROTO_STATS || lookup(states, ARRAY_SIZE(states), rest, rest_len) < 0)
+		if (req->cmd == PROTO_STATS || lookup(proto_states, ARRAY_SIZE(proto_states) - 1, rest, rest_len) < 0)
 			return fail(err, "bad argument");
 		req->arg = rest;
 		req->arg_len = rest_len;
@@ -300,4 +301,95 @@ void line_buf_free(struct line_buf *lb)
 {
 	free(lb->buf);
 	*lb = (struct line_buf){ 0 };
+}
+
+/* The number that s[0..len) starts with (at most 10 digits), and how many digits it has. */
+static size_t lead_number(const char *s, size_t len, u64 *v)
+{
+	size_t n = 0;
+
+	for (*v = 0; n < len && n < 10 && s[n] >= '0' && s[n] <= '9'; n++)
+		*v = *v * 10 + (u64)(s[n] - '0');
+	return n;
+}
+
+/* The range "LO" or "LO-HI" at the start of s: its length, or 0 if there is none. */
+static size_t range_parse(const char *s, size_t len, u32 *lo, u32 *hi)
+{
+	size_t n, m;
+	u64 a, b;
+
+	n = lead_number(s, len, &a);
+	if (!n || a > UINT32_MAX)
+		return 0;
+	b = a;
+	if (n < len && s[n] == '-') {
+		m = lead_number(s + n + 1, len - n - 1, &b);
+		if (!m || b > UINT32_MAX)
+			return 0;
+		n += 1 + m;
+	}
+	*lo = (u32)a;
+	*hi = (u32)b;
+	return n;
+}
+
+static void join_emit(struct proto_join *j, u32 lo, u32 hi, void (*out)(void *ctx, const char *s, size_t n), void *ctx)
+{
+	char buf[32];
+	int n = lo == hi ? snprintf(buf, sizeof(buf), "%s%u", j->any ? "," : "", lo)
+			 : snprintf(buf, sizeof(buf), "%s%u-%u", j->any ? "," : "", lo, hi);
+
+	out(ctx, buf, (size_t)n);
+	j->any = true;
+}
+
+void proto_join_feed(struct proto_join *j, const char *r, size_t len, void (*out)(void *ctx, const char *s, size_t n),
+		     void *ctx)
+{
+	size_t first, last = len;
+	u32 a, b, la, lb;
+
+	if (!len)
+		return;
+	while (last > 0 && r[last - 1] != ',') /* the last range starts at r + last */
+		last--;
+	first = range_parse(r, len, &a, &b);
+	if (!first || !range_parse(r + last, len - last, &la, &lb)) {
+		/* not ranges: passed on as they are */
+		proto_join_end(j, out, ctx);
+		if (j->any)
+			out(ctx, ",", 1);
+		out(ctx, r, len);
+		j->any = true;
+		return;
+	}
+	if (j->held && (u64)a == (u64)j->hi + 1) {
+		/* the held range goes on in this list */
+		if (last == 0) {
+			j->hi = b; /* and ends in it, or later */
+			return;
+		}
+		join_emit(j, j->lo, b, out, ctx);
+		if (last - 1 > first) /* ",R2,...,Rk-1" */
+			out(ctx, r + first, last - 1 - first);
+	} else {
+		proto_join_end(j, out, ctx);
+		if (last > 0) { /* "R1,...,Rk-1" */
+			if (j->any)
+				out(ctx, ",", 1);
+			out(ctx, r, last - 1);
+			j->any = true;
+		}
+	}
+	j->held = true;
+	j->lo = la;
+	j->hi = lb;
+}
+
+void proto_join_end(struct proto_join *j, void (*out)(void *ctx, const char *s, size_t n), void *ctx)
+{
+	if (j->held)
+		join_emit(j, j->lo, j->hi, out, ctx);
+	j->held = false;
 }

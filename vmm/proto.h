@@ -34,6 +34,9 @@ enum proto_cmd {
 	PROTO_STOP,  /* stop [ID] */
 };
 
+/* The STATEs `list STATE` takes, NULL-terminated ("booted" is not a state but a milestone). */
+extern const char *const proto_states[];
+
 struct proto_req {
 	enum proto_cmd cmd;
 	bool has_id;
@@ -85,5 +88,23 @@ void line_buf_free(struct line_buf *lb);
  * like snprintf: output is cut (NUL-terminated) when that is >= cap.
  */
 size_t proto_ranges(u32 n, bool (*in)(void *ctx, u32 id), void *ctx, char *out, size_t cap);
+
+/*
+ * Joins lists of id ranges that come one after another (a shard's `list
+ * STATE` answers, every id of a list above those of the lists before it)
+ * into one list in which no two ranges touch: "0-149" then "150-299,400"
+ * give "0-299,400", not "0-149,150-299,400". A list's last range is held
+ * back until the next list shows whether it goes on; out() is given the
+ * text as it can be written, proto_join_end() writes what is held. A
+ * zeroed struct starts a join.
+ */
+struct proto_join {
+	bool held, any; /* held: lo-hi waits; any: something was written (the next needs a comma) */
+	u32 lo, hi;
+};
+
+void proto_join_feed(struct proto_join *j, const char *ranges, size_t len,
+		     void (*out)(void *ctx, const char *s, size_t n), void *ctx);
+void proto_join_end(struct proto_join *j, void (*out)(void *ctx, const char *s, size_t n), void *ctx);
 
 #endif

@@ -129,7 +129,11 @@ static void console_read(struct console *c, int timeout_ms, const sigset_t *sigm
 				return;
 			}
 			if (b == 'h') {
-				fprintf(stderr, "\r\nCtrl-A x  quit\r\nCtrl-A Ctrl-A  send Ctrl-A\r\n");
+				fprintf(stderr, "\r\nconsole commands:\r\n"
+						"  Ctrl-A h       this list\r\n"
+						"  Ctrl-A x       quit (exit status 0, as QEMU's)\r\n"
+						"  Ctrl-A Ctrl-A  send one Ctrl-A to the guest\r\n"
+						"  (Ctrl-A and any other key: nothing)\r\n");
 				continue;
 			}
 			if (b != CTRL_A)
@@ -214,6 +218,36 @@ static int run_status(const struct vm *vm)
 	default:
 		return RUN_GUEST_FAILED;
 	}
+}
+
+/* A JSON string's contents: quotes, backslashes and control bytes escaped. */
+static void json_text(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		fprintf(f, *s == '"' || *s == '\\' ? "\\%c" : (u8)*s < 0x20 ? "\\u%04x" : "%c", *s);
+}
+
+/* --json: how the guest ended and what it did, one object on stderr (docs/json.md). */
+static void run_summary_json(const struct vm *vm, const struct kvm *kvm, const struct image *img, int status)
+{
+	const struct vm_stats *st = &vm->stats;
+
+	fprintf(stderr, "{\"guest\":\"");
+	json_text(stderr, img->name); /* a file name may hold anything */
+	fprintf(stderr, "\",\"index\":%u,\"exit_status\":%d,\"reason\":\"", vm->index, status);
+	json_text(stderr, vm->why);
+	fprintf(stderr,
+		"\",\"kvm_backend\":\"%s\",\"exits\":%llu,\"io_exits\":%llu,\"hlts\":%llu,\"irqs\":%llu,"
+		"\"kicks\":%llu,\"unknown_port_reads\":%llu,\"unknown_port_writes\":%llu,\"mmio_reads\":%llu,"
+		"\"mmio_writes\":%llu,\"out_bytes\":%llu,\"in_bytes\":%llu,\"overruns\":%llu,\"pit_irqs\":%llu,"
+		"\"pit_clamped\":%llu}\n",
+		kvm->backend, (unsigned long long)st->exits, (unsigned long long)st->io_exits,
+		(unsigned long long)st->hlts, (unsigned long long)st->irqs_injected, (unsigned long long)st->kicks,
+		(unsigned long long)st->unknown_port_reads, (unsigned long long)st->unknown_port_writes,
+		(unsigned long long)st->mmio_reads, (unsigned long long)st->mmio_writes,
+		(unsigned long long)vm->uart.stats.tx_bytes, (unsigned long long)vm->uart.stats.rx_bytes,
+		(unsigned long long)vm->uart.stats.overruns, (unsigned long long)vm->pit.stats.irqs,
+		(unsigned long long)vm->pit.stats.clamped);
 }
 
 /* The event loop of one guest: run it while it wants the CPU, sleep in
@@ -343,10 +377,13 @@ int run_guest(const struct run_opts *opts)
 	run_loop(&vm, &console, timer);
 	console_restore(&console);
 
-	status = run_status(&vm);
-	if (status != RUN_OK && !(vm.end == VM_END_DEBUG_EXIT && !opts->verbose))
+	/* Ctrl-A x is the user's way out, not the guest's failure: 0, as QEMU */
+	status = console.quit ? RUN_OK : run_status(&vm);
+	if (opts->json)
+		run_summary_json(&vm, &kvm, &img, status);
+	else if (status != RUN_OK && !(vm.end == VM_END_DEBUG_EXIT && !opts->verbose))
 		fprintf(stderr, "kvmlite: guest %u: %s\n", vm.index, vm.why);
-	if (opts->verbose) {
+	if (opts->verbose && !opts->json) {
 		fprintf(stderr,
 			"kvmlite: guest %u ended: %s; exit status %d\n"
 			"kvmlite: %llu exits (%llu I/O), %llu hlt, %llu interrupts, %llu kicks, "

@@ -10,6 +10,7 @@ struct run_opts {
 	bool trace;
 	bool verbose;
 	bool no_sandbox; /* --no-sandbox: no seccomp filter, for debugging */
+	bool json;	 /* --json: the end summary as one JSON object on stderr */
 	u32 index;
 };
 
@@ -17,7 +18,7 @@ struct run_opts {
  * Exit statuses of `kvmlite run` (odd ones are the debug exit's (v << 1) | 1).
  */
 enum run_status {
-	RUN_OK = 0,    /* the guest halted and nothing can wake it */
+	RUN_OK = 0,    /* the guest halted and nothing can wake it, or Ctrl-A x quit */
 	RUN_ERROR = 2, /* kvmlite could not start: usage, image, KVM */
 	RUN_TRIPLE_FAULT = 4,
 	RUN_RESET = 6, /* the guest asked for a reset: kvmlite ends it */

@@ -1,4 +1,5 @@
 /* sandbox.c - what each kind of kvmlite thread may ask of the kernel (seccomp) and of its io_uring. */
+#define _GNU_SOURCE /* RENAME_EXCHANGE */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -114,6 +115,33 @@ const char *sandbox_role_name(enum sandbox_role role)
 }
 
 /*
+ * The supervisor writes the --metrics-file without opening anything for
+ * writing: it rewrites the hidden one of two files it opened before its
+ * filter went in, swaps the two names atomically, and removes both at the
+ * end (metrics.h, docs/security.md).
+ */
+static int sandbox_metrics_rules(scmp_filter_ctx ctx, const struct sandbox_grant *g)
+{
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 1,
+				      SCMP_A0_32(SCMP_CMP_EQ, (u32)g->metrics_fd[i]));
+		if (rc == 0)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ftruncate), 1,
+					      SCMP_A0_32(SCMP_CMP_EQ, (u32)g->metrics_fd[i]));
+	}
+	if (rc == 0)
+		rc = seccomp_rule_add(
+			ctx, SCMP_ACT_ALLOW, SCMP_SYS(renameat2), 3, SCMP_A0_32(SCMP_CMP_EQ, (u32)g->metrics_dir),
+			SCMP_A2_32(SCMP_CMP_EQ, (u32)g->metrics_dir), SCMP_A4_32(SCMP_CMP_EQ, RENAME_EXCHANGE));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 2,
+				      SCMP_A0_32(SCMP_CMP_EQ, (u32)g->metrics_dir), SCMP_A2_32(SCMP_CMP_EQ, 0));
+	return rc;
+}
+
+/*
  * The rules that look at arguments: what a role may write, open, remove
  * and signal, and which ioctls it may make; g: what the supervisor is
  * granted (sandbox.h).
@@ -151,6 +179,8 @@ static int sandbox_arg_rules(scmp_filter_ctx ctx, enum sandbox_role role, const 
 	if (rc == 0 && SANITIZER_BUILD) /* the sanitizers' own open(2) */
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
 				      SCMP_A1_32(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY));
+	if (rc == 0 && role == SANDBOX_SUPERVISOR && g->metrics)
+		rc = sandbox_metrics_rules(ctx, g);
 	/* The control socket is removed at the end, by name in its directory
 	 * (held open since it was checked): no other file, no directory. */
 	if (rc == 0 && role == SANDBOX_SUPERVISOR && g->dir >= 0)
@@ -168,6 +198,9 @@ static int sandbox_arg_rules(scmp_filter_ctx ctx, enum sandbox_role role, const 
 	/* stdio asks whether stdout is a terminal before its first write. */
 	if (rc == 0 && (role == SANDBOX_RUN || role == SANDBOX_SUPERVISOR))
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1_64(SCMP_CMP_EQ, TCGETS));
+	/* The status line and the summary fit the terminal's width. */
+	if (rc == 0 && role == SANDBOX_SUPERVISOR)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1_64(SCMP_CMP_EQ, TIOCGWINSZ));
 	return rc;
 }
 

@@ -35,6 +35,14 @@ struct sandbox_grant {
 	int dir;
 	const int *out;
 	unsigned nout;
+	/*
+	 * --metrics-file, rewritten whole without opening anything: its two
+	 * files (pwrite64 and ftruncate on these fds only) and their
+	 * directory (renameat2 RENAME_EXCHANGE within it, unlinkat of its
+	 * files at the end). metrics false: none.
+	 */
+	bool metrics;
+	int metrics_dir, metrics_fd[2];
 };
 
 /* As sandbox_enter(SANDBOX_SUPERVISOR), with what `g` grants. */

@@ -709,10 +709,11 @@ static void shard_report(struct shard *s)
 		return;
 	const u64 *st = s->stats.stage_ns;
 
-	shard_printf(s, "@created %u %u %llu %llu %llu %llu %llu %llu %llu %llu\n", s->created, s->parked,
+	shard_printf(s, "@created %u %u %llu %llu %llu %llu %llu %llu %llu %llu %llu\n", s->created, s->parked,
 		     (unsigned long long)s->parked_bytes, (unsigned long long)s->stats.staged,
 		     (unsigned long long)st[0], (unsigned long long)st[1], (unsigned long long)st[2],
-		     (unsigned long long)st[3], (unsigned long long)st[4], (unsigned long long)st[5]);
+		     (unsigned long long)st[3], (unsigned long long)st[4], (unsigned long long)st[5],
+		     (unsigned long long)s->stats.created_staged);
 	s->created_reported = s->created;
 	s->parked_reported = s->parked;
 	s->staged_reported = s->stats.staged;
@@ -767,6 +768,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 	s->stats.stage_ns[STAGE_LOAD] += t[2] - t[1];
 	s->stats.stage_ns[STAGE_SET_MEMORY] += t[3] - t[2];
 	s->stats.stage_ns[STAGE_SET_REGS] += g->t_ready - t[3];
+	s->stats.created_staged++;
 	return 0;
 fail:
 	/* This guest fails with its reason; the run goes on. */

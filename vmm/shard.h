@@ -79,7 +79,8 @@ enum boot_stage { STAGE_CREATE_VM, STAGE_CREATE_VCPU, STAGE_LOAD, STAGE_SET_MEMO
 
 struct shard_stats {
 	u64 slices, preempted, wakeups, create_failed, log_errors;
-	u64 stage_ns[NSTAGES], staged; /* staged: guests counted in stage_ns */
+	u64 stage_ns[NSTAGES], staged; /* staged: guests counted in stage_ns[STAGE_FIRST_BYTE] (booted) */
+	u64 created_staged;	       /* guests counted in the stages before it (created) */
 	u64 parks, resumes, pool_hits, resume_failed, vms_created;
 	u64 cq_overflows; /* turns that found completions waiting in the kernel's overflow list */
 	u64 throttles;	  /* times a guest used up its --cpu-max share */

@@ -22,8 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "sandbox.h"
 #include "supervisor.h"
+#include "version.h"
 
 /* An SQE from the supervisor's ring, submitting what is queued if it is full. */
 struct io_uring_sqe *spawn_sqe(struct spawn *sv)
@@ -103,6 +105,19 @@ void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
 	link_fit(sv, l);
 }
 
+/* A message on stderr, in place of the status line, wrapped to the terminal's width. */
+static void sv_say(struct spawn *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sv_say(struct spawn *sv, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (sv->tty)
+		fprintf(stderr, "\r\033[K");
+	va_start(ap, fmt);
+	cli_vwrap(stderr, "kvmlite: ", 9, cli_columns(STDERR_FILENO), fmt, ap);
+	va_end(ap);
+}
+
 static void sv_check_booted(struct spawn *sv);
 static u64 sv_vmm_ticks(struct spawn *sv);
 static u32 sv_live(const struct spawn *sv);
@@ -115,6 +130,8 @@ static void sv_fail_reason(struct spawn *sv, const char *why)
 	char key[128];
 	size_t n = strcspn(why, "(");
 
+	while (n > 0 && why[n - 1] == ' ') /* "triple fault (...)": the space before the tail goes too */
+		n--;
 	snprintf(key, sizeof(key), "%.*s", (int)(n < sizeof(key) - 1 ? n : sizeof(key) - 1), why);
 	for (int i = 0; i < 8; i++) {
 		if (sv->fail_count[i] && strcmp(sv->fail_reason[i], key) == 0) {
@@ -127,6 +144,19 @@ static void sv_fail_reason(struct spawn *sv, const char *why)
 			return;
 		}
 	}
+}
+
+/*
+ * Records a guest's news in its flags. A guest settles once, whatever
+ * comes first: it booted, ended (failed or not) or was lost; a guest that
+ * booted and then failed is one settled guest, counted in both booted and
+ * failed.
+ */
+static void sv_mark(struct spawn *sv, u32 i, u8 flags)
+{
+	if (!sv->gflags[i]) /* i: the guest's index in the per-guest arrays (its id - --first-id) */
+		sv->settled++;
+	sv->gflags[i] |= flags;
 }
 
 /* Unsolicited news from a shard: "@created N", "@boot ID", "@end ID STATE WHY", "@out ID DATA". */
@@ -145,6 +175,7 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 		l->staged = strtoull(arg, &arg, 10);
 		for (int k = 0; k < NSTAGES; k++)
 			l->stage_ns[k] = strtoull(arg, &arg, 10);
+		l->created_staged = strtoull(arg, &arg, 10);
 	} else if (strncmp(line, "@resume_failed ", 15) == 0) {
 		sv->resume_failed++;
 		if (sv->o->verbose)
@@ -154,12 +185,12 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 		u64 ns = strtoull(arg, NULL, 10);
 
 		sv->boot_us[i] = ns > sv->t0 ? (u32)((ns - sv->t0) / 1000) : 0;
-		sv->gflags[i] |= G_BOOTED;
+		sv_mark(sv, i, G_BOOTED);
 		sv->booted++;
 	} else if (strncmp(line, "@end ", 5) == 0 && i < sv->o->count && !(sv->gflags[i] & G_ENDED)) {
 		bool failed = strncmp(arg, " failed ", 8) == 0;
 
-		sv->gflags[i] |= G_ENDED | (failed ? G_FAILED : 0);
+		sv_mark(sv, i, G_ENDED | (failed ? G_FAILED : 0));
 		sv->ended++;
 		if (failed) {
 			sv->failed++;
@@ -235,7 +266,7 @@ static void sv_reap_children(struct spawn *sv)
 				u8 *f = &sv->gflags[id - sv->o->first_id];
 
 				if (!(*f & (G_ENDED | G_LOST))) {
-					*f |= G_LOST;
+					sv_mark(sv, id - sv->o->first_id, G_LOST);
 					lost++;
 					/* only a created guest was live; the rest never will be */
 					sv->lost_live += id - l->first < l->created;
@@ -251,12 +282,11 @@ static void sv_reap_children(struct spawn *sv)
 		sv->lost += lost;
 		if (!sv->stopping) {
 			if (WIFSIGNALED(status))
-				fprintf(stderr,
-					"%skvmlite: worker %d (guests %u-%u) killed by signal %d: %u guests lost\n",
-					sv->tty ? "\r\033[K" : "", (int)pid, lo, hi, WTERMSIG(status), lost);
+				sv_say(sv, "worker %d (guests %u-%u) killed by signal %d: %u guests lost", (int)pid, lo,
+				       hi, WTERMSIG(status), lost);
 			else
-				fprintf(stderr, "%skvmlite: worker %d (guests %u-%u) exited with %d: %u guests lost\n",
-					sv->tty ? "\r\033[K" : "", (int)pid, lo, hi, WEXITSTATUS(status), lost);
+				sv_say(sv, "worker %d (guests %u-%u) exited with %d: %u guests lost", (int)pid, lo, hi,
+				       WEXITSTATUS(status), lost);
 		}
 	}
 }
@@ -285,10 +315,31 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 		      sv->procs, sv->threads, sv->kvm.backend, sv->o->no_sandbox ? "false" : "true", sv->o->cpu_max);
 	for (u32 p = 0; p < sv->procs; p++)
 		outbuf_printf(b, "%s%d", p ? "," : "", (int)sv->pids[p]);
-	outbuf_printf(b, "]");
+	outbuf_printf(b, "],\"version\":\"%s\"", KVMLITE_VERSION);
 	for (int i = 0; i < n; i++)
 		outbuf_printf(b, ",\"%s\":%llu", names[i], (unsigned long long)sums[i]);
 	outbuf_printf(b, "}");
+}
+
+/* The --metrics-file's new content, from a `stats` object (len bytes of JSON). */
+void spawn_metrics_write(struct spawn *sv, const char *json, size_t len)
+{
+	char *in = malloc(len + 1), *text = malloc(METRICS_TEXT_MAX);
+	size_t n = 0;
+
+	if (in && text && sv->metrics.dir_fd >= 0) {
+		memcpy(in, json, len);
+		in[len] = '\0';
+		n = metrics_format(in, text, METRICS_TEXT_MAX);
+		if ((n == 0 || n >= METRICS_TEXT_MAX || metrics_file_write(&sv->metrics, text, n) < 0) &&
+		    !sv->metrics_failed) {
+			sv->metrics_failed = true; /* said once; later refreshes try again */
+			sv_say(sv, "--metrics-file %s: cannot write: %s", sv->metrics.path,
+			       n == 0 || n >= METRICS_TEXT_MAX ? "bad counters" : strerror(errno));
+		}
+	}
+	free(in);
+	free(text);
 }
 
 /* Guests created and not ended or lost: resident (on a KVM VM) or parked. */
@@ -318,30 +369,49 @@ static double sv_elapsed(const struct spawn *sv, u64 now)
 	return (double)(now - sv->t0) / 1e9;
 }
 
+/* Appends " NAME N" to the status line when N is not 0 (or always). */
+static size_t status_item(char *b, size_t n, size_t cap, const char *name, u32 v, bool always)
+{
+	if ((v || always) && n < cap)
+		n += (size_t)snprintf(b + n, cap - n, "  %s %u", name, v);
+	return n < cap ? n : cap - 1;
+}
+
+/*
+ * The status line on a terminal, redrawn in place: within the terminal's
+ * width (one column spare, so that it never wraps and stacks up), with
+ * the counts that are not 0.
+ */
 static void sv_progress(struct spawn *sv, u64 now)
 {
 	struct meminfo m;
 	double t = sv_elapsed(sv, now), rate = t > 0 ? sv->booted / t : 0;
 	u64 bytes;
 	u32 live = sv_live(sv), parked = sv_parked(sv, &bytes), resident = live > parked ? live - parked : 0;
+	char line[256];
+	size_t n;
 
 	if (!sv->tty || sv->o->json)
 		return;
 	meminfo_read(&m);
 	if (sv->t_booted == 0) {
-		u32 left = sv->o->count - sv->booted - sv->failed - sv->lost;
-
-		fprintf(stderr,
-			"\r\033[Kspawning: started %u  booted %u  resident %u  parked %u  failed %u  lost %u  %.0f/s  "
-			"host memory %.0f%%  ETA %.0fs",
-			sv->created, sv->booted, resident, parked, sv->failed, sv->lost, rate, meminfo_used_pct(&m),
-			rate > 0 ? left / rate : 0.0);
+		n = (size_t)snprintf(line, sizeof(line), "spawning: booted %u/%u", sv->booted, sv->o->count);
+		n = status_item(line, n, sizeof(line), "started", sv->created, true);
+		n = status_item(line, n, sizeof(line), "parked", parked, false);
+		n = status_item(line, n, sizeof(line), "failed", sv->failed, false);
+		n = status_item(line, n, sizeof(line), "lost", sv->lost, false);
+		snprintf(line + n, sizeof(line) - n, "  %.0f/s  mem %.0f%%  ETA %.0fs", rate, meminfo_used_pct(&m),
+			 rate > 0 ? (sv->o->count - sv->settled) / rate : 0.0);
 	} else {
-		fprintf(stderr,
-			"\r\033[Kserving: %u resident, %u parked, %u ended, %u failed, %u lost  host memory %.0f%%  up "
-			"%.0fs",
-			resident, parked, sv->ended - sv->failed, sv->failed, sv->lost, meminfo_used_pct(&m), t);
+		n = (size_t)snprintf(line, sizeof(line), "serving: resident %u", resident);
+		n = status_item(line, n, sizeof(line), "parked", parked, false);
+		n = status_item(line, n, sizeof(line), "ended", sv->ended - sv->failed, false);
+		n = status_item(line, n, sizeof(line), "failed", sv->failed, false);
+		n = status_item(line, n, sizeof(line), "lost", sv->lost, false);
+		snprintf(line + n, sizeof(line) - n, "  mem %.0f%%  up %.0fs", meminfo_used_pct(&m), t);
 	}
+	cli_cut(line, cli_columns(STDERR_FILENO) - 1);
+	fprintf(stderr, "\r\033[K%s", line);
 	fflush(stderr);
 }
 
@@ -372,13 +442,14 @@ static const char *const stage_keys[NSTAGES] = { "create_vm",  "create_vcpu", "l
 /*
  * Boot times as the provisioning research reports them: each guest from
  * the spawn's start (the launch request) to its first serial byte, as
- * p50/p99/max in ms; and the mean time of each stage of a boot, in µs.
- * False if no guest booted.
+ * p50/p99/max in ms; and the mean time of each stage of a boot, in µs:
+ * the creation stages over the guests created, the last over those that
+ * booted (NAN where no guest was counted). False if no guest booted.
  */
 static bool sv_boot_times(struct spawn *sv, double ms[3], double us[NSTAGES])
 {
 	u32 *t = malloc((sv->booted ? sv->booted : 1) * sizeof(*t)), n = 0;
-	u64 staged = 0, sum[NSTAGES] = { 0 };
+	u64 staged = 0, created = 0, sum[NSTAGES] = { 0 };
 
 	for (u32 i = 0; t && i < sv->o->count; i++)
 		if ((sv->gflags[i] & G_BOOTED) && n < sv->booted)
@@ -394,11 +465,15 @@ static bool sv_boot_times(struct spawn *sv, double ms[3], double us[NSTAGES])
 	free(t);
 	for (u32 i = 0; i < sv->nlinks; i++) {
 		staged += sv->links[i].staged;
+		created += sv->links[i].created_staged;
 		for (int k = 0; k < NSTAGES; k++)
 			sum[k] += sv->links[i].stage_ns[k];
 	}
-	for (int k = 0; k < NSTAGES; k++)
-		us[k] = staged ? (double)sum[k] / (double)staged / 1e3 : 0;
+	for (int k = 0; k < NSTAGES; k++) {
+		u64 over = k == STAGE_FIRST_BYTE ? staged : created;
+
+		us[k] = over ? (double)sum[k] / (double)over / 1e3 : NAN;
+	}
 	return true;
 }
 
@@ -490,9 +565,12 @@ static void json_num(const char *key, double v, int prec)
 
 static void sv_summary_json(struct spawn *sv, const struct figures *f)
 {
-	printf("{\"guests\":%u,\"created\":%u,\"booted\":%u,\"failed\":%u,\"lost\":%u,\"live_at_end\":%u,"
-	       "\"resident_at_end\":%u,\"parked_at_end\":%u,\"park\":\"%s\",\"resume_failures\":%u",
-	       sv->o->count, sv->created, sv->booted, sv->failed, sv->lost, f->live, f->resident, f->parked,
+	/* every guest is in one of live_at_end, ended, failed, lost, not_created (docs/json.md) */
+	printf("{\"guests\":%u,\"created\":%u,\"booted\":%u,\"ended\":%u,\"failed\":%u,\"lost\":%u,"
+	       "\"not_created\":%u,\"live_at_end\":%u,\"resident_at_end\":%u,\"parked_at_end\":%u,\"park\":\"%s\","
+	       "\"resume_failures\":%u",
+	       sv->o->count, sv->created, sv->booted, sv->ended - sv->failed, sv->failed, sv->lost,
+	       sv->o->count - sv->created - (sv->lost - sv->lost_live), f->live, f->resident, f->parked,
 	       park_names[sv->o->park], sv->resume_failed);
 	json_num("time_to_all_booted_s", f->boot_s, 3);
 	json_num("boot_rate_per_s", f->boot_s > 0 ? sv->booted / f->boot_s : NAN, 1);
@@ -518,7 +596,8 @@ static void sv_summary_json(struct spawn *sv, const struct figures *f)
 		printf("null");
 	printf(",\"stage_us\":%s", f->timed ? "{" : "null");
 	for (int k = 0; f->timed && k < NSTAGES; k++)
-		printf("%s\"%s\":%.1f", k ? "," : "", stage_keys[k], f->stage_us[k]);
+		printf(isnan(f->stage_us[k]) ? "%s\"%s\":null" : "%s\"%s\":%.1f", k ? "," : "", stage_keys[k],
+		       f->stage_us[k]);
 	printf("%s,\"first_id\":%u,\"started_unix_ns\":%llu}\n", f->timed ? "}" : "", sv->o->first_id,
 	       (unsigned long long)f->started_unix_ns);
 }
@@ -533,59 +612,73 @@ static void sv_noise_text(const struct figures *f, char *buf, size_t len)
 			 f->noise_s);
 }
 
+#define LABEL 23 /* the summary's second column */
+
 static void sv_summary_text(struct spawn *sv, const struct figures *f)
 {
-	char noise[128];
+	int w = cli_columns(STDOUT_FILENO);
+	char noise[128], cpu[64];
 
 	sv_noise_text(f, noise, sizeof(noise));
-	printf("kvmlite spawn: %u of %u guests booted (first serial byte), %u failed, %u lost; %s\n", sv->booted,
-	       sv->o->count, sv->failed, sv->lost, sv->stop_reason);
+	cli_wrap(stdout, "kvmlite spawn: ", 2, w,
+		 "%u of %u guests booted (wrote their first byte), %u failed, %u lost; %s", sv->booted, sv->o->count,
+		 sv->failed, sv->lost, sv->stop_reason);
 	if (!isnan(f->boot_s))
-		printf("  time to all booted   %.2f s (%.0f guests/s)\n", f->boot_s,
-		       f->boot_s > 0 ? sv->booted / f->boot_s : 0.0);
-	if (f->timed)
-		printf("  boot, per guest      p50 %.1f ms, p99 %.1f ms, max %.1f ms from the start to its first byte;\n"
-		       "                       mean µs: create VM %.0f, create vCPU %.0f, load %.0f, set memory %.0f,\n"
-		       "                       set registers %.0f, then to the first byte %.0f\n",
-		       f->boot_ms[0], f->boot_ms[1], f->boot_ms[2], f->stage_us[0], f->stage_us[1], f->stage_us[2],
-		       f->stage_us[3], f->stage_us[4], f->stage_us[5]);
+		cli_wrap(stdout, "  time to all booted", LABEL, w, "%.2f s (%.0f guests/s)%s", f->boot_s,
+			 f->boot_s > 0 ? sv->booted / f->boot_s : 0.0,
+			 sv->booted < sv->settled ? ", counting the failed and lost as settled" : "");
+	if (f->timed) {
+		cli_wrap(stdout, "  boot, per guest", LABEL, w,
+			 "p50 %.1f ms, p99 %.1f ms, max %.1f ms from the start to its first byte", f->boot_ms[0],
+			 f->boot_ms[1], f->boot_ms[2]);
+		if (!isnan(f->stage_us[0]))
+			cli_wrap(stdout, "  stages, mean", LABEL, w,
+				 "create VM %.0f µs, create vCPU %.0f µs, load %.0f µs, set memory %.0f µs, set "
+				 "registers %.0f µs, then to the first byte %.0f µs",
+				 f->stage_us[0], f->stage_us[1], f->stage_us[2], f->stage_us[3], f->stage_us[4],
+				 f->stage_us[5]);
+	}
 	for (int i = 0; i < 8 && sv->fail_count[i]; i++)
-		printf("  failed               %u: %s\n", sv->fail_count[i], sv->fail_reason[i]);
+		cli_wrap(stdout, "  failed", LABEL, w, "%u: %s", sv->fail_count[i], sv->fail_reason[i]);
 	if (f->live)
-		printf("  at the end           %u resident (on a KVM VM), %u parked (state only); --park %s\n", f->resident,
-		       f->parked, park_names[sv->o->park]);
+		cli_wrap(stdout, "  at the end", LABEL, w,
+			 "%u resident (on a KVM VM), %u parked (state only); --park %s", f->resident, f->parked,
+			 park_names[sv->o->park]);
 	if (f->resident) {
 		if (!isnan(f->user_kib))
-			printf("  VMM userspace        %.1f KiB per resident guest (anonymous: guest pages, output rings, "
-			       "state)\n",
-			       f->user_kib);
+			cli_wrap(stdout, "  VMM userspace", LABEL, w,
+				 "%.1f KiB per resident guest (anonymous: guest pages, output rings, state)",
+				 f->user_kib);
 		if (!isnan(f->kernel_kib))
-			printf("  kernel               %.0f KiB per resident guest (MemAvailable drop minus VMM "
-			       "userspace;\n                       the host's own noise ±%.1f KiB per guest)\n",
-			       f->kernel_kib, isnan(f->noise_kib) ? 0.0 : f->noise_kib / f->resident);
+			cli_wrap(stdout, "  kernel", LABEL, w,
+				 "%.0f KiB per resident guest (MemAvailable drop minus VMM userspace; the host's own "
+				 "noise ±%.1f KiB per guest)",
+				 f->kernel_kib, isnan(f->noise_kib) ? 0.0 : f->noise_kib / f->resident);
 		else
-			printf("  kernel               %s\n", noise);
+			cli_wrap(stdout, "  kernel", LABEL, w, "%s", noise);
 		if (!isnan(f->slab_kib))
-			printf("                       of it slab %.0f KiB, and %.1f KiB of kvm_run pages mapped into the "
-			       "VMM (in its RSS)\n",
-			       f->slab_kib, (double)(f->rss - f->anon) / f->resident);
+			cli_wrap(stdout, "", LABEL, w,
+				 "of it slab %.0f KiB, and %.1f KiB of kvm_run pages mapped into the VMM (in its RSS)",
+				 f->slab_kib, (double)(f->rss - f->anon) / f->resident);
 	}
 	if (f->parked)
-		printf("  parked               %.1f KiB per parked guest (saved vCPU state, touched RAM pages, kept "
-		       "output, its bookkeeping); no kernel memory\n",
-		       f->parked_kib);
+		cli_wrap(stdout, "  parked", LABEL, w,
+			 "%.1f KiB per parked guest (saved vCPU state, touched RAM pages, kept output, its "
+			 "bookkeeping); no kernel memory",
+			 f->parked_kib);
 	if (sv->resume_failed)
-		printf("  resume failures      %u (those guests kept their state and were retried)\n",
-		       sv->resume_failed);
+		cli_wrap(stdout, "  resume failures", LABEL, w, "%u (those guests kept their state and were retried)",
+			 sv->resume_failed);
 	if (!isnan(f->idle_cpu))
-		printf("  CPU since all booted %.2f%% of the host (all CPUs), of which kvmlite's processes %.3f%%\n",
-		       f->idle_cpu, f->vmm_cpu);
-	printf("  host                 %u worker processes x %u threads, KVM backend %s, sandbox %s,\n", sv->procs,
-	       sv->threads, sv->kvm.backend, sv->o->no_sandbox ? "off (--no-sandbox)" : "on (seccomp, io_uring)");
+		cli_wrap(stdout, "  CPU since all booted", LABEL, w,
+			 "%.2f%% of the host (all CPUs), of which kvmlite's processes %.3f%%", f->idle_cpu, f->vmm_cpu);
 	if (sv->o->cpu_max < 100)
-		printf("                       each guest at most %u%% of a CPU (--cpu-max)\n", sv->o->cpu_max);
+		snprintf(cpu, sizeof(cpu), "each guest at most %u%% of a CPU (--cpu-max)", sv->o->cpu_max);
 	else
-		printf("                       no CPU cap per guest (--cpu-max 100)\n");
+		snprintf(cpu, sizeof(cpu), "no CPU cap per guest (--cpu-max 100)");
+	cli_wrap(stdout, "  host", LABEL, w, "%u worker process%s x %u thread%s, KVM backend %s, sandbox %s; %s",
+		 sv->procs, sv->procs == 1 ? "" : "es", sv->threads, sv->threads == 1 ? "" : "s", sv->kvm.backend,
+		 sv->o->no_sandbox ? "off (--no-sandbox)" : "on (seccomp, io_uring)", cpu);
 }
 
 static void sv_summary(struct spawn *sv)
@@ -693,21 +786,21 @@ static u32 sv_plan(struct spawn *sv)
 			snprintf(more, sizeof(more), "about %ld more live VMs", left);
 		else
 			snprintf(more, sizeof(more), "no more live VMs beyond a reserve of %d", PID_RESERVE);
-		fprintf(stderr,
-			"kvmlite: kernel.pid_max %ld leaves PIDs for %s (each has a kernel thread): root can raise it "
-			"with sysctl kernel.pid_max=4194304\n",
-			host_read_long("/proc/sys/kernel/pid_max", 32768), more);
+		sv_say(sv,
+		       "kernel.pid_max %ld leaves PIDs for %s (each has a kernel thread): root can raise it with "
+		       "sysctl kernel.pid_max=4194304",
+		       host_read_long("/proc/sys/kernel/pid_max", 32768), more);
 	}
 	if (!sv->o->json)
-		fprintf(stderr,
-			"kvmlite: RLIMIT_NOFILE %llu, vm.max_map_count %ld -> at most %llu %s per process "
-			"(limited by %s): using %u worker process%s x %u threads\n",
-			(unsigned long long)rl.rlim_max, maps, (unsigned long long)vms,
-			sv->o->park == PARK_NEVER ? "guests" : "resident guests (parked ones hold no fd)",
-			vms < by_fd && vms < by_map ? "--per-process"
-			: by_fd <= by_map	    ? "open files"
-						    : "mappings",
-			sv->procs, sv->procs == 1 ? "" : "es", sv->threads);
+		sv_say(sv,
+		       "RLIMIT_NOFILE %llu, vm.max_map_count %ld -> at most %llu %s per process (limited by %s): "
+		       "using %u worker process%s x %u threads",
+		       (unsigned long long)rl.rlim_max, maps, (unsigned long long)vms,
+		       sv->o->park == PARK_NEVER ? "guests" : "resident guests (parked ones hold no fd)",
+		       vms < by_fd && vms < by_map ? "--per-process"
+		       : by_fd <= by_map	   ? "open files"
+						   : "mappings",
+		       sv->procs, sv->procs == 1 ? "" : "es", sv->threads);
 	return (u32)per;
 }
 
@@ -736,6 +829,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	close(sv->listen_fd); /* the supervisor's alone */
 	close(sv->dir_fd);
+	metrics_file_close(&sv->metrics, false);
 	shards = calloc(sv->threads, sizeof(*shards));
 	if (!shards) {
 		fprintf(stderr, "kvmlite: worker %u: out of memory\n", proc);
@@ -846,6 +940,8 @@ static void sv_tick_arm(struct spawn *sv)
 		ns = sv->tty && !sv->o->json ? 1000000000ull : 0;
 		if (sv->stop_at && (ns == 0 || sv->stop_at - now < ns))
 			ns = sv->stop_at > now ? sv->stop_at - now : 1;
+		if (sv->metrics.dir_fd >= 0 && (ns == 0 || sv->metrics_next - now < ns))
+			ns = sv->metrics_next > now ? sv->metrics_next - now : 1;
 		if (ns == 0)
 			return;
 	}
@@ -879,7 +975,7 @@ static u64 sv_vmm_ticks(struct spawn *sv)
  * and every created one settled): the spawn is complete. */
 static void sv_check_booted(struct spawn *sv)
 {
-	u32 settled = sv->booted + sv->failed + sv->lost;
+	u32 settled = sv->settled; /* each guest once: booted, ended or lost, whichever came first */
 	u64 now, rss;
 
 	if (sv->t_booted || !(settled >= sv->o->count || (sv->create_stopped && settled >= sv->created)))
@@ -917,10 +1013,9 @@ static void sv_tick(struct spawn *sv)
 			for (u32 i = 0; i < sv->nlinks; i++)
 				spawn_link_send(sv, &sv->links[i], "0 hold\n");
 			if (sv->o->verbose)
-				fprintf(stderr, "%skvmlite: %s with %u guests live: parking to make room from now on\n",
-					sv->tty ? "\r\033[K" : "",
-					pids_short ? "PIDs are running short" : "host memory is near the --mem-budget",
-					sv_live(sv));
+				sv_say(sv, "%s with %u guests live: parking to make room from now on",
+				       pids_short ? "PIDs are running short" : "host memory is near the --mem-budget",
+				       sv_live(sv));
 		}
 		if (mem_read && meminfo_used_pct(&m) >= sv->o->mem_budget)
 			why = "host memory in use reached the --mem-budget";
@@ -930,8 +1025,7 @@ static void sv_tick(struct spawn *sv)
 			sv->create_stopped = true;
 			for (u32 i = 0; i < sv->nlinks; i++)
 				spawn_link_send(sv, &sv->links[i], "0 nocreate\n");
-			fprintf(stderr, "%skvmlite: %s after %u guests: creating no more\n", sv->tty ? "\r\033[K" : "",
-				why, sv->created);
+			sv_say(sv, "%s after %u guests: creating no more", why, sv->created);
 			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "%s", why);
 		}
 	}
@@ -940,6 +1034,10 @@ static void sv_tick(struct spawn *sv)
 		sv->stopping = true;
 		if (!sv->create_stopped)
 			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "done (--for%s)", sv->o->for_s > 0 ? "" : " 0");
+	}
+	if (sv->metrics.dir_fd >= 0 && now >= sv->metrics_next) {
+		control_metrics_request(sv);
+		sv->metrics_next = now + METRICS_NS;
 	}
 	if (now - sv->t_last_progress >= TICK_NS - TICK_NS / 10) {
 		sv_progress(sv, now);
@@ -1018,9 +1116,14 @@ static void sv_teardown(struct spawn *sv)
 	 * process itself (docs/security.md). */
 	u64 deadline = clock_now() + 120000000000ull;
 
-	if (sv->tty && !sv->o->json)
-		fprintf(stderr, "kvmlite: stopping: %u worker%s releasing %u guests...", sv->procs,
-			sv->procs == 1 ? "" : "s", sv_live(sv));
+	if (sv->tty && !sv->o->json) { /* erased when done: within the width, like the status line */
+		char line[128];
+
+		snprintf(line, sizeof(line), "kvmlite: stopping: %u worker%s releasing %u guests...", sv->procs,
+			 sv->procs == 1 ? "" : "s", sv_live(sv));
+		cli_cut(line, cli_columns(STDERR_FILENO) - 1);
+		fprintf(stderr, "%s", line);
+	}
 
 	/* Closing a shard's socket tells it to end its guests and exit. */
 	for (u32 i = 0; i < sv->nlinks; i++) {
@@ -1066,6 +1169,8 @@ static void sv_free(struct spawn *sv)
 		close(sv->dir_fd);
 	if (sv->spare_fd >= 0)
 		close(sv->spare_fd);
+	/* gone with the spawn, as the socket is: no stale figures for a scraper */
+	metrics_file_close(&sv->metrics, true);
 	if (sv->kvm.fd > 0)
 		kvm_close(&sv->kvm);
 	free(sv->conns);
@@ -1089,6 +1194,7 @@ int spawn_main(const struct spawn_opts *o)
 
 	sv->o = o;
 	sv->listen_fd = sv->sig_fd = sv->log_fd = sv->dir_fd = sv->spare_fd = -1;
+	sv->metrics.dir_fd = sv->metrics.fd[0] = sv->metrics.fd[1] = -1;
 	sv->pause_ts = (struct __kernel_timespec){ .tv_nsec = ACCEPT_PAUSE };
 	sv->tty = isatty(STDERR_FILENO);
 	for (int i = 0, upto = 0; i < o->nguest; i++) {
@@ -1119,6 +1225,10 @@ int spawn_main(const struct spawn_opts *o)
 	/* One log for all workers: O_APPEND makes each batch land whole. */
 	if (o->log && (sv->log_fd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
 		fprintf(stderr, "kvmlite: --log %s: %s\n", o->log, strerror(errno));
+		goto fail;
+	}
+	if (o->metrics_file && metrics_file_open(&sv->metrics, o->metrics_file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kvmlite: %s\n", err);
 		goto fail;
 	}
 	if (o->boot_times && !(times = fopen(o->boot_times, "we"))) {
@@ -1161,8 +1271,8 @@ int spawn_main(const struct spawn_opts *o)
 		goto fail;
 	}
 	if (!o->json)
-		fprintf(stderr, "kvmlite: spawning %u %s%s guests; control socket %s\n", o->count,
-			sv->images[0].img.name, o->nguest > 1 ? " (and other)" : "", sv->path);
+		sv_say(sv, "spawning %u %s%s guests; control socket %s", o->count, sv->images[0].img.name,
+		       o->nguest > 1 ? " (and other)" : "", sv->path);
 	for (u32 i = 0; i < sv->nlinks; i++)
 		link_arm(sv, &sv->links[i]);
 	control_accept_arm(sv);
@@ -1170,12 +1280,18 @@ int spawn_main(const struct spawn_opts *o)
 	sv_tick_arm(sv);
 	/* Everything is open that the supervisor will ever open, but /proc
 	 * files; from here on it serves clients and watches workers, and
-	 * writes only to stdout, stderr and the files it was given. */
+	 * writes only to stdout, stderr, the files it was given and the
+	 * --metrics-file (sandbox.h). */
 	int out_fds[1];
-	struct sandbox_grant grant = { .dir = sv->dir_fd, .out = out_fds };
+	struct sandbox_grant grant = { .dir = sv->dir_fd,
+				       .out = out_fds,
+				       .metrics = sv->metrics.dir_fd >= 0,
+				       .metrics_dir = sv->metrics.dir_fd,
+				       .metrics_fd = { sv->metrics.fd[0], sv->metrics.fd[1] } };
 
 	if (times)
 		out_fds[grant.nout++] = fileno(times);
+	sv->metrics_next = sv->t0;
 	if (!o->no_sandbox && sandbox_enter_supervisor(&grant, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
 		io_uring_queue_exit(&sv->ring);

@@ -25,6 +25,7 @@ struct spawn_opts {
 	u32 threads;	    /* worker threads per process; 0: one */
 	u32 mem_budget;	    /* stop creating guests at this % of host memory in use */
 	const char *log;    /* --log FILE: every guest's output lines, prefixed with its id */
+	const char *metrics_file; /* --metrics-file PATH: the counters for node_exporter, kept up to date */
 	u32 per_process;    /* at most this many guests per worker process; 0: what the limits allow */
 	enum park_mode park;
 	u32 resident;	    /* at most this many guests on a KVM VM at once; 0: what the host allows */

@@ -6,6 +6,7 @@
 #include <sys/signalfd.h>
 
 #include "hostinfo.h"
+#include "metrics.h"
 #include "proto.h"
 #include "shard.h"
 #include "spawn.h"
@@ -22,6 +23,7 @@
 #define WORKER_VMS   1000	  /* KVM VMs per worker process the default worker count aims at */
 #define WORKERS_MAX  64		  /* default worker processes at most */
 #define PARK_MARGIN  5		  /* --park auto holds the VM count this many points below --mem-budget */
+#define METRICS_NS   5000000000ull /* how often the --metrics-file is refreshed */
 #define ACCEPT_PAUSE 100000000	  /* ns: until a failed accept(), or a write to a half-closed client, goes again */
 #define LINK_KEEP    65536	  /* a link's buffers keep this much once a long answer has gone through */
 
@@ -50,7 +52,8 @@ struct link {
 	u32 first, count, created;
 	u32 parked;	   /* its guests parked now, as it last said */
 	u64 parked_bytes;  /* and what they take */
-	u64 staged, stage_ns[NSTAGES]; /* boot stage times summed over its booted guests */
+	u64 staged, stage_ns[NSTAGES]; /* boot stage times: the first byte's summed over its booted guests */
+	u64 created_staged;	       /* and the others' over the guests it created */
 	bool dead, read_busy, poll_busy;
 	struct line_buf lines;
 	struct outbuf out;
@@ -81,6 +84,7 @@ struct conn {
  */
 enum { PEND_FORWARD, PEND_COUNTS, PEND_RANGES, PEND_STATS };
 #define PEND_SUMS 25 /* counters a stats answer sums over the shards */
+#define PEND_NO_CONN UINT32_MAX /* a request of the supervisor's own (--metrics-file) */
 struct pending {
 	u32 tag;
 	u32 conn, gen;
@@ -89,7 +93,7 @@ struct pending {
 	int kind;			 /* PEND_*: how the shards' answers are put together */
 	u64 sums[PEND_SUMS];
 	char state[16]; /* PEND_RANGES: the state asked for; shards are asked in turn */
-	bool comma;	/* PEND_RANGES: some ranges were written */
+	struct proto_join join; /* PEND_RANGES: the ranges written, and the last one held back */
 };
 
 struct spawn {
@@ -108,6 +112,7 @@ struct spawn {
 #define G_FAILED 4
 #define G_LOST	 8
 	u32 booted, ended, failed, lost, created;
+	u32 settled;	   /* guests that booted, ended or were lost: each counted once, at the first */
 	u32 resume_failed; /* times a parked guest could not get a VM back */
 	u32 lost_live; /* lost guests that had been created (were live) */
 	char fail_reason[8][128];
@@ -137,6 +142,9 @@ struct spawn {
 	struct cpustat cpu_booted;
 	u64 vmm_ticks_booted; /* CPU time of all kvmlite processes when all had booted */
 	u8 sigbuf[sizeof(struct signalfd_siginfo)];
+	struct metrics_file metrics; /* --metrics-file, when metrics.dir_fd >= 0 */
+	u64 metrics_next;	     /* when it is refreshed next */
+	bool metrics_failed;	     /* a write failed (said once) */
 };
 
 /* control.c */
@@ -152,11 +160,13 @@ void control_arm(struct spawn *sv, struct conn *c);
 void control_polled(struct spawn *sv, struct conn *c, bool hup, int res);
 void control_answer(struct spawn *sv, struct link *l, char *line, size_t len);
 void control_watch_output(struct spawn *sv, u32 id, const char *data);
+void control_metrics_request(struct spawn *sv);
 
 /* spawn.c */
 struct io_uring_sqe *spawn_sqe(struct spawn *sv);
 struct link *spawn_link_of(struct spawn *sv, u32 id);
 void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const char *const *names, int n);
+void spawn_metrics_write(struct spawn *sv, const char *json, size_t len);
 
 #endif

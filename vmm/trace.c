@@ -1,5 +1,6 @@
 /* trace.c - decodes exits into lines a learner can read next to the datasheets. */
 #include <stdio.h>
+#include <string.h>
 
 #include "layout.h"
 #include "trace.h"
@@ -78,7 +79,9 @@ void trace_pio(const struct vm *vm, u16 port, bool is_write, int size, u32 value
 	trace_prefix(vm);
 	fprintf(vm->cfg.trace, "%-3s 0x%04x %-10s %-14s %s 0x%0*x", is_write ? "out" : "in", port, device, reg,
 		is_write ? "<-" : "->", size * 2, value);
-	if (size == 1 && value >= 0x20 && value < 0x7f)
+	/* a data byte is shown as the character it is; register values stay hex */
+	if (size == 1 && value >= 0x20 && value < 0x7f && !strcmp(device, "COM1") &&
+	    (!strcmp(reg, "THR") || !strcmp(reg, "RBR")))
 		fprintf(vm->cfg.trace, " '%c'", (char)value);
 	fputc('\n', vm->cfg.trace);
 }

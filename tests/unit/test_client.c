@@ -25,6 +25,7 @@ struct fake {
 	char path[108];
 	int lfd;
 	const char *const *answers; /* NULL-terminated */
+	bool hang_up;		    /* close right after the last answer instead of reading on */
 	char got[32768];	    /* every byte the client sent */
 	size_t got_len;
 	pthread_t thread;
@@ -66,7 +67,7 @@ static void *fake_main(void *arg)
 		if (n > 0)
 			send(fd, f->answers[i], strlen(f->answers[i]), MSG_NOSIGNAL);
 	}
-	while (n > 0 && f->got_len < sizeof(f->got) - 1 && !f->answers[i]) {
+	while (n > 0 && f->got_len < sizeof(f->got) - 1 && !f->answers[i] && !f->hang_up) {
 		n = read(fd, f->got + f->got_len, sizeof(f->got) - 1 - f->got_len);
 		f->got_len += n > 0 ? (size_t)n : 0;
 	}
@@ -83,18 +84,24 @@ static void fake_dir(struct fake *f)
 	f->lfd = -1;
 }
 
-static void fake_start(struct fake *f, const char *const *answers)
+static void fake_start_with(struct fake *f, const char *const *answers, bool hang_up)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 	fake_dir(f);
 	f->answers = answers;
+	f->hang_up = hang_up;
 	strcpy(sa.sun_path, f->path);
 	f->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_true(f->lfd >= 0);
 	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(f->lfd, 1), 0);
 	assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
+}
+
+static void fake_start(struct fake *f, const char *const *answers)
+{
+	fake_start_with(f, answers, false);
 }
 
 /* Waits for the fake to see the client close; f->got is then a C string. */
@@ -176,11 +183,31 @@ static void test_send_n_adds_no_newline_and_escapes_bytes(void **state)
 	one(&cap, "ok\n", "send 7 a\\tb\\\\ -x\\x01\n", 0, "send", "-n", "7", "a\tb\\ -x\x01");
 }
 
-static void test_send_text_may_start_with_a_dash(void **state)
+static void test_send_text_may_start_with_a_dash_after_double_dash(void **state)
 {
 	struct capture cap;
 
-	one(&cap, "ok\n", "send 1 -n\\n\n", 0, "send", "1", "-n", NULL);
+	one(&cap, "ok\n", "send 1 -n\\n\n", 0, "send", "1", "--", "-n");
+	one(&cap, "ok\n", "req 3 id --socket x\n", 0, "req", "3", "--", "id --socket x");
+}
+
+/* `kvmlite req 3 id --socket S` once sent "id --socket S" to guest 3 of the default spawn */
+static void test_options_after_the_arguments_are_options(void **state)
+{
+	const char *const answers[] = { "ok 3\n", NULL };
+	struct capture cap;
+	struct fake f;
+
+	fake_start(&f, answers);
+	assert_int_equal(run(&cap, "req", "3", "id", "--socket", f.path, NULL), 0);
+	fake_finish(&f);
+	assert_string_equal(f.got, "req 3 id\n");
+	assert_string_equal(cap.out, "3\n");
+	fake_start(&f, (const char *const[]){ "ok halted booted=1\n", NULL });
+	assert_int_equal(run(&cap, "info", "7", "--socket", f.path, NULL), 0);
+	fake_finish(&f);
+	assert_string_equal(f.got, "info 7\n");
+	assert_string_equal(cap.out, "halted booted=1\n");
 }
 
 static void test_req_prints_the_unescaped_answer_and_a_newline(void **state)
@@ -274,6 +301,78 @@ static void test_stats_refuses_broken_json(void **state)
 	one(&cap, "ok {\"a\":1} x\n", "stats\n", 2, "stats", NULL, NULL, NULL);
 }
 
+static void test_list_json_gives_counts_or_ranges(void **state)
+{
+	struct capture cap;
+
+	one(&cap, "ok running=2 halted=1 booted=3\n", "list\n", 0, "list", "--json", NULL, NULL);
+	assert_string_equal(cap.out, "{\"running\":2,\"halted\":1,\"booted\":3}\n");
+	one(&cap, "ok 0-1999,2001\n", "list halted\n", 0, "list", "halted", "--json", NULL);
+	assert_string_equal(cap.out, "{\"state\":\"halted\",\"count\":2001,\"ranges\":[[0,1999],[2001,2001]]}\n");
+	one(&cap, "ok \n", "list lost\n", 0, "list", "--json", "lost", NULL);
+	assert_string_equal(cap.out, "{\"state\":\"lost\",\"count\":0,\"ranges\":[]}\n");
+	one(&cap, "ok 5-3\n", "list halted\n", 2, "list", "halted", "--json", NULL);
+}
+
+static void test_info_json_gives_numbers_a_boolean_and_the_reason(void **state)
+{
+	struct capture cap;
+
+	one(&cap, "ok failed booted=0 exits=3 cpu_us=12 reason=triple fault (\"x\") at 0008:7c4d\n", "info 9\n", 0,
+	    "info", "9", "--json", NULL);
+	assert_string_equal(cap.out, "{\"id\":9,\"state\":\"failed\",\"booted\":false,\"exits\":3,\"cpu_us\":12,"
+				     "\"reason\":\"triple fault (\\\"x\\\") at 0008:7c4d\"}\n");
+	one(&cap, "ok halted booted=1 exits=28\n", "info 5\n", 0, "info", "--json", "5", NULL);
+	assert_string_equal(cap.out, "{\"id\":5,\"state\":\"halted\",\"booted\":true,\"exits\":28}\n");
+}
+
+static void test_stats_prometheus_prints_the_text_format(void **state)
+{
+	struct capture cap;
+
+	one(&cap, "ok {\"guests\":3,\"exits\":10,\"kvm_backend\":\"kvm_intel\"}\n", "stats\n", 0, "stats",
+	    "--prometheus", NULL, NULL);
+	assert_non_null(strstr(cap.out, "# TYPE kvmlite_vm_exits_total counter\nkvmlite_vm_exits_total 10\n"));
+	assert_non_null(strstr(cap.out, "kvmlite_info{kvm_backend=\"kvm_intel\"} 1\n"));
+	one(&cap, "ok {\"a\":\n", "stats\n", 2, "stats", "--prometheus", NULL, NULL);
+}
+
+static void test_list_names_the_states_it_takes(void **state)
+{
+	struct capture cap;
+
+	assert_int_equal(run(&cap, "list", "bogus", NULL), 2);
+	assert_string_equal(cap.err, "kvmlite list: no state 'bogus': STATE is one of running, halted, parked, "
+				     "ended, failed, lost or booted\n");
+}
+
+static void test_watch_prints_output_until_the_spawn_ends(void **state)
+{
+	/* the fake hangs up after its answers: the spawn went away, which ends a watch cleanly */
+	const char *const answers[] = { "ok\nout 4 hello\\n\nout 4 again\\n\n", NULL };
+	struct capture cap;
+	struct fake f;
+	int p[2];
+
+	fake_start_with(&f, answers, true);
+	assert_int_equal(pipe(p), 0); /* stdin stays open, and is never read */
+	assert_int_equal(write(p[1], "x\n", 2), 2);
+	{
+		int saved_in = dup(0);
+
+		dup2(p[0], 0);
+		assert_int_equal(run(&cap, "watch", "4", "--socket", f.path, NULL), 0);
+		dup2(saved_in, 0);
+		close(saved_in);
+	}
+	close(p[0]);
+	close(p[1]);
+	fake_finish(&f);
+	assert_string_equal(f.got, "watch 4\n");
+	assert_string_equal(cap.out, "hello\nagain\n");
+	assert_string_equal(cap.err, "");
+}
+
 static void test_stop_sends_stop_with_and_without_id(void **state)
 {
 	struct capture cap;
@@ -332,7 +431,10 @@ static void test_usage_errors_exit_2_before_connecting(void **state)
 	assert_int_equal(run(&cap, "info", "--socket", f.path, "", NULL), 2);
 	assert_int_equal(run(&cap, "list", "--socket", f.path, "running\nstop", NULL), 2);
 	assert_int_equal(run(&cap, "stats", "--socket", f.path, "-n", NULL), 2);
-	assert_int_equal(run(&cap, "info", "--socket", f.path, "--json", "1", NULL), 2);
+	assert_int_equal(run(&cap, "send", "--socket", f.path, "--json", "1", "x", NULL), 2);
+	assert_int_equal(run(&cap, "info", "--socket", f.path, "-5", NULL), 2);
+	assert_non_null(strstr(cap.err, "ID takes a guest number such as 7, not -5"));
+	assert_int_equal(run(&cap, "stats", "--socket", f.path, "--json", "--prometheus", NULL), 2);
 	assert_int_equal(run(&cap, "info", "--bogus", "1", NULL), 2);
 	assert_int_equal(run(&cap, "info", "--socket", NULL), 2);
 	assert_int_equal(run(&cap, "stop", "--socket", f.path, "1", "2", NULL), 2);
@@ -349,7 +451,10 @@ static void test_help_exits_0(void **state)
 	struct capture cap;
 
 	assert_int_equal(run(&cap, "list", "--help", NULL), 0);
-	assert_non_null(strstr(cap.out, "console"));
+	assert_non_null(strstr(cap.out, "usage: kvmlite list [STATE]"));
+	assert_non_null(strstr(cap.out, "--json"));
+	assert_int_equal(run(&cap, "console", "7", "-h", NULL), 0);
+	assert_non_null(strstr(cap.out, "Ctrl-A x"));
 }
 
 static void test_default_path_prefers_an_absolute_xdg_runtime_dir(void **state)
@@ -470,7 +575,7 @@ static void test_console_on_a_terminal_takes_ctrl_a_commands_and_restores_it(voi
 	assert_true(slave >= 0);
 	assert_int_equal(tcgetattr(slave, &before), 0);
 	/* typed before the console starts: the line discipline holds it until raw mode lets it through */
-	assert_int_equal(write(master, "ab\001\001c\001zd\r\001x", 11), 11);
+	assert_int_equal(write(master, "ab\001\001c\001zd\r\001h\001x", 13), 13);
 	fake_start(&f, answers);
 	assert_int_equal(run_console(&cap, &f, dup(slave)), 0);
 	fake_finish(&f);
@@ -481,6 +586,10 @@ static void test_console_on_a_terminal_takes_ctrl_a_commands_and_restores_it(voi
 	assert_string_equal(f.got, "watch 5\nsend 5 ab\\x01cd\\n\n");
 	assert_string_equal(cap.out, "hi");
 	assert_non_null(strstr(cap.err, "Ctrl-A x leaves"));
+	/* Ctrl-A h lists every command */
+	assert_non_null(strstr(cap.err, "Ctrl-A h       this list"));
+	assert_non_null(strstr(cap.err, "Ctrl-A x       leave the console (exit status 0)"));
+	assert_non_null(strstr(cap.err, "Ctrl-A Ctrl-A  send one Ctrl-A"));
 	assert_int_equal(after.c_iflag, before.c_iflag);
 	assert_int_equal(after.c_oflag, before.c_oflag);
 	assert_int_equal(after.c_lflag, before.c_lflag);
@@ -492,7 +601,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_send_joins_words_and_adds_an_escaped_newline),
 		cmocka_unit_test(test_send_n_adds_no_newline_and_escapes_bytes),
-		cmocka_unit_test(test_send_text_may_start_with_a_dash),
+		cmocka_unit_test(test_send_text_may_start_with_a_dash_after_double_dash),
+		cmocka_unit_test(test_options_after_the_arguments_are_options),
+		cmocka_unit_test(test_list_json_gives_counts_or_ranges),
+		cmocka_unit_test(test_info_json_gives_numbers_a_boolean_and_the_reason),
+		cmocka_unit_test(test_stats_prometheus_prints_the_text_format),
+		cmocka_unit_test(test_list_names_the_states_it_takes),
+		cmocka_unit_test(test_watch_prints_output_until_the_spawn_ends),
 		cmocka_unit_test(test_req_prints_the_unescaped_answer_and_a_newline),
 		cmocka_unit_test(test_read_prints_the_raw_ring_bytes),
 		cmocka_unit_test(test_read_takes_a_whole_escaped_ring),

@@ -645,6 +645,76 @@ static void test_random_input_never_crashes(void **state)
 	}
 }
 
+struct joined {
+	char text[256];
+	size_t len;
+	int writes;
+};
+
+static void join_out(void *ctx, const char *s, size_t n)
+{
+	struct joined *o = ctx;
+
+	assert_true(n > 0 && o->len + n < sizeof(o->text));
+	memcpy(o->text + o->len, s, n);
+	o->len += n;
+	o->text[o->len] = '\0';
+	o->writes++;
+}
+
+/* The NULL-terminated lists joined as the supervisor joins the shards' `list STATE` parts. */
+static const char *join(const char *first, ...)
+{
+	static struct joined o;
+	struct proto_join j = { 0 };
+	va_list ap;
+
+	memset(&o, 0, sizeof(o));
+	va_start(ap, first);
+	for (const char *r = first; r; r = va_arg(ap, const char *))
+		proto_join_feed(&j, r, strlen(r), join_out, &o);
+	va_end(ap);
+	proto_join_end(&j, join_out, &o);
+	return o.text;
+}
+
+static void test_ranges_join_merges_ranges_that_go_on_in_the_next_list(void **state)
+{
+	assert_string_equal(join("0-149", "150-299", NULL), "0-299");
+	assert_string_equal(join("0-99", "100-199", "200-299", NULL), "0-299");
+	assert_string_equal(join("0-149", "150-299,400", NULL), "0-299,400");
+	assert_string_equal(join("3,7-149", "150", NULL), "3,7-150");
+	assert_string_equal(join("149", "150-299", NULL), "149-299");
+	assert_string_equal(join("149", "150,152", NULL), "149-150,152");
+	assert_string_equal(join("1,9", "10", "11-20,30", "31", NULL), "1,9-20,30-31");
+	assert_string_equal(join("4294967294", "4294967295", NULL), "4294967294-4294967295");
+}
+
+static void test_ranges_join_keeps_ranges_apart_across_a_gap_or_an_empty_list(void **state)
+{
+	assert_string_equal(join("0-148", "150-299", NULL), "0-148,150-299");
+	assert_string_equal(join("5", "7", NULL), "5,7");
+	assert_string_equal(join("", "150-299", "", NULL), "150-299");
+	assert_string_equal(join("0-9", "", "10-19", NULL), "0-19"); /* a shard with none between two that touch */
+	assert_string_equal(join("", "", NULL), "");
+	assert_string_equal(join("1-2,5-6,9", "11,13", NULL), "1-2,5-6,9,11,13");
+}
+
+/* A list's middle is written as it came, in one piece: a long answer is not rebuilt range by range. */
+static void test_ranges_join_writes_the_middle_of_a_list_whole(void **state)
+{
+	static struct joined o;
+	struct proto_join j = { 0 };
+	const char *a = "0-9,20,30-39,50-59", *b = "60-69,80,90";
+
+	proto_join_feed(&j, a, strlen(a), join_out, &o);
+	assert_string_equal(o.text, "0-9,20,30-39"); /* 50-59 is held back */
+	assert_int_equal(o.writes, 1);
+	proto_join_feed(&j, b, strlen(b), join_out, &o);
+	proto_join_end(&j, join_out, &o);
+	assert_string_equal(o.text, "0-9,20,30-39,50-69,80,90");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -679,6 +749,9 @@ int main(void)
 		cmocka_unit_test(test_ranges_empty_and_single),
 		cmocka_unit_test(test_ranges_reports_needed_length_when_cut),
 		cmocka_unit_test(test_ranges_large_ids),
+		cmocka_unit_test(test_ranges_join_merges_ranges_that_go_on_in_the_next_list),
+		cmocka_unit_test(test_ranges_join_keeps_ranges_apart_across_a_gap_or_an_empty_list),
+		cmocka_unit_test(test_ranges_join_writes_the_middle_of_a_list_whole),
 		cmocka_unit_test(test_random_input_never_crashes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -339,6 +339,64 @@ static void test_a_shard_ring_refuses_operations_it_does_not_use(void **state)
 }
 
 /*
+ * The supervisor with a --metrics-file: it may rewrite the two files it
+ * opened before its filter and swap their names, and write no other file.
+ */
+static int run_with_metrics_files(int what)
+{
+	char mdir[] = "/tmp/kvmlite-test-sandbox.XXXXXX", a[64], b[64];
+	struct sandbox_grant f = { .dir = -1, .metrics = true };
+	pid_t pid;
+	int status, other;
+
+	assert_non_null(mkdtemp(mdir));
+	snprintf(a, sizeof(a), "%s/a.prom", mdir);
+	snprintf(b, sizeof(b), "%s/.a.prom.tmp", mdir);
+	f.metrics_dir = open(mdir, O_RDONLY | O_DIRECTORY);
+	f.metrics_fd[0] = open(a, O_RDWR | O_CREAT, 0644);
+	f.metrics_fd[1] = open(b, O_RDWR | O_CREAT, 0644);
+	other = open("/dev/null", O_WRONLY);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[256];
+
+		if (sandbox_enter_supervisor(&f, err, sizeof(err)) < 0)
+			_exit(100);
+		if (pwrite(f.metrics_fd[1], "x 1\n", 4, 0) != 4 || ftruncate(f.metrics_fd[1], 4) < 0 ||
+		    renameat2(f.metrics_dir, ".a.prom.tmp", f.metrics_dir, "a.prom", RENAME_EXCHANGE) < 0)
+			_exit(101);
+		if (what == 1 && pwrite(other, "x", 1, 0) < 0)
+			_exit(102);
+		if (what == 2)
+			renameat2(f.metrics_dir, "a.prom", AT_FDCWD, "/tmp/moved", 0);
+		/* and at the end it removes both */
+		if (what == 3 &&
+		    (unlinkat(f.metrics_dir, "a.prom", 0) < 0 || unlinkat(f.metrics_dir, ".a.prom.tmp", 0) < 0))
+			_exit(103);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	for (int i = 0; i < 2; i++)
+		close(f.metrics_fd[i]);
+	close(f.metrics_dir);
+	close(other);
+	unlink(a);
+	unlink(b);
+	rmdir(mdir);
+	return status;
+}
+
+static void test_the_supervisor_writes_only_its_metrics_files(void **state)
+{
+	assert_true(exited_0(run_with_metrics_files(0)));
+	assert_true(killed_by_sigsys(run_with_metrics_files(1)));
+	assert_true(killed_by_sigsys(run_with_metrics_files(2)));
+	assert_true(exited_0(run_with_metrics_files(3)));
+}
+
+/*
  * A shard's ring is given its files (the supervisor's socket, the log) and
  * reaches no other: an operation must name a registered file by its index
  * (IOSQE_FIXED_FILE is required), so a write to any other fd the process
@@ -388,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_no_role_may_signal_another_process),
 		cmocka_unit_test(test_guest_threads_may_issue_only_kvm_ioctls),
 		cmocka_unit_test(test_a_shard_ring_refuses_operations_it_does_not_use),
+		cmocka_unit_test(test_the_supervisor_writes_only_its_metrics_files),
 		cmocka_unit_test(test_a_shard_ring_reaches_only_its_registered_files),
 	};
 
