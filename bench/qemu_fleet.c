@@ -605,18 +605,21 @@ static int cost_window(struct fleet *f, struct cost *c, const struct cpustat *st
 }
 
 /*
- * CPU ticks of the kernel threads "kvm-pit/PID" of the QEMUs that are up: the
- * in-kernel PIT (KVM_CREATE_PIT2) fires a guest's timer from its own kthread,
- * whose CPU the QEMU process does not hold. kvmlite's PIT is in its workers.
+ * CPU time, ns, of the kernel threads "kvm-pit/PID" of the QEMUs that are up:
+ * the in-kernel PIT (KVM_CREATE_PIT2) injects a guest's ticks from its own
+ * kthread, whose CPU the QEMU process does not hold (kvmlite's PIT is in its
+ * workers). A few µs a tick: /proc/PID/schedstat's run time (ns), not the
+ * 10 ms ticks of /proc/PID/stat, which would round it away.
  */
-static u64 pit_ticks(const struct fleet *f)
+static u64 pit_ns(const struct fleet *f)
 {
 	char path[300];
 	struct dirent *e;
-	u64 ticks = 0;
+	unsigned long long run;
+	u64 ns = 0;
 	DIR *d = opendir("/proc");
 	FILE *c;
-	int pid;
+	int pid, match;
 
 	while (d && (e = readdir(d))) {
 		if (e->d_name[0] < '1' || e->d_name[0] > '9')
@@ -624,15 +627,21 @@ static u64 pit_ticks(const struct fleet *f)
 		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
 		if (!(c = fopen(path, "r")))
 			continue;
+		match = 0;
 		if (fscanf(c, "kvm-pit/%d", &pid) == 1)
 			for (int i = 0; i < f->n; i++)
-				if (f->g[i].state == G_UP && f->g[i].pid == pid)
-					ticks += proc_cpu_ticks(atoi(e->d_name));
+				match |= f->g[i].state == G_UP && f->g[i].pid == pid;
 		fclose(c);
+		snprintf(path, sizeof(path), "/proc/%s/schedstat", e->d_name);
+		if (match && (c = fopen(path, "r"))) {
+			if (fscanf(c, "%llu", &run) == 1)
+				ns += run;
+			fclose(c);
+		}
 	}
 	if (d)
 		closedir(d);
-	return ticks;
+	return ns;
 }
 
 static void cost_measure(struct fleet *f, struct cost *c, double window_s)
@@ -651,7 +660,7 @@ static void cost_measure(struct fleet *f, struct cost *c, double window_s)
 	for (int i = 0; i < f->n; i++)
 		if (f->g[i].state == G_UP)
 			f->g[i].ticks0 = proc_cpu_ticks(f->g[i].pid);
-	pit0 = pit_ticks(f);
+	pit0 = pit_ns(f);
 	cpustat_read(&a);
 	t = now_ns();
 	if (cost_window(f, c, &a, t, window_s) < 0)
@@ -660,8 +669,8 @@ static void cost_measure(struct fleet *f, struct cost *c, double window_s)
 	c->window_s = (double)(now_ns() - t) / 1e9;
 	c->host_cpu_pct = cpustat_busy_pct(&a, &b);
 	/* A QEMU's utime+stime holds its vCPU thread's time in KVM_RUN; not the
-	 * kernel threads of its VM (in-kernel PIT), which pit_ticks() reads. */
-	pit1 = pit_ticks(f); /* less than pit0 if a QEMU ended in the window */
+	 * kernel threads of its VM (in-kernel PIT), which pit_ns() reads. */
+	pit1 = pit_ns(f); /* less than pit0 if a QEMU ended in the window */
 	for (int i = 0; i < f->n; i++)
 		if (f->g[i].state == G_UP) {
 			ticks += proc_cpu_ticks(f->g[i].pid) - f->g[i].ticks0;
@@ -670,9 +679,7 @@ static void cost_measure(struct fleet *f, struct cost *c, double window_s)
 	c->qemu_cpu_pct = 100.0 * (double)ticks / (double)sysconf(_SC_CLK_TCK) / c->window_s / f->ncpu;
 	if (c->measured) {
 		c->qemu_ms_per_vm_s = c->qemu_cpu_pct / 100 * f->ncpu * 1000 / c->measured;
-		c->pit_ms_per_vm_s = pit1 > pit0 ? (double)(pit1 - pit0) * 1000 / (double)sysconf(_SC_CLK_TCK) /
-							   c->window_s / c->measured
-						 : 0;
+		c->pit_ms_per_vm_s = pit1 > pit0 ? (double)(pit1 - pit0) / 1e6 / c->window_s / c->measured : 0;
 	}
 }
 

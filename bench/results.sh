@@ -4,7 +4,7 @@
 # Usage: bench/results.sh [DATA_DIR] [OUT.md]
 # Default: build/bench/full -> docs/results.md. Needs no hand edits: everything
 # in the report comes from DATA_DIR (host.env, timing.csv, ramp-*.csv,
-# ramp-stops.csv, qemu-*.json, cost.csv, startup.csv, requests.csv,
+# ramp-stops.csv, qemu-*.json, cost.csv, cost-floor.csv, startup.csv, requests.csv,
 # requests-floor.csv, fairness.csv, isolation-summary.csv, *.png). Plots are copied next to the report (OUT's directory,
 # results/) when it lies outside DATA_DIR. A missing experiment is reported
 # as not run.
@@ -223,13 +223,13 @@ floor, one process doing nothing else, compares with both.
 
 EOF
 if [ -s "$D/cost-floor.csv" ] || have cost.csv; then
-	jq=$(jobj cost <"$D/qemu-tick.json" 2>/dev/null)
+	qpit=$(sed -n 's/.*"pit_cpu_ms_per_vm_per_s":\([-0-9.]*\).*/\1/p' "$D/qemu-tick.json" 2>/dev/null)
 	awk -F, -v kh="$(cost kvmlite tick host_us_per_vm_s)" -v kp="$(cost kvmlite tick vmm_us_per_vm_s)" \
 		-v kn="$(cost kvmlite tick guests)" -v qh="$(cost qemu tick host_us_per_vm_s)" \
 		-v qp="$(cost qemu tick vmm_us_per_vm_s)" -v qn="$(cost qemu tick guests)" \
-		-v qpit="$(jget pit_cpu_ms_per_vm_per_s <<<"$jq")" '
+		-v qpit="$qpit" '
 		function fig(v) {return v == "" ? "n/a" : (v == "noise" ? "below noise" : sprintf("%.1f µs", v))}
-		function rat(a, b) {return (a == "" || a == "noise" || b == "" || b == "noise" || b + 0 <= 0) ? "n/a" : sprintf("**%.2f**", a / b)}
+		function rat(a, b) {return (a == "" || a == "noise" || b == "" || b == "noise" || b + 0 <= 0) ? "n/a" : sprintf("**%.3g**", a / b)}
 		NR > 1 && $1 == "exit" {fa = $4; fa_w = $5; fa_x = $6; fa_o = $7}
 		NR > 1 && $1 == "coalesced" {fb = $4; fb_w = $5; fb_x = $6; fb_o = $7}
 		END {
@@ -247,9 +247,8 @@ if [ -s "$D/cost-floor.csv" ] || have cost.csv; then
 			if (fb != "") printf "| raw floor, EOI coalesced (%.1f exits a tick; wall %.1f µs) | %s | %s | %s |\n", fb_x, fb_w, fig(fb), rat(kh, fb), rat(kp, fb)
 			else print "| raw floor, EOI coalesced | not measured (or KVM_CAP_COALESCED_PIO absent) | | |"
 			printf "| QEMU `tick`, host-wide (%s guests) | %s | %s | |\n", qn == "" ? "?" : qn, fig(qh), rat(kh, qh)
-			printf "| QEMU `tick`, its processes + kvm-pit threads | %s%s | | %s |\n", fig(qp),
-				(qp == "") ? "" : (qpit == "") ? " (kvm-pit threads not measured)" :
-				sprintf(" (%.1f + %.1f)", qproc, qpit * 1000 / hz), rat(kp, qp)
+			split_ = (qp == "") ? "" : (qpit == "") ? " (kvm-pit threads not measured)" : sprintf(" (%.1f + %.1f)", qproc, qpit * 1000 / hz)
+			printf "| QEMU `tick`, its processes + kvm-pit threads | %s%s | | %s |\n", fig(qp), split_, rat(kp, qp)
 			if (fa_o != "" || fb_o != "")
 				printf "\nOne EOI `out` alone (the floor guest'"'"'s run of them, interrupts off): %s exiting, %s coalesced.\n",
 					fa_o != "" ? sprintf("%.2f µs", fa_o) : "n/a", fb_o != "" ? sprintf("%.2f µs", fb_o) : "n/a"
@@ -322,7 +321,7 @@ if have requests.csv; then
 		set -- $pf
 		echo "| \`ping\` | µs per request | exits per request | / ping floor |"
 		echo "|---|---|---|---|"
-		echo "| raw ping floor: CPU (wall $2 µs) | $1 µs | $3 | 1 |"
+		awk -v c="$1" -v w="$2" -v x="$3" 'BEGIN {printf "| raw ping floor: CPU (wall %.0f µs) | %.0f µs | %.1f | 1 |\n", w, c, x}'
 		awk -F, -v pf="$1" -v xu="${xu:-0}" 'NR > 1 && $2 == 1 {
 			r[++n] = sprintf("| kvmlite p50, 1 connection, %d guests | %.0f µs | %s | **%.2f** |", $1, $7, $12, $7 / pf)
 			if (n == 1) x = $12}
