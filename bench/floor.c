@@ -157,6 +157,8 @@ static int floorvm_drain(struct floorvm *v)
 		return 0;
 	first = v->ring->first;
 	last = __atomic_load_n(&v->ring->last, __ATOMIC_ACQUIRE); /* the entries before it are written */
+	if (first >= v->ring_max || last >= v->ring_max)
+		return fail("a coalesced ring index out of range", 0);
 	for (; first != last; first = (first + 1) % v->ring_max) {
 		struct kvm_coalesced_mmio *e = &v->ring->coalesced_mmio[first];
 
@@ -354,22 +356,26 @@ out:
 	return rc;
 }
 
-/* What a floor reports: medians over the rounds. */
+/* One floor and what it reports: medians over the rounds. */
 struct floor {
 	const char *key, *name;
+	int is_tick, coalesce, wanted, done;
+	const u8 *image;
 	long n; /* ticks or requests per round */
-	int done;
 	double cpu_us, wall_us, out_us, exits;
 };
 
-/* rounds of round(): each fills one row; medians into f. */
-static int floor_measure(struct floor *f, int rounds, int (*round)(void *arg, u32 row[NCOLS], double *exits), void *arg)
+enum { F_TICK_EXIT, F_TICK_COALESCED, F_PING, NFLOORS };
+
+/* rounds rounds, each on a fresh VM, each filling one row; their medians into f. */
+static int floor_measure(struct floor *f, int kvm_fd, int rounds)
 {
 	u32 rows[64][NCOLS];
 	double exits = 0;
 
 	for (int i = 0; i < rounds; i++)
-		if (round(arg, rows[i], &exits) < 0)
+		if ((f->is_tick ? tick_round(kvm_fd, f->image, f->coalesce, f->n, rows[i], &exits)
+				: ping_round(kvm_fd, f->image, f->n, rows[i], &exits)) < 0)
 			return -1;
 	f->cpu_us = median_us(&rows[0][0], (size_t)rounds, NCOLS, COL_CPU);
 	f->wall_us = median_us(&rows[0][0], (size_t)rounds, NCOLS, COL_WALL);
@@ -379,51 +385,54 @@ static int floor_measure(struct floor *f, int rounds, int (*round)(void *arg, u3
 	return 0;
 }
 
-struct round_arg {
-	int kvm_fd, coalesce;
-	const u8 *image;
-	long n;
-};
-
-static int tick_round_cb(void *arg, u32 row[NCOLS], double *exits)
-{
-	struct round_arg *a = arg;
-
-	return tick_round(a->kvm_fd, a->image, a->coalesce, a->n, row, exits);
-}
-
-static int ping_round_cb(void *arg, u32 row[NCOLS], double *exits)
-{
-	struct round_arg *a = arg;
-
-	return ping_round(a->kvm_fd, a->image, a->n, row, exits);
-}
-
-static void floor_json(const struct floor *f, int is_tick)
+static void floor_json(const struct floor *f)
 {
 	printf(",\"%s\":", f->key);
 	if (!f->done) {
-		printf("null");
+		printf("null"); /* KVM_CAP_COALESCED_PIO absent */
 		return;
 	}
-	printf("{\"%s\":%ld,\"cpu_us\":%.2f,\"wall_us\":%.2f,\"exits\":%.2f", is_tick ? "ticks" : "requests", f->n,
+	printf("{\"%s\":%ld,\"cpu_us\":%.2f,\"wall_us\":%.2f,\"exits\":%.2f", f->is_tick ? "ticks" : "requests", f->n,
 	       f->cpu_us, f->wall_us, f->exits);
-	if (is_tick)
+	if (f->is_tick)
 		printf(",\"out_us\":%.2f", f->out_us);
 	printf("}");
 }
 
-static void floor_text(const struct floor *f, int is_tick)
+static void floor_text(const struct floor *f)
 {
 	if (!f->done) {
-		printf("%-26s not measured\n", f->name);
+		printf("%-22s not measured: KVM_CAP_COALESCED_PIO is absent\n", f->name);
 		return;
 	}
-	printf("%-26s %8.2f µs CPU, %8.2f µs wall, %5.2f exits per %s", f->name, f->cpu_us, f->wall_us, f->exits,
-	       is_tick ? "tick" : "request");
-	if (is_tick)
+	printf("%-22s %8.2f µs CPU, %8.2f µs wall, %5.2f exits per %s", f->name, f->cpu_us, f->wall_us, f->exits,
+	       f->is_tick ? "tick" : "request");
+	if (f->is_tick)
 		printf("; one EOI `out` alone %.2f µs", f->out_us);
 	printf("\n");
+}
+
+static void floor_report(const struct floor fl[NFLOORS], int json, int rounds, int has_pio, double load)
+{
+	struct hostinfo hi;
+
+	hostinfo_read(&hi);
+	if (json)
+		printf("{\"bench\":\"floor\",\"host\":\"%s\",\"cpu\":\"%s\",\"kernel\":\"%s\",\"backend\":\"%s\","
+		       "\"loadavg_before\":%.2f,\"rounds\":%d,\"coalesced_pio\":%s",
+		       hi.host, hi.cpu, hi.kernel, hi.backend, load, rounds, has_pio ? "true" : "false");
+	else
+		printf("floor: host %s, %s, Linux %s, backend %s, load %.2f; median of %d rounds\n", hi.host, hi.cpu,
+		       hi.kernel, hi.backend, load, rounds);
+	for (int i = 0; i < NFLOORS; i++)
+		if (fl[i].wanted) {
+			if (json)
+				floor_json(&fl[i]);
+			else
+				floor_text(&fl[i]);
+		}
+	if (json)
+		printf("}\n");
 }
 
 static void usage(void)
@@ -449,15 +458,20 @@ int main(int argc, char **argv)
 					      { "ping-image", required_argument, NULL, 'P' },
 					      { "json", no_argument, NULL, 'j' },
 					      { 0 } };
+	static u8 tick_img[BOOT_SIZE], ping_img[BOOT_SIZE];
+	struct floor fl[NFLOORS] = {
+		[F_TICK_EXIT] = { .key = "tick_exit", .name = "tick, EOI exiting", .is_tick = 1, .image = tick_img },
+		[F_TICK_COALESCED] = { .key = "tick_coalesced",
+				       .name = "tick, EOI coalesced",
+				       .is_tick = 1,
+				       .coalesce = 1,
+				       .image = tick_img },
+		[F_PING] = { .key = "ping", .name = "ping (mvm)", .image = ping_img },
+	};
 	const char *tick_path = "build/guest/tickfloor.img", *ping_path = "build/guest/mvm.img";
-	struct floor tick_exit = { .key = "tick_exit", .name = "tick, EOI exits", .n = 20000 },
-		     tick_coal = { .key = "tick_coalesced", .name = "tick, EOI coalesced", .n = 20000 },
-		     ping = { .key = "ping", .name = "ping (mvm)", .n = 2000 };
-	int want_tick = 0, want_ping = 0, rounds = 5, json = 0, opt, kvm_fd, has_pio = 0;
-	u8 tick_img[BOOT_SIZE], ping_img[BOOT_SIZE];
-	struct round_arg a;
-	struct hostinfo hi;
-	double load;
+	long ticks = 20000, requests = 2000;
+	int want_tick = 0, want_ping = 0, rounds = 5, json = 0, opt, kvm_fd, has_pio;
+	double load = loadavg_1min(); /* before: other work on a 2-CPU host skews every figure */
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
@@ -468,10 +482,10 @@ int main(int argc, char **argv)
 			want_ping = 1;
 			break;
 		case 'n':
-			tick_exit.n = tick_coal.n = atol(optarg);
+			ticks = atol(optarg);
 			break;
 		case 'q':
-			ping.n = atol(optarg);
+			requests = atol(optarg);
 			break;
 		case 'r':
 			rounds = atoi(optarg);
@@ -489,7 +503,7 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind < argc || tick_exit.n < 1 || ping.n < 1 || rounds < 1 || rounds > 64)
+	if (optind < argc || ticks < 1 || requests < 1 || rounds < 1 || rounds > 64)
 		usage();
 	if (!want_tick && !want_ping)
 		want_tick = want_ping = 1;
@@ -500,51 +514,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "floor: /dev/kvm: %s\n", strerror(errno));
 		return 1;
 	}
-	hostinfo_read(&hi);
-	load = loadavg_1min();
 	has_pio = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0;
-	if (want_tick) {
-		a = (struct round_arg){ .kvm_fd = kvm_fd, .image = tick_img, .n = tick_exit.n };
-		if (floor_measure(&tick_exit, rounds, tick_round_cb, &a) < 0)
-			goto fail;
-		a.coalesce = 1;
-		if (has_pio && floor_measure(&tick_coal, rounds, tick_round_cb, &a) < 0)
-			goto fail;
-	}
-	if (want_ping) {
-		a = (struct round_arg){ .kvm_fd = kvm_fd, .image = ping_img, .n = ping.n };
-		if (floor_measure(&ping, rounds, ping_round_cb, &a) < 0)
-			goto fail;
-	}
-	if (json) {
-		printf("{\"bench\":\"floor\",\"host\":\"%s\",\"cpu\":\"%s\",\"kernel\":\"%s\",\"backend\":\"%s\","
-		       "\"loadavg_before\":%.2f,\"rounds\":%d,\"coalesced_pio\":%s",
-		       hi.host, hi.cpu, hi.kernel, hi.backend, load, rounds, has_pio ? "true" : "false");
-		if (want_tick) {
-			floor_json(&tick_exit, 1);
-			floor_json(&tick_coal, 1);
+	fl[F_TICK_EXIT].wanted = fl[F_TICK_COALESCED].wanted = want_tick;
+	fl[F_PING].wanted = want_ping;
+	fl[F_TICK_EXIT].n = fl[F_TICK_COALESCED].n = ticks;
+	fl[F_PING].n = requests;
+	for (int i = 0; i < NFLOORS; i++)
+		if (fl[i].wanted && (!fl[i].coalesce || has_pio) && floor_measure(&fl[i], kvm_fd, rounds) < 0) {
+			fprintf(stderr, "floor: %s: %s%s%s\n", fl[i].name, why ? why : "failed", why_errno ? ": " : "",
+				why_errno ? strerror(why_errno) : "");
+			return 1;
 		}
-		if (want_ping)
-			floor_json(&ping, 0);
-		printf("}\n");
-	} else {
-		printf("floor: host %s, %s, Linux %s, backend %s, load %.2f; median of %d rounds\n", hi.host, hi.cpu,
-		       hi.kernel, hi.backend, load, rounds);
-		if (want_tick) {
-			floor_text(&tick_exit, 1);
-			if (has_pio)
-				floor_text(&tick_coal, 1);
-			else
-				printf("%-26s KVM_CAP_COALESCED_PIO is absent\n", tick_coal.name);
-		}
-		if (want_ping)
-			floor_text(&ping, 0);
-	}
 	close(kvm_fd);
+	floor_report(fl, json, rounds, has_pio, load);
 	return 0;
-fail:
-	fprintf(stderr, "floor: %s%s%s\n", why ? why : "failed", why_errno ? ": " : "",
-		why_errno ? strerror(why_errno) : "");
-	close(kvm_fd);
-	return 1;
 }
