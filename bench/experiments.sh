@@ -30,12 +30,12 @@ if [ "$MODE" = full ]; then
 	STEPS=20 SAMPLES=3 SAMPLE_S=1 RAMP_MVM=15000 RAMP_TICK=2000 RAMP_RAW=15000 QEMU_MAX=20 QEMU_STEPS=10
 	COST_MVM=10000 COST_TICK=1000 IDLE_S=20 START_N=512 START_ROUNDS=3
 	REQ_NS="100 1000 10000" REQ_CONNS="1 4 16 64" REQ_S=5 REQ_WARMUP=1 FAIR_KS="8 32" SOLO_ROUNDS=3
-	BASE_S=3 PAUSE=1 SETTLE_DT=1 QEMU_TIMEOUT=30
+	BASE_S=3 PAUSE=1 SETTLE_DT=1 QEMU_TIMEOUT=30 FLOOR_TICKS=20000 FLOOR_REQS=2000 FLOOR_ROUNDS=5
 else
 	STEPS=3 SAMPLES=2 SAMPLE_S=0.5 RAMP_MVM=1000 RAMP_TICK=200 RAMP_RAW=1000 QEMU_MAX=2 QEMU_STEPS=2
 	COST_MVM=1000 COST_TICK=200 IDLE_S=2 START_N=128 START_ROUNDS=1
 	REQ_NS="100 1000" REQ_CONNS="1 4 16 64" REQ_S=0.5 REQ_WARMUP=0.2 FAIR_KS="2 4" SOLO_ROUNDS=1
-	BASE_S=1 PAUSE=0.5 SETTLE_DT=0.5 QEMU_TIMEOUT=20
+	BASE_S=1 PAUSE=0.5 SETTLE_DT=0.5 QEMU_TIMEOUT=20 FLOOR_TICKS=5000 FLOOR_REQS=300 FLOOR_ROUNDS=3
 fi
 export SETTLE_DT
 # The research's rule: a ramp ends when the first resource reaches 90% of the
@@ -46,7 +46,7 @@ BUDGET=90
 CPU_BUDGET=${CPU_BUDGET:-90} BUSY=50
 
 [ -c /dev/kvm ] || { echo "experiments: /dev/kvm is absent: nothing to measure" >&2; exit 1; }
-for f in $K $WORK build/guest/exits.img build/bench/raw_baseline build/bench/qemu_fleet build/bench/reqload build/bench/tsc_hz; do
+for f in $K $WORK build/guest/exits.img build/guest/tickfloor.img build/bench/raw_baseline build/bench/qemu_fleet build/bench/reqload build/bench/tsc_hz build/bench/floor; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "experiments: $f missing: run make all and the bench programs first (make bench does)" >&2; exit 1; }
 done
 # A run of all starts from nothing; a run of some keeps the others' data for the report.
@@ -215,6 +215,7 @@ step_at() { echo $((($1 * $2 + $3 / 2) / $3)); } # MAX K STEPS: the count of ste
 		"$STEPS" "$SAMPLES" "$SAMPLE_S" "$RAMP_MVM" "$RAMP_TICK" "$RAMP_RAW" "$QEMU_MAX" "$QEMU_STEPS"
 	printf 'COST_MVM=%q\nCOST_TICK=%q\nIDLE_S=%q\nSTART_N=%q\nSTART_ROUNDS=%q\nREQ_NS=%q\nREQ_CONNS=%q\nREQ_S=%q\nFAIR_KS=%q\n' \
 		"$COST_MVM" "$COST_TICK" "$IDLE_S" "$START_N" "$START_ROUNDS" "$REQ_NS" "$REQ_CONNS" "$REQ_S" "$FAIR_KS"
+	printf 'FLOOR_TICKS=%q\nFLOOR_REQS=%q\nFLOOR_ROUNDS=%q\n' "$FLOOR_TICKS" "$FLOOR_REQS" "$FLOOR_ROUNDS"
 } >"$D/host.env"
 echo "experiment,seconds,load_before" >"$D/timing.csv"
 timed() { # NAME FUNCTION ARGS...: runs it, records its wall time
@@ -395,11 +396,27 @@ cost_qemu() { # GUEST: the row from qemu_fleet's --cost (run by exp_qemu)
 			v["qemu_cpu_ms_per_vm_per_s"] * 1000, v["slope_kib_per_vm"], v["mem_noise_kib"], v["cpu_noise_pct"]}' >>"$D/cost.csv"
 	say "2. cost qemu $1: $(tail -1 "$D/cost.csv")"
 }
+# The raw tick floor: bench/floor.c injects ticks into guest/tickfloor.S with nothing but KVM
+# around it, the EOI exiting and coalesced; the report sets the tick row's CPU per tick against it.
+tick_floor() {
+	local j=$D/floor-tick.json v o
+	settle
+	progress "cost: the raw tick floor, $FLOOR_TICKS ticks x $FLOOR_ROUNDS rounds, EOI exiting and coalesced"
+	echo "variant,ticks,rounds,cpu_us,wall_us,exits,out_us" >"$D/cost-floor.csv"
+	run_fg build/bench/floor --tick --ticks "$FLOOR_TICKS" --rounds "$FLOOR_ROUNDS" --json >"$j" 2>"$TMP/floor.err" ||
+		{ say "2. tick floor failed: $(cat "$TMP/floor.err")"; return 0; }
+	for v in exit coalesced; do
+		o=$(jobj "tick_$v" <"$j")
+		[ -n "$o" ] && echo "$v,$(jget ticks <<<"$o"),$FLOOR_ROUNDS,$(jget cpu_us <<<"$o"),$(jget wall_us <<<"$o"),$(jget exits <<<"$o"),$(jget out_us <<<"$o")" >>"$D/cost-floor.csv"
+	done
+	say "2. tick floor: $(tail -n +2 "$D/cost-floor.csv" | tr '\n' ' ')($D/cost-floor.csv)"
+}
 exp_cost() {
 	echo "$COST_COLS" >"$D/cost.csv"
 	timed "cost kvmlite mvm" cost_kvmlite mvm "$COST_MVM"
 	timed "cost kvmlite tick" cost_kvmlite tick "$COST_TICK"
 	timed "cost raw mvm" cost_raw "$COST_MVM"
+	timed "cost tick floor" tick_floor
 }
 
 # ======== 3. startup: a batch launched at once, to each guest's first serial byte ========
@@ -440,18 +457,26 @@ startup_qemu() { # rows from qemu_fleet --startup (sequential boots)
 }
 
 # ======== 4. request serving through the control socket ========
-# The raw baseline of a request: what one VM exit costs when nothing but KVM
+# The raw baselines of a request. What one VM exit costs when nothing but KVM
 # is involved (the raw loop running guest/exits.S: EXIT_COUNT port reads, each
 # an exit, to its hlt; median of 5): a request of E exits cannot take less
-# than E times that. The report sets kvmlite's latency and throughput
-# against it.
+# than E times that. And the ping floor: bench/floor.c serving `ping` to the
+# mvm guest itself with a minimal 16550 and nothing else (µs of CPU and wall,
+# exits per request, median of FLOOR_ROUNDS). The report sets kvmlite's
+# latency and throughput against both.
 EXIT_COUNT=10000 # guest/exits.S
 exit_floor() {
-	local r
+	local r xu p
 	progress "requests: the cost of one VM exit (raw loop, $EXIT_COUNT exits, 5 rounds)"
-	for r in 1 2 3 4 5; do
+	xu=$(for r in 1 2 3 4 5; do
 		build/bench/raw_baseline -n 1 -p 1 -i build/guest/exits.img --json 2>/dev/null | jobj mean_us | jget first_run
-	done | median | awk -v n=$EXIT_COUNT '{printf "exit_us,rounds\n%.2f,5\n", $1 / n}' >"$D/requests-floor.csv"
+	done | median | awk -v n=$EXIT_COUNT '{printf "%.2f", $1 / n}')
+	progress "requests: the raw ping floor ($FLOOR_REQS pings to mvm x $FLOOR_ROUNDS rounds)"
+	run_fg build/bench/floor --ping --requests "$FLOOR_REQS" --rounds "$FLOOR_ROUNDS" --json >"$D/floor-ping.json" 2>"$TMP/floor.err" ||
+		say "4. ping floor failed: $(cat "$TMP/floor.err")"
+	p=$(jobj ping <"$D/floor-ping.json")
+	printf 'exit_us,rounds,ping_requests,ping_rounds,ping_cpu_us,ping_wall_us,ping_exits\n%s,5,%s,%s,%s,%s,%s\n' "$xu" \
+		"$(jget requests <<<"$p")" "${p:+$FLOOR_ROUNDS}" "$(jget cpu_us <<<"$p")" "$(jget wall_us <<<"$p")" "$(jget exits <<<"$p")" >"$D/requests-floor.csv"
 }
 exp_requests() {
 	local n c e0 e1 j b
@@ -499,6 +524,12 @@ plot_requests() {
 	if [ -n "$floor" ]; then
 		plots1="$plots1, $CPUS * 1e6 / $floor with lines dt 2 lw 2 lc rgb 'black' title 'KVM ceiling: $CPUS CPUs of raw exits'"
 		plots2="$plots2, $floor / 1000 with lines dt 2 lw 2 lc rgb 'black' title 'KVM floor: a request of raw exits'"
+	fi
+	# The measured ping floor: the mvm guest answering ping under a bare KVM loop
+	floor=$(awk -F, 'NR == 2 && $5 > 0 {print $5}' "$D/requests-floor.csv" 2>/dev/null)
+	if [ -n "$floor" ]; then
+		plots1="$plots1, $CPUS * 1e6 / $floor with lines dt 3 lw 2 lc rgb 'red' title 'ping ceiling: $CPUS CPUs of raw pings'"
+		plots2="$plots2, $floor / 1000 with lines dt 3 lw 2 lc rgb 'red' title 'ping floor: mvm under a bare KVM loop'"
 	fi
 	gnuplot <<EOF 2>/dev/null
 set terminal png size 1400,560 noenhanced

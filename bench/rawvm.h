@@ -62,9 +62,12 @@ static inline u64 now_ns(void)
  * the slot is too small to hold it); fw, if not NULL,
  * is the read-only firmware page (kvmlite's second memslot). Stage times go
  * to ns[]. On failure returns -1 with errno set and the stage in *failed.
+ * vm_fd: NULL closes the VM fd as kvmlite does; otherwise it is kept and
+ * returned there, for VM ioctls after the first run (bench/floor.c's
+ * KVM_REGISTER_COALESCED_MMIO), and the caller closes it.
  */
-static inline int rawvm_create(struct rawvm *g, int kvm_fd, int run_size, u8 *ram, u64 ram_size, u16 ip,
-			       const u8 *fw, u32 ns[NSTAGES], int *failed)
+static inline int rawvm_create_keep(struct rawvm *g, int kvm_fd, int run_size, u8 *ram, u64 ram_size, u16 ip,
+				    const u8 *fw, u32 ns[NSTAGES], int *failed, int *vm_fd_out)
 {
 	struct kvm_userspace_memory_region slot = { .slot = 0, .memory_size = ram_size,
 						    .userspace_addr = (u64)(uintptr_t)ram };
@@ -76,6 +79,8 @@ static inline int rawvm_create(struct rawvm *g, int kvm_fd, int run_size, u8 *ra
 #define STAGE_DONE(s) (t1 = now_ns(), ns[s] = (u32)(t1 - t), t = t1, st = (s) + 1)
 	g->vcpu_fd = -1;
 	g->run = NULL;
+	if (vm_fd_out)
+		*vm_fd_out = -1;
 	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (vm_fd < 0)
 		goto fail;
@@ -95,7 +100,10 @@ static inline int rawvm_create(struct rawvm *g, int kvm_fd, int run_size, u8 *ra
 	if (g->vcpu_fd < 0)
 		goto fail;
 	/* The vCPU pins its VM; dropping the VM fd halves the fds per guest. */
-	close(vm_fd);
+	if (!vm_fd_out)
+		close(vm_fd);
+	else
+		*vm_fd_out = vm_fd;
 	vm_fd = -1;
 	STAGE_DONE(ST_CREATE_VCPU);
 	g->run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, g->vcpu_fd, 0);
@@ -144,6 +152,10 @@ fail:
 	*failed = st;
 	if (vm_fd >= 0)
 		close(vm_fd);
+	if (vm_fd_out && *vm_fd_out >= 0) {
+		close(*vm_fd_out);
+		*vm_fd_out = -1;
+	}
 	if (g->run)
 		munmap(g->run, (size_t)run_size);
 	if (g->vcpu_fd >= 0)
@@ -152,6 +164,12 @@ fail:
 	g->run = NULL;
 	errno = saved;
 	return -1;
+}
+
+static inline int rawvm_create(struct rawvm *g, int kvm_fd, int run_size, u8 *ram, u64 ram_size, u16 ip,
+			       const u8 *fw, u32 ns[NSTAGES], int *failed)
+{
+	return rawvm_create_keep(g, kvm_fd, run_size, ram, ram_size, ip, fw, ns, failed, NULL);
 }
 
 static inline void rawvm_destroy(struct rawvm *g, int run_size)

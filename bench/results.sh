@@ -4,7 +4,7 @@
 # Usage: bench/results.sh [DATA_DIR] [OUT.md]
 # Default: build/bench/full -> docs/results.md. Needs no hand edits: everything
 # in the report comes from DATA_DIR (host.env, timing.csv, ramp-*.csv,
-# ramp-stops.csv, qemu-*.json, cost.csv, startup.csv, requests.csv,
+# ramp-stops.csv, qemu-*.json, cost.csv, cost-floor.csv, startup.csv, requests.csv,
 # requests-floor.csv, fairness.csv, isolation-summary.csv, *.png). Plots are copied next to the report (OUT's directory,
 # results/) when it lies outside DATA_DIR. A missing experiment is reported
 # as not run.
@@ -132,6 +132,15 @@ else
 	not_run ramp
 fi
 
+# cost VMM GUEST COLUMN: one figure of the cost table ("" if absent; for the host-wide memory and
+# CPU figures "noise" where it lies within the noise measured with it, as in the table)
+cost() { [ -s "$D/cost.csv" ] && awk -F, -v v="$1" -v g="$2" -v c="$3" -v cpus="$CPUS" '
+	NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; k = col[c]; next}
+	$1 == v && $2 == g && k {
+		n = ($col["guests"] > 0) ? $col["guests"] : 1; z = -1
+		if (c == "memavail_kib" || c == "kernel_kib") z = $col["mem_noise_kib"] / n
+		if (c == "host_us_per_vm_s") z = $col["cpu_noise_pct"] / 100 * cpus * 1e6 / n
+		print (z >= 0 && $k != "" && ($k < 0 || $k <= z)) ? "noise" : $k}' "$D/cost.csv"; }
 cat <<'EOF'
 ## 2. Cost per VM
 
@@ -201,6 +210,56 @@ else
 fi
 
 cat <<'EOF'
+### CPU per tick, against the raw floor and QEMU
+
+The `tick` rows above per PIT tick (µs of CPU per VM per second / 18.2065
+ticks per second), beside the raw tick floor measured in the same run
+(`bench/floor.c`: ticks injected into `guest/tickfloor.S`, halted in `sti;
+hlt`, whose handler writes the EOI and returns; one VM, nothing but KVM
+around it; its process's own CPU, median of the rounds) with the EOI exiting
+to userspace and with port 0x20 coalesced. Host-wide figures compare with
+host-wide ones, the processes' own with the processes' own (QEMU's: its
+processes and its VMs' `kvm-pit` kernel threads, where its PIT runs); the
+floor, one process doing nothing else, compares with both.
+
+EOF
+if [ -s "$D/cost-floor.csv" ] || have cost.csv; then
+	qpit=$(sed -n 's/.*"pit_cpu_ms_per_vm_per_s":\([-0-9.]*\).*/\1/p' "$D/qemu-tick.json" 2>/dev/null)
+	awk -F, -v kh="$(cost kvmlite tick host_us_per_vm_s)" -v kp="$(cost kvmlite tick vmm_us_per_vm_s)" \
+		-v kn="$(cost kvmlite tick guests)" -v qh="$(cost qemu tick host_us_per_vm_s)" \
+		-v qp="$(cost qemu tick vmm_us_per_vm_s)" -v qn="$(cost qemu tick guests)" \
+		-v qpit="$qpit" '
+		function fig(v) {return v == "" ? "n/a" : (v == "noise" ? "below noise" : sprintf("%.1f µs", v))}
+		function rat(a, b) {return (a == "" || a == "noise" || b == "" || b == "noise" || b + 0 <= 0) ? "n/a" : sprintf("**%.3g**", a / b)}
+		NR > 1 && $1 == "exit" {fa = $4; fa_w = $5; fa_x = $6; fa_o = $7}
+		NR > 1 && $1 == "coalesced" {fb = $4; fb_w = $5; fb_x = $6; fb_o = $7}
+		END {
+			hz = 1193182 / 65536
+			if (kh != "" && kh != "noise") kh /= hz
+			if (kp != "") kp /= hz
+			if (qh != "" && qh != "noise") qh /= hz
+			if (qp != "") {qproc = qp / hz; qp = (qp + qpit * 1000) / hz}
+			print "| CPU per tick | µs | kvmlite host-wide / this | kvmlite processes / this |"
+			print "|---|---|---|---|"
+			printf "| kvmlite `tick`, host-wide (%s guests) | %s | | |\n", kn == "" ? "?" : kn, fig(kh)
+			printf "| kvmlite `tick`, its processes | %s | | |\n", fig(kp)
+			if (fa != "") printf "| raw floor, EOI exiting (%.1f exits a tick; wall %.1f µs) | %s | %s | %s |\n", fa_x, fa_w, fig(fa), rat(kh, fa), rat(kp, fa)
+			else print "| raw floor, EOI exiting | not measured | | |"
+			if (fb != "") printf "| raw floor, EOI coalesced (%.1f exits a tick; wall %.1f µs) | %s | %s | %s |\n", fb_x, fb_w, fig(fb), rat(kh, fb), rat(kp, fb)
+			else print "| raw floor, EOI coalesced | not measured (or KVM_CAP_COALESCED_PIO absent) | | |"
+			printf "| QEMU `tick`, host-wide (%s guests) | %s | %s | |\n", qn == "" ? "?" : qn, fig(qh), rat(kh, qh)
+			split_ = (qp == "") ? "" : (qpit == "") ? " (kvm-pit threads not measured)" : sprintf(" (%.1f + %.1f)", qproc, qpit * 1000 / hz)
+			printf "| QEMU `tick`, its processes + kvm-pit threads | %s%s | | %s |\n", fig(qp), split_, rat(kp, qp)
+			if (fa_o != "" || fb_o != "")
+				printf "\nOne EOI `out` alone (the floor guest'"'"'s run of them, interrupts off): %s exiting, %s coalesced.\n",
+					fa_o != "" ? sprintf("%.2f µs", fa_o) : "n/a", fb_o != "" ? sprintf("%.2f µs", fb_o) : "n/a"
+		}' "$([ -s "$D/cost-floor.csv" ] && echo "$D/cost-floor.csv" || echo /dev/null)"
+	echo
+else
+	not_run cost
+fi
+
+cat <<'EOF'
 ## 3. Startup
 
 A batch launched at once; per guest, the time from the launch to its first
@@ -249,19 +308,40 @@ duration; latency percentiles in µs; VM exits per request from `kvmlite stats`.
 EOF
 if have requests.csv; then
 	xu=$(awk -F, 'NR == 2 {print $1}' "$D/requests-floor.csv" 2>/dev/null)
-	echo "| guests | connections | requests | req/s | p50 | p90 | p99 | p99.9 | max | errors | VM exits/request | KVM floor | p50 / floor | req/s / KVM ceiling |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-	awk -F, -v xu="${xu:-0}" -v cpus="$CPUS" 'NR > 1 {
+	# the measured ping floor: "cpu_us wall_us exits requests rounds" (empty if not measured)
+	pf=$(awk -F, 'NR == 2 && $5 > 0 {print $5, $6, $7, $3, $4}' "$D/requests-floor.csv" 2>/dev/null)
+	echo "| guests | connections | requests | req/s | p50 | p90 | p99 | p99.9 | max | errors | VM exits/request | KVM floor | p50 / floor | p50 / ping floor | req/s / KVM ceiling |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	awk -F, -v xu="${xu:-0}" -v pf="${pf%% *}" -v cpus="$CPUS" 'NR > 1 {
 		f = xu * $12; ceil = (f > 0) ? cpus * 1e6 / f : 0
-		printf "| %d | %d | %d | %.0f | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %d | %s | %s | %s | %s |\n", $1, $2, $4, $6, $7, $8, $9, $10, $11, $5, $12,
-			(f > 0) ? sprintf("%.0f µs", f) : "n/a", (f > 0) ? sprintf("%.2f", $7 / f) : "n/a", (ceil > 0) ? sprintf("%.2f", $6 / ceil) : "n/a"}' "$D/requests.csv"
+		printf "| %d | %d | %d | %.0f | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %d | %s | %s | %s | %s | %s |\n", $1, $2, $4, $6, $7, $8, $9, $10, $11, $5, $12,
+			(f > 0) ? sprintf("%.0f µs", f) : "n/a", (f > 0) ? sprintf("%.2f", $7 / f) : "n/a",
+			(pf > 0) ? sprintf("%.2f", $7 / pf) : "n/a", (ceil > 0) ? sprintf("%.2f", $6 / ceil) : "n/a"}' "$D/requests.csv"
 	echo
+	if [ -n "$pf" ]; then
+		set -- $pf
+		echo "| \`ping\` | µs per request | exits per request | / ping floor |"
+		echo "|---|---|---|---|"
+		awk -v c="$1" -v w="$2" -v x="$3" 'BEGIN {printf "| raw ping floor: CPU (wall %.0f µs) | %.0f µs | %.1f | 1 |\n", w, c, x}'
+		awk -F, -v pf="$1" -v xu="${xu:-0}" 'NR > 1 && $2 == 1 {
+			r[++n] = sprintf("| kvmlite p50, 1 connection, %d guests | %.0f µs | %s | **%.2f** |", $1, $7, $12, $7 / pf)
+			if (n == 1) x = $12}
+			END {if (xu > 0 && n) printf "| KVM floor: kvmlite'"'"'s exits x %s µs an exit | %.0f µs | %s | %.2f |\n", xu, xu * x, x, xu * x / pf
+				for (i = 1; i <= n; i++) print r[i]}' "$D/requests.csv"
+		echo
+		echo "The raw ping floor is the \`mvm\` guest itself answering \`ping\` with nothing but KVM around it"
+		echo "(\`bench/floor.c\`: one VM; \"ping\\n\" put in a minimal 16550's FIFO and IRQ4 injected, its port"
+		echo "accesses answered as the UART would, until the guest halts after \"pong\\n\"; $4 requests, median of"
+		echo "$5 rounds, the process's own CPU). Besides the exits it holds the guest's own instructions between"
+		echo "them (emulated on kvm_pvm) and the interrupt's injection: what kvmlite cannot go below for this guest."
+		echo
+	fi
 	if [ -n "$xu" ]; then
 		echo "The raw baseline: one VM exit costs **$xu µs** here when nothing but KVM is involved (\`raw_baseline\`"
 		echo "running \`guest/exits.S\`, 10,000 port reads to its \`hlt\`, median of 5). A request that takes E exits"
 		echo "cannot be served in less than E times that (the KVM floor), nor can the $CPUS CPUs serve more than"
-		echo "$CPUS × 10⁶ / floor requests a second (the KVM ceiling): the last two columns are kvmlite's share of"
-		echo "what KVM itself allows on this host."
+		echo "$CPUS × 10⁶ / floor requests a second (the KVM ceiling): p50 / floor and req/s / KVM ceiling are"
+		echo "kvmlite's share of what KVM itself allows on this host."
 	fi
 	echo
 	img requests.png "request throughput and p99 latency"
@@ -327,15 +407,6 @@ this one's KVM backend is named above: on `kvm_pvm` every exit and timer
 interrupt costs an order of magnitude more.
 
 EOF
-# cost VMM GUEST COLUMN: one figure of the cost table ("" if absent; for the host-wide memory and
-# CPU figures "noise" where it lies within the noise measured with it, as in the table)
-cost() { [ -s "$D/cost.csv" ] && awk -F, -v v="$1" -v g="$2" -v c="$3" -v cpus="$CPUS" '
-	NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; k = col[c]; next}
-	$1 == v && $2 == g && k {
-		n = ($col["guests"] > 0) ? $col["guests"] : 1; z = -1
-		if (c == "memavail_kib" || c == "kernel_kib") z = $col["mem_noise_kib"] / n
-		if (c == "host_us_per_vm_s") z = $col["cpu_noise_pct"] / 100 * cpus * 1e6 / n
-		print (z >= 0 && $k != "" && ($k < 0 || $k <= z)) ? "noise" : $k}' "$D/cost.csv"; }
 orna() { if [ -n "$1" ]; then printf '%s%s' "$1" "${2:-}"; else printf 'n/a'; fi; }
 # kib KIB: a host-wide memory figure per VM ("noise": within the noise measured with it, as with
 # QEMU's few VMs in quick mode)

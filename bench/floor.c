@@ -1,0 +1,531 @@
+/* floor.c - the raw KVM floors of a timer tick and of a `ping`: the guest's own work with nothing but KVM around it. */
+#include <getopt.h>
+
+#include "rawvm.h"
+
+/*
+ * kvmlite's CPU per tick and its ping latency, set beside what KVM itself
+ * allows for the same guest work on this host (docs/experiments.md,
+ * "The floors"). One VM, one thread, a loop around KVM_RUN that does
+ * only what the guest's devices must answer:
+ *
+ * - the tick floor (guest/tickfloor.S): inject TICK_VECTOR into the guest
+ *   halted in `sti; hlt`; its handler writes the EOI to port 0x20 and
+ *   returns; it halts again. No timer, no sleep: N ticks back to back.
+ *   Two variants: the EOI exits to this loop (KVM_EXIT_IO), or port 0x20
+ *   is registered as coalesced PIO and the write lands in the ring KVM
+ *   shares at KVM_COALESCED_MMIO_PAGE_OFFSET of the vCPU mapping, which
+ *   the loop drains at every exit as a VMM would.
+ * - the ping floor (guest/mvm.S itself, the guest kvmlite serves): per
+ *   request, "ping\n" in the receive FIFO of a minimal 16550, its IRQ4
+ *   injected; the guest's handler reads IIR, then RBR and LSR per byte,
+ *   sends the EOI; it writes "pong\n" after an LSR check and halts.
+ *
+ * Figures: the process's own CPU (utime + stime: KVM accounts the time in
+ * KVM_RUN to the thread in it) and wall time per tick or request, each the
+ * median of --rounds rounds, every round on a fresh VM; exits per tick or
+ * request. The guest is checked as it goes (one EOI per tick, "pong\n" per
+ * ping): a floor that measured something else would be worthless.
+ */
+#define TICK_VECTOR 0x20			   /* guest/tickfloor.S sets the same IVT entry */
+#define PING_VECTOR (PIC_MASTER_VECTOR + IRQ_COM1) /* mvm's IRQ4, as the 8259A delivers it */
+#define EOI_PORT    PIC_MASTER_CMD
+#define EOI_VALUE   0x20 /* OCW2: non-specific EOI */
+
+/* 16550A registers and bits the ping's guest reads (PC16550D, table II) */
+#define UART_RBR (COM1_BASE + 0)
+#define UART_IIR (COM1_BASE + 2)
+#define UART_LSR (COM1_BASE + 5)
+#define IIR_RX	 0xc4 /* FIFOs on (bits 7:6), received data available */
+#define IIR_NONE 0xc1 /* FIFOs on, no interrupt pending */
+#define LSR_DR	 0x01 /* a byte waits in RBR */
+#define LSR_IDLE 0x60 /* THRE | TEMT: the transmitter takes bytes at once */
+#define PING	 "ping\n"
+#define PONG	 "pong\n"
+
+/* One floor VM: a rawvm guest, its VM fd kept for KVM_REGISTER_COALESCED_MMIO. */
+struct floorvm {
+	struct rawvm g;
+	int vm_fd, run_size;
+	u8 *ram;
+	struct kvm_coalesced_mmio_ring *ring; /* NULL: nothing coalesced */
+	u32 ring_max;			      /* entries in the ring's page */
+	u64 exits, outs;		      /* outs: EOI writes seen, by exit or from the ring */
+};
+
+/* The minimal 16550 and 8259A in-service bit of a ping. */
+struct pinguart {
+	size_t rx_pos;	/* bytes of PING the guest has read */
+	char tx[64];	/* what it wrote to THR */
+	size_t tx_len;	/* may exceed sizeof(tx): counted, not kept */
+	int in_service; /* IRQ4 injected, no EOI yet */
+};
+
+static const char *why; /* what went wrong, for the one-line error */
+static int why_errno;	/* its errno, 0 when the guest did something unexpected */
+
+/* Record the first failure (an inner one explains better than the caller's); returns -1. */
+static int fail(const char *what, int err)
+{
+	if (!why) {
+		why = what;
+		why_errno = err;
+	}
+	return -1;
+}
+
+static u64 cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (u64)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+	       (u64)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+}
+
+static int image_read(const char *path, u8 image[BOOT_SIZE])
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(image, 1, BOOT_SIZE, f) : 0;
+
+	if (f)
+		fclose(f);
+	if (n != BOOT_SIZE) {
+		fprintf(stderr, "floor: %s: not a 512-byte boot sector (make all builds it)\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* A fresh VM running image to its first `hlt`; with coalesce, port 0x20 then goes to the ring. */
+static int floorvm_open(struct floorvm *v, int kvm_fd, const u8 *image, int coalesce)
+{
+	struct kvm_coalesced_mmio_zone zone = { .addr = EOI_PORT, .size = 1, .pio = 1 };
+	u32 ns[NSTAGES];
+	int failed, off;
+
+	memset(v, 0, sizeof(*v));
+	v->vm_fd = v->g.vcpu_fd = -1;
+	v->run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (v->run_size < 0)
+		return fail("KVM_GET_VCPU_MMAP_SIZE", errno);
+	v->ram = mmap(NULL, GUEST_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v->ram == MAP_FAILED) {
+		v->ram = NULL;
+		return fail("mmap(guest RAM)", errno);
+	}
+	memcpy(v->ram + BOOT_ADDR, image, BOOT_SIZE);
+	if (rawvm_create_keep(&v->g, kvm_fd, v->run_size, v->ram, GUEST_RAM_SIZE, BOOT_ADDR, NULL, ns, &failed,
+			      &v->vm_fd) < 0)
+		return fail(errno == EPROTO ? "the guest's boot (an exit other than I/O or hlt)"
+					    : rawvm_stage_call[failed],
+			    errno);
+	if (!coalesce)
+		return 0;
+	/* KVM_CHECK_EXTENSION(KVM_CAP_COALESCED_MMIO) is the ring's page within the vCPU mapping. */
+	off = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	if (off <= 0 || (off + 1) * (long)getpagesize() > v->run_size)
+		return fail("KVM_CAP_COALESCED_MMIO: no ring page in the vCPU mapping", 0);
+	if (ioctl(v->vm_fd, KVM_REGISTER_COALESCED_MMIO, &zone) < 0)
+		return fail("KVM_REGISTER_COALESCED_MMIO (pio = 1)", errno);
+	v->ring = (struct kvm_coalesced_mmio_ring *)((u8 *)v->g.run + (long)off * getpagesize());
+	v->ring_max = (u32)((getpagesize() - sizeof(*v->ring)) / sizeof(v->ring->coalesced_mmio[0]));
+	return 0;
+}
+
+static void floorvm_close(struct floorvm *v)
+{
+	rawvm_destroy(&v->g, v->run_size);
+	if (v->vm_fd >= 0)
+		close(v->vm_fd);
+	if (v->ram)
+		munmap(v->ram, GUEST_RAM_SIZE);
+	v->vm_fd = -1;
+	v->ram = NULL;
+}
+
+/*
+ * Take every write KVM queued in the ring, oldest first: KVM fills `last`,
+ * the VMM consumes from `first` (Documentation/virt/kvm/api.rst,
+ * KVM_REGISTER_COALESCED_MMIO). Each must be the EOI: the only coalesced port.
+ */
+static int floorvm_drain(struct floorvm *v)
+{
+	u32 first, last;
+
+	if (!v->ring)
+		return 0;
+	first = v->ring->first;
+	last = __atomic_load_n(&v->ring->last, __ATOMIC_ACQUIRE); /* the entries before it are written */
+	if (first >= v->ring_max || last >= v->ring_max)
+		return fail("a coalesced ring index out of range", 0);
+	for (; first != last; first = (first + 1) % v->ring_max) {
+		struct kvm_coalesced_mmio *e = &v->ring->coalesced_mmio[first];
+
+		if (e->phys_addr != EOI_PORT || e->len != 1 || e->data[0] != EOI_VALUE)
+			return fail("a coalesced write that is not the EOI", 0);
+		v->outs++;
+	}
+	__atomic_store_n(&v->ring->first, first, __ATOMIC_RELEASE); /* the slots are free again */
+	return 0;
+}
+
+/* Enter the guest until it exits; returns the exit reason, -1 on failure. */
+static int floorvm_run(struct floorvm *v)
+{
+	/* A loaded host interrupts KVM_RUN (EINTR) or asks for a retry (EAGAIN). */
+	while (ioctl(v->g.vcpu_fd, KVM_RUN, 0) < 0)
+		if (errno != EINTR && errno != EAGAIN)
+			return fail("KVM_RUN", errno);
+	v->exits++;
+	if (floorvm_drain(v) < 0)
+		return -1;
+	return (int)v->g.run->exit_reason;
+}
+
+/* An EOI that exited: the one port write the tick guest makes. */
+static int floorvm_eoi(struct floorvm *v)
+{
+	struct kvm_run *r = v->g.run;
+
+	if (r->io.direction != KVM_EXIT_IO_OUT || r->io.port != EOI_PORT || r->io.size != 1 || r->io.count != 1 ||
+	    r->io.data_offset >= (u64)v->run_size || *((u8 *)r + r->io.data_offset) != EOI_VALUE)
+		return fail("an I/O exit that is not the EOI", 0);
+	v->outs++;
+	return 0;
+}
+
+/*
+ * Inject vector as kvmlite does without an in-kernel irqchip: KVM_INTERRUPT
+ * when the guest can take it now, else ask for an interrupt window first.
+ */
+static int floorvm_inject(struct floorvm *v, u8 vector)
+{
+	struct kvm_run *r = v->g.run;
+	struct kvm_interrupt irq = { .irq = vector };
+
+	while (!(r->ready_for_interrupt_injection && r->if_flag)) {
+		r->request_interrupt_window = 1;
+		if (floorvm_run(v) != KVM_EXIT_IRQ_WINDOW_OPEN)
+			return fail("the guest did not open an interrupt window", 0);
+	}
+	r->request_interrupt_window = 0;
+	if (ioctl(v->g.vcpu_fd, KVM_INTERRUPT, &irq) < 0)
+		return fail("KVM_INTERRUPT", errno);
+	return 0;
+}
+
+/* Per-round figures, ns: median_us() of rawvm.h takes them in this shape. */
+enum { COL_CPU, COL_WALL, COL_OUT, NCOLS };
+
+/*
+ * One round of the tick floor on a fresh VM: the guest's run of EOI writes
+ * with interrupts off (the cost of one `out`), then `ticks` ticks.
+ */
+static int tick_round(int kvm_fd, const u8 *image, int coalesce, long ticks, u32 row[NCOLS], double *exits)
+{
+	struct floorvm v;
+	u64 c0, c1, t0, x0;
+	int rc = -1, reason;
+
+	if (floorvm_open(&v, kvm_fd, image, coalesce) < 0)
+		goto out;
+	c0 = cpu_ns();
+	while ((reason = floorvm_run(&v)) == KVM_EXIT_IO)
+		if (floorvm_eoi(&v) < 0)
+			goto out;
+	if (reason != KVM_EXIT_HLT || v.outs == 0) {
+		fail("the guest's EOI writes did not end in hlt", 0);
+		goto out;
+	}
+	row[COL_OUT] = (u32)((cpu_ns() - c0) / v.outs);
+	v.outs = 0;
+	/* On to the idle loop's `sti; hlt`, where every tick starts. */
+	if (floorvm_run(&v) != KVM_EXIT_HLT || !v.g.run->if_flag) {
+		fail("the guest did not reach its idle `sti; hlt`", 0);
+		goto out;
+	}
+	x0 = v.exits;
+	t0 = now_ns();
+	c0 = cpu_ns();
+	for (long i = 0; i < ticks; i++) {
+		if (floorvm_inject(&v, TICK_VECTOR) < 0)
+			goto out;
+		while ((reason = floorvm_run(&v)) == KVM_EXIT_IO)
+			if (floorvm_eoi(&v) < 0)
+				goto out;
+		if (reason != KVM_EXIT_HLT || !v.g.run->if_flag) {
+			fail("the guest did not halt again with interrupts on", 0);
+			goto out;
+		}
+	}
+	c1 = cpu_ns();
+	row[COL_WALL] = (u32)((now_ns() - t0) / (u64)ticks);
+	row[COL_CPU] = (u32)((c1 - c0) / (u64)ticks);
+	*exits = (double)(v.exits - x0) / (double)ticks;
+	if (v.outs != (u64)ticks) {
+		fail("not one EOI per tick", 0);
+		goto out;
+	}
+	rc = 0;
+out:
+	floorvm_close(&v);
+	return rc;
+}
+
+/* The guest's port access, answered as a 16550 with FIFOs on would (and the master PIC's EOI). */
+static void ping_pio(struct pinguart *u, u16 port, int is_write, u8 *data)
+{
+	size_t left = sizeof(PING) - 1 - u->rx_pos;
+
+	if (is_write) {
+		if (port == COM1_BASE && u->tx_len < sizeof(u->tx))
+			u->tx[u->tx_len] = (char)*data;
+		if (port == COM1_BASE)
+			u->tx_len++;
+		if (port == EOI_PORT && *data == EOI_VALUE)
+			u->in_service = 0;
+		return;
+	}
+	if (port == UART_IIR)
+		*data = left ? IIR_RX : IIR_NONE;
+	else if (port == UART_RBR)
+		*data = left ? (u8)PING[u->rx_pos++] : 0;
+	else if (port == UART_LSR)
+		*data = LSR_IDLE | (left ? LSR_DR : 0);
+	else
+		*data = 0xff; /* as every unknown port */
+}
+
+/* One request: "ping\n" received, IRQ4 raised; runs the guest until it halts having answered. */
+static int ping_once(struct floorvm *v)
+{
+	struct kvm_run *r = v->g.run;
+	struct pinguart u = { 0 };
+	int reason;
+
+	for (;;) {
+		/* The 8259A raises IRQ4 while the UART has data and IRQ4 is not in service. */
+		if (u.rx_pos < sizeof(PING) - 1 && !u.in_service) {
+			if (floorvm_inject(v, PING_VECTOR) < 0)
+				return -1;
+			u.in_service = 1;
+		}
+		reason = floorvm_run(v);
+		if (reason == KVM_EXIT_HLT)
+			break;
+		if (reason != KVM_EXIT_IO)
+			return fail("an exit other than I/O or hlt", 0);
+		if (r->io.size != 1 || r->io.data_offset + r->io.count > (u64)v->run_size)
+			return fail("an I/O exit wider than a byte", 0);
+		/* String I/O (rep outsb) may arrive as one exit with count > 1. */
+		for (u32 i = 0; i < r->io.count; i++)
+			ping_pio(&u, r->io.port, r->io.direction == KVM_EXIT_IO_OUT, (u8 *)r + r->io.data_offset + i);
+	}
+	if (!r->if_flag || u.tx_len != sizeof(PONG) - 1 || memcmp(u.tx, PONG, sizeof(PONG) - 1) ||
+	    u.rx_pos != sizeof(PING) - 1 || u.in_service)
+		return fail("the guest did not answer \"pong\" and halt", 0);
+	return 0;
+}
+
+static int ping_round(int kvm_fd, const u8 *image, long requests, u32 row[NCOLS], double *exits)
+{
+	struct floorvm v;
+	u64 c0, t0, x0;
+	int rc = -1;
+
+	if (floorvm_open(&v, kvm_fd, image, 0) < 0)
+		goto out;
+	if (!v.g.run->if_flag) {
+		fail("the ping guest halted with interrupts off at boot", 0);
+		goto out;
+	}
+	x0 = v.exits;
+	t0 = now_ns();
+	c0 = cpu_ns();
+	for (long i = 0; i < requests; i++)
+		if (ping_once(&v) < 0)
+			goto out;
+	row[COL_CPU] = (u32)((cpu_ns() - c0) / (u64)requests);
+	row[COL_WALL] = (u32)((now_ns() - t0) / (u64)requests);
+	row[COL_OUT] = 0;
+	*exits = (double)(v.exits - x0) / (double)requests;
+	rc = 0;
+out:
+	floorvm_close(&v);
+	return rc;
+}
+
+/* One floor and what it reports: medians over the rounds. */
+struct floor {
+	const char *key, *name;
+	int is_tick, coalesce, wanted, done;
+	const u8 *image;
+	long n; /* ticks or requests per round */
+	double cpu_us, wall_us, out_us, exits;
+};
+
+enum { F_TICK_EXIT, F_TICK_COALESCED, F_PING, NFLOORS };
+
+/* rounds rounds, each on a fresh VM, each filling one row; their medians into f. */
+static int floor_measure(struct floor *f, int kvm_fd, int rounds)
+{
+	u32 rows[64][NCOLS];
+	double exits = 0;
+
+	for (int i = 0; i < rounds; i++)
+		if ((f->is_tick ? tick_round(kvm_fd, f->image, f->coalesce, f->n, rows[i], &exits)
+				: ping_round(kvm_fd, f->image, f->n, rows[i], &exits)) < 0)
+			return -1;
+	f->cpu_us = median_us(&rows[0][0], (size_t)rounds, NCOLS, COL_CPU);
+	f->wall_us = median_us(&rows[0][0], (size_t)rounds, NCOLS, COL_WALL);
+	f->out_us = median_us(&rows[0][0], (size_t)rounds, NCOLS, COL_OUT);
+	f->exits = exits; /* the same in every round: the guest is deterministic */
+	f->done = 1;
+	return 0;
+}
+
+static void floor_json(const struct floor *f)
+{
+	printf(",\"%s\":", f->key);
+	if (!f->done) {
+		printf("null"); /* KVM_CAP_COALESCED_PIO absent */
+		return;
+	}
+	printf("{\"%s\":%ld,\"cpu_us\":%.2f,\"wall_us\":%.2f,\"exits\":%.2f", f->is_tick ? "ticks" : "requests", f->n,
+	       f->cpu_us, f->wall_us, f->exits);
+	if (f->is_tick)
+		printf(",\"out_us\":%.2f", f->out_us);
+	printf("}");
+}
+
+static void floor_text(const struct floor *f)
+{
+	if (!f->done) {
+		printf("%-22s not measured: KVM_CAP_COALESCED_PIO is absent\n", f->name);
+		return;
+	}
+	printf("%-22s %8.2f µs CPU, %8.2f µs wall, %5.2f exits per %s", f->name, f->cpu_us, f->wall_us, f->exits,
+	       f->is_tick ? "tick" : "request");
+	if (f->is_tick)
+		printf("; one EOI `out` alone %.2f µs", f->out_us);
+	printf("\n");
+}
+
+static void floor_report(const struct floor fl[NFLOORS], int json, int rounds, int has_pio, double load)
+{
+	struct hostinfo hi;
+
+	hostinfo_read(&hi);
+	if (json)
+		printf("{\"bench\":\"floor\",\"host\":\"%s\",\"cpu\":\"%s\",\"kernel\":\"%s\",\"backend\":\"%s\","
+		       "\"loadavg_before\":%.2f,\"rounds\":%d,\"coalesced_pio\":%s",
+		       hi.host, hi.cpu, hi.kernel, hi.backend, load, rounds, has_pio ? "true" : "false");
+	else
+		printf("floor: host %s, %s, Linux %s, backend %s, load %.2f; median of %d rounds\n", hi.host, hi.cpu,
+		       hi.kernel, hi.backend, load, rounds);
+	for (int i = 0; i < NFLOORS; i++)
+		if (fl[i].wanted) {
+			if (json)
+				floor_json(&fl[i]);
+			else
+				floor_text(&fl[i]);
+		}
+	if (json)
+		printf("}\n");
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: floor [--tick|--ping] [--ticks N] [--requests N] [--rounds R] [--tick-image IMG]\n"
+			"             [--ping-image IMG] [--json]\n"
+			"The raw KVM floors of a timer tick (guest/tickfloor.S; the EOI exiting, and coalesced when\n"
+			"KVM_CAP_COALESCED_PIO is present) and of a ping (guest/mvm.S answering \"ping\"): µs of this\n"
+			"process's CPU and of wall time per tick or request, median of R rounds (default 5, at most\n"
+			"64), and exits per tick or request. Defaults: both floors, 20000 ticks, 2000 requests,\n"
+			"images from build/guest/ (run from the repository root).\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "tick", no_argument, NULL, 't' },
+					      { "ping", no_argument, NULL, 'p' },
+					      { "ticks", required_argument, NULL, 'n' },
+					      { "requests", required_argument, NULL, 'q' },
+					      { "rounds", required_argument, NULL, 'r' },
+					      { "tick-image", required_argument, NULL, 'T' },
+					      { "ping-image", required_argument, NULL, 'P' },
+					      { "json", no_argument, NULL, 'j' },
+					      { 0 } };
+	static u8 tick_img[BOOT_SIZE], ping_img[BOOT_SIZE];
+	struct floor fl[NFLOORS] = {
+		[F_TICK_EXIT] = { .key = "tick_exit", .name = "tick, EOI exiting", .is_tick = 1, .image = tick_img },
+		[F_TICK_COALESCED] = { .key = "tick_coalesced",
+				       .name = "tick, EOI coalesced",
+				       .is_tick = 1,
+				       .coalesce = 1,
+				       .image = tick_img },
+		[F_PING] = { .key = "ping", .name = "ping (mvm)", .image = ping_img },
+	};
+	const char *tick_path = "build/guest/tickfloor.img", *ping_path = "build/guest/mvm.img";
+	long ticks = 20000, requests = 2000;
+	int want_tick = 0, want_ping = 0, rounds = 5, json = 0, opt, kvm_fd, has_pio;
+	double load = loadavg_1min(); /* before: other work on a 2-CPU host skews every figure */
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 't':
+			want_tick = 1;
+			break;
+		case 'p':
+			want_ping = 1;
+			break;
+		case 'n':
+			ticks = atol(optarg);
+			break;
+		case 'q':
+			requests = atol(optarg);
+			break;
+		case 'r':
+			rounds = atoi(optarg);
+			break;
+		case 'T':
+			tick_path = optarg;
+			break;
+		case 'P':
+			ping_path = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind < argc || ticks < 1 || requests < 1 || rounds < 1 || rounds > 64)
+		usage();
+	if (!want_tick && !want_ping)
+		want_tick = want_ping = 1;
+	if ((want_tick && image_read(tick_path, tick_img) < 0) || (want_ping && image_read(ping_path, ping_img) < 0))
+		return 2;
+	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm_fd < 0) {
+		fprintf(stderr, "floor: /dev/kvm: %s\n", strerror(errno));
+		return 1;
+	}
+	has_pio = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0;
+	fl[F_TICK_EXIT].wanted = fl[F_TICK_COALESCED].wanted = want_tick;
+	fl[F_PING].wanted = want_ping;
+	fl[F_TICK_EXIT].n = fl[F_TICK_COALESCED].n = ticks;
+	fl[F_PING].n = requests;
+	for (int i = 0; i < NFLOORS; i++)
+		if (fl[i].wanted && (!fl[i].coalesce || has_pio) && floor_measure(&fl[i], kvm_fd, rounds) < 0) {
+			fprintf(stderr, "floor: %s: %s%s%s\n", fl[i].name, why ? why : "failed", why_errno ? ": " : "",
+				why_errno ? strerror(why_errno) : "");
+			return 1;
+		}
+	close(kvm_fd);
+	floor_report(fl, json, rounds, has_pio, load);
+	return 0;
+}
