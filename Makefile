@@ -23,6 +23,7 @@ GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/
 GUEST_IMGS := $(patsubst %,build/guest/%.img,$(GUESTS))
 DIFF_IMGS := $(patsubst tests/diff/%.S,build/diff/%.img,$(wildcard tests/diff/*.S))
 ITEST_IMGS := $(patsubst tests/integration/%.S,build/itest/%.img,$(wildcard tests/integration/*.S))
+COMPAT_IMGS := $(patsubst tests/compat/%.S,build/compat/%.img,$(wildcard tests/compat/*.S))
 FIRMWARE := build/guest/firmware.bin
 
 CORE_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard vmm/devices/*.c)
@@ -30,7 +31,7 @@ CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all run test unit integration bench bench-quick deps deps-test deps-bench clean format
-all: $(BUILD)/kvmlite $(GUEST_IMGS) $(FIRMWARE) $(DIFF_IMGS) $(ITEST_IMGS)
+all: $(BUILD)/kvmlite $(GUEST_IMGS) $(FIRMWARE) $(DIFF_IMGS) $(ITEST_IMGS) $(COMPAT_IMGS)
 
 # --- guests: 16-bit real-mode boot sectors assembled with GNU as (binutils) ---
 # gcc runs the C preprocessor first, so guests share vmm/layout.h with the VMM.
@@ -46,6 +47,9 @@ build/diff/%.o: tests/diff/%.S vmm/layout.h $(wildcard guest/*.inc tests/diff/*.
 build/itest/%.o: tests/integration/%.S vmm/layout.h tests/diff/diff.inc
 	@mkdir -p $(@D)
 	$(CC) -m32 -c -Ivmm -Iguest -Itests/diff -o $@ $<
+build/compat/%.o: tests/compat/%.S vmm/layout.h $(wildcard tests/compat/*.inc)
+	@mkdir -p $(@D)
+	$(CC) -m32 -c -Ivmm -Itests/compat -o $@ $<
 # Every boot sector (guests, differential and integration test sectors) is linked the same way.
 build/%.img: build/%.o
 	ld -m elf_i386 -Ttext=0x7c00 --oformat=binary -o $@ $<

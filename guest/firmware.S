@@ -30,9 +30,8 @@
  * between polls, so a waiting guest costs no host CPU: the next interrupt
  * (the 18.2 Hz tick, or the UART's own if the guest enabled it) wakes it.
  * The int 14h waits are bounded by the BDA timeout as in SeaBIOS; int 16h
- * AH=0 waits for ever, as a keyboard read does. Asking for input (int 14h
- * AH=2, int 16h AH=0/1) raises RTS, see com1_rts_on: the one place where
- * the UART state differs from SeaBIOS's.
+ * AH=0 waits for ever, as a keyboard read does. No service touches the
+ * modem control lines: input arrives whenever the receiver has room.
  *
  * All data lives in RAM page 0 (IVT and BDA); the firmware uses the
  * caller's stack and no other memory.
@@ -45,11 +44,9 @@
 #define COM1_DLL (COM1_BASE + 0)	/* divisor latch, when LCR.DLAB = 1 */
 #define COM1_DLM (COM1_BASE + 1)
 #define COM1_LCR (COM1_BASE + 3)
-#define COM1_MCR (COM1_BASE + 4)
 #define COM1_LSR (COM1_BASE + 5)
 #define COM1_MSR (COM1_BASE + 6)
 #define LCR_DLAB 0x80
-#define MCR_RTS 0x02			/* request to send: we are ready to receive */
 #define LSR_DR 0x01			/* a received byte is waiting */
 #define LSR_THRE 0x20			/* transmit holding register empty */
 #define LSR_TX_IDLE 0x60		/* THRE and TEMT: what SeaBIOS waits for */
@@ -229,25 +226,6 @@ com1_timeout:
 	inc %cx
 	ret
 
-/*
- * com1_rts_on: raise RTS (and leave it up) before looking for input. On an
- * RS-232 line RTS says "ready to receive"; kvmlite's console feeds piped
- * input only while it is up. SeaBIOS never sets it (QEMU ignores it), so a
- * guest that asks the BIOS for input is the one that sees MCR change.
- */
-com1_rts_on:
-	push %ax
-	push %dx
-	mov $COM1_MCR, %dx
-	in %dx, %al
-	test $MCR_RTS, %al
-	jnz 1f
-	or $MCR_RTS, %al
-	out %al, %dx
-1:	pop %dx
-	pop %ax
-	ret
-
 /* ---------------------------------------------------------------------- */
 /* int 10h: video. There is no screen; teletype output goes to COM1.       */
 /* ---------------------------------------------------------------------- */
@@ -383,7 +361,6 @@ int14_send:
  * on timeout AH = LSR | 0x80 and AL unchanged.
  */
 int14_recv:
-	call com1_rts_on
 	mov %al, %dl
 	mov $LSR_DR, %bl
 	xor %bh, %bh
@@ -440,8 +417,7 @@ int16_read:
 	movw $KBD_BUF_OFF, BDA_KBD_TAIL
 	pop %ds
 	iret
-1:	call com1_rts_on
-	push %bx
+1:	push %bx
 	push %cx
 	push %dx
 	mov $LSR_DR, %bl
@@ -463,7 +439,6 @@ int16_check:
 	mov BDA_KBD_HEAD, %ax
 	cmp BDA_KBD_TAIL, %ax
 	jne 2f			/* AH=1 saw one before and AH=0 has not taken it */
-	call com1_rts_on
 	push %dx
 	mov $COM1_LSR, %dx
 	in %dx, %al

@@ -30,7 +30,7 @@ struct console {
 	size_t in_len, in_pos;
 	u8 out[4096]; /* guest output not yet written to stdout */
 	size_t out_len;
-	u64 dropped_in; /* input lost: arrived while the UART had no room */
+	u64 dropped_in; /* terminal input lost: typed while 1 KiB of it waited for the guest */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -92,16 +92,15 @@ static void console_restore(struct console *c)
 
 /*
  * Takes what stdin has. On a terminal, Ctrl-A starts a command as in QEMU,
- * and input is a serial line: what the UART has no room for is lost (and
- * counted), as it would be. From a pipe or file, input is flow-controlled
- * (RTS, and FIFO room): read only as fast as the guest takes it, so
- * scripted input is not lost.
+ * so the terminal is read whether or not the guest takes its input; what
+ * it typed waits in c->in (bytes beyond its 1 KiB are lost, and counted).
+ * A pipe or file is read only once the guest took the previous read, so
+ * nothing of a script's input is lost.
  */
 static void console_read(struct console *c, int timeout_ms, const sigset_t *sigmask)
 {
 	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000 };
-	/* A pipe's input is read only once the guest took the previous read. */
 	bool want = !c->eof && (c->tty || c->in_pos == c->in_len);
 	u8 buf[256];
 	ssize_t n;
@@ -118,6 +117,11 @@ static void console_read(struct console *c, int timeout_ms, const sigset_t *sigm
 		c->in_pos = 0;
 		c->in_len = (size_t)n;
 		return;
+	}
+	if (c->in_pos > 0) { /* keep what waits at the front */
+		memmove(c->in, c->in + c->in_pos, c->in_len - c->in_pos);
+		c->in_len -= c->in_pos;
+		c->in_pos = 0;
 	}
 	for (ssize_t i = 0; i < n; i++) {
 		u8 b = buf[i];
@@ -140,29 +144,21 @@ static void console_read(struct console *c, int timeout_ms, const sigset_t *sigm
 		}
 		if (c->in_len < sizeof(c->in))
 			c->in[c->in_len++] = b;
+		else
+			c->dropped_in++;
 	}
 }
 
-/* Hands buffered input to the UART. */
+/*
+ * Hands buffered input to the UART as a serial line into QEMU's 16550
+ * would: a byte whenever the receiver has room, whatever the guest does
+ * with RTS or DTR; the rest waits for the guest to read (uart_rx_feed).
+ */
 static void console_deliver(struct console *c, struct vm *vm)
 {
 	if (c->in_pos == c->in_len)
 		return;
-	if (c->tty) {
-		/* A terminal is a serial line: bytes beyond the FIFO overrun. */
-		for (; c->in_pos < c->in_len; c->in_pos++) {
-			if (uart_rx_room(&vm->uart) == 0)
-				c->dropped_in++;
-			uart_rx_byte(&vm->uart, c->in[c->in_pos]);
-		}
-		/* Nothing more to send now: the receiver sees the line go idle,
-		 * which raises the FIFO's character-timeout interrupt. */
-		uart_rx_idle(&vm->uart);
-	} else {
-		/* Flow control: only while the guest holds RTS up, so input that
-		 * comes before it set up its UART (FCR clears the FIFO) is kept. */
-		c->in_pos += uart_rx_feed(&vm->uart, c->in + c->in_pos, c->in_len - c->in_pos);
-	}
+	c->in_pos += uart_rx_feed(&vm->uart, c->in + c->in_pos, c->in_len - c->in_pos);
 	if (c->in_pos == c->in_len)
 		c->in_pos = c->in_len = 0;
 }

@@ -440,8 +440,8 @@ static void guest_output(void *ctx, struct vm *vm, u8 byte)
 		guest_log_line(g, false);
 }
 
-/* Hands queued input to the UART while the guest can take it (RTS up,
- * FIFO room), as a serial line with hardware flow control would. */
+/* Hands queued input to the UART whenever its receiver has room, as QEMU's
+ * chardev does; the rest waits in the queue (uart_rx_feed). */
 static void guest_feed(struct guest *g)
 {
 	if (g->in_pos == g->in_len || g->vm.state == VM_ENDED)

@@ -67,6 +67,16 @@ check "the summary counts every guest booted" "grep -q '$N of $N guests booted' 
 check "after stop, no worker process remains" "! kill -0 $wpid 2>/dev/null"
 check "after stop, the socket is gone" "[ ! -e '$SOCK' ]"
 
+# ---- serial input as a line: a guest that polls int 14h AH=3 before it reads gets its request ----
+start_spawn 20 --guest build/compat/shell_poll.img --firmware pc || bad "shell_poll spawn booted" "$(cat "$T/spawn.err")"
+check "req to an int 14h poll-then-read shell is answered (issue 13: it timed out)" "[ \"\$(ctl req 8 a)\" = 'b!' ]" \
+	"$(ctl req 8 a 2>&1)"
+printf '$>{!\n$>' >"$T/want9"
+check "send, then read: the whole conversation is in the output ring" \
+	"ctl send 9 z >/dev/null && for _ in \$(seq 100); do ctl read 9 | cmp -s - '$T/want9' && break; sleep 0.1; done; ctl read 9 | cmp -s - '$T/want9'" \
+	"$(ctl read 9 2>&1 | od -c | head -3)"
+stop_spawn
+
 # ---- a spinning guest and a crashing guest among mvm guests, on the same threads ----
 start_spawn 400 --guest spin:1 --guest crash:1 --guest mvm --workers 1 || bad "mixed spawn booted" "$(cat "$T/spawn.err")"
 s=$(date +%s%N)
