@@ -39,7 +39,7 @@ build/guest/%.o: guest/%.S vmm/layout.h $(wildcard guest/*.inc)
 	@mkdir -p $(@D)
 	$(CC) -m32 -c -Ivmm -Iguest -o $@ $<
 $(FIRMWARE): build/guest/firmware.o
-	ld -m elf_i386 -Ttext=0xf000 --oformat=binary -o $@ $<
+	ld -m elf_i386 -Ttext=0 --oformat=binary -o $@ $<
 	@test $$(stat -c %s $@) -eq 4096 || { echo "$@: firmware must be one 4096-byte page" >&2; rm -f $@; exit 1; }
 build/diff/%.o: tests/diff/%.S vmm/layout.h $(wildcard guest/*.inc tests/diff/*.inc)
 	@mkdir -p $(@D)

@@ -30,22 +30,28 @@ static void check_err(const char *err, size_t errlen)
 	FUZZ_CHECK(errlen == 1 || err[0] != '\0');
 }
 
-/* Places an accepted image into RAM of a fuzzed size: all of it, at BOOT_ADDR, or nothing. */
-static void check_place(const struct image *img, size_t ram_size)
+/* Places an accepted image (and the firmware, if asked) into RAM of a fuzzed size: all of it, or nothing. */
+static void check_place(const struct image *img, size_t ram_size, bool firmware)
 {
 	u8 *ram = calloc(1, ram_size ? ram_size : 1);
+	bool fits = BOOT_ADDR + BOOT_SIZE <= ram_size && (!firmware || FIRMWARE_ADDR + FIRMWARE_SIZE <= ram_size);
+	size_t fw_len;
 	int rc;
 
 	if (!ram)
 		abort();
-	rc = loader_place(img, ram, ram_size);
-	FUZZ_CHECK(rc == (BOOT_ADDR + BOOT_SIZE <= ram_size ? 0 : -1));
+	rc = loader_place(img, ram, ram_size, firmware);
+	FUZZ_CHECK(rc == (fits ? 0 : -1));
 	if (!rc)
 		FUZZ_CHECK(!memcmp(ram + BOOT_ADDR, img->bytes, BOOT_SIZE));
+	if (!rc && firmware)
+		FUZZ_CHECK(!memcmp(ram + FIRMWARE_ADDR, loader_firmware(&fw_len), FIRMWARE_SIZE));
+	for (size_t i = 0; rc && i < ram_size; i++)
+		FUZZ_CHECK(ram[i] == 0);
 	free(ram);
 }
 
-static void fuzz_file(const u8 *data, size_t len, size_t ram_size)
+static void fuzz_file(const u8 *data, size_t len, size_t ram_size, bool firmware)
 {
 	char path[64], err[256];
 	struct image img;
@@ -63,7 +69,7 @@ static void fuzz_file(const u8 *data, size_t len, size_t ram_size)
 		return;
 	}
 	FUZZ_CHECK(!memcmp(img.bytes, data, BOOT_SIZE));
-	check_place(&img, ram_size);
+	check_place(&img, ram_size, firmware);
 }
 
 static void fuzz_name(const u8 *data, size_t len)
@@ -89,7 +95,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
 	struct fuzz_in in = { data, size };
 	u8 mode = fuzz_u8(&in);
-	size_t errlen = fuzz_u8(&in) + 1u, ram_size = fuzz_u16(&in) * 2u;
+	size_t errlen = fuzz_u8(&in) + 1u, ram_size = fuzz_u16(&in) * 16u; /* up to 1 MiB: past the firmware */
 	char *err = malloc(errlen);
 	u8 *bytes = malloc(in.left ? in.left : 1);
 	int rc;
@@ -106,7 +112,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 			check_err(err, errlen);
 		break;
 	case 1:
-		fuzz_file(bytes, in.left, ram_size);
+		fuzz_file(bytes, in.left, ram_size, mode & 4);
 		break;
 	default:
 		fuzz_name(bytes, in.left);

@@ -1,9 +1,12 @@
-/* firmware.S - kvmlite's PC firmware: one read-only 4 KiB page that sets up IVT, BDA, PIC and PIT, serves int 10h/14h/16h/1Ah over COM1, and enters the boot sector. */
+/* firmware.S - kvmlite's PC firmware: one 4 KiB page that sets up IVT, BDA, PIC and PIT, serves int 10h/14h/16h/1Ah over COM1, and enters the boot sector. */
 /*
- * The page is mapped at guest-physical 0xff000 and runs as segment 0xf000,
- * offsets 0xf000-0xffff. The CPU starts at F000:FFF0 (the last 16 bytes of
- * this file) with ESI = guest index; the VMM has already loaded the boot
- * sector at 0000:7c00.
+ * The VMM copies the page into the guest's own RAM at FIRMWARE_ADDR
+ * (0xb7000, see layout.h) and starts the CPU at FIRMWARE_SEG:0ff0, the
+ * last 16 bytes of this file, as a PC starts 16 bytes below the top of its
+ * ROM, with ESI = guest index; the boot sector is already at 0000:7c00.
+ * The code is linked at offset 0 and takes its segment from CS, so the
+ * same page runs wherever it is put (tests/diff/fw-qemu.sh runs it in
+ * QEMU's BIOS ROM at segment 0xff00).
  *
  * What it leaves for the boot sector follows what SeaBIOS 1.16 leaves under
  * QEMU, so that the same image behaves the same on both (tests/diff/):
@@ -72,7 +75,6 @@
 #define PIT_MODE_TICK 0x34
 
 /* BDA fields beyond those in layout.h (offsets as in SeaBIOS's biosvar.h) */
-#define BDA_MEM_KB 0x0413	/* word: KiB of conventional memory (int 12h) */
 #define BDA_KBD_HEAD 0x041a	/* word: keyboard buffer head, offset from 0x400 */
 #define BDA_KBD_TAIL 0x041c	/* word: keyboard buffer tail */
 #define BDA_KBD_BUF 0x041e	/* 16 words: the keyboard buffer */
@@ -88,7 +90,7 @@
 	.code16
 	.text
 	.globl _start
-_start:				/* offset 0xf000 of segment 0xf000 */
+_start:				/* offset 0 of the firmware's segment */
 
 /* ---------------------------------------------------------------------- */
 /* Returns that edit the caller's FLAGS image (at 6(%bp) after push %bp)   */
@@ -504,10 +506,14 @@ entry:
 	mov %ax, %gs
 	mov $BOOT_STACK, %sp
 
-	/* IVT: every vector to an iret, then the hardware IRQs to EOI stubs */
+	/* IVT: every vector to an iret, then the hardware IRQs to EOI stubs;
+	 * the segment of each is this code's own */
 	xor %edi, %edi
 	mov $256, %ecx
-	mov $(FIRMWARE_SEG << 16) + default_iret, %eax
+	mov %cs, %ax
+	shl $16, %eax
+	mov $default_iret, %ax
+	mov %eax, %ebx		/* EBX = CS:0 + handler, reused below */
 	rep stosl
 	/* BDA: zero its 256 bytes (a reset keeps RAM), DI is now 0x400 */
 	mov $64, %cx
@@ -515,11 +521,12 @@ entry:
 	rep stosl
 	mov $PIC_MASTER_VECTOR * 4, %di
 	mov $8, %cl
-	mov $(FIRMWARE_SEG << 16) + irq_master, %eax
+	mov %ebx, %eax
+	mov $irq_master, %ax
 	rep stosl
 	mov $PIC_SLAVE_VECTOR * 4, %di
 	mov $8, %cl
-	mov $(FIRMWARE_SEG << 16) + irq_slave, %eax
+	mov $irq_slave, %ax
 	rep stosl
 	VEC PIC_MASTER_VECTOR + IRQ_PIT, int08
 	VEC 0x10, int10
@@ -535,7 +542,8 @@ entry:
 	/* BDA */
 	movw $COM1_BASE, BDA_COM1
 	movw $EQUIPMENT, BDA_EQUIPMENT
-	movw $GUEST_RAM_SIZE / 1024, BDA_MEM_KB
+	movw $CONV_MEM_KB, BDA_MEM_KB
+	movw $EBDA_SEG, BDA_EBDA
 	movl $(KBD_BUF_OFF << 16) | KBD_BUF_OFF, BDA_KBD_HEAD	/* head = tail: empty */
 	movb $COM_TIMEOUT_TICKS, BDA_COM1_TIMEOUT
 	/* ticks (0x46c) and the midnight flag (0x470) are 0 from the clearing */
@@ -580,7 +588,7 @@ entry:
 	and $~0x800, %ax	/* instead sets LINT0 to ExtINT) */
 	wrmsr
 	push %ds
-	push $FIRMWARE_SEG
+	push $0xf000
 	pop %ds
 	xor %si, %si
 	mov $BOOT_ADDR, %di
@@ -590,7 +598,11 @@ entry:
 	xor %esi, %esi		/* the guest index, as SeaBIOS leaves it */
 #endif
 
-	/* Enter the boot sector as a PC BIOS does. ESI was never touched. */
+	/* Tell the VMM the firmware is done (its boot time ends here), then
+	 * enter the boot sector as a PC BIOS does. ESI was never touched. */
+	mov $FW_EVENT_PORT, %dx
+	mov $FW_EVENT_BOOT, %ax
+	out %ax, %dx
 	xor %eax, %eax
 	xor %ebx, %ebx
 	xor %ecx, %ecx
@@ -601,10 +613,12 @@ entry:
 	ljmp $0, $BOOT_ADDR
 
 /* ---------------------------------------------------------------------- */
-	.org RESET_VECTOR_OFF - FIRMWARE_BASE_OFF
-reset:				/* F000:FFF0 */
-	ljmp $FIRMWARE_SEG, $entry
+	.org FIRMWARE_RESET_OFF
+reset:				/* where the vCPU starts */
+#ifdef FIRMWARE_QEMU_TEST
+	ljmp $0xff00, $entry	/* QEMU's reset vector F000:FFF0 is this page's 0ff0 */
+#else
+	jmp entry
+#endif
 	.ascii "kvmlite"
-	.org FIRMWARE_SIZE - 2
-	.byte 0xfc		/* F000:FFFE: model byte, PC/AT (as SeaBIOS) */
-	.byte 0
+	.org FIRMWARE_SIZE

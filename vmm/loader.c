@@ -1,4 +1,4 @@
-/* loader.c - finds, checks and places boot-sector images; the built-in ones live in images.S. */
+/* loader.c - finds, checks and places boot-sector images and the firmware; the built-in ones live in images.S. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -108,12 +108,18 @@ int loader_open(const char *name_or_path, struct image *img, char *err, size_t e
 	return -1;
 }
 
-int loader_place(const struct image *img, u8 *ram, size_t ram_size)
+int loader_place(const struct image *img, u8 *ram, size_t ram_size, bool firmware)
 {
 	u8 *dst = mem_guest_ptr(ram, ram_size, BOOT_ADDR, BOOT_SIZE);
+	u8 *fw = mem_guest_ptr(ram, ram_size, FIRMWARE_ADDR, FIRMWARE_SIZE);
+	size_t fw_len;
 
-	if (!dst)
+	if (!dst || (firmware && !fw))
 		return -1;
 	memcpy(dst, img->bytes, BOOT_SIZE);
+	/* The guest's own copy: 4 KiB of its RAM, and no memslot of its own
+	 * (a second memslot costs the kernel 24 KiB a VM, layout.h). */
+	if (firmware)
+		memcpy(fw, loader_firmware(&fw_len), FIRMWARE_SIZE);
 	return 0;
 }

@@ -291,8 +291,6 @@ int run_guest(const struct run_opts *opts)
 		.output = console_output,
 		.output_ctx = &console,
 	};
-	const u8 *fw;
-	size_t fw_len;
 	timer_t timer;
 	char err[256];
 	int status;
@@ -308,11 +306,10 @@ int run_guest(const struct run_opts *opts)
 	if (opts->verbose)
 		fprintf(stderr, "kvmlite: KVM backend %s, guest %s, firmware %s\n", kvm.backend, img.name,
 			opts->firmware ? "pc" : "none");
-	fw = loader_firmware(&fw_len);
-	if (arena_init(&arena, 1, GUEST_RAM_SIZE, fw, fw_len, err, sizeof(err)) < 0)
+	if (arena_init(&arena, 1, GUEST_RAM_SIZE, err, sizeof(err)) < 0)
 		goto fail_kvm;
-	loader_place(&img, arena_slot(&arena, 0), GUEST_RAM_SIZE);
-	if (vm_init(&vm, &kvm, arena_slot(&arena, 0), arena.firmware, &cfg, err, sizeof(err)) < 0)
+	loader_place(&img, arena_slot(&arena, 0), GUEST_RAM_SIZE, opts->firmware);
+	if (vm_init(&vm, &kvm, arena_slot(&arena, 0), &cfg, err, sizeof(err)) < 0)
 		goto fail_arena;
 	if (vm_kick_install(SIG_KICK) < 0 || timer_setup(&timer) < 0) {
 		snprintf(err, sizeof(err), "timer setup: %s", strerror(errno));

@@ -429,8 +429,13 @@ static void guest_output(void *ctx, struct vm *vm, u8 byte)
 	if (!g->booted) {
 		u64 now = clock_now();
 
+		/* With the firmware, its run is a stage of its own: from the
+		 * reset to entering the boot sector (bios_event). */
+		u64 fw_done = vm->bios.boot_ns > g->t_ready ? vm->bios.boot_ns : g->t_ready;
+
 		g->booted = true;
-		g->shard->stats.stage_ns[STAGE_FIRST_BYTE] += now - g->t_ready;
+		g->shard->stats.stage_ns[STAGE_FIRMWARE] += fw_done - g->t_ready;
+		g->shard->stats.stage_ns[STAGE_FIRST_BYTE] += now - fw_done;
 		g->shard->stats.staged++;
 		shard_printf(g->shard, "@boot %u %llu\n", vm->index, (unsigned long long)now);
 	}
@@ -467,7 +472,7 @@ static void shard_vcpu_put(struct shard *s, struct vcpu *c)
 static int shard_vcpu_create(struct shard *s, struct vcpu *c, const char **what, u64 *vm_ns)
 {
 	u64 cpu = shard_nobody_begin(s); /* making VMs is kvmlite's work, not a guest's */
-	int r = vm_vcpu_create(s->kvm, s->firmware ? s->ram.firmware : NULL, c, what, vm_ns);
+	int r = vm_vcpu_create(s->kvm, c, what, vm_ns);
 
 	shard_nobody_end(s, cpu);
 	if (r < 0)
@@ -704,12 +709,14 @@ static void shard_report(struct shard *s)
 	if (s->created == s->created_reported && s->parked == s->parked_reported &&
 	    s->stats.staged == s->staged_reported)
 		return;
-	const u64 *st = s->stats.stage_ns;
+	char *p = shard_reserve(s, 64 + 21 * NSTAGES);
+	int n = sprintf(p, "@created %u %u %llu %llu", s->created, s->parked, (unsigned long long)s->parked_bytes,
+			(unsigned long long)s->stats.staged);
 
-	shard_printf(s, "@created %u %u %llu %llu %llu %llu %llu %llu %llu %llu\n", s->created, s->parked,
-		     (unsigned long long)s->parked_bytes, (unsigned long long)s->stats.staged,
-		     (unsigned long long)st[0], (unsigned long long)st[1], (unsigned long long)st[2],
-		     (unsigned long long)st[3], (unsigned long long)st[4], (unsigned long long)st[5]);
+	for (int k = 0; k < NSTAGES; k++)
+		n += sprintf(p + n, " %llu", (unsigned long long)s->stats.stage_ns[k]);
+	p[n++] = '\n';
+	s->to_sv.len += (size_t)n;
 	s->created_reported = s->created;
 	s->parked_reported = s->parked;
 	s->staged_reported = s->stats.staged;
@@ -737,7 +744,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 		goto fail;
 	}
 	t[1] = clock_now();
-	loader_place(&gi->img, ram, GUEST_RAM_SIZE);
+	loader_place(&gi->img, ram, GUEST_RAM_SIZE, s->firmware);
 	t[2] = clock_now();
 	if (vm_attach(&g->vm, &c, s->kvm->run_size, &what) < 0) {
 		shard_vcpu_put(s, &c);
@@ -1369,9 +1376,6 @@ void *shard_main(void *arg)
 int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *kvm, const struct guest_image *images,
 	       const struct spawn_opts *o, int sock, int log_fd, u32 vm_max)
 {
-	const u8 *fw;
-	size_t fw_len;
-
 	memset(s, 0, sizeof(*s));
 	s->id = id;
 	s->first = first;
@@ -1387,8 +1391,7 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 	s->sock = sock;
 	s->timeout_at = UINT64_MAX;
 	s->read_done = INT32_MIN;
-	fw = loader_firmware(&fw_len);
-	if (arena_init(&s->ram, count, GUEST_RAM_SIZE, fw, fw_len, s->err, sizeof(s->err)) < 0)
+	if (arena_init(&s->ram, count, GUEST_RAM_SIZE, s->err, sizeof(s->err)) < 0)
 		return -1;
 	s->out_arena = mmap(NULL, (size_t)count * GUEST_OUT_SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

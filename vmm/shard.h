@@ -74,8 +74,16 @@ struct guest_image {
 };
 
 /* Where a guest's boot time goes, summed over the shard's guests (ns). */
-enum boot_stage { STAGE_CREATE_VM, STAGE_CREATE_VCPU, STAGE_LOAD, STAGE_SET_MEMORY, STAGE_SET_REGS,
-		  STAGE_FIRST_BYTE, NSTAGES };
+enum boot_stage {
+	STAGE_CREATE_VM,
+	STAGE_CREATE_VCPU,
+	STAGE_LOAD,
+	STAGE_SET_MEMORY,
+	STAGE_SET_REGS,
+	STAGE_FIRMWARE,
+	STAGE_FIRST_BYTE,
+	NSTAGES
+};
 
 struct shard_stats {
 	u64 slices, preempted, wakeups, create_failed, log_errors;

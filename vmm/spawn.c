@@ -339,8 +339,8 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static const char *const stage_keys[NSTAGES] = { "create_vm",  "create_vcpu", "load",
-						 "set_memory", "set_regs",    "first_byte" };
+static const char *const stage_keys[NSTAGES] = { "create_vm", "create_vcpu", "load",	  "set_memory",
+						 "set_regs",  "firmware",    "first_byte" };
 
 /*
  * Boot times as the provisioning research reports them: each guest from
@@ -373,6 +373,21 @@ static bool sv_boot_times(struct spawn *sv, double ms[3], double us[NSTAGES])
 	for (int k = 0; k < NSTAGES; k++)
 		us[k] = staged ? (double)sum[k] / (double)staged / 1e3 : 0;
 	return true;
+}
+
+/* What each guest got: its image, and the firmware with what it costs. */
+static void sv_print_guests(struct spawn *sv)
+{
+	for (int i = 0, first = 0; i < sv->o->nguest; first = (int)sv->images[i++].upto)
+		printf("  %-20s %u-%u: %s (boot sector, %d bytes)\n", i ? "" : "guests", first, sv->images[i].upto - 1,
+		       sv->images[i].img.name, BOOT_SIZE);
+	if (sv->o->firmware)
+		printf("  firmware             pc: kvmlite's BIOS, copied into each guest's RAM: %d KiB a guest, no "
+		       "memslot of its own\n",
+		       FIRMWARE_SIZE / 1024);
+	else
+		printf("  firmware             none (--firmware none): each guest started at 0000:7c00, devices at "
+		       "reset\n");
 }
 
 static void sv_summary(struct spawn *sv)
@@ -415,14 +430,15 @@ static void sv_summary(struct spawn *sv)
 		       "\"kernel_kib_per_guest\":%.1f,\"slab_kib_per_guest\":%.1f,\"host_mem_used_pct\":%.1f,"
 		       "\"host_cpu_idle_pct\":%.2f,\"vmm_cpu_idle_pct\":%.3f,"
 		       "\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"cpu_max\":%u,"
+		       "\"firmware\":\"%s\",\"firmware_kib_per_guest\":%d,"
 		       "\"stopped_by\":\"%s\",\"failures\":[",
 		       sv->o->count, sv->created, sv->booted, sv->failed, sv->lost, live, resident, parked,
 		       park_names[sv->o->park], sv->resume_failed, boot_s, boot_s > 0 ? sv->booted / boot_s : 0.0,
 		       res_kib, parked ? parked_kib / parked : 0, resident ? ((double)rss - parked_kib) / resident : 0,
-		       (unsigned long long)anon,
-		       resident ? kernel_kib / resident : 0,
+		       (unsigned long long)anon, resident ? kernel_kib / resident : 0,
 		       resident ? ((double)m.slab_kib - (double)sv->mem0.slab_kib) / resident : 0, meminfo_used_pct(&m),
-		       idle_cpu, vmm_cpu, sv->procs, sv->threads, sv->kvm.backend, sv->o->cpu_max, sv->stop_reason);
+		       idle_cpu, vmm_cpu, sv->procs, sv->threads, sv->kvm.backend, sv->o->cpu_max,
+		       sv->o->firmware ? "pc" : "none", sv->o->firmware ? FIRMWARE_SIZE / 1024 : 0, sv->stop_reason);
 		for (int i = 0; i < 8 && sv->fail_count[i]; i++)
 			printf("%s{\"reason\":\"%s\",\"count\":%u}", i ? "," : "", sv->fail_reason[i],
 			       sv->fail_count[i]);
@@ -435,14 +451,16 @@ static void sv_summary(struct spawn *sv)
 	}
 	printf("kvmlite spawn: %u of %u guests booted (first serial byte), %u failed, %u lost; %s\n", sv->booted,
 	       sv->o->count, sv->failed, sv->lost, sv->stop_reason);
+	sv_print_guests(sv);
 	if (boot_s >= 0)
 		printf("  time to all booted   %.2f s (%.0f guests/s)\n", boot_s, sv->booted / boot_s);
 	if (timed)
-		printf("  boot, per guest      p50 %.1f ms, p99 %.1f ms, max %.1f ms from the start to its first byte;\n"
+		printf("  boot, per guest      p50 %.1f ms, p99 %.1f ms, max %.1f ms from the start to its first "
+		       "byte;\n"
 		       "                       mean µs: create VM %.0f, create vCPU %.0f, load %.0f, set memory %.0f,\n"
-		       "                       set registers %.0f, then to the first byte %.0f\n",
+		       "                       set registers %.0f, firmware %.0f, then to the first byte %.0f\n",
 		       boot_ms[0], boot_ms[1], boot_ms[2], stage_us[0], stage_us[1], stage_us[2], stage_us[3],
-		       stage_us[4], stage_us[5]);
+		       stage_us[4], stage_us[5], stage_us[6]);
 	for (int i = 0; i < 8 && sv->fail_count[i]; i++)
 		printf("  failed               %u: %s\n", sv->fail_count[i], sv->fail_reason[i]);
 	if (live)

@@ -32,6 +32,10 @@ const char *trace_port_name(const struct vm *vm, u16 port, bool is_write, const 
 		*device = "debug-exit";
 		return "exit";
 	}
+	if (port == FW_EVENT_PORT) {
+		*device = "firmware";
+		return "event (0: boot sector entered; else int << 8 | AH it lacks)";
+	}
 	switch (port) {
 	case PIC_MASTER_CMD:
 		*device = "PIC1";

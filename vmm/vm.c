@@ -137,7 +137,7 @@ static int vm_ioctl(int fd, unsigned long req, void *arg)
 }
 
 /* The CPU state a guest starts in: real mode, at the firmware's reset
- * vector or directly at the boot sector, with the guest index in ESI. */
+ * stub or directly at the boot sector, with the guest index in ESI. */
 static int vm_reset_cpu(struct vm *vm)
 {
 	struct kvm_sregs sregs;
@@ -151,12 +151,12 @@ static int vm_reset_cpu(struct vm *vm)
 	if (vm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return -1;
 	/* KVM's reset state is already real mode; only the code segment moves.
-	 * A real PC starts at physical 0xfffffff0; we start at the same code
-	 * through its first-megabyte alias, F000:FFF0 with base 0xf0000. */
+	 * A real PC starts 16 bytes below the top of its ROM (physical
+	 * 0xfffffff0); the firmware, in the guest's RAM, has its own such stub. */
 	if (vm->cfg.firmware) {
 		sregs.cs.selector = FIRMWARE_SEG;
 		sregs.cs.base = (u64)FIRMWARE_SEG << 4;
-		regs.rip = RESET_VECTOR_OFF;
+		regs.rip = FIRMWARE_RESET_OFF;
 	} else {
 		sregs.cs.selector = 0;
 		sregs.cs.base = 0;
@@ -180,17 +180,9 @@ void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg)
 	vm_wire_devices(vm);
 }
 
-int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, const char **what, u64 *vm_ns)
+int vm_vcpu_create(const struct kvm *kvm, struct vcpu *c, const char **what, u64 *vm_ns)
 {
 	u64 t0 = clock_now();
-
-	struct kvm_userspace_memory_region slot = {
-		.slot = 1,
-		.flags = KVM_MEM_READONLY, /* guest writes exit as MMIO and are dropped */
-		.guest_phys_addr = FIRMWARE_ADDR,
-		.memory_size = FIRMWARE_SIZE,
-		.userspace_addr = (u64)(uintptr_t)firmware,
-	};
 
 	c->fd = -1;
 	c->run = NULL;
@@ -199,11 +191,6 @@ int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, co
 	c->vm_fd = fault_next("create_vm") ? (errno = ENOMEM, -1) : vm_ioctl(kvm->fd, KVM_CREATE_VM, 0);
 	if (c->vm_fd < 0)
 		return -1;
-	/* The firmware is the same page for every guest: it stays mapped in
-	 * the VM whichever guest the VM carries. */
-	*what = "KVM_SET_USER_MEMORY_REGION (firmware)";
-	if (firmware && vm_ioctl(c->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-		goto fail;
 	if (vm_ns)
 		*vm_ns = clock_now() - t0;
 	*what = "KVM_CREATE_VCPU";
@@ -237,7 +224,8 @@ void vm_vcpu_destroy(struct vcpu *c, int run_size)
 	errno = saved;
 }
 
-/* Guest RAM is memslot 0, from guest-physical 0, in the guest's own slice of the arena. */
+/* Guest RAM, firmware included, is memslot 0, from guest-physical 0, in
+ * the guest's own slice of the arena: the VM's only memslot. */
 static int vm_map_ram(int vm_fd, u8 *ram)
 {
 	struct kvm_userspace_memory_region slot = {
@@ -290,14 +278,13 @@ int vm_boot(struct vm *vm, const char **what)
 	return 0;
 }
 
-int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg, char *err,
-	    size_t errlen)
+int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const struct vm_config *cfg, char *err, size_t errlen)
 {
 	struct vcpu c;
 	const char *what;
 
 	vm_setup(vm, ram, cfg);
-	if (vm_vcpu_create(kvm, cfg->firmware ? firmware : NULL, &c, &what, NULL) < 0)
+	if (vm_vcpu_create(kvm, &c, &what, NULL) < 0)
 		goto fail;
 	if (vm_attach(vm, &c, kvm->run_size, &what) < 0) {
 		vm_vcpu_destroy(&c, kvm->run_size);
@@ -401,6 +388,16 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 		}
 		return;
 	}
+	if (port == FW_EVENT_PORT) {
+		/* The firmware's word: not an 8-bit device. */
+		if (is_write && size == 2)
+			bios_event(&vm->bios, (u16)val, clock_now());
+		else if (!is_write)
+			memset(data, 0xff, (size_t)size);
+		if (vm->cfg.trace)
+			trace_pio(vm, port, is_write, size, is_write ? val : 0xffffffff);
+		return;
+	}
 	for (int i = 0; i < size; i++) {
 		u8 b = vm_port_io8(vm, (u16)(port + i), (u8)(val >> (8 * i)), is_write);
 
@@ -440,8 +437,8 @@ static void vm_exit_mmio(struct vm *vm)
 	struct kvm_run *run = vm->run;
 	u32 len = run->mmio.len > sizeof(run->mmio.data) ? sizeof(run->mmio.data) : run->mmio.len;
 
-	/* There are no MMIO devices: this is RAM the guest does not have, or
-	 * a write to the read-only firmware page. Reads see all ones. */
+	/* There are no MMIO devices: this is memory the guest does not have.
+	 * Reads see all ones. */
 	if (run->mmio.is_write) {
 		vm->stats.mmio_writes++;
 	} else {

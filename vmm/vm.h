@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "bios.h"
 #include "devices/i8254.h"
 #include "devices/i8259.h"
 #include "devices/uart16550.h"
@@ -58,7 +59,7 @@ struct vcpu {
 
 struct vm_config {
 	u32 index;     /* the guest's number, passed in ESI */
-	bool firmware; /* start in the firmware at F000:FFF0, or straight at 0000:7c00 */
+	bool firmware; /* start in the firmware (in RAM at FIRMWARE_ADDR), or straight at 0000:7c00 */
 	FILE *trace;   /* when set, every exit is decoded here */
 	void (*output)(void *ctx, struct vm *vm, u8 byte); /* bytes the guest sends on COM1 */
 	void *output_ctx;
@@ -79,14 +80,14 @@ struct vm {
 	struct uart uart; /* COM1 */
 	struct pit pit;
 	struct pic pic;
+	struct bios bios; /* what the firmware said: when it was done, services it lacks */
 	struct vm_stats stats;
 	struct vm_config cfg;
 };
 
-/* Creates the KVM VM and vCPU, maps RAM (already holding the boot sector)
- * and the firmware page, sets the reset state. -1 with err on failure. */
-int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg, char *err,
-	    size_t errlen);
+/* Creates the KVM VM and vCPU, maps RAM (already holding the boot sector
+ * and, if any, the firmware), sets the reset state. -1 with err on failure. */
+int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const struct vm_config *cfg, char *err, size_t errlen);
 /* Releases the guest's KVM VM and vCPU; its devices and state stay readable. */
 void vm_destroy(struct vm *vm);
 
@@ -95,13 +96,12 @@ void vm_destroy(struct vm *vm);
  * (vm_vcpu_create() also says in *vm_ns, if given, how long the VM itself
  * took, the rest being the vCPU's):
  * vm_setup() prepares the guest without KVM; vm_vcpu_create() makes a VM
- * (with the firmware page mapped, if any) and its vCPU, not yet bound to a
- * guest; vm_attach() maps the guest's RAM into one and vm_detach() takes
+ * and its vCPU, not yet bound to a guest; vm_attach() maps the guest's RAM into one and vm_detach() takes
  * it out again, handing the VM back; vm_boot() sets the reset state.
  * On failure they return -1 with errno set and *what naming the call.
  */
 void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg);
-int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, const char **what, u64 *vm_ns);
+int vm_vcpu_create(const struct kvm *kvm, struct vcpu *c, const char **what, u64 *vm_ns);
 void vm_vcpu_destroy(struct vcpu *c, int run_size);
 int vm_attach(struct vm *vm, const struct vcpu *c, int run_size, const char **what);
 void vm_detach(struct vm *vm, struct vcpu *c);

@@ -128,15 +128,18 @@ expect "a sleeping guest that never takes its input ends with 0 instead of hangi
 	"$KVMLITE" run --firmware none "$T/sleep.img"
 head -c 5000 /dev/zero | tr '\0' a >"$T/in"
 expect "more piped input than any buffer holds is harmless" 0 "hello, world" -- "$KVMLITE" run hello
-# the firmware's write-protected page: a write is dropped (mov ax,0xf000; mov ds,ax; mov byte[0xfff0],0; mov al,[0xfff0]; out)
-sector "$T/rom.img" b8 00 f0 8e d8 c6 06 f0 ff 00 a0 f0 ff ba f8 03 ee fa f4
-expect "the firmware page is read-only: the reset vector's far jump (0xea) survives a write" 0 "$(printf '\xea')" -- \
-	"$KVMLITE" run "$T/rom.img"
+# the firmware is the guest's own copy in its RAM at B700:0000 (its reset stub starts with a near
+# jump, 0xe9; a write changes it), and nothing is left at F000:FFF0 (all ones): mov ax,0xb700;
+# mov ds,ax; mov dx,0x3f8; mov al,[0xff0]; out; mov byte[0xff0],0x90; mov al,[0xff0]; out;
+# mov ax,0xf000; mov ds,ax; mov al,[0xfff0]; out; cli; hlt
+sector "$T/rom.img" b8 00 b7 8e d8 ba f8 03 a0 f0 0f ee c6 06 f0 0f 90 a0 f0 0f ee b8 00 f0 8e d8 a0 f0 ff ee fa f4
+expect "the firmware lies in the guest's own RAM at 0xb7000, no longer in a read-only page at 0xff000" 0 \
+	"$(printf '\xe9\x90\xff')" -- "$KVMLITE" run "$T/rom.img"
 
 # ---- firmware services QEMU cannot compare (SeaBIOS has no serial console) ----
 printf 'abc' >"$T/in"
 expect "firmware: int 10h teletype, int 16h peek/read, int 14h receive and timeout, int 11h/12h/13h" 33 \
-	"$(printf 'Hi\ncf10 01\npeek 61\npeek2 61\nkey 61\nkeyah 00\nkey2 62\nrx 63\nrxah 61\nrx2 00\nrx2ah e0\nint11 02\nint12 40\ncf13 01')" -- \
+	"$(printf 'Hi\ncf10 01\npeek 61\npeek2 61\nkey 61\nkeyah 00\nkey2 62\nrx 63\nrxah 61\nrx2 00\nrx2ah e0\nint11 02\nint12 7f\ncf13 01')" -- \
 	"$KVMLITE" run build/itest/fw_services.img
 printf 'abc' >"$T/in"
 expect "firmware: int 16h waits for a key from COM1; int 14h and int 16h share the input" 33 \

@@ -67,8 +67,19 @@ check "the summary counts every guest booted" "grep -q '$N of $N guests booted' 
 check "after stop, no worker process remains" "! kill -0 $wpid 2>/dev/null"
 check "after stop, the socket is gone" "[ ! -e '$SOCK' ]"
 
+# ---- a guest that uses the BIOS boots with no flag: the firmware is the default, in each guest's RAM ----
+check "spawn --for 0 of an int 10h guest boots them all with no flag, and ends (issue 13: it never did)" \
+	"timeout 120 $KVMLITE spawn 100 --guest build/compat/tty_int10.img --for 0 --socket $SOCK >'$T/int10' 2>&1 && grep -q '100 of 100 guests booted' '$T/int10'" \
+	"$(cat "$T/int10" 2>/dev/null)"
+check "the summary says what each guest got and what the firmware costs" \
+	"grep -q '0-99: build/compat/tty_int10.img' '$T/int10' && grep -q 'firmware *pc: .*4 KiB a guest, no memslot' '$T/int10' && grep -q 'firmware [0-9]*, then' '$T/int10'" \
+	"$(cat "$T/int10" 2>/dev/null)"
+check "--firmware none still starts guests at 0000:7c00 (mvm needs no BIOS)" \
+	"timeout 120 $KVMLITE spawn 20 --firmware none --for 0 --socket $SOCK --json >'$T/none.json' 2>/dev/null && grep -q '\"booted\":20,.*\"firmware\":\"none\",\"firmware_kib_per_guest\":0' '$T/none.json'" \
+	"$(cat "$T/none.json" 2>/dev/null)"
+
 # ---- serial input as a line: a guest that polls int 14h AH=3 before it reads gets its request ----
-start_spawn 20 --guest build/compat/shell_poll.img --firmware pc || bad "shell_poll spawn booted" "$(cat "$T/spawn.err")"
+start_spawn 20 --guest build/compat/shell_poll.img || bad "shell_poll spawn booted" "$(cat "$T/spawn.err")"
 check "req to an int 14h poll-then-read shell is answered (issue 13: it timed out)" "[ \"\$(ctl req 8 a)\" = 'b!' ]" \
 	"$(ctl req 8 a 2>&1)"
 printf '$>{!\n$>' >"$T/want9"
