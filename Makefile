@@ -44,7 +44,7 @@ $(FIRMWARE): build/guest/firmware.o
 build/diff/%.o: tests/diff/%.S vmm/layout.h $(wildcard guest/*.inc tests/diff/*.inc)
 	@mkdir -p $(@D)
 	$(CC) -m32 -c -Ivmm -Iguest -Itests/diff -o $@ $<
-build/itest/%.o: tests/integration/%.S vmm/layout.h tests/diff/diff.inc
+build/itest/%.o: tests/integration/%.S vmm/layout.h tests/diff/diff.inc guest/pc.inc
 	@mkdir -p $(@D)
 	$(CC) -m32 -c -Ivmm -Iguest -Itests/diff -o $@ $<
 build/compat/%.o: tests/compat/%.S vmm/layout.h $(wildcard tests/compat/*.inc)

@@ -129,6 +129,44 @@ ret_zf_clear:
 default_iret:
 	iret
 
+/*
+ * A BIOS service this firmware does not provide (SeaBIOS may): tell the
+ * VMM which, (vector << 8) | AH on FW_EVENT_PORT, so that it is counted
+ * and named for the user (vmm/bios.c); then return as for an unknown
+ * function, CF set and AX unchanged. Each vector's stub pushes its number.
+ */
+.macro MISSING vec
+miss\vec:
+	push $0x\vec
+	jmp svc_missing
+.endm
+	MISSING 05
+	MISSING 10
+	MISSING 13
+	MISSING 14
+	MISSING 15
+	MISSING 16
+	MISSING 17
+	MISSING 18
+	MISSING 19
+	MISSING 1a
+
+svc_missing:			/* stack: vector, IP, CS, FLAGS */
+	push %bp
+	mov %sp, %bp
+	push %ax
+	push %dx
+	mov %ah, %al
+	mov 2(%bp), %ah
+	mov $FW_EVENT_PORT, %dx
+	out %ax, %dx
+	pop %dx
+	pop %ax
+	orb $FLAGS_CF, 8(%bp)
+	pop %bp
+	add $2, %sp		/* the vector; iret takes FLAGS from the frame */
+	iret
+
 /* ---------------------------------------------------------------------- */
 /* Hardware interrupts                                                     */
 /* ---------------------------------------------------------------------- */
@@ -233,7 +271,7 @@ com1_timeout:
 /* ---------------------------------------------------------------------- */
 int10:
 	cmp $0x0e, %ah
-	jne svc_fail
+	jne miss10
 	push %ds
 	push %ax
 	push %bx
@@ -281,9 +319,9 @@ int12:
 /* ---------------------------------------------------------------------- */
 int14:
 	cmp $3, %ah
-	ja svc_fail
+	ja miss14
 	test %dx, %dx
-	jnz svc_fail
+	jnz svc_fail		/* no such port: as SeaBIOS, CF set, nothing counted */
 	push %ds
 	push %bx
 	push %cx
@@ -399,7 +437,7 @@ int16:
 	cmp $0x11, %ah
 	je int16_check
 	pop %ds
-	jmp svc_fail
+	jmp miss16
 
 /* AH=2 (and 12h): shift flags. No keyboard, so none are ever down. */
 int16_shift:
@@ -466,7 +504,7 @@ int16_check:
 /* ---------------------------------------------------------------------- */
 int1a:
 	cmp $1, %ah
-	ja svc_fail
+	ja miss1a
 	push %ds
 	push $0
 	pop %ds
@@ -532,11 +570,14 @@ entry:
 	VEC 0x10, int10
 	VEC 0x11, int11
 	VEC 0x12, int12
-	VEC 0x13, svc_fail	/* disk: none */
+	VEC 0x05, miss05	/* print screen */
+	VEC 0x13, miss13	/* disk */
 	VEC 0x14, int14
-	VEC 0x15, svc_fail	/* system services: none */
+	VEC 0x15, miss15	/* system services */
 	VEC 0x16, int16
-	VEC 0x17, svc_fail	/* printer: none */
+	VEC 0x17, miss17	/* printer */
+	VEC 0x18, miss18	/* no bootable device (ROM BASIC) */
+	VEC 0x19, miss19	/* bootstrap loader */
 	VEC 0x1a, int1a
 
 	/* BDA */

@@ -437,7 +437,7 @@ static const char *const stat_names[PEND_SUMS] = {
 	"preempted", "create_failed", "pool",	    "parks",	  "resumes",	  "pool_hits",	   "resume_failed",
 	"vms_created", "parked_bytes", "cq_overflows", "throttles",
 };
-static const char *const count_names[] = { "running", "halted", "parked", "ended", "failed" };
+static const char *const count_names[] = { "running", "halted", "parked", "ended", "failed", "silent" };
 
 static void pend_gather(struct pending *p, u32 link, const char *rest, size_t len)
 {
@@ -575,10 +575,11 @@ void control_answer(struct spawn *sv, struct link *l, char *line, size_t len)
 		outbuf_printf(&p->text, "\n");
 	} else if (p->kind == PEND_COUNTS) {
 		outbuf_printf(&p->text,
-			      "ok running=%llu halted=%llu parked=%llu ended=%llu failed=%llu lost=%u booted=%u\n",
+			      "ok running=%llu halted=%llu parked=%llu ended=%llu failed=%llu silent=%llu lost=%u "
+			      "booted=%u\n",
 			      (unsigned long long)p->sums[0], (unsigned long long)p->sums[1],
 			      (unsigned long long)p->sums[2], (unsigned long long)p->sums[3],
-			      (unsigned long long)p->sums[4], sv->lost, sv->booted);
+			      (unsigned long long)p->sums[4], (unsigned long long)p->sums[5], sv->lost, sv->booted);
 	} else if (p->kind == PEND_RANGES) {
 		for (u32 i = 0; p->parts && i < sv->nlinks; i++) {
 			if (p->parts[i].len) {

@@ -8,6 +8,7 @@
 #include "loader.h"
 #include "run.h"
 #include "spawn.h"
+#include "vm.h"
 
 static void usage(FILE *f)
 {
@@ -26,6 +27,8 @@ static void usage(FILE *f)
 		"  --trace             print every exit, decoded, on stderr\n"
 		"  -v, --verbose       say which KVM backend runs it, and what it did\n"
 		"  --no-sandbox        no seccomp filter (for debugging; docs/security.md)\n"
+		"  --boot-timeout S    say on stderr what a guest does if it wrote nothing in\n"
+		"                      its first S seconds (default 5; 0: never)\n"
 		"Exit status: the debug exit's (v << 1) | 1; 0 when the guest halted for good;\n"
 		"2 kvmlite error, 4 triple fault, 6 reset requested, 8 KVM entry failure,\n"
 		"10 KVM internal error, 12 other guest failure, 130 interrupted.\n"
@@ -57,7 +60,11 @@ static void usage(FILE *f)
 		"  --json              the summary as one JSON object\n"
 		"  --log FILE          append every guest's output lines to FILE, each prefixed\n"
 		"                      with the guest's id (written in batches through io_uring)\n"
-		"Exit status: 0, or 1 if any guest failed or was lost, 2 if it could not start.\n"
+		"  --boot-timeout S    a guest that wrote nothing in its first S seconds is\n"
+		"                      reported silent, with what it does (default 5; 0: never);\n"
+		"                      --for 0 does not wait for it\n"
+		"Exit status: 0, or 1 if any guest failed, was lost or is silent at the end, 2 if\n"
+		"it could not start.\n"
 		"See docs/control-protocol.md for the socket's protocol.\n",
 		loader_builtin_names());
 }
@@ -75,24 +82,49 @@ static int parse_u32(const char *opt, const char *s, u32 *out)
 	return 0;
 }
 
+static int parse_seconds(const char *opt, const char *s, double *out)
+{
+	char *end;
+
+	*out = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || *out < 0 || *out > 86400) {
+		fprintf(stderr, "kvmlite: %s takes seconds, not '%s'\n", opt, s);
+		return -1;
+	}
+	return 0;
+}
+
 static int cmd_spawn(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "guest", required_argument, NULL, 'g' },   { "socket", required_argument, NULL, 's' },
-		{ "for", required_argument, NULL, 'f' },     { "json", no_argument, NULL, 'j' },
-		{ "workers", required_argument, NULL, 'w' }, { "mem-budget", required_argument, NULL, 'm' },
-		{ "firmware", required_argument, NULL, 'F' }, { "verbose", no_argument, NULL, 'v' },
-		{ "per-process", required_argument, NULL, 'p' }, { "threads", required_argument, NULL, 't' },
-		{ "log", required_argument, NULL, 'l' },     { "park", required_argument, NULL, 'P' },
-		{ "resident", required_argument, NULL, 'R' }, { "no-sandbox", no_argument, NULL, 'N' },
+		{ "guest", required_argument, NULL, 'g' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "for", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "mem-budget", required_argument, NULL, 'm' },
+		{ "firmware", required_argument, NULL, 'F' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "per-process", required_argument, NULL, 'p' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "park", required_argument, NULL, 'P' },
+		{ "resident", required_argument, NULL, 'R' },
+		{ "no-sandbox", no_argument, NULL, 'N' },
 		{ "cpu-max", required_argument, NULL, 'C' },
+		{ "boot-timeout", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	/* The firmware by default, as in run: a guest that uses the BIOS boots
 	 * without being told. It lives in the guest's RAM slot (4 KiB of its
 	 * RAM, no memslot of its own); --firmware none saves that and its run. */
-	struct spawn_opts o = { .for_s = -1, .firmware = true, .mem_budget = 90, .park = PARK_AUTO, .cpu_max = 20 };
+	struct spawn_opts o = { .for_s = -1,
+				.firmware = true,
+				.mem_budget = 90,
+				.park = PARK_AUTO,
+				.cpu_max = 20,
+				.boot_timeout = BOOT_TIMEOUT_S };
 	char *end;
 	int c;
 
@@ -177,6 +209,10 @@ static int cmd_spawn(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'B':
+			if (parse_seconds("--boot-timeout", optarg, &o.boot_timeout) < 0)
+				return 2;
+			break;
 		case 'v':
 			o.verbose = true;
 			break;
@@ -206,10 +242,10 @@ static int cmd_run(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "firmware", required_argument, NULL, 'f' }, { "index", required_argument, NULL, 'i' },
 		{ "trace", no_argument, NULL, 't' },	      { "verbose", no_argument, NULL, 'v' },
-		{ "no-sandbox", no_argument, NULL, 'S' },
+		{ "no-sandbox", no_argument, NULL, 'S' },     { "boot-timeout", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },	      { 0 },
 	};
-	struct run_opts opts = { .firmware = true };
+	struct run_opts opts = { .firmware = true, .boot_timeout = BOOT_TIMEOUT_S };
 	char *end;
 	int c;
 
@@ -237,6 +273,10 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'S':
 			opts.no_sandbox = true;
+			break;
+		case 'B':
+			if (parse_seconds("--boot-timeout", optarg, &opts.boot_timeout) < 0)
+				return RUN_ERROR;
 			break;
 		case 'v':
 			opts.verbose = true;

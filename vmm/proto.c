@@ -146,7 +146,8 @@ int proto_parse(const char *line, size_t len, struct proto_req *req, const char 
 		[PROTO_SEND] = "send", [PROTO_REQ] = "req",   [PROTO_READ] = "read",   [PROTO_WATCH] = "watch",
 		[PROTO_LIST] = "list", [PROTO_INFO] = "info", [PROTO_STATS] = "stats", [PROTO_STOP] = "stop",
 	};
-	static const char *const states[] = { "running", "halted", "parked", "ended", "failed", "lost", "booted" };
+	static const char *const states[] = { "running", "halted", "parked", "ended",
+					      "failed",	 "silent", "lost",   "booted" };
 	const char *rest, *tail;
 	size_t wlen, rest_len, tail_len;
 	int cmd;

@@ -31,6 +31,10 @@ struct console {
 	u8 out[4096]; /* guest output not yet written to stdout */
 	size_t out_len;
 	u64 dropped_in; /* terminal input lost: typed while 1 KiB of it waited for the guest */
+	bool wrote;	/* the guest has written something */
+	u64 silent_at;	/* when to say that it has not (0: said, or never) */
+	u32 missing_seen;    /* BIOS calls the firmware lacks, already told */
+	double boot_timeout; /* --boot-timeout, s */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -62,6 +66,7 @@ static void console_output(void *ctx, struct vm *vm, u8 byte)
 	struct console *c = ctx;
 
 	(void)vm;
+	c->wrote = true;
 	if (c->out_len == sizeof(c->out))
 		console_flush(c);
 	c->out[c->out_len++] = byte;
@@ -212,6 +217,34 @@ static int run_status(const struct vm *vm)
 	}
 }
 
+/*
+ * What the user should know while the guest runs, on stderr, once each:
+ * that it has written nothing by its boot deadline (and what it does), and
+ * each BIOS service it called that the firmware does not provide.
+ */
+static void run_notes(struct vm *vm, struct console *c, u64 now)
+{
+	char what[200];
+
+	if (vm->bios.missing_total != c->missing_seen) {
+		c->missing_seen = vm->bios.missing_total;
+		for (int i = 0; i < BIOS_MISSING_KEPT; i++)
+			if (vm->bios.missing[i].what == vm->bios.missing_last && vm->bios.missing[i].calls == 1)
+				fprintf(stderr,
+					"kvmlite: guest %u called int %02xh AH=%02x, which kvmlite's firmware does not "
+					"provide (it returned CF set; docs/compatibility.md)\r\n",
+					vm->index, vm->bios.missing_last >> 8, vm->bios.missing_last & 0xff);
+	}
+	if (c->silent_at && c->wrote)
+		c->silent_at = 0;
+	if (c->silent_at && now >= c->silent_at) {
+		c->silent_at = 0;
+		vm_describe_live(vm, what, sizeof(what));
+		fprintf(stderr, "kvmlite: guest %u is silent: no output in its first %.0f s; %s\r\n", vm->index,
+			c->boot_timeout, what);
+	}
+}
+
 /* The event loop of one guest: run it while it wants the CPU, sleep in
  * poll() while it is halted, until it ends. */
 static void run_loop(struct vm *vm, struct console *c, timer_t timer)
@@ -242,8 +275,11 @@ static void run_loop(struct vm *vm, struct console *c, timer_t timer)
 		}
 		console_deliver(c, vm);
 		vm_advance(vm, now);
+		run_notes(vm, c, now);
 		deadline = vm_deadline(vm);
 		if (vm->state == VM_HALTED) {
+			u64 wake = c->silent_at && c->silent_at < deadline ? c->silent_at : deadline;
+
 			console_flush(c);
 			/* Input the halted guest did not take now, it never will. */
 			if (deadline == UINT64_MAX && (c->eof || c->in_pos < c->in_len)) {
@@ -255,8 +291,7 @@ static void run_loop(struct vm *vm, struct console *c, timer_t timer)
 			 * sleeps, so none can slip in between and be missed. */
 			sigprocmask(SIG_BLOCK, &stop_set, &unblocked);
 			if (!stop_signal)
-				console_read(c,
-					     deadline == UINT64_MAX ? -1 : (int)((deadline - now + 999999) / 1000000),
+				console_read(c, wake == UINT64_MAX ? -1 : (int)((wake - now + 999999) / 1000000),
 					     &unblocked);
 			sigprocmask(SIG_SETMASK, &unblocked, NULL);
 			look = false;
@@ -323,6 +358,9 @@ int run_guest(const struct run_opts *opts)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
+	console.boot_timeout = opts->boot_timeout;
+	if (opts->boot_timeout > 0)
+		console.silent_at = clock_now() + (u64)(opts->boot_timeout * 1e9);
 	console_raw(&console);
 	/* From here on the thread only runs the guest and its console: the
 	 * filter goes in before the guest's first instruction. */
@@ -353,6 +391,16 @@ int run_guest(const struct run_opts *opts)
 			(unsigned long long)vm.stats.mmio_writes, (unsigned long long)vm.uart.stats.tx_bytes,
 			(unsigned long long)vm.uart.stats.rx_bytes, (unsigned long long)vm.uart.stats.overruns,
 			(unsigned long long)vm.pit.stats.irqs, (unsigned long long)vm.pit.stats.clamped);
+		if (opts->firmware) {
+			char names[160];
+
+			fprintf(stderr, "kvmlite: BIOS services kvmlite's firmware does not provide: %s\n",
+				vm.bios.missing_total ? bios_missing_names(&vm.bios, names, sizeof(names))
+						      : "none called");
+		}
+		if (console.dropped_in)
+			fprintf(stderr, "kvmlite: %llu bytes typed while 1 KiB waited for the guest were dropped\n",
+				(unsigned long long)console.dropped_in);
 	}
 	timer_delete(timer);
 	vm_destroy(&vm);

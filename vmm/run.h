@@ -10,6 +10,7 @@ struct run_opts {
 	bool trace;
 	bool verbose;
 	bool no_sandbox; /* --no-sandbox: no seccomp filter, for debugging */
+	double boot_timeout; /* --boot-timeout: say so if the guest wrote nothing by then (s; 0: never) */
 	u32 index;
 };
 

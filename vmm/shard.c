@@ -32,6 +32,8 @@ static u64 guest_key(const struct guest *g)
 	u64 hold = g->retry_at > g->throttled_until ? g->retry_at : g->throttled_until;
 	u64 d = hold ? hold : vm_deadline(&g->vm);
 
+	if (g->silent_at && g->silent_at < d) /* its boot deadline: say so if it is silent */
+		d = g->silent_at;
 	return g->req_deadline < d ? g->req_deadline : d;
 }
 
@@ -366,6 +368,8 @@ static const char *guest_state(const struct guest *g)
 		return "creating";
 	if (g->vm.state != VM_ENDED && g->retry_at)
 		return "failed"; /* for now: it could not get a VM back, and will try again */
+	if (g->vm.state != VM_ENDED && g->silent)
+		return "silent"; /* wrote nothing by its boot deadline, and still has not */
 	if (g->vm.state != VM_ENDED && g->park)
 		return "parked";
 	if (g->vm.state == VM_RUNNING)
@@ -434,6 +438,8 @@ static void guest_output(void *ctx, struct vm *vm, u8 byte)
 		u64 fw_done = vm->bios.boot_ns > g->t_ready ? vm->bios.boot_ns : g->t_ready;
 
 		g->booted = true;
+		g->silent = false;
+		g->silent_at = 0;
 		g->shard->stats.stage_ns[STAGE_FIRMWARE] += fw_done - g->t_ready;
 		g->shard->stats.stage_ns[STAGE_FIRST_BYTE] += now - fw_done;
 		g->shard->stats.staged++;
@@ -666,11 +672,32 @@ static void guest_release(struct shard *s, struct guest *g)
 	arena_release(&s->ram, (size_t)(g - s->g));
 }
 
+/*
+ * Its boot deadline passed and it has written nothing: tell the supervisor
+ * what it does (its registers as parked, or read from its vCPU), so that
+ * the user learns why, and `spawn --for 0` need not wait for it.
+ */
+static void guest_silent(struct shard *s, struct guest *g)
+{
+	char what[sizeof(g->vm.why)];
+
+	g->silent = true;
+	g->silent_at = 0;
+	if (g->park)
+		vm_describe(&g->vm, &g->park->regs, &g->park->sregs, true, what, sizeof(what));
+	else
+		vm_describe_live(&g->vm, what, sizeof(what));
+	snprintf(g->vm.why, sizeof(g->vm.why), "%s", what);
+	shard_printf(s, "@silent %u %s\n", guest_id(g), what);
+}
+
 /* After anything happened to a guest: file it where it belongs now. */
 static void guest_settle(struct shard *s, struct guest *g, u64 now)
 {
 	if (g->vm.state != VM_ENDED) {
 		vm_advance(&g->vm, now);
+		if (g->silent_at && g->silent_at <= now && !g->booted)
+			guest_silent(s, g);
 		if (g->req_deadline <= now) {
 			shard_printf(s, "%u error timeout\n", g->req_tag);
 			g->req_deadline = UINT64_MAX;
@@ -766,6 +793,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 	/* Stage times, as bench/raw_baseline splits its own: a VM from the
 	 * pool counts as created in no time (that is what the pool is for). */
 	g->t_ready = clock_now();
+	g->silent_at = s->boot_timeout ? g->t_ready + s->boot_timeout : 0;
 	s->stats.stage_ns[STAGE_CREATE_VM] += vm_ns;
 	s->stats.stage_ns[STAGE_CREATE_VCPU] += t[1] - t[0] - vm_ns;
 	s->stats.stage_ns[STAGE_LOAD] += t[2] - t[1];
@@ -900,17 +928,18 @@ static bool in_state(void *ctx, u32 i)
 static void shard_list(struct shard *s, u32 tag, const struct proto_req *r)
 {
 	if (!r->arg) {
-		u32 n[6] = { 0 }, booted = 0; /* running halted parked ended failed creating */
-		static const char *const names[] = { "running", "halted", "parked", "ended", "failed", "creating" };
+		u32 n[7] = { 0 }, booted = 0; /* running halted parked ended failed silent creating */
+		static const char *const names[] = { "running", "halted", "parked",  "ended",
+						     "failed",	"silent", "creating" };
 
 		for (u32 i = 0; i < s->count; i++) {
-			for (int k = 0; k < 6; k++)
+			for (int k = 0; k < 7; k++)
 				if (strcmp(guest_state(&s->g[i]), names[k]) == 0)
 					n[k]++;
 			booted += s->g[i].booted;
 		}
-		shard_printf(s, "%u ok running=%u halted=%u parked=%u ended=%u failed=%u lost=0 booted=%u\n", tag,
-			     n[0], n[1], n[2], n[3], n[4], booted);
+		shard_printf(s, "%u ok running=%u halted=%u parked=%u ended=%u failed=%u silent=%u lost=0 booted=%u\n",
+			     tag, n[0], n[1], n[2], n[3], n[4], n[5], booted);
 		return;
 	}
 	char state[16];
@@ -1101,13 +1130,23 @@ static void shard_command(void *ctx, char *line, size_t len)
 		u64 oldest = g->out_total > GUEST_OUT_SIZE ? g->out_total - GUEST_OUT_SIZE : 0;
 
 		if (r.cmd == PROTO_INFO) {
-			bool why = g->vm.state == VM_ENDED || g->retry_at;
+			bool why = g->vm.state == VM_ENDED || g->retry_at || g->silent;
+			char missing[160], reason[sizeof(g->vm.why) + sizeof(missing) + 64];
 
-			shard_printf(s, "%u ok %s booted=%d exits=%llu out=%llu in=%llu dropped=%llu cpu_us=%llu throttles=%u%s%s\n",
-				     tag, guest_state(g), g->booted, (unsigned long long)g->vm.stats.exits,
-				     (unsigned long long)g->out_total, (unsigned long long)g->vm.uart.stats.rx_bytes,
-				     (unsigned long long)oldest, (unsigned long long)(g->cpu_total / 1000), g->throttles,
-				     why ? " reason=" : "", why ? g->vm.why : "");
+			/* reason: why it ended or fails, what a silent one does, and
+			 * the BIOS services it called that the firmware lacks */
+			bios_missing_names(&g->vm.bios, missing, sizeof(missing));
+			snprintf(reason, sizeof(reason), "%s%s%s%s%s", why || *missing ? " reason=" : "",
+				 why ? g->vm.why : "", why && *missing ? "; " : "",
+				 *missing ? "BIOS services kvmlite's firmware does not provide: " : "", missing);
+			shard_printf(
+				s,
+				"%u ok %s booted=%d exits=%llu out=%llu in=%llu dropped=%llu cpu_us=%llu throttles=%u "
+				"bios_missing=%u%s\n",
+				tag, guest_state(g), g->booted, (unsigned long long)g->vm.stats.exits,
+				(unsigned long long)g->out_total, (unsigned long long)g->vm.uart.stats.rx_bytes,
+				(unsigned long long)oldest, (unsigned long long)(g->cpu_total / 1000), g->throttles,
+				g->vm.bios.missing_total, reason);
 		} else {
 			u64 from = r.has_from ? r.from : oldest;
 
@@ -1386,6 +1425,7 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 	s->park = o->park;
 	s->sandbox = !o->no_sandbox;
 	s->cpu_quota = o->cpu_max < 100 ? SHARD_CPU_PERIOD_NS * o->cpu_max / 100 : 0;
+	s->boot_timeout = (u64)(o->boot_timeout * 1e9);
 	s->vm_max = o->park == PARK_NEVER ? count : vm_max;
 	s->lru_head = s->lru_tail = NONE;
 	s->sock = sock;

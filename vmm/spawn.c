@@ -108,7 +108,38 @@ static void sv_fail_reason(struct spawn *sv, const char *why)
 	}
 }
 
-/* Unsolicited news from a shard: "@created N", "@boot ID", "@end ID STATE WHY", "@out ID DATA". */
+/* Groups what silent guests do, with CS:IP addresses left out ("xxxx:xxxx"). */
+static void sv_silent_reason(struct spawn *sv, u32 id, const char *what)
+{
+	char key[128];
+	size_t n = 0;
+
+	for (const char *p = what; *p && n < sizeof(key) - 1; p++) {
+		if (strspn(p, "0123456789abcdef") == 4 && p[4] == ':' && strspn(p + 5, "0123456789abcdef") == 4 &&
+		    n + 9 < sizeof(key)) {
+			memcpy(key + n, "xxxx:xxxx", 9);
+			n += 9;
+			p += 8;
+			continue;
+		}
+		key[n++] = *p;
+	}
+	key[n] = '\0';
+	for (int i = 0; i < 8; i++) {
+		if (sv->silent_count[i] && strcmp(sv->silent_reason[i], key) == 0) {
+			sv->silent_count[i]++;
+			return;
+		}
+		if (!sv->silent_count[i]) {
+			snprintf(sv->silent_reason[i], sizeof(sv->silent_reason[i]), "%s", key);
+			sv->silent_count[i] = 1;
+			sv->silent_example[i] = id;
+			return;
+		}
+	}
+}
+
+/* Unsolicited news from a shard: "@created N", "@boot ID", "@silent ID WHAT", "@end ID STATE WHY", "@out ID DATA". */
 static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 {
 	char *arg = strchr(line, ' ');
@@ -134,11 +165,28 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 		sv->boot_us[id] = ns > sv->t0 ? (u32)((ns - sv->t0) / 1000) : 0;
 		sv->gflags[id] |= G_BOOTED;
 		sv->booted++;
+		if (sv->gflags[id] & G_SILENT) { /* late, but it spoke */
+			sv->gflags[id] &= (u8)~G_SILENT;
+			sv->silent--;
+		}
+	} else if (strncmp(line, "@silent ", 8) == 0 && id < sv->o->count &&
+		   !(sv->gflags[id] & (G_BOOTED | G_SILENT))) {
+		sv->gflags[id] |= G_SILENT;
+		sv->silent++;
+		sv_silent_reason(sv, id, arg + 1);
+		if (sv->o->verbose)
+			fprintf(stderr, "%skvmlite: guest %u is silent: %s\n", sv->tty ? "\r\033[K" : "", id, arg + 1);
 	} else if (strncmp(line, "@end ", 5) == 0 && id < sv->o->count && !(sv->gflags[id] & G_ENDED)) {
 		bool failed = strncmp(arg, " failed ", 8) == 0;
 
+		if (!failed && !(sv->gflags[id] & G_BOOTED))
+			sv->ended_mute++; /* settled too: --for 0 must not wait for it */
 		sv->gflags[id] |= G_ENDED | (failed ? G_FAILED : 0);
 		sv->ended++;
+		if (sv->gflags[id] & G_SILENT) { /* it ended: counted as that now */
+			sv->gflags[id] &= (u8)~G_SILENT;
+			sv->silent--;
+		}
 		if (failed) {
 			sv->failed++;
 			sv_fail_reason(sv, arg + 8);
@@ -210,7 +258,9 @@ static void sv_reap_children(struct spawn *sv)
 				continue;
 			for (u32 id = l->first; id < l->first + l->count; id++) {
 				if (!(sv->gflags[id] & (G_ENDED | G_LOST))) {
-					sv->gflags[id] |= G_LOST;
+					if (sv->gflags[id] & G_SILENT)
+						sv->silent--;
+					sv->gflags[id] = (u8)((sv->gflags[id] & ~G_SILENT) | G_LOST);
 					lost++;
 					/* only a created guest was live; the rest never will be */
 					sv->lost_live += id - l->first < l->created;
@@ -390,6 +440,48 @@ static void sv_print_guests(struct spawn *sv)
 		       "reset\n");
 }
 
+/* The ids with a flag, as ranges ("3,7-9"), at most len bytes (then "..."). */
+static void sv_ids(const struct spawn *sv, u8 flag, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (u32 i = 0; i < sv->o->count && n + 24 < len;) {
+		u32 j = i;
+
+		if (!(sv->gflags[i] & flag)) {
+			i++;
+			continue;
+		}
+		while (j + 1 < sv->o->count && (sv->gflags[j + 1] & flag))
+			j++;
+		n += (size_t)snprintf(buf + n, len - n, n ? ",%u" : "%u", i);
+		if (j > i)
+			n += (size_t)snprintf(buf + n, len - n, "-%u", j);
+		i = j + 1;
+		if (i < sv->o->count && n + 24 >= len)
+			snprintf(buf + n, len - n, ",...");
+	}
+}
+
+/* Guests that wrote nothing by their boot deadline, and what they do. */
+static void sv_print_silent(struct spawn *sv)
+{
+	char ids[160];
+
+	if (sv->ended_mute)
+		printf("  ended mute           %u guests ended without writing anything ('kvmlite info ID' says why)\n",
+		       sv->ended_mute);
+	if (!sv->silent)
+		return;
+	sv_ids(sv, G_SILENT, ids, sizeof(ids));
+	printf("  silent               %u guests wrote nothing in their first %.0f s (--boot-timeout): %s\n",
+	       sv->silent, sv->o->boot_timeout, ids);
+	for (int i = 0; i < 8 && sv->silent_count[i]; i++)
+		printf("                       %u: %s (e.g. guest %u)\n", sv->silent_count[i], sv->silent_reason[i],
+		       sv->silent_example[i]);
+}
+
 static void sv_summary(struct spawn *sv)
 {
 	double boot_ms[3] = { 0 }, stage_us[NSTAGES] = { 0 };
@@ -442,6 +534,10 @@ static void sv_summary(struct spawn *sv)
 		for (int i = 0; i < 8 && sv->fail_count[i]; i++)
 			printf("%s{\"reason\":\"%s\",\"count\":%u}", i ? "," : "", sv->fail_reason[i],
 			       sv->fail_count[i]);
+		printf("],\"silent\":%u,\"ended_without_output\":%u,\"silent_reasons\":[", sv->silent, sv->ended_mute);
+		for (int i = 0; i < 8 && sv->silent_count[i]; i++)
+			printf("%s{\"reason\":\"%s\",\"count\":%u,\"example\":%u}", i ? "," : "", sv->silent_reason[i],
+			       sv->silent_count[i], sv->silent_example[i]);
 		printf("],\"boot_ms\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},\"stage_us\":{", boot_ms[0],
 		       boot_ms[1], boot_ms[2]);
 		for (int k = 0; k < NSTAGES; k++)
@@ -449,9 +545,10 @@ static void sv_summary(struct spawn *sv)
 		printf("}}\n");
 		return;
 	}
-	printf("kvmlite spawn: %u of %u guests booted (first serial byte), %u failed, %u lost; %s\n", sv->booted,
-	       sv->o->count, sv->failed, sv->lost, sv->stop_reason);
+	printf("kvmlite spawn: %u of %u guests booted (first serial byte), %u failed, %u lost, %u silent; %s\n",
+	       sv->booted, sv->o->count, sv->failed, sv->lost, sv->silent, sv->stop_reason);
 	sv_print_guests(sv);
+	sv_print_silent(sv);
 	if (boot_s >= 0)
 		printf("  time to all booted   %.2f s (%.0f guests/s)\n", boot_s, sv->booted / boot_s);
 	if (timed)
@@ -741,7 +838,7 @@ static u64 sv_vmm_ticks(struct spawn *sv)
  * and every created one settled): the spawn is complete. */
 static void sv_check_booted(struct spawn *sv)
 {
-	u32 settled = sv->booted + sv->failed + sv->lost;
+	u32 settled = sv->booted + sv->failed + sv->lost + sv->silent + sv->ended_mute;
 	u64 now;
 
 	if (sv->t_booted || !(settled >= sv->o->count || (sv->create_stopped && settled >= sv->created)))
@@ -1046,7 +1143,7 @@ int spawn_main(const struct spawn_opts *o)
 	 * and the workers wait for those to close before they end. */
 	io_uring_queue_exit(&sv->ring);
 	sv_teardown(sv);
-	status = sv->failed || sv->lost ? 1 : 0;
+	status = sv->failed || sv->lost || sv->silent ? 1 : 0;
 	sv_free(sv);
 	return status;
 fail:

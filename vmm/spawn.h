@@ -30,6 +30,7 @@ struct spawn_opts {
 	u32 resident;	    /* at most this many guests on a KVM VM at once; 0: what the host allows */
 	bool no_sandbox;    /* --no-sandbox: no seccomp filters, no io_uring restrictions */
 	u32 cpu_max;	    /* --cpu-max: % of a CPU each guest may use at most; 100: no cap */
+	double boot_timeout; /* --boot-timeout: a guest that wrote nothing by then is silent (s; 0: never) */
 };
 
 int spawn_main(const struct spawn_opts *o);

@@ -92,11 +92,16 @@ struct spawn {
 #define G_ENDED	 2
 #define G_FAILED 4
 #define G_LOST	 8
-	u32 booted, ended, failed, lost, created;
+#define G_SILENT 16 /* wrote nothing by its boot deadline (and has not since) */
+	u32 booted, ended, failed, lost, created, silent;
+	u32 ended_mute;	   /* ended (not failed) without having written anything */
 	u32 resume_failed; /* times a parked guest could not get a VM back */
 	u32 lost_live; /* lost guests that had been created (were live) */
 	char fail_reason[8][128];
 	u32 fail_count[8];
+	char silent_reason[8][128]; /* what silent guests do, addresses left out */
+	u32 silent_count[8];
+	u32 silent_example[8]; /* a guest doing it */
 	struct conn *conns;
 	u32 nconns;
 	size_t out_held;     /* bytes held by all connections' answer buffers */

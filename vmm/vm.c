@@ -11,6 +11,7 @@
 
 #include "fault.h"
 #include "layout.h"
+#include "mem.h"
 #include "trace.h"
 #include "vm.h"
 
@@ -104,6 +105,68 @@ static void vm_where(struct vm *vm, char *buf, size_t len)
 		snprintf(buf, len, "at an unknown RIP");
 	else
 		snprintf(buf, len, "at CS:IP %04x:%04llx (RIP 0x%llx)", sregs.cs.selector, regs.rip & 0xffff, regs.rip);
+}
+
+static int vm_ioctl(int fd, unsigned long req, void *arg);
+
+/* The vector of the `int` that pushed the frame at SS:SP, if the IVT has
+ * nothing for it (0000:0000): a BIOS call made with no firmware. 0 if not. */
+static u8 vm_call_into_empty_ivt(const struct vm *vm, const struct kvm_regs *r, const struct kvm_sregs *sr)
+{
+	const u16 *frame = mem_guest_ptr(vm->ram, GUEST_RAM_SIZE, sr->ss.base + (r->rsp & 0xffff), 4);
+	const u8 *op;
+	const u32 *vec;
+
+	if (!frame)
+		return 0;
+	op = mem_guest_ptr(vm->ram, GUEST_RAM_SIZE, ((u64)frame[1] << 4) + frame[0] - 2, 2);
+	if (!op || op[0] != 0xcd || op[1] == 0)
+		return 0;
+	vec = mem_guest_ptr(vm->ram, GUEST_RAM_SIZE, IVT_ADDR + 4u * op[1], 4);
+	return vec && *vec == 0 ? op[1] : 0;
+}
+
+void vm_describe(const struct vm *vm, const struct kvm_regs *r, const struct kvm_sregs *sr, bool halted, char *buf,
+		 size_t len)
+{
+	u16 cs = sr->cs.selector, ip = (u16)r->rip;
+	u8 vec = vm->cfg.firmware ? 0 : vm_call_into_empty_ivt(vm, r, sr);
+	const char *doing = halted ? "halted" : "running";
+
+	if (vm->bios.missing_total)
+		snprintf(buf, len,
+			 "called int %02xh AH=%02x, which kvmlite's firmware does not provide (it returned CF set); %s "
+			 "at "
+			 "%04x:%04x",
+			 vm->bios.missing_last >> 8, vm->bios.missing_last & 0xff, doing, cs, ip);
+	else if (vec)
+		snprintf(buf, len, "executing at %04x:%04x after int %02xh with an empty IVT: try --firmware pc", cs,
+			 ip, vec);
+	else if (!vm->cfg.firmware && sr->cs.base + ip < BDA_ADDR + 0x100)
+		snprintf(buf, len,
+			 "executing the empty IVT at %04x:%04x (a BIOS call with no firmware?): try --firmware pc", cs,
+			 ip);
+	else if (halted)
+		snprintf(buf, len, "halted at %04x:%04x, waiting for an interrupt%s", cs, ip,
+			 vm_deadline(vm) == UINT64_MAX ? " (its PIT is stopped: only COM1 input can wake it)" : "");
+	else if (vm->cfg.firmware && cs == FIRMWARE_SEG)
+		snprintf(buf, len, "running in kvmlite's firmware at %04x:%04x, inside a BIOS call", cs, ip);
+	else
+		snprintf(buf, len, "%s at %04x:%04x", doing, cs, ip);
+}
+
+int vm_describe_live(struct vm *vm, char *buf, size_t len)
+{
+	struct kvm_regs r;
+	struct kvm_sregs sr;
+
+	if (vm->vcpu_fd < 0 || vm_ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    vm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sr) < 0) {
+		snprintf(buf, len, "%s", vm->state == VM_HALTED ? "halted" : "running");
+		return -1;
+	}
+	vm_describe(vm, &r, &sr, vm->state == VM_HALTED, buf, len);
+	return 0;
 }
 
 static void uart_to_vm(void *ctx, u8 byte)

@@ -12,7 +12,13 @@
 #include "loader.h"
 #include "types.h"
 
+/* A guest that has written nothing this long after it started is reported
+ * silent, with what it does (vm_describe), by default (--boot-timeout). */
+#define BOOT_TIMEOUT_S 5.0
+
 struct kvm_run;
+struct kvm_regs;
+struct kvm_sregs;
 struct vm;
 
 /*
@@ -133,5 +139,16 @@ void vm_kick_target(struct vm *vm);
 void vm_kick_self(void);
 
 const char *vm_end_name(enum vm_end end);
+
+/*
+ * What a guest that has written nothing is doing, for people: where it
+ * runs or sleeps, and the likeliest reason (a BIOS service the firmware
+ * lacks, a BIOS call with no firmware). vm_describe() takes registers
+ * from the caller (a parked guest's record); vm_describe_live() reads its
+ * vCPU (-1 if it cannot: then only the state).
+ */
+void vm_describe(const struct vm *vm, const struct kvm_regs *r, const struct kvm_sregs *sr, bool halted, char *buf,
+		 size_t len);
+int vm_describe_live(struct vm *vm, char *buf, size_t len);
 
 #endif

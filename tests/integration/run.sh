@@ -160,6 +160,25 @@ printf 'ping\nping\n' >"$T/in"
 expect "input before the UART is set up: the byte waiting in RBR is lost when the guest turns its FIFOs on" 0 \
 	"$(printf 'ready\nerror: unknown request\npong')" -- "$KVMLITE" run mvm
 
+# ---- no silent hang: what a guest that writes nothing does, and the BIOS services the firmware lacks ----
+expect "a guest silent past --boot-timeout, then writing, runs to its end" 33 "late" -- \
+	"$KVMLITE" run --boot-timeout 1 build/itest/silent_missing.img
+stderr_has "a BIOS service the firmware lacks is named when first called" \
+	"guest 0 called int 17h AH=01, which kvmlite's firmware does not provide"
+stderr_has "a guest that wrote nothing by --boot-timeout is reported, with what it does" \
+	"guest 0 is silent: no output in its first 1 s; called int 17h AH=01"
+expect "-v lists the BIOS services the firmware does not provide" 33 "late" -- \
+	"$KVMLITE" run -v --boot-timeout 0 build/itest/silent_missing.img
+stderr_has "-v lists the BIOS services the firmware does not provide" \
+	"BIOS services kvmlite's firmware does not provide: int 17h AH=01"
+if grep -q "is silent" "$T/err"; then bad "--boot-timeout 0 reports nothing" "$(cat "$T/err")"; else ok "--boot-timeout 0 reports nothing"; fi
+timeout 60 "$KVMLITE" run --firmware none --boot-timeout 1 build/itest/silent_int10.img >"$T/out" 2>"$T/err" &
+silent_pid=$!
+for _ in $(seq 300); do grep -q "is silent" "$T/err" && break; sleep 0.1; done
+kill -TERM "$silent_pid" 2>/dev/null; wait "$silent_pid" 2>/dev/null
+stderr_has "an int 10h guest with no firmware is reported: after int 10h with an empty IVT, try --firmware pc" \
+	"guest 0 is silent: no output in its first 1 s; executing at 0000:[0-9a-f]* after int 10h with an empty IVT: try --firmware pc"
+
 # ---- the console on a terminal (script(1) gives kvmlite a pty) ----
 if command -v script >/dev/null; then
 	(sleep 0.5; printf '\rping\r'; sleep 0.5; printf '\001x') | timeout 10 script -qec "$KVMLITE run mvm" /dev/null >"$T/out" 2>&1

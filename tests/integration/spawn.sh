@@ -78,6 +78,33 @@ check "--firmware none still starts guests at 0000:7c00 (mvm needs no BIOS)" \
 	"timeout 120 $KVMLITE spawn 20 --firmware none --for 0 --socket $SOCK --json >'$T/none.json' 2>/dev/null && grep -q '\"booted\":20,.*\"firmware\":\"none\",\"firmware_kib_per_guest\":0' '$T/none.json'" \
 	"$(cat "$T/none.json" 2>/dev/null)"
 
+# ---- no silent hang: a guest that writes nothing by its boot deadline is reported, with what it does ----
+timeout 120 "$KVMLITE" spawn 3 --firmware none --guest build/itest/silent_int10.img --boot-timeout 1 --for 0 \
+	--socket "$SOCK" >"$T/silent" 2>&1
+st=$?
+check "spawn --for 0 of int 10h guests with no firmware ends after the boot deadline, exits 1, names them silent" \
+	"[ $st = 1 ] && grep -q '0 of 3 guests booted.* 3 silent' '$T/silent' && grep -q 'silent  *3 guests wrote nothing in their first 1 s (--boot-timeout): 0-2' '$T/silent'" \
+	"status $st: $(cat "$T/silent")"
+check "and says what they do: executing after int 10h with an empty IVT, try --firmware pc" \
+	"grep -q '3: executing at xxxx:xxxx after int 10h with an empty IVT: try --firmware pc' '$T/silent'" "$(cat "$T/silent")"
+"$KVMLITE" spawn 6 --guest build/itest/silent_missing.img:2 --guest mvm --boot-timeout 1 --socket "$SOCK" \
+	>"$T/spawn.out" 2>"$T/spawn.err" &
+spawn_pid=$!
+for _ in $(seq 600); do ctl list 2>/dev/null | grep -qx 'silent 2' && break; sleep 0.1; done
+check "list counts the silent guests, and list silent names them" "ctl list | grep -qx 'silent 2' && [ \"\$(ctl list silent)\" = 0-1 ]" \
+	"$(ctl list 2>&1 | tr '\n' ' ')"
+check "info names the BIOS service the firmware lacks that a silent guest called (int 17h AH=01)" \
+	"ctl info 0 | grep -q '^silent booted=0 .* bios_missing=1 reason=called int 17h AH=01, which kvmlite.s firmware does not provide.*; BIOS services kvmlite.s firmware does not provide: int 17h AH=01\$'" \
+	"$(ctl info 0 2>&1)"
+for _ in $(seq 600); do ctl list 2>/dev/null | grep -qx 'booted 6' && break; sleep 0.1; done
+check "a silent guest that writes later counts as booted and is silent no more" \
+	"ctl list | grep -qx 'booted 6' && ctl list | grep -qx 'silent 0' && ctl read 1 | grep -qx late" "$(ctl list 2>&1 | tr '\n' ' ')"
+stop_spawn
+printf '\xfa\xf4' >"$T/mute.img"; truncate -s 510 "$T/mute.img"; printf '\x55\xaa' >>"$T/mute.img"
+check "spawn --for 0 does not wait for a guest that ended without writing anything" \
+	"timeout 120 $KVMLITE spawn 2 --guest '$T/mute.img' --for 0 --socket $SOCK >'$T/mute' 2>&1 && grep -q 'ended mute  *2 guests ended without writing' '$T/mute'" \
+	"$(cat "$T/mute" 2>/dev/null)"
+
 # ---- serial input as a line: a guest that polls int 14h AH=3 before it reads gets its request ----
 start_spawn 20 --guest build/compat/shell_poll.img || bad "shell_poll spawn booted" "$(cat "$T/spawn.err")"
 check "req to an int 14h poll-then-read shell is answered (issue 13: it timed out)" "[ \"\$(ctl req 8 a)\" = 'b!' ]" \
