@@ -18,9 +18,10 @@
  * (built-in guests; never a path, so the fuzzer opens no file of the host's).
  */
 
+/* An image: sector 0 a boot sector, the whole at most DISK_MAX_BYTES. */
 static bool is_boot_sector(const u8 *data, size_t len)
 {
-	return len == BOOT_SIZE && data[BOOT_SIZE - 2] == 0x55 && data[BOOT_SIZE - 1] == 0xaa;
+	return len >= BOOT_SIZE && len <= DISK_MAX_BYTES && data[BOOT_SIZE - 2] == 0x55 && data[BOOT_SIZE - 1] == 0xaa;
 }
 
 /* An error message is a NUL-terminated string that says something. */
@@ -69,7 +70,13 @@ static void fuzz_file(const u8 *data, size_t len, size_t ram_size, bool firmware
 		return;
 	}
 	FUZZ_CHECK(!memcmp(img.bytes, data, BOOT_SIZE));
+	/* the whole file is the guest's disk, in whole sectors, with a geometry that holds it */
+	FUZZ_CHECK(img.disk.size == len && !memcmp(img.disk.bytes, data, len));
+	FUZZ_CHECK(img.disk.sectors == (len + DISK_SECTOR - 1) / DISK_SECTOR);
+	FUZZ_CHECK(img.disk.heads >= 1 && img.disk.heads <= 16 && img.disk.spt >= 1 && img.disk.spt <= 63);
+	FUZZ_CHECK(img.disk.cyls >= 1 && img.disk.cyls <= 1024 && img.disk.cyls <= img.disk.pcyls);
 	check_place(&img, ram_size, firmware);
+	loader_close(&img);
 }
 
 static void fuzz_name(const u8 *data, size_t len)
@@ -89,6 +96,7 @@ static void fuzz_name(const u8 *data, size_t len)
 		check_err(err, sizeof(err));
 	else
 		FUZZ_CHECK(is_boot_sector(img.bytes, BOOT_SIZE));
+	loader_close(&img);
 }
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)

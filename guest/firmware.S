@@ -1,4 +1,4 @@
-/* firmware.S - kvmlite's PC firmware: one 4 KiB page that sets up IVT, BDA, PIC and PIT, serves int 10h/14h/16h/1Ah over COM1, and enters the boot sector. */
+/* firmware.S - kvmlite's PC firmware: one 4 KiB page that sets up IVT, BDA, PIC and PIT, serves int 10h/14h/16h/1Ah over COM1 and int 13h through the VMM, and enters the boot sector. */
 /*
  * The VMM copies the page into the guest's own RAM at FIRMWARE_ADDR
  * (0xb7000, see layout.h) and starts the CPU at FIRMWARE_SEG:0ff0, the
@@ -75,6 +75,7 @@
 #define PIT_MODE_TICK 0x34
 
 /* BDA fields beyond those in layout.h (offsets as in SeaBIOS's biosvar.h) */
+#define BDA_HDCOUNT 0x0475	/* byte: hard disks int 13h serves */
 #define BDA_KBD_HEAD 0x041a	/* word: keyboard buffer head, offset from 0x400 */
 #define BDA_KBD_TAIL 0x041c	/* word: keyboard buffer tail */
 #define BDA_KBD_BUF 0x041e	/* 16 words: the keyboard buffer */
@@ -142,7 +143,6 @@ miss\vec:
 .endm
 	MISSING 05
 	MISSING 10
-	MISSING 13
 	MISSING 14
 	MISSING 15
 	MISSING 16
@@ -309,6 +309,28 @@ int12:
 	push $0
 	pop %ds
 	mov BDA_MEM_KB, %ax
+	pop %ds
+	iret
+
+/* ---------------------------------------------------------------------- */
+/* int 13h: the hard disk (the guest's image). The VMM does the whole call  */
+/* (vmm/disk.c): it reads the registers from this frame, moves the sectors  */
+/* to or from the guest's memory, and writes the results into the frame:   */
+/* AX, BX, CX, DX, the caller's CF, the BDA status. One exit a call.        */
+/* ---------------------------------------------------------------------- */
+int13:
+	push %ds
+	push %es
+	pushal			/* 32-bit: a guest's upper register halves survive */
+	xor %eax, %eax
+	mov %ss, %ax
+	shl $4, %eax
+	movzwl %sp, %edx
+	add %edx, %eax		/* the frame's guest-physical address */
+	mov $FW_DISK_PORT, %dx
+	out %eax, %dx
+	popal
+	pop %es
 	pop %ds
 	iret
 
@@ -571,7 +593,7 @@ entry:
 	VEC 0x11, int11
 	VEC 0x12, int12
 	VEC 0x05, miss05	/* print screen */
-	VEC 0x13, miss13	/* disk */
+	VEC 0x13, int13
 	VEC 0x14, int14
 	VEC 0x15, miss15	/* system services */
 	VEC 0x16, int16
@@ -587,6 +609,7 @@ entry:
 	movw $EBDA_SEG, BDA_EBDA
 	movl $(KBD_BUF_OFF << 16) | KBD_BUF_OFF, BDA_KBD_HEAD	/* head = tail: empty */
 	movb $COM_TIMEOUT_TICKS, BDA_COM1_TIMEOUT
+	movb $1, BDA_HDCOUNT	/* one hard disk: the image, drive 80h */
 	/* ticks (0x46c) and the midnight flag (0x470) are 0 from the clearing */
 
 	/* 8259A pair: ICW1-ICW4, then the masks (8259A datasheet, "Initialization") */

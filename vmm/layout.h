@@ -89,6 +89,7 @@
  */
 #define FW_EVENT_PORT 0x0520 /* word out: FW_EVENT_BOOT, or (vector << 8) | AH of a service it lacks */
 #define FW_EVENT_BOOT 0x0000 /* the firmware is done and enters the boot sector */
+#define FW_DISK_PORT  0x0524 /* dword out: guest-physical address of an int 13h register frame */
 
 /* IRQs on the 8259A pair, and the vector bases the firmware programs */
 #define IRQ_PIT		  0

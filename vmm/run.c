@@ -325,6 +325,7 @@ int run_guest(const struct run_opts *opts)
 		.trace = opts->trace ? stderr : NULL,
 		.output = console_output,
 		.output_ctx = &console,
+		.disk = &img.disk,
 	};
 	timer_t timer;
 	char err[256];
@@ -336,6 +337,7 @@ int run_guest(const struct run_opts *opts)
 	}
 	if (kvm_open(&kvm, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
+		loader_close(&img);
 		return RUN_ERROR;
 	}
 	if (opts->verbose)
@@ -404,8 +406,10 @@ int run_guest(const struct run_opts *opts)
 	}
 	timer_delete(timer);
 	vm_destroy(&vm);
+	disk_free(&vm.disk);
 	arena_free(&arena);
 	kvm_close(&kvm);
+	loader_close(&img);
 	return status;
 
 fail_arena:
@@ -413,5 +417,6 @@ fail_arena:
 fail_kvm:
 	fprintf(stderr, "kvmlite: %s\n", err);
 	kvm_close(&kvm);
+	loader_close(&img);
 	return RUN_ERROR;
 }

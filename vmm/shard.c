@@ -585,7 +585,7 @@ static int guest_park(struct shard *s, struct guest *g)
 	s->resident--;
 	s->parked++;
 	/* Counted once, here: its pages cannot change while it is parked. */
-	p->counted = (u32)(sizeof(*g) + park_size(p) + guest_ram_resident(s, g));
+	p->counted = (u32)(sizeof(*g) + park_size(p) + guest_ram_resident(s, g) + disk_overlay_bytes(&g->vm.disk));
 	s->parked_bytes += p->counted;
 	s->stats.parks++;
 	shard_nobody_end(s, cpu);
@@ -669,6 +669,7 @@ static void guest_release(struct shard *s, struct guest *g)
 		vm_destroy(&g->vm);
 		s->resident--;
 	}
+	disk_free(&g->vm.disk);
 	arena_release(&s->ram, (size_t)(g - s->g));
 }
 
@@ -761,6 +762,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 
 	while (index >= gi->upto)
 		gi++;
+	cfg.disk = &gi->img.disk;
 	vm_setup(&g->vm, ram, &cfg);
 	if (!g->out)
 		g->out = ring_get(s);

@@ -240,6 +240,7 @@ void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg)
 	vm->ram = ram;
 	vm->vcpu_fd = vm->vm_fd = -1;
 	vm->start_ns = clock_now();
+	vm->disk.img = cfg->disk;
 	vm_wire_devices(vm);
 }
 
@@ -434,6 +435,22 @@ static u8 vm_port_io8(struct vm *vm, u16 port, u8 val, bool is_write)
 	return 0xff;
 }
 
+/* An int 13h call the firmware handed over; one it lacks is counted as such. */
+static void vm_disk_call(struct vm *vm, u32 frame)
+{
+	u8 fn;
+	int r = disk_call(&vm->disk, vm->ram, GUEST_RAM_SIZE, frame, &fn);
+	char what[48];
+
+	if (r < 0)
+		bios_event(&vm->bios, (u16)(0x1300 | fn), clock_now());
+	if (vm->cfg.trace) {
+		snprintf(what, sizeof(what), "AH=%02x -> %s%02x", fn,
+			 r < 0 ? "not provided, AH=" : "AH=", r < 0 ? DISK_RET_EPARAM : r);
+		trace_event(vm, "int 13h", what);
+	}
+}
+
 /* One `in` or `out` of 1, 2 or 4 bytes; data points into the kvm_run page. */
 static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 {
@@ -449,6 +466,14 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 		} else {
 			memset(data, 0xff, (size_t)size);
 		}
+		return;
+	}
+	if (port == FW_DISK_PORT) {
+		/* The firmware's int 13h: the whole call is done here (disk.c). */
+		if (is_write && size == 4)
+			vm_disk_call(vm, val);
+		else if (!is_write)
+			memset(data, 0xff, (size_t)size);
 		return;
 	}
 	if (port == FW_EVENT_PORT) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "bios.h"
+#include "disk.h"
 #include "devices/i8254.h"
 #include "devices/i8259.h"
 #include "devices/uart16550.h"
@@ -66,6 +67,7 @@ struct vcpu {
 struct vm_config {
 	u32 index;     /* the guest's number, passed in ESI */
 	bool firmware; /* start in the firmware (in RAM at FIRMWARE_ADDR), or straight at 0000:7c00 */
+	const struct disk_image *disk; /* the image as the guest's hard disk (int 13h), shared */
 	FILE *trace;   /* when set, every exit is decoded here */
 	void (*output)(void *ctx, struct vm *vm, u8 byte); /* bytes the guest sends on COM1 */
 	void *output_ctx;
@@ -87,6 +89,7 @@ struct vm {
 	struct pit pit;
 	struct pic pic;
 	struct bios bios; /* what the firmware said: when it was done, services it lacks */
+	struct disk disk; /* its hard disk: the shared image and the sectors it wrote */
 	struct vm_stats stats;
 	struct vm_config cfg;
 };
