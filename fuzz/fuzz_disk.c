@@ -1,5 +1,4 @@
-/* fuzz_disk.c - libFuzzer target: int 13h with guest-chosen frames; the image never changes, the overlay stays bounded.
- */
+/* fuzz_disk.c - libFuzzer target: int 13h with guest-chosen frames; the image never changes, the overlay is bounded. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,5 +1,4 @@
-/* disk.h - the guest's hard disk as int 13h sees it: an image shared read-only, and a per-guest overlay of written
- * sectors. */
+/* disk.h - the guest's hard disk as int 13h sees it: an image shared read-only, a per-guest overlay of writes. */
 #ifndef KVMLITE_DISK_H
 #define KVMLITE_DISK_H
 

@@ -1,5 +1,4 @@
 /* test_disk.c - int 13h over an image: geometry as QEMU guesses it, transfers, the overlay, errors as SeaBIOS. */
- * errors as SeaBIOS returns them. */
 #include <stdlib.h>
 #include <string.h>
 
