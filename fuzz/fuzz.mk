@@ -26,7 +26,7 @@ FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -
 FUZZ_RUN_FLAGS := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
-FUZZ_DEVICES := vmm/devices/uart16550.c vmm/devices/i8254.c vmm/devices/i8259.c
+FUZZ_DEVICES := vmm/devices/uart16550.c vmm/devices/i8254.c vmm/devices/i8259.c vmm/devices/vgatext.c
 
 # What each harness links besides itself.
 $(FUZZ_DIR)/fuzz_uart: $(call fuzz_objs,vmm/devices/uart16550.c)

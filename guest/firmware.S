@@ -76,12 +76,23 @@
 
 /* BDA fields beyond those in layout.h (offsets as in SeaBIOS's biosvar.h) */
 #define BDA_HDCOUNT 0x0475	/* byte: hard disks int 13h serves */
+#define BDA_VIDEO_MODE 0x0449	/* byte: the video mode (3: 80 x 25 text, colour) */
+#define BDA_VIDEO_COLS 0x044a	/* word: columns */
+#define BDA_VIDEO_PAGESIZE 0x044c /* word: bytes of a page */
+#define BDA_CURSOR 0x0450	/* 8 words: each page's cursor, column low byte, row high */
+#define BDA_CURSOR_TYPE 0x0460	/* word: cursor shape, start and end scan lines */
+#define BDA_VIDEO_PAGE 0x0462	/* byte: the active page */
+#define BDA_CRTC 0x0463		/* word: the CRT controller's port */
+#define BDA_VIDEO_ROWS 0x0484	/* byte: rows - 1 */
+#define BDA_CHAR_HEIGHT 0x0485	/* word: scan lines a character */
+#define VGA_COLS 80
+#define VGA_CELLS (80 * 25)
 #define BDA_KBD_HEAD 0x041a	/* word: keyboard buffer head, offset from 0x400 */
 #define BDA_KBD_TAIL 0x041c	/* word: keyboard buffer tail */
 #define BDA_KBD_BUF 0x041e	/* 16 words: the keyboard buffer */
 #define KBD_BUF_OFF 0x1e	/* BDA_KBD_BUF - 0x400 */
 #define COM_TIMEOUT_TICKS 0x0a	/* SeaBIOS's detect_serial value */
-#define EQUIPMENT 0x0202	/* one serial port (bits 9-11), x87 present (bit 1) */
+#define EQUIPMENT 0x0222	/* one serial port (bits 9-11), 80 x 25 colour video (bits 5-4), x87 (bit 1) */
 
 #define TICKS_PER_DAY 0x1800b0	/* 18.2 Hz * 86400 s, SeaBIOS's TICKS_PER_DAY */
 
@@ -267,31 +278,220 @@ com1_timeout:
 	ret
 
 /* ---------------------------------------------------------------------- */
-/* int 10h: video. There is no screen; teletype output goes to COM1.       */
+/* int 10h: video, text mode 3 as SeaBIOS's VGA BIOS keeps it in the BDA.  */
+/* Characters it writes go to the VMM (FW_SCREEN_PORT), which shows them   */
+/* as the guest's screen output; the cursor is kept in the BDA as on a PC. */
+/* They are not put in the text buffer (0xb8000): a guest reading it back  */
+/* finds blank cells, and AH=08 gives a blank. Scrolling shows nothing.    */
 /* ---------------------------------------------------------------------- */
 int10:
-	cmp $0x0e, %ah
-	jne miss10
 	push %ds
-	push %ax
-	push %bx
-	push %cx
+	push %si
 	push $0
 	pop %ds
-	mov $LSR_THRE, %bl
-	mov $64, %bh
-	call com1_timeout
-	call com1_wait
+	cmp $0x0e, %ah
+	je int10_tty
+	cmp $0x13, %ah
+	je int10_string
+	cmp $0x02, %ah
+	je int10_setcur
+	cmp $0x03, %ah
+	je int10_getcur
+	cmp $0x09, %ah
+	je int10_char
+	cmp $0x0a, %ah
+	je int10_char
+	cmp $0x0f, %ah
+	je int10_mode
+	cmp $0x00, %ah
+	je int10_setmode
+	cmp $0x01, %ah
+	je int10_shape
+	cmp $0x05, %ah
+	je int10_page
+	cmp $0x06, %ah
+	je int10_done		/* scroll up / down: nothing to show */
+	cmp $0x07, %ah
+	je int10_done
+	cmp $0x08, %ah
+	je int10_read
+	cmp $0x1a, %ah
+	je int10_dcc
+	pop %si
+	pop %ds
+	jmp miss10
+int10_done:
+	pop %si
+	pop %ds
+	iret			/* flags as the caller had them, as SeaBIOS */
+
+/* AH=0Eh: AL at the cursor of the active page, which moves on */
+int10_tty:
+	call tty_cursor
+	call tty_put
+	mov %dx, BDA_CURSOR(%si)
+	pop %dx
+	jmp int10_done
+
+/* AH=13h: CX characters at ES:BP from row DH, column DL of page BH, as
+ * teletype; AL bit 1: each is followed by its attribute; bit 0: the
+ * cursor stays after them */
+int10_string:
+	push %bx
+	push %cx
+	push %dx
+	push %bp
+	movzbw %bh, %si
+	shl %si
+	jcxz 3f
+1:	mov %es:(%bp), %bl	/* the character, while AL keeps the mode */
+	inc %bp
+	test $2, %al
+	jz 2f
+	inc %bp			/* its attribute: not shown */
+2:	push %ax
+	mov %bl, %al
+	call tty_put
+	pop %ax
+	loop 1b
+3:	test $1, %al
+	jz 4f
+	mov %dx, BDA_CURSOR(%si)
+4:	pop %bp
+	pop %dx
 	pop %cx
 	pop %bx
-	pop %ax
-	jc 1f			/* timed out: drop the character */
+	jmp int10_done
+
+/* AH=09h/0Ah: AL CX times from the cursor of page BH, which stays */
+int10_char:
+	push %cx
 	push %dx
-	mov $COM1_THR, %dx
+	mov $FW_SCREEN_PORT, %dx
+	cmp $VGA_CELLS, %cx	/* more than a screen's worth shows nothing more */
+	jbe 1f
+	mov $VGA_CELLS, %cx
+1:	jcxz 2f
+	out %al, %dx
+	loop 1b
+2:	pop %dx
+	pop %cx
+	jmp int10_done
+
+/* AH=02h: the cursor of page BH to row DH, column DL; AH=03h: where it
+ * is (DX), and its shape (CX) */
+int10_setcur:
+	movzbw %bh, %si
+	shl %si
+	mov %dx, BDA_CURSOR(%si)
+	jmp int10_done
+int10_getcur:
+	movzbw %bh, %si
+	shl %si
+	mov BDA_CURSOR(%si), %dx
+	mov BDA_CURSOR_TYPE, %cx
+	jmp int10_done
+
+/* AH=0Fh: AL = mode, AH = columns, BH = active page */
+int10_mode:
+	mov BDA_VIDEO_MODE, %al
+	mov BDA_VIDEO_COLS, %ah
+	mov BDA_VIDEO_PAGE, %bh
+	jmp int10_done
+
+/* AH=00h: set mode AL (kept; text modes only have meaning here): the
+ * cursors go home; AL = 30h for a text mode, as SeaBIOS */
+int10_setmode:
+	and $0x7f, %al
+	mov %al, BDA_VIDEO_MODE
+	movw $VGA_COLS, BDA_VIDEO_COLS
+	cmp $1, %al
+	ja 1f
+	movw $VGA_COLS / 2, BDA_VIDEO_COLS
+1:	push %di
+	push %es
+	push %cx
+	push %ds
+	pop %es
+	mov $BDA_CURSOR, %di
+	mov $8, %cx
+	xor %ax, %ax
+	rep stosw
+	pop %cx
+	pop %es
+	pop %di
+	movb $0, BDA_VIDEO_PAGE
+	mov $0x30, %al
+	jmp int10_done
+
+/* AH=01h: cursor shape CX; AH=05h: active page AL */
+int10_shape:
+	mov %cx, BDA_CURSOR_TYPE
+	jmp int10_done
+int10_page:
+	and $7, %al
+	mov %al, BDA_VIDEO_PAGE
+	jmp int10_done
+
+/* AH=08h: character and attribute at the cursor: always a blank cell here */
+int10_read:
+	mov $0x0720, %ax
+	jmp int10_done
+
+/* AH=1Ah AL=00h: display combination: a VGA with a colour monitor */
+int10_dcc:
+	test %al, %al
+	jnz 1f
+	mov $0x1a, %al
+	mov $0x0008, %bx
+	jmp int10_done
+1:	pop %si
+	pop %ds
+	jmp miss10
+
+/* tty_cursor: pushes DX; SI = the active page's cursor offset in the BDA,
+ * DX = its position. (Returns with DX on the stack under the return address.) */
+tty_cursor:
+	pop %si			/* the return address */
+	push %dx
+	push %si
+	movzbw BDA_VIDEO_PAGE, %si
+	shl %si
+	mov BDA_CURSOR(%si), %dx
+	ret
+
+/* tty_put: shows AL as teletype does at cursor DX (DL column, DH row), and
+ * moves it as SeaBIOS's write_teletype: CR, LF, BS move it; BEL nothing;
+ * any other character advances it, wrapping at the end of the row; below
+ * the last row the screen scrolls and the cursor stays on it. DS = 0. */
+tty_put:
+	cmp $7, %al
+	je 4f			/* the bell: neither shown nor moved */
+	push %dx
+	mov $FW_SCREEN_PORT, %dx
 	out %al, %dx
 	pop %dx
-1:	pop %ds
-	iret			/* flags as the caller had them */
+	cmp $'\r', %al
+	jne 1f
+	xor %dl, %dl
+	ret
+1:	cmp $'\n', %al
+	je 3f
+	cmp $8, %al
+	jne 2f
+	test %dl, %dl
+	jz 4f
+	dec %dl
+	ret
+2:	inc %dl
+	cmp BDA_VIDEO_COLS, %dl
+	jb 4f
+	xor %dl, %dl
+3:	inc %dh
+	cmp BDA_VIDEO_ROWS, %dh
+	jbe 4f
+	mov BDA_VIDEO_ROWS, %dh
+4:	ret
 
 /* ---------------------------------------------------------------------- */
 /* int 11h: equipment word; int 12h: conventional memory in KiB            */
@@ -470,7 +670,7 @@ int16_shift:
 1:	pop %ds
 	iret
 
-/* AH=0 (and 10h): wait for a byte; AL = byte, AH = 0 (no scan code). */
+/* AH=0 (and 10h): wait for a byte; AX = the keystroke it stands for (kbd_key). */
 int16_read:
 	mov BDA_KBD_HEAD, %ax
 	cmp BDA_KBD_TAIL, %ax
@@ -488,14 +688,14 @@ int16_read:
 	call com1_wait
 	mov $COM1_RBR, %dx
 	in %dx, %al
-	mov $0, %ah
+	call kbd_key
 	pop %dx
 	pop %cx
 	pop %bx
 	pop %ds
 	iret
 
-/* AH=1 (and 11h): is a byte waiting? ZF clear and AX = byte, or ZF set. */
+/* AH=1 (and 11h): is a byte waiting? ZF clear and AX = its keystroke, or ZF set. */
 int16_check:
 	push %ax
 	mov BDA_KBD_HEAD, %ax
@@ -512,7 +712,7 @@ int16_check:
 	jmp ret_zf_set
 1:	mov $COM1_RBR, %dx	/* take it from the UART, keep it for AH=0 */
 	in %dx, %al
-	mov $0, %ah
+	call kbd_key
 	pop %dx
 	mov %ax, BDA_KBD_BUF
 	movw $KBD_BUF_OFF + 2, BDA_KBD_TAIL
@@ -520,6 +720,40 @@ int16_check:
 	mov BDA_KBD_BUF, %ax
 	pop %ds
 	jmp ret_zf_clear
+
+/*
+ * kbd_key: AL = a byte from COM1 -> AX = what a PC keyboard gives int 16h
+ * for the key that types it (scan code in AH, ASCII in AL), as SeaBIOS's
+ * int 16h does for QEMU's keyboard: so 'a' is 1E61h, Enter 1C0Dh. A
+ * newline (a terminal's or a script's Enter) is Enter, DEL is Backspace;
+ * bytes above 7Fh have no key: AH = 0.
+ */
+kbd_key:
+	cmp $'\n', %al
+	jne 1f
+	mov $'\r', %al
+1:	cmp $0x7f, %al
+	jne 2f
+	mov $8, %al
+2:	xor %ah, %ah
+	test $0x80, %al
+	jnz 3f
+	push %bx
+	movzbw %al, %bx
+	mov %cs:kbd_scan(%bx), %ah
+	pop %bx
+3:	ret
+
+/* Set-1 scan codes by ASCII (US layout; control characters by their letter) */
+kbd_scan:
+	.byte 0x00, 0x1e, 0x30, 0x2e, 0x20, 0x12, 0x21, 0x22, 0x0e, 0x0f, 0x1c, 0x25, 0x26, 0x1c, 0x31, 0x18	/* 00-0f */
+	.byte 0x19, 0x10, 0x13, 0x1f, 0x14, 0x16, 0x2f, 0x11, 0x2d, 0x15, 0x2c, 0x01, 0x00, 0x00, 0x00, 0x00	/* 10-1f */
+	.byte 0x39, 0x02, 0x28, 0x04, 0x05, 0x06, 0x08, 0x28, 0x0a, 0x0b, 0x09, 0x0d, 0x33, 0x0c, 0x34, 0x35	/* 20-2f */
+	.byte 0x0b, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x27, 0x27, 0x33, 0x0d, 0x34, 0x35	/* 30-3f */
+	.byte 0x03, 0x1e, 0x30, 0x2e, 0x20, 0x12, 0x21, 0x22, 0x23, 0x17, 0x24, 0x25, 0x26, 0x32, 0x31, 0x18	/* 40-4f */
+	.byte 0x19, 0x10, 0x13, 0x1f, 0x14, 0x16, 0x2f, 0x11, 0x2d, 0x15, 0x2c, 0x1a, 0x2b, 0x1b, 0x07, 0x0c	/* 50-5f */
+	.byte 0x29, 0x1e, 0x30, 0x2e, 0x20, 0x12, 0x21, 0x22, 0x23, 0x17, 0x24, 0x25, 0x26, 0x32, 0x31, 0x18	/* 60-6f */
+	.byte 0x19, 0x10, 0x13, 0x1f, 0x14, 0x16, 0x2f, 0x11, 0x2d, 0x15, 0x2c, 0x1a, 0x2b, 0x1b, 0x29, 0x0e	/* 70-7f */
 
 /* ---------------------------------------------------------------------- */
 /* int 1Ah: time of day (SeaBIOS src/clock.c handle_1a00/handle_1a01)      */
@@ -610,6 +844,14 @@ entry:
 	movl $(KBD_BUF_OFF << 16) | KBD_BUF_OFF, BDA_KBD_HEAD	/* head = tail: empty */
 	movb $COM_TIMEOUT_TICKS, BDA_COM1_TIMEOUT
 	movb $1, BDA_HDCOUNT	/* one hard disk: the image, drive 80h */
+	/* video: mode 3, 80 x 25 colour text, as SeaBIOS's VGA BIOS leaves it */
+	movb $3, BDA_VIDEO_MODE
+	movw $VGA_COLS, BDA_VIDEO_COLS
+	movw $0x1000, BDA_VIDEO_PAGESIZE
+	movw $0x0607, BDA_CURSOR_TYPE
+	movw $0x3d4, BDA_CRTC
+	movb $24, BDA_VIDEO_ROWS
+	movw $16, BDA_CHAR_HEIGHT
 	/* ticks (0x46c) and the midnight flag (0x470) are 0 from the clearing */
 
 	/* 8259A pair: ICW1-ICW4, then the masks (8259A datasheet, "Initialization") */

@@ -47,6 +47,8 @@
 #define BDA_MEM_KB	 0x0413 /* word: KiB of conventional memory (int 12h) */
 #define BDA_EBDA	 0x040e /* word: segment of the extended BIOS data area */
 
+#define VGA_TEXT_ADDR 0xb8000 /* the colour text buffer: 80 x 25 cells of character, attribute */
+
 #define BOOT_ADDR      0x7c00 /* where the boot sector is loaded and entered */
 #define BOOT_SIZE      512
 #define BOOT_SIGNATURE 0xaa55 /* last two bytes, little endian: 0x55 0xaa */
@@ -90,6 +92,7 @@
 #define FW_EVENT_PORT 0x0520 /* word out: FW_EVENT_BOOT, or (vector << 8) | AH of a service it lacks */
 #define FW_EVENT_BOOT 0x0000 /* the firmware is done and enters the boot sector */
 #define FW_DISK_PORT  0x0524 /* dword out: guest-physical address of an int 13h register frame */
+#define FW_SCREEN_PORT 0x0528 /* byte out: a character int 10h puts on the screen (teletype) */
 
 /* IRQs on the 8259A pair, and the vector bases the firmware programs */
 #define IRQ_PIT		  0

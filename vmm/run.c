@@ -407,6 +407,7 @@ int run_guest(const struct run_opts *opts)
 	timer_delete(timer);
 	vm_destroy(&vm);
 	disk_free(&vm.disk);
+	vgatext_free(vm.vga);
 	arena_free(&arena);
 	kvm_close(&kvm);
 	loader_close(&img);

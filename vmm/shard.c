@@ -585,7 +585,8 @@ static int guest_park(struct shard *s, struct guest *g)
 	s->resident--;
 	s->parked++;
 	/* Counted once, here: its pages cannot change while it is parked. */
-	p->counted = (u32)(sizeof(*g) + park_size(p) + guest_ram_resident(s, g) + disk_overlay_bytes(&g->vm.disk));
+	p->counted = (u32)(sizeof(*g) + park_size(p) + guest_ram_resident(s, g) + disk_overlay_bytes(&g->vm.disk) +
+			   vgatext_bytes(g->vm.vga));
 	s->parked_bytes += p->counted;
 	s->stats.parks++;
 	shard_nobody_end(s, cpu);
@@ -670,6 +671,8 @@ static void guest_release(struct shard *s, struct guest *g)
 		s->resident--;
 	}
 	disk_free(&g->vm.disk);
+	vgatext_free(g->vm.vga);
+	g->vm.vga = NULL;
 	arena_release(&s->ram, (size_t)(g - s->g));
 }
 

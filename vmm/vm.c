@@ -169,12 +169,36 @@ int vm_describe_live(struct vm *vm, char *buf, size_t len)
 	return 0;
 }
 
-static void uart_to_vm(void *ctx, u8 byte)
+/*
+ * All the guest's output goes out here: COM1, int 10h teletype, and what
+ * the text buffer shows (screen). Text-buffer lines are lines of their
+ * own: switching to or from them starts a new line if the last did not
+ * end, so a screen line and a serial one never run together.
+ */
+static void vm_output(struct vm *vm, u8 byte, bool screen)
 {
-	struct vm *vm = ctx;
-
+	if (screen != vm->out_screen && vm->out_any && vm->out_last != '\n') {
+		vm->out_last = '\n';
+		if (vm->cfg.output)
+			vm->cfg.output(vm->cfg.output_ctx, vm, '\n');
+	}
+	if (!screen && vm->out_screen)
+		vgatext_line_break(vm->vga);
+	vm->out_screen = screen;
+	vm->out_any = true;
+	vm->out_last = byte;
 	if (vm->cfg.output)
 		vm->cfg.output(vm->cfg.output_ctx, vm, byte);
+}
+
+static void uart_to_vm(void *ctx, u8 byte)
+{
+	vm_output(ctx, byte, false);
+}
+
+static void vga_to_vm(void *ctx, u8 byte)
+{
+	vm_output(ctx, byte, true);
 }
 
 void vm_wire_devices(struct vm *vm)
@@ -476,6 +500,17 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 			memset(data, 0xff, (size_t)size);
 		return;
 	}
+	if (port == FW_SCREEN_PORT) {
+		/* int 10h teletype: the character the firmware put on the screen */
+		if (is_write && size == 1) {
+			if (vm->cfg.trace)
+				trace_screen(vm, "int 10h teletype", (u8)val);
+			vm_output(vm, (u8)val, false);
+		} else if (!is_write) {
+			memset(data, 0xff, (size_t)size);
+		}
+		return;
+	}
 	if (port == FW_EVENT_PORT) {
 		/* The firmware's word: not an 8-bit device. */
 		if (is_write && size == 2)
@@ -524,6 +559,21 @@ static void vm_exit_mmio(struct vm *vm)
 {
 	struct kvm_run *run = vm->run;
 	u32 len = run->mmio.len > sizeof(run->mmio.data) ? sizeof(run->mmio.data) : run->mmio.len;
+	u64 addr = run->mmio.phys_addr;
+
+	/* The text buffer: made on a guest's first access to it, so that the
+	 * many guests that never touch it pay nothing. */
+	if (addr >= VGA_TEXT_ADDR && addr < VGA_TEXT_ADDR + VGA_TEXT_WINDOW) {
+		if (!vm->vga)
+			vm->vga = vgatext_new(vga_to_vm, vm);
+		if (vm->vga) {
+			vm->stats.vga_accesses++;
+			if (vm->cfg.trace)
+				trace_vga(vm, addr, run->mmio.is_write, run->mmio.data, len);
+			vgatext_io(vm->vga, (u32)(addr - VGA_TEXT_ADDR), run->mmio.data, len, run->mmio.is_write);
+			return;
+		}
+	}
 
 	/* There are no MMIO devices: this is memory the guest does not have.
 	 * Reads see all ones. */

@@ -9,6 +9,7 @@
 #include "devices/i8254.h"
 #include "devices/i8259.h"
 #include "devices/uart16550.h"
+#include "devices/vgatext.h"
 #include "kvm.h"
 #include "loader.h"
 #include "types.h"
@@ -49,6 +50,7 @@ struct vm_stats {
 	u64 exits, io_exits, kicks;
 	u64 hlts, irqs_injected;
 	u64 mmio_reads, mmio_writes;
+	u64 vga_accesses; /* MMIO exits to the text buffer, not counted in mmio_* */
 	u64 unknown_port_reads, unknown_port_writes;
 };
 
@@ -90,6 +92,9 @@ struct vm {
 	struct pic pic;
 	struct bios bios; /* what the firmware said: when it was done, services it lacks */
 	struct disk disk; /* its hard disk: the shared image and the sectors it wrote */
+	struct vgatext *vga;	  /* the text buffer, made on its first access: NULL for most guests */
+	u8 out_last;		  /* the last byte of its output (COM1, int 10h, the text buffer) */
+	bool out_any, out_screen; /* it has written; the last from the text buffer */
 	struct vm_stats stats;
 	struct vm_config cfg;
 };

@@ -108,9 +108,9 @@ expect "a reset through port 0x64 ends the guest with status 6" 6 "" -- "$KVMLIT
 # mov dx,0xcf9; mov al,6; out dx,al
 sector "$T/cf9.img" ba f9 0c b0 06 ee fa f4
 expect "a reset through port 0xcf9 ends the guest with status 6" 6 "" -- "$KVMLITE" run "$T/cf9.img"
-# in al,0x99 (no device); mov dx,0x3f8; out dx,al; mov ax,0xb800; mov ds,ax; mov al,[0]; out dx,al;
+# in al,0x99 (no device); mov dx,0x3f8; out dx,al; mov ax,0xc000; mov ds,ax; mov al,[0]; out dx,al;
 # mov [0],al (dropped); mov al,[0]; out dx,al; cli; hlt
-sector "$T/float.img" e4 99 ba f8 03 ee b8 00 b8 8e d8 a0 00 00 ee c6 06 00 00 41 a0 00 00 ee fa f4
+sector "$T/float.img" e4 99 ba f8 03 ee b8 00 c0 8e d8 a0 00 00 ee c6 06 00 00 41 a0 00 00 ee fa f4
 expect "unknown ports and absent memory read all ones; writes vanish" 0 "$(printf '\xff\xff\xff')" -- \
 	"$KVMLITE" run -v "$T/float.img"
 stderr_has "unknown port and MMIO accesses are counted" "1/0 unknown port reads/writes, 2/1 MMIO reads/writes"
@@ -139,7 +139,7 @@ expect "the firmware lies in the guest's own RAM at 0xb7000, no longer in a read
 # ---- firmware services QEMU cannot compare (SeaBIOS has no serial console) ----
 printf 'abc' >"$T/in"
 expect "firmware: int 10h teletype, int 16h peek/read, int 14h receive and timeout, int 11h/12h/13h" 33 \
-	"$(printf 'Hi\ncf10 01\npeek 61\npeek2 61\nkey 61\nkeyah 00\nkey2 62\nrx 63\nrxah 61\nrx2 00\nrx2ah e0\nint11 02\nint12 7f\ncf13 01')" -- \
+	"$(printf 'Hi\ncf10 01\npeek 61\npeek2 61\nkey 61\nkeyah 1e\nkey2 62\nrx 63\nrxah 61\nrx2 00\nrx2ah e0\nint11 22\nint12 7f\ncf13 01')" -- \
 	"$KVMLITE" run build/itest/fw_services.img
 printf 'abc' >"$T/in"
 expect "firmware: int 16h waits for a key from COM1; int 14h and int 16h share the input" 33 \
