@@ -109,7 +109,8 @@ unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
 
 # The same guest checks run under kvmlite (with and without firmware) and
-# under QEMU + SeaBIOS; then the differential device tests compare the two.
+# under QEMU + SeaBIOS; then the differential device tests compare the two,
+# and the conversation tests (tests/compat) hold BIOS-using guests to QEMU.
 integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/run.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/spawn.sh
@@ -123,6 +124,7 @@ integration: all
 	@if command -v qemu-system-x86_64 >/dev/null; then tests/integration/guests_qemu.sh build/guest; \
 	else echo "SKIP: qemu-system-x86_64 is absent: guests not checked under QEMU"; fi
 	KVMLITE=$(BUILD)/kvmlite tests/diff/run.sh
+	KVMLITE=$(BUILD)/kvmlite tests/compat/run.sh
 
 # The fuzz targets run briefly too (fuzz/fuzz.mk), so regressions surface here.
 test: deps-test

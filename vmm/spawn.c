@@ -394,7 +394,7 @@ static const char *const stage_keys[NSTAGES] = { "create_vm", "create_vcpu", "lo
 
 /*
  * Boot times as the provisioning research reports them: each guest from
- * the spawn's start (the launch request) to its first serial byte, as
+ * the spawn's start (the launch request) to its first output byte (serial or screen), as
  * p50/p99/max in ms; and the mean time of each stage of a boot, in µs.
  * False if no guest booted.
  */
@@ -545,7 +545,7 @@ static void sv_summary(struct spawn *sv)
 		printf("}}\n");
 		return;
 	}
-	printf("kvmlite spawn: %u of %u guests booted (first serial byte), %u failed, %u lost, %u silent; %s\n",
+	printf("kvmlite spawn: %u of %u guests booted (first output byte), %u failed, %u lost, %u silent; %s\n",
 	       sv->booted, sv->o->count, sv->failed, sv->lost, sv->silent, sv->stop_reason);
 	sv_print_guests(sv);
 	sv_print_silent(sv);

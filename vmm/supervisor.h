@@ -86,7 +86,7 @@ struct spawn {
 	u32 vm_per_shard; /* KVM VMs one shard may hold (parking modes) */
 	pid_t *pids;
 	u16 *watchers; /* per guest: connections watching it */
-	u32 *boot_us;  /* per guest: first serial byte, µs after the spawn started */
+	u32 *boot_us;  /* per guest: first output byte, µs after the spawn started */
 	u8 *gflags;    /* per guest: */
 #define G_BOOTED 1
 #define G_ENDED	 2

@@ -170,21 +170,22 @@ int vm_describe_live(struct vm *vm, char *buf, size_t len)
 }
 
 /*
- * All the guest's output goes out here: COM1, int 10h teletype, and what
- * the text buffer shows (screen). Text-buffer lines are lines of their
- * own: switching to or from them starts a new line if the last did not
- * end, so a screen line and a serial one never run together.
+ * All the guest's output goes out here: COM1, int 10h's characters, and
+ * what the text buffer shows. Under QEMU the screen and the serial line
+ * are two places; here they are one stream, so output from another source
+ * than the last starts a new line if the last did not end one: a screen
+ * line and a serial one never run together.
  */
-static void vm_output(struct vm *vm, u8 byte, bool screen)
+static void vm_output(struct vm *vm, u8 byte, enum vm_out src)
 {
-	if (screen != vm->out_screen && vm->out_any && vm->out_last != '\n') {
+	if (src != vm->out_src && vm->out_any && vm->out_last != '\n') {
 		vm->out_last = '\n';
 		if (vm->cfg.output)
 			vm->cfg.output(vm->cfg.output_ctx, vm, '\n');
 	}
-	if (!screen && vm->out_screen)
+	if (src != VM_OUT_VGA && vm->out_src == VM_OUT_VGA)
 		vgatext_line_break(vm->vga);
-	vm->out_screen = screen;
+	vm->out_src = src;
 	vm->out_any = true;
 	vm->out_last = byte;
 	if (vm->cfg.output)
@@ -193,12 +194,12 @@ static void vm_output(struct vm *vm, u8 byte, bool screen)
 
 static void uart_to_vm(void *ctx, u8 byte)
 {
-	vm_output(ctx, byte, false);
+	vm_output(ctx, byte, VM_OUT_SERIAL);
 }
 
 static void vga_to_vm(void *ctx, u8 byte)
 {
-	vm_output(ctx, byte, true);
+	vm_output(ctx, byte, VM_OUT_VGA);
 }
 
 void vm_wire_devices(struct vm *vm)
@@ -505,7 +506,7 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 		if (is_write && size == 1) {
 			if (vm->cfg.trace)
 				trace_screen(vm, "int 10h teletype", (u8)val);
-			vm_output(vm, (u8)val, false);
+			vm_output(vm, (u8)val, VM_OUT_TELETYPE);
 		} else if (!is_write) {
 			memset(data, 0xff, (size_t)size);
 		}

@@ -31,6 +31,9 @@ struct vm;
  */
 enum vm_state { VM_RUNNING, VM_HALTED, VM_ENDED };
 
+/* Where a byte of a guest's output came from (vm_output() in vm.c) */
+enum vm_out { VM_OUT_SERIAL, VM_OUT_TELETYPE, VM_OUT_VGA };
+
 enum vm_end {
 	VM_END_NONE,
 	VM_END_HALT,	       /* hlt with interrupts off: nothing can wake it */
@@ -94,7 +97,8 @@ struct vm {
 	struct disk disk; /* its hard disk: the shared image and the sectors it wrote */
 	struct vgatext *vga;	  /* the text buffer, made on its first access: NULL for most guests */
 	u8 out_last;		  /* the last byte of its output (COM1, int 10h, the text buffer) */
-	bool out_any, out_screen; /* it has written; the last from the text buffer */
+	u8 out_src;		  /* where it came from: enum vm_out */
+	bool out_any;		  /* it has written */
 	struct vm_stats stats;
 	struct vm_config cfg;
 };

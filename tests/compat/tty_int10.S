@@ -1,33 +1,28 @@
-/* tty_int10.S - prints with int 10h teletype (AH=0Eh), the way most boot sectors say hello, then waits for a key on COM1 and exits. */
+/* tty_int10.S - prints with int 10h teletype (AH=0Eh), the way most boot sectors say hello; then where the cursor is, and "done", on COM1. */
 /*
- * Under QEMU + SeaBIOS the text goes to the VGA screen; under kvmlite to
- * the guest's output, marked as screen output in --trace. A byte on COM1
- * (int 14h AH=2, which waits up to the BIOS's timeout) ends it through the
- * debug exit, so that a test can read the screen first.
+ * Under QEMU + SeaBIOS the text goes to the VGA screen (tests/compat/run.sh
+ * reads it with the monitor); under kvmlite to the guest's output, marked
+ * as screen output in --trace. Then, through int 14h: the cursor's column
+ * (int 10h AH=03h; not its row: SeaBIOS's own lines are above it under
+ * QEMU) and "done". A byte on COM1 ends it through the debug exit.
  */
-	.code16
-	.text
-	.globl _start
-_start:
-	ljmp $0, $1f
-1:	xor %ax, %ax
-	mov %ax, %ds
-	mov %ax, %ss
-	mov $0x7c00, %sp
-	sti
+#include "compat.inc"
+main:
 	mov $hello, %si
 	call puts
-wait:
-	mov $0x02, %ah			/* int 14h receive: waits, then AH bit 7 on timeout */
+	mov $0x03, %ah			/* the cursor: DH row, DL column */
+	xor %bh, %bh
+	int $0x10
+	SAY "column "
+	mov %dl, %al
+	call ser_hex8
+	SAY "\ndone\n"
+1:	mov $0x02, %ah			/* int 14h receive: waits, bit 7 of AH on timeout */
 	xor %dx, %dx
 	int $0x14
 	test $0x80, %ah
-	jnz wait
-	mov $0x501, %dx
-	mov $0x10, %al
-	out %al, %dx
-	cli
-	hlt
+	jnz 1b
+	jmp exit
 
 puts:					/* DS:SI, NUL-terminated, through int 10h AH=0Eh */
 	lodsb
@@ -41,7 +36,6 @@ puts:					/* DS:SI, NUL-terminated, through int 10h AH=0Eh */
 
 hello:
 	.ascii "Hello from int 10h!\r\n"
-	.asciz "Two lines, teletype.\r\n"
-
-	.org 510
-	.byte 0x55, 0xaa
+	.ascii "Two lines, teletype.\r\n"
+	.asciz "And a bell\a, a tab\tand no newline"
+	SECTOR_END
