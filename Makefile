@@ -124,7 +124,7 @@ integration: all
 	@if command -v qemu-system-x86_64 >/dev/null; then tests/integration/guests_qemu.sh build/guest; \
 	else echo "SKIP: qemu-system-x86_64 is absent: guests not checked under QEMU"; fi
 	KVMLITE=$(BUILD)/kvmlite tests/diff/run.sh
-	KVMLITE=$(BUILD)/kvmlite tests/compat/run.sh
+	KVMLITE=$(BUILD)/kvmlite COMPAT_QEMU=$(if $(filter 1,$(SANITIZE)),0,1) tests/compat/run.sh
 
 # The fuzz targets run briefly too (fuzz/fuzz.mk), so regressions surface here.
 test: deps-test

@@ -400,6 +400,15 @@ int run_guest(const struct run_opts *opts)
 				vm.bios.missing_total ? bios_missing_names(&vm.bios, names, sizeof(names))
 						      : "none called");
 		}
+		fprintf(stderr,
+			"kvmlite: disk: %u sectors (CHS %u/%u/%u), %llu read and %llu written with int 13h (%zu KiB "
+			"kept, never written to the image)\n",
+			img.disk.sectors, img.disk.cyls, img.disk.heads, img.disk.spt,
+			(unsigned long long)vm.disk.reads, (unsigned long long)vm.disk.writes,
+			disk_overlay_bytes(&vm.disk) / 1024);
+		if (vm.vga)
+			fprintf(stderr, "kvmlite: text buffer: %llu bytes written, %llu characters shown\n",
+				(unsigned long long)vm.vga->writes, (unsigned long long)vm.vga->shown);
 		if (console.dropped_in)
 			fprintf(stderr, "kvmlite: %llu bytes typed while 1 KiB waited for the guest were dropped\n",
 				(unsigned long long)console.dropped_in);
