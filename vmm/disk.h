@@ -2,6 +2,7 @@
 #ifndef KVMLITE_DISK_H
 #define KVMLITE_DISK_H
 
+#include "layout.h"
 #include "types.h"
 
 #define DISK_SECTOR	 512
