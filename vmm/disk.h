@@ -8,7 +8,7 @@
 #define DISK_SECTOR	 512
 #define DISK_MAX_BYTES	 (1024ull * 16 * 63 * DISK_SECTOR) /* 504 MiB: what CHS addresses without translation */
 #define DISK_OVERLAY_MAX 8192 /* sectors a guest may write (4 MiB); more fail as write-protected */
-#define DISK_DRIVE	 0x80 /* DL: the first hard disk, as SeaBIOS numbers an IDE disk */
+#define DISK_DRIVE	 BOOT_DRIVE /* DL: the first hard disk, 80h, as SeaBIOS numbers an IDE disk */
 
 /* int 13h status codes (AH), as SeaBIOS returns them (std/disk.h there) */
 #define DISK_RET_SUCCESS       0x00
