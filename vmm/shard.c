@@ -740,12 +740,13 @@ static void shard_report(struct shard *s)
 	if (s->created == s->created_reported && s->parked == s->parked_reported &&
 	    s->stats.staged == s->staged_reported)
 		return;
-	char *p = shard_reserve(s, 64 + 21 * NSTAGES);
-	int n = sprintf(p, "@created %u %u %llu %llu", s->created, s->parked, (unsigned long long)s->parked_bytes,
-			(unsigned long long)s->stats.staged);
+	size_t room = 96 + 21 * NSTAGES; /* the numbers at their longest */
+	char *p = shard_reserve(s, room);
+	int n = snprintf(p, room, "@created %u %u %llu %llu", s->created, s->parked,
+			 (unsigned long long)s->parked_bytes, (unsigned long long)s->stats.staged);
 
 	for (int k = 0; k < NSTAGES; k++)
-		n += sprintf(p + n, " %llu", (unsigned long long)s->stats.stage_ns[k]);
+		n += snprintf(p + n, room - (size_t)n, " %llu", (unsigned long long)s->stats.stage_ns[k]);
 	p[n++] = '\n';
 	s->to_sv.len += (size_t)n;
 	s->created_reported = s->created;
