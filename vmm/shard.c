@@ -32,7 +32,9 @@ static u64 guest_key(const struct guest *g)
 	u64 hold = g->retry_at > g->throttled_until ? g->retry_at : g->throttled_until;
 	u64 d = hold ? hold : vm_deadline(&g->vm);
 
-	if (g->silent_at && g->silent_at < d) /* its boot deadline: say so if it is silent */
+	/* its boot deadline: say so if it is silent. Not while it waits in the
+	 * run queue: that time does not count, and it is looked at after its run. */
+	if (g->silent_at && !g->queued && g->silent_at < d)
 		d = g->silent_at;
 	return g->req_deadline < d ? g->req_deadline : d;
 }
@@ -138,6 +140,8 @@ static void runq_push(struct shard *s, struct guest *g)
 	if (g->throttled_until)
 		return; /* it runs when its period ends: filed in the heap under that */
 	g->queued = true;
+	if (g->silent_at)
+		g->queued_at = clock_now(); /* waiting for the CPU: not the guest's own time */
 	s->runq[(s->runq_head + s->runq_len++) % s->count] = (u32)(g - s->g);
 }
 
@@ -151,6 +155,8 @@ static struct guest *runq_pop(struct shard *s)
 	s->runq_head = (s->runq_head + 1) % s->count;
 	s->runq_len--;
 	g->queued = false;
+	if (g->silent_at) /* its boot deadline moves on by the time it waited for the CPU */
+		g->silent_at += clock_now() - g->queued_at;
 	return g;
 }
 
@@ -700,7 +706,10 @@ static void guest_settle(struct shard *s, struct guest *g, u64 now)
 {
 	if (g->vm.state != VM_ENDED) {
 		vm_advance(&g->vm, now);
-		if (g->silent_at && g->silent_at <= now && !g->booted)
+		/* silent: nothing written by its deadline, counted in its own time
+		 * (running or asleep), not in time it waited for the CPU behind
+		 * others: a thousand guests booting at once are not silent */
+		if (g->silent_at && !g->queued && g->silent_at <= now && !g->booted)
 			guest_silent(s, g);
 		if (g->req_deadline <= now) {
 			shard_printf(s, "%u error timeout\n", g->req_tag);

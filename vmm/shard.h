@@ -64,7 +64,8 @@ struct guest {
 	u64 cpu_total;	     /* all the CPU time it has used (ns) */
 	u32 throttles;	     /* times it used up its share */
 	u64 t_ready;	     /* set up and queued to run, until its first byte (stage times) */
-	u64 silent_at;	     /* not booted by then: reported silent (0: never, or done) */
+	u64 silent_at;	     /* not booted by then: reported silent (0: never, or done); moved on by queue waits */
+	u64 queued_at;	     /* when it last joined the run queue (while silent_at is set) */
 	bool silent;	     /* reported silent: wrote nothing by its boot deadline */
 	u8 in[GUEST_IN_SIZE];
 };

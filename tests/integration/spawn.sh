@@ -116,6 +116,11 @@ for _ in $(seq 600); do ctl list 2>/dev/null | grep -qx 'booted 6' && break; sle
 check "a silent guest that writes later counts as booted and is silent no more" \
 	"ctl list | grep -qx 'booted 6' && ctl list | grep -qx 'silent 0' && ctl read 1 | grep -qx late" "$(ctl list 2>&1 | tr '\n' ' ')"
 stop_spawn
+timeout 300 "$KVMLITE" spawn 61 --workers 1 --guest spin:60 --guest build/itest/slow_boot.img --boot-timeout 1 \
+	--for 0 --socket "$SOCK" >"$T/slow" 2>&1
+st=$?
+check "a guest that computes before it writes, behind 60 busy ones, is not silent: its wait for the CPU does not count" \
+	"[ $st = 0 ] && grep -q '61 of 61 guests booted.* 0 silent' '$T/slow'" "status $st: $(head -6 "$T/slow")"
 printf '\xfa\xf4' >"$T/mute.img"; truncate -s 510 "$T/mute.img"; printf '\x55\xaa' >>"$T/mute.img"
 check "spawn --for 0 does not wait for a guest that ended without writing anything" \
 	"timeout 120 $KVMLITE spawn 2 --guest '$T/mute.img' --for 0 --socket $SOCK >'$T/mute' 2>&1 && grep -q 'ended mute  *2 guests ended without writing' '$T/mute'" \
