@@ -24,6 +24,10 @@ GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/
 GUEST_IMGS := $(patsubst %,build/guest/%.img,$(GUESTS))
 DIFF_IMGS := $(patsubst tests/diff/%.S,build/diff/%.img,$(wildcard tests/diff/*.S))
 ITEST_IMGS := $(patsubst tests/integration/%.S,build/itest/%.img,$(wildcard tests/integration/*.S))
+COMPAT_IMGS := $(patsubst tests/compat/%.S,build/compat/%.img,$(wildcard tests/compat/*.S))
+# disk_load as disks of other sizes and partition tables (geometry as QEMU + SeaBIOS compute it)
+COMPAT_IMGS += build/compat/disk_load-1440k.img build/compat/disk_load-part.img build/compat/disk_load-big.img \
+	build/compat/disk_readall-1440k.img
 FIRMWARE := build/guest/firmware.bin
 
 CORE_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) $(wildcard vmm/devices/*.c)
@@ -31,7 +35,7 @@ CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all run test unit integration bench bench-quick deps deps-test deps-bench clean format install uninstall
-all: $(BUILD)/kvmlite $(GUEST_IMGS) $(FIRMWARE) $(DIFF_IMGS) $(ITEST_IMGS)
+all: $(BUILD)/kvmlite $(GUEST_IMGS) $(FIRMWARE) $(DIFF_IMGS) $(ITEST_IMGS) $(COMPAT_IMGS)
 
 # --- guests: 16-bit real-mode boot sectors assembled with GNU as (binutils) ---
 # gcc runs the C preprocessor first, so guests share vmm/layout.h with the VMM.
@@ -39,14 +43,43 @@ build/guest/%.o: guest/%.S vmm/layout.h $(wildcard guest/*.inc)
 	@mkdir -p $(@D)
 	$(CC) -m32 -c -Ivmm -Iguest -o $@ $<
 $(FIRMWARE): build/guest/firmware.o
-	ld -m elf_i386 -Ttext=0xf000 --oformat=binary -o $@ $<
+	ld -m elf_i386 -Ttext=0 --oformat=binary -o $@ $<
 	@test $$(stat -c %s $@) -eq 4096 || { echo "$@: firmware must be one 4096-byte page" >&2; rm -f $@; exit 1; }
 build/diff/%.o: tests/diff/%.S vmm/layout.h $(wildcard guest/*.inc tests/diff/*.inc)
 	@mkdir -p $(@D)
 	$(CC) -m32 -c -Ivmm -Iguest -Itests/diff -o $@ $<
-build/itest/%.o: tests/integration/%.S vmm/layout.h tests/diff/diff.inc
+build/itest/%.o: tests/integration/%.S vmm/layout.h tests/diff/diff.inc guest/pc.inc
 	@mkdir -p $(@D)
 	$(CC) -m32 -c -Ivmm -Iguest -Itests/diff -o $@ $<
+build/compat/%.o: tests/compat/%.S vmm/layout.h $(wildcard tests/compat/*.inc)
+	@mkdir -p $(@D)
+	$(CC) -m32 -c -Ivmm -Itests/compat -o $@ $<
+# Multi-sector images (tests/compat/disk_*.S): linked at 0x7c00 like a boot sector, any number of
+# whole sectors, padded to at least 4 KiB; then the same program as other disks.
+build/compat/disk_%.img: build/compat/disk_%.o
+	ld -m elf_i386 -Ttext=0x7c00 --oformat=binary -o $@ $<
+	@test $$(($$(stat -c %s $@) % 512)) -eq 0 || { echo "$@: not whole sectors" >&2; rm -f $@; exit 1; }
+	@test $$(stat -c %s $@) -ge 4096 || truncate -s 4096 $@
+# a C program (gcc -m16) after its loader sector, as one image (tests/compat/disk.ld)
+build/compat/cprog.o: tests/compat/cprog.c
+	@mkdir -p $(@D)
+	$(CC) -m16 -ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables -nostdlib \
+		-Os -Wall -Wextra -Werror -c -o $@ $<
+build/compat/disk_cprog.img: build/compat/disk_cprog.o build/compat/cprog.o tests/compat/disk.ld
+	ld -m elf_i386 -T tests/compat/disk.ld --oformat=binary -o $@ build/compat/disk_cprog.o build/compat/cprog.o
+	@truncate -s %512 $@ && test $$(stat -c %s $@) -ge 4096 || truncate -s 4096 $@
+build/compat/disk_%-1440k.img: build/compat/disk_%.img
+	cp $< $@ && truncate -s 1474560 $@
+# a partition table QEMU believes: 4 heads, 32 sectors (entry 0 ends at head 3, sector 32)
+build/compat/disk_load-part.img: build/compat/disk_load.img
+	cp $< $@ && truncate -s 2M $@
+	printf '\200\001\001\000\006\003\040\077\040\000\000\000\340\017\000\000' | \
+		dd of=$@ bs=1 seek=446 conv=notrunc status=none
+# a table with 255 heads (LBA-translated, as a modern disk tool writes): QEMU falls back on 16/63
+build/compat/disk_load-big.img: build/compat/disk_load.img
+	cp $< $@ && truncate -s 9M $@
+	printf '\200\040\041\000\203\376\377\377\000\010\000\000\000\100\000\000' | \
+		dd of=$@ bs=1 seek=446 conv=notrunc status=none
 # Every boot sector (guests, differential and integration test sectors) is linked the same way.
 build/%.img: build/%.o
 	ld -m elf_i386 -Ttext=0x7c00 --oformat=binary -o $@ $<
@@ -77,7 +110,8 @@ unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
 
 # The same guest checks run under kvmlite (with and without firmware) and
-# under QEMU + SeaBIOS; then the differential device tests compare the two.
+# under QEMU + SeaBIOS; then the differential device tests compare the two,
+# and the conversation tests (tests/compat) hold BIOS-using guests to QEMU.
 integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/run.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/spawn.sh
@@ -96,6 +130,7 @@ integration: all
 	@if command -v qemu-system-x86_64 >/dev/null; then tests/integration/guests_qemu.sh build/guest; \
 	else echo "SKIP: qemu-system-x86_64 is absent: guests not checked under QEMU"; fi
 	KVMLITE=$(BUILD)/kvmlite tests/diff/run.sh
+	KVMLITE=$(BUILD)/kvmlite COMPAT_QEMU=$(if $(filter 1,$(SANITIZE)),0,1) tests/compat/run.sh
 
 # The fuzz targets run briefly too (fuzz/fuzz.mk), so regressions surface here.
 test: deps-test

@@ -159,10 +159,12 @@ wait_booted() {
 	done
 	echo "$b"
 }
+# kvmlite guests run with --firmware none throughout, as the raw baseline: the
+# minimal guest (the default firmware would add 4 KiB of RAM a guest and its run).
 # kvmlite_up N SOCK GUEST: starts `kvmlite spawn N --park never` in the background
 # (its pid in SPID), waits for its guests; BOOTED: how many booted.
 kvmlite_up() {
-	start_bg $K spawn "$1" --guest "$3" --park never --socket "$2" >"$2.out" 2>&1
+	start_bg $K spawn "$1" --guest "$3" --firmware none --park never --socket "$2" >"$2.out" 2>&1
 	SPID=$!
 	BOOTED=$(wait_booted "$2" "$SPID" "$1")
 }
@@ -427,7 +429,7 @@ exp_startup() {
 	for r in $(seq "$START_ROUNDS"); do
 		settle
 		progress "startup round $r/$START_ROUNDS: kvmlite spawn $START_N --for 0"
-		run_fg $K spawn "$START_N" --park never --for 0 --json --socket "$TMP/start" >"$TMP/start.json" 2>/dev/null
+		run_fg $K spawn "$START_N" --firmware none --park never --for 0 --json --socket "$TMP/start" >"$TMP/start.json" 2>/dev/null
 		j=$(cat "$TMP/start.json")
 		bm=$(jobj boot_ms <<<"$j")
 		su=$(jobj stage_us <<<"$j")
@@ -561,7 +563,7 @@ fair_run() {
 	local log=$TMP/fair-$1.log
 	rm -f "$log"
 	progress "fairness: $1 work guests at once"
-	run_fg $K spawn "$1" --guest "$WORK" --park never --cpu-max 100 --for 0 --json --log "$log" --socket "$TMP/fair" >"$TMP/fair-$1.json" 2>/dev/null
+	run_fg $K spawn "$1" --guest "$WORK" --firmware none --park never --cpu-max 100 --for 0 --json --log "$log" --socket "$TMP/fair" >"$TMP/fair-$1.json" 2>/dev/null
 	awk -v k="$1" -v hz="$TSC_HZ" '$2 == "work" {printf "%d,%d,%s,%.4f\n", k, $1, $3, $3 / hz}' "$log" >>"$D/fairness-guests.csv"
 }
 exp_fairness() {

@@ -13,7 +13,8 @@
  * exactly as raw_baseline does (VM fd closed, vCPU run to its first exit),
  * reads /proc/meminfo and /proc/slabinfo before and after, destroys them,
  * and waits for the host to recover before the next size. Each size runs
- * with one memslot, and with two (plus kvmlite's read-only firmware page).
+ * with one memslot, and with two (plus a read-only page, as kvmlite mapped
+ * its firmware until issue 13; now the firmware is in the RAM slot).
  */
 
 #define MAX_SIZES 16
@@ -210,22 +211,22 @@ int main(int argc, char **argv)
 	hostinfo_read(&hi);
 	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	run_size = kvm_fd < 0 ? -1 : ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	/* One firmware page shared by every VM, read-only as kvmlite maps it. */
-	fw = mmap(NULL, FIRMWARE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* One page shared by every VM, read-only, as kvmlite mapped its firmware. */
+	fw = mmap(NULL, GUEST_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (run_size < 0 || fw == MAP_FAILED) {
 		fprintf(stderr, "kernel_cost: /dev/kvm: %s\n", strerror(errno));
 		return 1;
 	}
-	memset(fw, 0xf4, FIRMWARE_SIZE); /* hlt */
-	mprotect(fw, FIRMWARE_SIZE, PROT_READ);
+	memset(fw, 0xf4, GUEST_PAGE_SIZE); /* hlt */
+	mprotect(fw, GUEST_PAGE_SIZE, PROT_READ);
 
 	/* An unrecorded round first: the first VMs after boot also pay for
 	 * slab caches and module state that later VMs reuse. */
 	measure(kvm_fd, run_size, fw, m, budget, &warm, sa, sb);
 	for (int i = 0; i < nsizes; i++) {
 		for (int s = slot_lo; s <= slot_hi; s++) {
-			/* RAM past 0xff000 would overlap kvmlite's firmware slot. */
-			if (s == 2 && sizes[i] * 1024 > FIRMWARE_ADDR)
+			/* RAM past 0xff000 would overlap the read-only slot. */
+			if (s == 2 && sizes[i] * 1024 > RAWVM_ROM_ADDR)
 				continue;
 			res[nres] = (struct result){ .size = sizes[i] * 1024, .slots = s };
 			measure(kvm_fd, run_size, fw, m, budget, &res[nres], sa, sb);
@@ -273,7 +274,7 @@ int main(int argc, char **argv)
 	}
 	printf("(vmap'd kernel stacks count in both KStack and Vmalloc: do not add them)\n");
 	if (slot_hi == 2)
-		printf("(2-slot rows only where RAM ends at or below the firmware page at 0x%x)\n", FIRMWARE_ADDR);
+		printf("(2-slot rows only where RAM ends at or below the read-only page at 0x%x)\n", RAWVM_ROM_ADDR);
 	printf("slab caches that grew most (KiB per VM, active objects x size):\n");
 	for (int i = 0; i < nres; i++) {
 		printf("%8llu x%d ", (unsigned long long)res[i].size / 1024, res[i].slots);
@@ -284,7 +285,7 @@ int main(int argc, char **argv)
 			       rawvm_stage_call[res[i].failed_stage]);
 		printf("\n");
 	}
-	munmap(fw, FIRMWARE_SIZE);
+	munmap(fw, GUEST_PAGE_SIZE);
 	close(kvm_fd);
 	free(sa);
 	free(sb);

@@ -56,11 +56,14 @@ static inline u64 now_ns(void)
 	return (u64)ts.tv_sec * 1000000000ull + (u64)ts.tv_nsec;
 }
 
+#define RAWVM_ROM_ADDR 0xff000 /* the second slot's page: F000:F000, below the reset vector */
+
 /*
  * Create one guest and run it to its first exit. ram is ram_size bytes of
  * the caller's arena with rawvm_code already at offset ip (BOOT_ADDR unless
- * the slot is too small to hold it); fw, if not NULL,
- * is the read-only firmware page (kvmlite's second memslot). Stage times go
+ * the slot is too small to hold it); fw, if not NULL, is a read-only page
+ * mapped as a second memslot at RAWVM_ROM_ADDR: where kvmlite kept its
+ * firmware until it moved into the RAM slot (issue 13), for comparing. Stage times go
  * to ns[]. On failure returns -1 with errno set and the stage in *failed.
  * vm_fd: NULL closes the VM fd as kvmlite does; otherwise it is kept and
  * returned there, for VM ioctls after the first run (bench/floor.c's
@@ -89,8 +92,8 @@ static inline int rawvm_create_keep(struct rawvm *g, int kvm_fd, int run_size, u
 		goto fail;
 	if (fw) {
 		slot = (struct kvm_userspace_memory_region){ .slot = 1, .flags = KVM_MEM_READONLY,
-							     .guest_phys_addr = FIRMWARE_ADDR,
-							     .memory_size = FIRMWARE_SIZE,
+							     .guest_phys_addr = RAWVM_ROM_ADDR,
+							     .memory_size = GUEST_PAGE_SIZE,
 							     .userspace_addr = (u64)(uintptr_t)fw };
 		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
 			goto fail;

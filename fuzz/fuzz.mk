@@ -17,7 +17,7 @@ FUZZ_SHORT_SECONDS ?= 15
 # Targets fuzzed at the same time: one per core.
 FUZZ_JOBS ?= $(shell nproc)
 FUZZ_DIR := build/fuzz
-FUZZ_NAMES := uart pit pic exit proto loader park
+FUZZ_NAMES := uart pit pic exit proto loader park disk
 # The project's warning flags; -O1 -g as libFuzzer's documentation suggests.
 FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Ivmm -g -O1 \
 	-fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -26,18 +26,19 @@ FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -
 FUZZ_RUN_FLAGS := -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
-FUZZ_DEVICES := vmm/devices/uart16550.c vmm/devices/i8254.c vmm/devices/i8259.c
+FUZZ_DEVICES := vmm/devices/uart16550.c vmm/devices/i8254.c vmm/devices/i8259.c vmm/devices/vgatext.c
 
 # What each harness links besides itself.
 $(FUZZ_DIR)/fuzz_uart: $(call fuzz_objs,vmm/devices/uart16550.c)
 $(FUZZ_DIR)/fuzz_pit: $(call fuzz_objs,vmm/devices/i8254.c)
 $(FUZZ_DIR)/fuzz_pic: $(call fuzz_objs,vmm/devices/i8259.c)
-$(FUZZ_DIR)/fuzz_exit: $(call fuzz_objs,vmm/vm.c vmm/trace.c vmm/fault.c $(FUZZ_DEVICES))
+$(FUZZ_DIR)/fuzz_exit: $(call fuzz_objs,vmm/vm.c vmm/trace.c vmm/fault.c vmm/bios.c vmm/disk.c vmm/mem.c $(FUZZ_DEVICES))
 $(FUZZ_DIR)/fuzz_proto: $(call fuzz_objs,vmm/proto.c)
 # Parking drives /dev/kvm: each input is a few dozen ioctls and two guest entries (~2 ms here).
 $(FUZZ_DIR)/fuzz_park: $(call fuzz_objs,vmm/park.c vmm/vm.c vmm/kvm.c vmm/trace.c vmm/fault.c $(FUZZ_DEVICES))
 # The loader refers to the built-in images, so it links them (assembled by clang from the guests gcc built).
-$(FUZZ_DIR)/fuzz_loader: $(call fuzz_objs,vmm/loader.c vmm/mem.c) $(FUZZ_DIR)/obj/vmm/images.o
+$(FUZZ_DIR)/fuzz_loader: $(call fuzz_objs,vmm/loader.c vmm/mem.c vmm/disk.c) $(FUZZ_DIR)/obj/vmm/images.o
+$(FUZZ_DIR)/fuzz_disk: $(call fuzz_objs,vmm/disk.c vmm/mem.c)
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^

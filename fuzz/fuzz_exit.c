@@ -20,10 +20,12 @@ typedef unsigned __int128 u128;
  */
 
 static FILE *trace_sink; /* --trace output goes nowhere, but its formatting runs */
+static u8 *ram;		 /* the guest's RAM: the firmware's ports (int 13h) reach into it */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	trace_sink = fopen("/dev/null", "w");
+	ram = calloc(1, GUEST_RAM_SIZE);
 	return 0;
 }
 
@@ -33,7 +35,8 @@ static const u16 ports[] = {
 	COM1_BASE + 6,	     COM1_BASE + 7,	  COM1_BASE - 1,  PIT_BASE,	   PIT_BASE + 1,	PIT_BASE + 2,
 	PIT_BASE + 3,	     PIT_BASE - 1,	  PIC_MASTER_CMD, PIC_MASTER_DATA, PIC_SLAVE_CMD,	PIC_SLAVE_DATA,
 	PORT_SYSCTL_B,	     PORT_KBD_CMD,	  PORT_POST,	  PORT_RESET_CTRL, PORT_RESET_CTRL - 1, DEBUG_EXIT_PORT,
-	DEBUG_EXIT_PORT + 1, DEBUG_EXIT_PORT - 1, 0xffff,	  0x1234,
+	DEBUG_EXIT_PORT + 1, DEBUG_EXIT_PORT - 1, 0xffff,	  0x1234,	   FW_EVENT_PORT,	FW_DISK_PORT,
+	FW_SCREEN_PORT,
 };
 
 /* The exits KVM gives kvmlite; I/O four times over, as the bounds checks live there. */
@@ -75,7 +78,10 @@ static void rig_output(void *ctx, struct vm *vm, u8 byte)
 /* A new guest in power-on state on the same mapping (a guest that ended is never entered again). */
 static void rig_fresh_vm(struct rig *r)
 {
+	vgatext_free(r->vm.vga); /* what the last guest made */
+	disk_free(&r->vm.disk);
 	memset(&r->vm, 0, sizeof(r->vm));
+	r->vm.ram = ram;
 	r->vm.run = r->run;
 	r->vm.run_size = r->run_size;
 	r->vm.vcpu_fd = -1;
@@ -253,9 +259,12 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	r.before = malloc((size_t)r.run_size);
 	if (!r.run || !r.before)
 		abort();
+	memset(ram, 0, GUEST_RAM_SIZE); /* each input from the same start */
 	rig_fresh_vm(&r);
 	for (int i = 0; in.left && i < 256; i++)
 		rig_exit(&r, &in);
+	vgatext_free(r.vm.vga);
+	disk_free(&r.vm.disk);
 	free(r.run);
 	free(r.before);
 	return 0;

@@ -18,9 +18,10 @@
  * (built-in guests; never a path, so the fuzzer opens no file of the host's).
  */
 
+/* An image: sector 0 a boot sector, the whole at most DISK_MAX_BYTES. */
 static bool is_boot_sector(const u8 *data, size_t len)
 {
-	return len == BOOT_SIZE && data[BOOT_SIZE - 2] == 0x55 && data[BOOT_SIZE - 1] == 0xaa;
+	return len >= BOOT_SIZE && len <= DISK_MAX_BYTES && data[BOOT_SIZE - 2] == 0x55 && data[BOOT_SIZE - 1] == 0xaa;
 }
 
 /* An error message is a NUL-terminated string that says something. */
@@ -30,22 +31,28 @@ static void check_err(const char *err, size_t errlen)
 	FUZZ_CHECK(errlen == 1 || err[0] != '\0');
 }
 
-/* Places an accepted image into RAM of a fuzzed size: all of it, at BOOT_ADDR, or nothing. */
-static void check_place(const struct image *img, size_t ram_size)
+/* Places an accepted image (and the firmware, if asked) into RAM of a fuzzed size: all of it, or nothing. */
+static void check_place(const struct image *img, size_t ram_size, bool firmware)
 {
 	u8 *ram = calloc(1, ram_size ? ram_size : 1);
+	bool fits = BOOT_ADDR + BOOT_SIZE <= ram_size && (!firmware || FIRMWARE_ADDR + FIRMWARE_SIZE <= ram_size);
+	size_t fw_len;
 	int rc;
 
 	if (!ram)
 		abort();
-	rc = loader_place(img, ram, ram_size);
-	FUZZ_CHECK(rc == (BOOT_ADDR + BOOT_SIZE <= ram_size ? 0 : -1));
+	rc = loader_place(img, ram, ram_size, firmware);
+	FUZZ_CHECK(rc == (fits ? 0 : -1));
 	if (!rc)
 		FUZZ_CHECK(!memcmp(ram + BOOT_ADDR, img->bytes, BOOT_SIZE));
+	if (!rc && firmware)
+		FUZZ_CHECK(!memcmp(ram + FIRMWARE_ADDR, loader_firmware(&fw_len), FIRMWARE_SIZE));
+	for (size_t i = 0; rc && i < ram_size; i++)
+		FUZZ_CHECK(ram[i] == 0);
 	free(ram);
 }
 
-static void fuzz_file(const u8 *data, size_t len, size_t ram_size)
+static void fuzz_file(const u8 *data, size_t len, size_t ram_size, bool firmware)
 {
 	char path[64], err[256];
 	struct image img;
@@ -63,7 +70,13 @@ static void fuzz_file(const u8 *data, size_t len, size_t ram_size)
 		return;
 	}
 	FUZZ_CHECK(!memcmp(img.bytes, data, BOOT_SIZE));
-	check_place(&img, ram_size);
+	/* the whole file is the guest's disk, in whole sectors, with a geometry that holds it */
+	FUZZ_CHECK(img.disk.size == len && !memcmp(img.disk.bytes, data, len));
+	FUZZ_CHECK(img.disk.sectors == (len + DISK_SECTOR - 1) / DISK_SECTOR);
+	FUZZ_CHECK(img.disk.heads >= 1 && img.disk.heads <= 16 && img.disk.spt >= 1 && img.disk.spt <= 63);
+	FUZZ_CHECK(img.disk.cyls >= 1 && img.disk.cyls <= 1024 && img.disk.cyls <= img.disk.pcyls);
+	check_place(&img, ram_size, firmware);
+	loader_close(&img);
 }
 
 static void fuzz_name(const u8 *data, size_t len)
@@ -83,13 +96,14 @@ static void fuzz_name(const u8 *data, size_t len)
 		check_err(err, sizeof(err));
 	else
 		FUZZ_CHECK(is_boot_sector(img.bytes, BOOT_SIZE));
+	loader_close(&img);
 }
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
 	struct fuzz_in in = { data, size };
 	u8 mode = fuzz_u8(&in);
-	size_t errlen = fuzz_u8(&in) + 1u, ram_size = fuzz_u16(&in) * 2u;
+	size_t errlen = fuzz_u8(&in) + 1u, ram_size = fuzz_u16(&in) * 16u; /* up to 1 MiB: past the firmware */
 	char *err = malloc(errlen);
 	u8 *bytes = malloc(in.left ? in.left : 1);
 	int rc;
@@ -106,7 +120,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 			check_err(err, errlen);
 		break;
 	case 1:
-		fuzz_file(bytes, in.left, ram_size);
+		fuzz_file(bytes, in.left, ram_size, mode & 4);
 		break;
 	default:
 		fuzz_name(bytes, in.left);

@@ -94,13 +94,26 @@ seed fuzz_proto lines_too_long  02 02 61620a  ff 78  00 0a  c0 79  02 0a6364
 seed fuzz_proto ranges  03 4000 4000 ff0ff0f3000080ff
 seed fuzz_proto ranges_cut  03 2000 0500 f0f0f0f0
 
-# fuzz_loader: MODE (00 check, 01 file, 02 name) ERRLEN RAMSIZE16 (x2) DATA
+# fuzz_loader: MODE (00 check, 01 file, 02 name; +3: file with the firmware) ERRLEN RAMSIZE16 (x16) DATA
 seed fuzz_loader check_sector  00 ff 0000 "$(sector | xxd -p)"
 seed fuzz_loader file_sector   01 ff 0040 "$(sector | xxd -p)"
 seed fuzz_loader file_small_ram 01 40 0010 "$(sector | xxd -p)"
 seed fuzz_loader file_short    01 20 0000 "$(printf 'short' | xxd -p)"
 seed fuzz_loader name_hello    02 ff 0000 "$(printf 'hello' | xxd -p)"
 seed fuzz_loader name_unknown  02 10 0000 "$(printf 'nosuch' | xxd -p)"
+seed fuzz_loader file_firmware 04 ff 00b8 "$(sector | xxd -p)"
+seed fuzz_loader file_disk     01 ff 0040 "$( (sector; head -c 700 /dev/zero) | xxd -p)"
+
+# fuzz_disk: SECTORS TRIM PART16, then calls: FRAME32 AX BX CX DX SI DS ES DAP16 (all little endian)
+# (a CHS read of 2 sectors to 0000:8000; an LBA read through a packet at 0000:0600 on a disk with a
+# partition table of 4 heads, 32 sectors; AH=08 and AH=48)
+seed fuzz_disk chs_read  08 00 00000000000000000000000000000000 \
+	00700000 0202 0080 0200 8000 0000 0000 0000 00000000000000000000000000000000
+seed fuzz_disk lba_read  10 40 800101000603203f20000000e00f0000 \
+	00700000 0042 0000 0000 8000 0006 0000 0000 10000300008000000100000000000000
+seed fuzz_disk params    02 00 00000000000000000000000000000000 \
+	00700000 0008 0000 0000 8000 0000 0000 0000 00000000000000000000000000000000 \
+	00700000 0048 0000 0000 8000 0007 0000 0000 1a000000000000000000000000000000
 
 # fuzz_park: OPS1 OPS2 FLAGS (bit 0: guest 2 takes the other VM), then OPS1 + OPS2 state changes, each
 # OP K VALUE64: 00 register K | 01 segment K%8, field K/8%4 | 02 CR0/CR2/CR3/CR4/CR8/EFER/GDT/IDT (K%9)

@@ -85,15 +85,17 @@ static const struct client_cmd {
 	  "holds, as they are.\n",
 	  1, 1, true, 0 },
 	{ "info", "ID",
-	  "Prints guest ID's state (running, halted, parked, ended, failed, lost)\n"
-	  "and its counters: booted (1 once it wrote a byte), exits, out and in\n"
-	  "(serial bytes), dropped (output lost from its ring), cpu_us, throttles,\n"
-	  "pit_irqs, pit_periods, and the reason a guest failed.\n",
+	  "Prints guest ID's state (running, halted, parked, ended, failed, silent,\n"
+	  "lost) and its counters: booted (1 once it wrote a byte), exits, out and\n"
+	  "in (serial bytes), dropped (output lost from its ring), cpu_us,\n"
+	  "throttles, pit_irqs, pit_periods, bios_missing (BIOS services it called\n"
+	  "that kvmlite's firmware lacks), and the reason a guest failed or is\n"
+	  "silent.\n",
 	  1, 1, true, OPT_JSON },
 	{ "list", "[STATE]",
 	  "Without STATE: how many guests are in each state, one `state count` a\n"
-	  "line. With STATE (running, halted, parked, ended, failed, lost, or\n"
-	  "booted): the ids of those guests as ranges, such as 0-99,101.\n",
+	  "line. With STATE (running, halted, parked, ended, failed, silent, lost,\n"
+	  "or booted): the ids of those guests as ranges, such as 0-99,101.\n",
 	  0, 1, false, OPT_JSON },
 	{ "stats", "[--json | --prometheus]",
 	  "Prints the spawn's counters: guests by state, VM exits, device events,\n"

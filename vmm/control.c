@@ -566,7 +566,7 @@ static const char *const stat_names[PEND_SUMS] = {
 	"preempted", "create_failed", "pool",	    "parks",	  "resumes",	  "pool_hits",	   "resume_failed",
 	"vms_created", "parked_bytes", "cq_overflows", "throttles",
 };
-static const char *const count_names[] = { "running", "halted", "parked", "ended", "failed" };
+static const char *const count_names[] = { "running", "halted", "parked", "ended", "failed", "silent" };
 
 /* PEND_COUNTS and PEND_STATS: sums the k-th "k=v" of every shard's "ok k=v k=v ..." */
 static void pend_gather(struct pending *p, const char *rest)
@@ -639,10 +639,12 @@ static void pend_sums_reply(struct spawn *sv, struct pending *p, struct conn *c)
 		spawn_stats_json(sv, &b, p->sums, stat_names, PEND_SUMS);
 		outbuf_printf(&b, "\n");
 	} else {
-		outbuf_printf(&b, "ok running=%llu halted=%llu parked=%llu ended=%llu failed=%llu lost=%u booted=%u\n",
+		outbuf_printf(&b,
+			      "ok running=%llu halted=%llu parked=%llu ended=%llu failed=%llu silent=%llu lost=%u "
+			      "booted=%u\n",
 			      (unsigned long long)p->sums[0], (unsigned long long)p->sums[1],
 			      (unsigned long long)p->sums[2], (unsigned long long)p->sums[3],
-			      (unsigned long long)p->sums[4], sv->lost, sv->booted);
+			      (unsigned long long)p->sums[4], (unsigned long long)p->sums[5], sv->lost, sv->booted);
 	}
 	conn_reply(sv, c, b.buf, b.len);
 	free(b.buf);

@@ -17,7 +17,6 @@ static const struct {
 	const char *why;
 } required_caps[] = {
 	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", "guest RAM comes from our own mappings" },
-	{ KVM_CAP_READONLY_MEM, "KVM_CAP_READONLY_MEM", "the shared firmware page is mapped read-only" },
 	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", "timer signals kick a vCPU out of KVM_RUN without races" },
 };
 

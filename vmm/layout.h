@@ -13,16 +13,29 @@
  *   0x00400 - 0x004ff  BIOS data area (COM1 base at 0x400, ticks at 0x46c)
  *   0x00500 - 0x07bff  free; the stack grows down from 0x7c00
  *   0x07c00 - 0x07dff  the boot sector, loaded here as a PC BIOS does
- *   0x07e00 - RAM end  free
- *   RAM end - 0xfefff  nothing: accesses exit as MMIO, reads give all ones
- *   0xff000 - 0xfffff  the firmware: one read-only page shared by all guests,
- *                      seen by the CPU as segment 0xf000, offsets 0xf000-0xffff
+ *   0x07e00 - 0x9fbff  free conventional memory (int 12h: 639 KiB, as SeaBIOS)
+ *   0x9fc00 - 0x9ffff  where SeaBIOS keeps its EBDA: the BDA points there, nothing is in it
+ *   0xa0000 - 0xb6fff  RAM, though a PC has video memory here (see below)
+ *   0xb7000 - 0xb7fff  the firmware (guest/firmware.S), copied into this
+ *                      guest's RAM when it boots with one: segment 0xb700
+ *   0xb8000 - 0xbffff  the VGA text buffer: no RAM, every access exits
+ *   0xc0000 - 0xfffff  nothing: accesses exit as MMIO, reads give all ones
  *
- * A guest that uses only the IVT, BDA, stack and boot sector touches two
- * pages (0x0000 and 0x7000): that is its whole private memory.
+ * All the RAM, firmware included, is one memslot (GUEST_RAM_SIZE bytes from
+ * 0): KVM's per-slot arrays cost the same up to 2 MiB, so one slot of 736
+ * KiB costs the kernel what one of 64 KiB did, and the firmware no second
+ * (24 KiB a VM, bench/kernel_cost). It ends where the VGA text buffer starts,
+ * so that writes there exit and can be shown; the firmware sits just below,
+ * in the window of the monochrome adapter, which a colour text-mode guest
+ * never uses, so that all of conventional memory is the guest's. Pages a
+ * guest never touches cost nothing (the arena is MAP_NORESERVE): a boot
+ * sector that uses only the IVT, BDA, stack and itself touches two pages,
+ * and one more if it has the firmware.
  */
-#define GUEST_RAM_SIZE	0x10000 /* 64 KiB of RAM from address 0 */
+#define GUEST_RAM_SIZE	0xb8000 /* one memslot from address 0: RAM and the firmware */
 #define GUEST_PAGE_SIZE 0x1000
+#define CONV_MEM_KB	639    /* int 12h and the BDA: conventional memory below the EBDA */
+#define EBDA_SEG	0x9fc0 /* the BDA's EBDA pointer (0x40e), as under SeaBIOS */
 
 #define IVT_ADDR	 0x0000
 #define BDA_ADDR	 0x0400
@@ -31,6 +44,10 @@
 #define BDA_TICKS	 0x046c /* dword: timer ticks since midnight, 18.2 Hz */
 #define BDA_MIDNIGHT	 0x0470 /* byte: set when ticks wrap past 24 h */
 #define BDA_COM1_TIMEOUT 0x047c /* byte: int 14h timeout for COM1 */
+#define BDA_MEM_KB	 0x0413 /* word: KiB of conventional memory (int 12h) */
+#define BDA_EBDA	 0x040e /* word: segment of the extended BIOS data area */
+
+#define VGA_TEXT_ADDR 0xb8000 /* the colour text buffer: 80 x 25 cells of character, attribute */
 
 #define BOOT_ADDR      0x7c00 /* where the boot sector is loaded and entered */
 #define BOOT_SIZE      512
@@ -38,11 +55,10 @@
 #define BOOT_STACK     0x7c00 /* SS:SP = 0000:7c00 when the boot sector starts */
 #define BOOT_DRIVE     0x80   /* DL at boot: first hard disk, as a PC BIOS sets it */
 
-#define FIRMWARE_ADDR	  0xff000 /* guest-physical base of the firmware page */
-#define FIRMWARE_SIZE	  0x1000
-#define FIRMWARE_SEG	  0xf000 /* real-mode segment the firmware runs in */
-#define FIRMWARE_BASE_OFF 0xf000 /* offset of the page within FIRMWARE_SEG */
-#define RESET_VECTOR_OFF  0xfff0 /* F000:FFF0, where an x86 starts after reset */
+#define FIRMWARE_ADDR	   0xb7000 /* guest-physical base of the firmware page */
+#define FIRMWARE_SIZE	   0x1000
+#define FIRMWARE_SEG	   0xb700 /* real-mode segment the firmware runs in, from offset 0 */
+#define FIRMWARE_RESET_OFF 0x0ff0 /* where the vCPU starts: 16 bytes below its top, as a PC's ROM */
 
 /*
  * The guest's index (0..N-1 in a spawn, 0 for `kvmlite run`) is passed in
@@ -67,6 +83,16 @@
 #define DEBUG_EXIT_PORT	 0x501 /* like QEMU's isa-debug-exit,iobase=0x501,iosize=2 */
 #define DEBUG_EXIT_PORTS 2
 #define PORT_RESET_CTRL	 0xcf9 /* PCI reset control: bit 2 set requests a reset */
+
+/*
+ * kvmlite's own ports, through which its firmware hands work to the VMM
+ * (vmm/bios.c). Nothing sits there on a PC or under QEMU: only the
+ * firmware writes them, and a guest that does is served the same.
+ */
+#define FW_EVENT_PORT 0x0520 /* word out: FW_EVENT_BOOT, or (vector << 8) | AH of a service it lacks */
+#define FW_EVENT_BOOT 0x0000 /* the firmware is done and enters the boot sector */
+#define FW_DISK_PORT  0x0524 /* dword out: guest-physical address of an int 13h register frame */
+#define FW_SCREEN_PORT 0x0528 /* byte out: a character int 10h puts on the screen (teletype) */
 
 /* IRQs on the 8259A pair, and the vector bases the firmware programs */
 #define IRQ_PIT		  0

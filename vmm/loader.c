@@ -1,8 +1,9 @@
-/* loader.c - finds, checks and places boot-sector images; the built-in ones live in images.S. */
+/* loader.c - finds, checks and places boot-sector and disk images and the firmware; built-in ones live in images.S. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,9 +48,15 @@ int loader_check(const u8 *data, size_t len, const char *name, char *err, size_t
 		snprintf(err, errlen, "%s: image is empty", name);
 		return -1;
 	}
-	if (len != BOOT_SIZE) {
-		snprintf(err, errlen, "%s: image is %s (%zu bytes); a boot sector is exactly %d bytes", name,
-			 len > BOOT_SIZE ? "too large" : "too small", len, BOOT_SIZE);
+	if (len < BOOT_SIZE) {
+		snprintf(err, errlen, "%s: image is too small (%zu bytes); a boot sector is %d bytes", name, len,
+			 BOOT_SIZE);
+		return -1;
+	}
+	if (len > DISK_MAX_BYTES) {
+		snprintf(err, errlen,
+			 "%s: image is too large (%zu bytes); a disk image is at most %llu MiB, what CHS addresses",
+			 name, len, DISK_MAX_BYTES >> 20);
 		return -1;
 	}
 	if (data[BOOT_SIZE - 2] != (BOOT_SIGNATURE & 0xff) || data[BOOT_SIZE - 1] != BOOT_SIGNATURE >> 8) {
@@ -60,10 +67,26 @@ int loader_check(const u8 *data, size_t len, const char *name, char *err, size_t
 	return 0;
 }
 
+/* The image as the guest's disk: its bytes, their sectors and geometry. */
+static void loader_disk(struct image *img, const u8 *bytes, size_t len)
+{
+	memcpy(img->bytes, bytes, BOOT_SIZE);
+	img->disk.bytes = bytes;
+	img->disk.size = len;
+	img->disk.sectors = (u32)((len + DISK_SECTOR - 1) / DISK_SECTOR);
+	disk_geometry(&img->disk);
+}
+
+/*
+ * A file is mapped read-only and shared: every guest of this image, in
+ * every worker process (they inherit the mapping), reads the same page
+ * cache pages; a guest's writes go to its own overlay (disk.c), never to
+ * the file. The file must not shrink while kvmlite runs.
+ */
 static int loader_read_file(const char *path, struct image *img, char *err, size_t errlen)
 {
 	struct stat st;
-	ssize_t n;
+	void *map;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
@@ -75,17 +98,23 @@ static int loader_read_file(const char *path, struct image *img, char *err, size
 		close(fd);
 		return -1;
 	}
-	if (st.st_size != BOOT_SIZE) {
+	if (st.st_size < BOOT_SIZE || (u64)st.st_size > DISK_MAX_BYTES) {
 		close(fd);
 		return loader_check(img->bytes, (size_t)st.st_size, path, err, errlen);
 	}
-	n = pread(fd, img->bytes, BOOT_SIZE, 0);
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
-	if (n != BOOT_SIZE) {
-		snprintf(err, errlen, "%s: cannot read image: %s", path, n < 0 ? strerror(errno) : "short read");
+	if (map == MAP_FAILED) {
+		snprintf(err, errlen, "%s: cannot map image: %s", path, strerror(errno));
 		return -1;
 	}
-	return loader_check(img->bytes, BOOT_SIZE, path, err, errlen);
+	if (loader_check(map, (size_t)st.st_size, path, err, errlen) < 0) {
+		munmap(map, (size_t)st.st_size);
+		return -1;
+	}
+	img->mapped = true;
+	loader_disk(img, map, (size_t)st.st_size);
+	return 0;
 }
 
 int loader_open(const char *name_or_path, struct image *img, char *err, size_t errlen)
@@ -98,9 +127,10 @@ int loader_open(const char *name_or_path, struct image *img, char *err, size_t e
 		if (strcmp(builtins[i].name, name_or_path) == 0) {
 			size_t len = (size_t)(builtins[i].end - builtins[i].start);
 
-			if (len == BOOT_SIZE)
-				memcpy(img->bytes, builtins[i].start, BOOT_SIZE);
-			return loader_check(builtins[i].start, len, name_or_path, err, errlen);
+			if (loader_check(builtins[i].start, len, name_or_path, err, errlen) < 0)
+				return -1;
+			loader_disk(img, builtins[i].start, len);
+			return 0;
 		}
 	}
 	snprintf(err, errlen, "%s: no such image file, and no built-in guest of that name (built-in: %s)", name_or_path,
@@ -108,12 +138,26 @@ int loader_open(const char *name_or_path, struct image *img, char *err, size_t e
 	return -1;
 }
 
-int loader_place(const struct image *img, u8 *ram, size_t ram_size)
+void loader_close(struct image *img)
+{
+	if (img->mapped)
+		munmap((void *)img->disk.bytes, img->disk.size);
+	img->mapped = false;
+	img->disk.bytes = NULL;
+}
+
+int loader_place(const struct image *img, u8 *ram, size_t ram_size, bool firmware)
 {
 	u8 *dst = mem_guest_ptr(ram, ram_size, BOOT_ADDR, BOOT_SIZE);
+	u8 *fw = mem_guest_ptr(ram, ram_size, FIRMWARE_ADDR, FIRMWARE_SIZE);
+	size_t fw_len;
 
-	if (!dst)
+	if (!dst || (firmware && !fw))
 		return -1;
 	memcpy(dst, img->bytes, BOOT_SIZE);
+	/* The guest's own copy: 4 KiB of its RAM, and no memslot of its own
+	 * (a second memslot costs the kernel 24 KiB a VM, layout.h). */
+	if (firmware)
+		memcpy(fw, loader_firmware(&fw_len), FIRMWARE_SIZE);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "run.h"
 #include "spawn.h"
 #include "version.h"
+#include "vm.h"
 
 static const char *const firmware_choices[] = { "none", "pc", NULL };
 static const char *const park_choices[] = { "never", "auto", "always", NULL }; /* enum park_mode's order */
@@ -35,11 +36,13 @@ static int opt_guest(void *dest, const char *value, char *err, size_t errlen)
 
 static int cmd_spawn(int argc, char **argv)
 {
-	/* No firmware by default: guests made for spawn program their own
-	 * devices, and the firmware's read-only memslot costs the kernel
-	 * 24 KiB per VM (bench/kernel_cost) and a slower boot at scale. */
-	struct spawn_opts o = { .for_s = -1, .mem_budget = 90, .park = PARK_AUTO, .cpu_max = 20 };
-	int firmware = 0, park = PARK_AUTO, nargs;
+	/* The firmware by default, as in run: a guest that uses the BIOS boots
+	 * without being told. It lives in the guest's RAM slot (4 KiB of its
+	 * RAM, no memslot of its own); --firmware none saves that and its run. */
+	struct spawn_opts o = {
+		.for_s = -1, .mem_budget = 90, .park = PARK_AUTO, .cpu_max = 20, .boot_timeout = BOOT_TIMEOUT_S
+	};
+	int firmware = 1, park = PARK_AUTO, nargs;
 	char err[256];
 	const struct cli_opt opts[] = {
 		{ .name = "guest",
@@ -156,8 +159,19 @@ static int cmd_spawn(int argc, char **argv)
 		  .kind = CLI_CHOICE,
 		  .dest = &firmware,
 		  .arg = "pc|none",
-		  .help = "none (default): guests program their own devices;\npc: start them in kvmlite's PC firmware",
+		  .help = "pc (default): start in kvmlite's PC firmware, copied\n"
+			  "into each guest's RAM (4 KiB); none: at 0000:7c00,\n"
+			  "every device in its reset state",
 		  .choices = firmware_choices },
+		{ .name = "boot-timeout",
+		  .kind = CLI_SECONDS,
+		  .dest = &o.boot_timeout,
+		  .arg = "S",
+		  .help = "a guest that wrote nothing in its first S seconds\n"
+			  "is reported silent, with what it does (default 5;\n"
+			  "0: never); --for 0 does not wait for it",
+		  .min = 0,
+		  .max = 86400 },
 		{ .name = "no-sandbox",
 		  .kind = CLI_FLAG,
 		  .dest = &o.no_sandbox,
@@ -178,8 +192,8 @@ static int cmd_spawn(int argc, char **argv)
 				     "summary: boot times, memory per guest (user space, kernel), idle CPU.\n",
 				     opts,
 				     (int)ARRAY_SIZE(opts),
-				     "Exit status: 0, or 1 if any guest failed or was lost, 2 if it could not\n"
-				     "start. The socket's protocol: docs/control-protocol.md.\n" };
+				     "Exit status: 0, or 1 if any guest failed, was lost or is silent at the end,\n"
+				     "2 if it could not start. The socket's protocol: docs/control-protocol.md.\n" };
 	int r = cli_parse(&cmd, argc, argv, &nargs);
 
 	if (r)
@@ -203,7 +217,7 @@ static int cmd_spawn(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
-	struct run_opts opts = { 0 };
+	struct run_opts opts = { .boot_timeout = BOOT_TIMEOUT_S };
 	int firmware = 1, nargs;
 	const struct cli_opt table[] = {
 		{ .name = "firmware",
@@ -237,8 +251,16 @@ static int cmd_run(int argc, char **argv)
 		  .kind = CLI_FLAG,
 		  .dest = &opts.no_sandbox,
 		  .help = "no seccomp filter (debugging; docs/security.md)" },
+		{ .name = "boot-timeout",
+		  .kind = CLI_SECONDS,
+		  .dest = &opts.boot_timeout,
+		  .arg = "S",
+		  .help = "say on stderr what a guest does if it wrote nothing\n"
+			  "in its first S seconds (default 5; 0: never)",
+		  .min = 0,
+		  .max = 86400 },
 	};
-	static char description[512];
+	static char description[768];
 	const struct cli_cmd cmd = { "run",
 				     "[options] IMAGE|NAME",
 				     "one guest, its COM1 on this terminal",
@@ -253,8 +275,10 @@ static int cmd_run(int argc, char **argv)
 	int r;
 
 	snprintf(description, sizeof(description),
-		 "Runs one guest with COM1 on stdin and stdout. IMAGE is a 512-byte boot\n"
-		 "sector file; NAME a built-in guest:\n  %s.\n",
+		 "Runs one guest with COM1 on stdin and stdout. IMAGE is a boot sector, or a\n"
+		 "raw disk image (up to 504 MiB) that boots from its first sector and is the\n"
+		 "guest's hard disk (int 13h; writes stay in kvmlite); NAME a built-in guest:\n"
+		 "  %s.\n",
 		 loader_builtin_names());
 	r = cli_parse(&cmd, argc, argv, &nargs);
 	if (r)

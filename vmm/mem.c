@@ -1,4 +1,4 @@
-/* mem.c - the guest RAM arena, the shared read-only firmware page and the bounds-checked guest pointer. */
+/* mem.c - the guest RAM arena and the bounds-checked guest pointer. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,11 +7,10 @@
 #include "layout.h"
 #include "mem.h"
 
-int arena_init(struct arena *a, size_t slots, size_t slot_size, const u8 *firmware, size_t fw_len, char *err,
-	       size_t errlen)
+int arena_init(struct arena *a, size_t slots, size_t slot_size, char *err, size_t errlen)
 {
 	memset(a, 0, sizeof(*a));
-	if (slots == 0 || slot_size == 0 || slot_size % GUEST_PAGE_SIZE || fw_len > FIRMWARE_SIZE) {
+	if (slots == 0 || slot_size == 0 || slot_size % GUEST_PAGE_SIZE) {
 		snprintf(err, errlen, "arena: bad geometry");
 		return -1;
 	}
@@ -24,17 +23,6 @@ int arena_init(struct arena *a, size_t slots, size_t slot_size, const u8 *firmwa
 	}
 	a->slots = slots;
 	a->slot_size = slot_size;
-	a->firmware = mmap(NULL, FIRMWARE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (a->firmware == MAP_FAILED) {
-		snprintf(err, errlen, "mmap of the firmware page: %s", strerror(errno));
-		a->firmware = NULL;
-		arena_free(a);
-		return -1;
-	}
-	/* Filled once, then read-only for the VMM too: no guest can change it
-	 * (its memslot is KVM_MEM_READONLY) and neither can a VMM bug. */
-	memcpy(a->firmware, firmware, fw_len);
-	mprotect(a->firmware, FIRMWARE_SIZE, PROT_READ);
 	return 0;
 }
 
@@ -42,8 +30,6 @@ void arena_free(struct arena *a)
 {
 	if (a->base)
 		munmap(a->base, a->slots * a->slot_size);
-	if (a->firmware)
-		munmap(a->firmware, FIRMWARE_SIZE);
 	memset(a, 0, sizeof(*a));
 }
 

@@ -1,4 +1,4 @@
-/* mem.h - guest RAM: one MAP_NORESERVE arena sliced per guest, the shared firmware page, checked pointers. */
+/* mem.h - guest RAM: one MAP_NORESERVE arena sliced per guest, checked pointers. */
 #ifndef KVMLITE_MEM_H
 #define KVMLITE_MEM_H
 
@@ -13,11 +13,9 @@ struct arena {
 	u8 *base;
 	size_t slots;	  /* how many guests it holds */
 	size_t slot_size; /* bytes of RAM per guest */
-	u8 *firmware;	  /* one read-only page that every guest maps at FIRMWARE_ADDR */
 };
 
-int arena_init(struct arena *a, size_t slots, size_t slot_size, const u8 *firmware, size_t fw_len, char *err,
-	       size_t errlen);
+int arena_init(struct arena *a, size_t slots, size_t slot_size, char *err, size_t errlen);
 void arena_free(struct arena *a);
 u8 *arena_slot(const struct arena *a, size_t i);
 /* Gives a guest's slot back to the host: its pages read as zero again. */

@@ -140,7 +140,8 @@ static int fail(const char **err, const char *why)
 	return -1;
 }
 
-const char *const proto_states[] = { "running", "halted", "parked", "ended", "failed", "lost", "booted", NULL };
+const char *const proto_states[] = { "running", "halted", "parked", "ended",  "failed",
+				     "silent",	"lost",	  "booted", NULL };
 
 int proto_parse(const char *line, size_t len, struct proto_req *req, const char **err)
 {

@@ -30,7 +30,11 @@ struct console {
 	size_t in_len, in_pos;
 	u8 out[4096]; /* guest output not yet written to stdout */
 	size_t out_len;
-	u64 dropped_in; /* input lost: arrived while the UART had no room */
+	u64 dropped_in; /* terminal input lost: typed while 1 KiB of it waited for the guest */
+	bool wrote;	/* the guest has written something */
+	u64 silent_at;	/* when to say that it has not (0: said, or never) */
+	u32 missing_seen;    /* BIOS calls the firmware lacks, already told */
+	double boot_timeout; /* --boot-timeout, s */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -62,6 +66,7 @@ static void console_output(void *ctx, struct vm *vm, u8 byte)
 	struct console *c = ctx;
 
 	(void)vm;
+	c->wrote = true;
 	if (c->out_len == sizeof(c->out))
 		console_flush(c);
 	c->out[c->out_len++] = byte;
@@ -92,16 +97,15 @@ static void console_restore(struct console *c)
 
 /*
  * Takes what stdin has. On a terminal, Ctrl-A starts a command as in QEMU,
- * and input is a serial line: what the UART has no room for is lost (and
- * counted), as it would be. From a pipe or file, input is flow-controlled
- * (RTS, and FIFO room): read only as fast as the guest takes it, so
- * scripted input is not lost.
+ * so the terminal is read whether or not the guest takes its input; what
+ * it typed waits in c->in (bytes beyond its 1 KiB are lost, and counted).
+ * A pipe or file is read only once the guest took the previous read, so
+ * nothing of a script's input is lost.
  */
 static void console_read(struct console *c, int timeout_ms, const sigset_t *sigmask)
 {
 	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000 };
-	/* A pipe's input is read only once the guest took the previous read. */
 	bool want = !c->eof && (c->tty || c->in_pos == c->in_len);
 	u8 buf[256];
 	ssize_t n;
@@ -118,6 +122,11 @@ static void console_read(struct console *c, int timeout_ms, const sigset_t *sigm
 		c->in_pos = 0;
 		c->in_len = (size_t)n;
 		return;
+	}
+	if (c->in_pos > 0) { /* keep what waits at the front */
+		memmove(c->in, c->in + c->in_pos, c->in_len - c->in_pos);
+		c->in_len -= c->in_pos;
+		c->in_pos = 0;
 	}
 	for (ssize_t i = 0; i < n; i++) {
 		u8 b = buf[i];
@@ -144,29 +153,21 @@ static void console_read(struct console *c, int timeout_ms, const sigset_t *sigm
 		}
 		if (c->in_len < sizeof(c->in))
 			c->in[c->in_len++] = b;
+		else
+			c->dropped_in++;
 	}
 }
 
-/* Hands buffered input to the UART. */
+/*
+ * Hands buffered input to the UART as a serial line into QEMU's 16550
+ * would: a byte whenever the receiver has room, whatever the guest does
+ * with RTS or DTR; the rest waits for the guest to read (uart_rx_feed).
+ */
 static void console_deliver(struct console *c, struct vm *vm)
 {
 	if (c->in_pos == c->in_len)
 		return;
-	if (c->tty) {
-		/* A terminal is a serial line: bytes beyond the FIFO overrun. */
-		for (; c->in_pos < c->in_len; c->in_pos++) {
-			if (uart_rx_room(&vm->uart) == 0)
-				c->dropped_in++;
-			uart_rx_byte(&vm->uart, c->in[c->in_pos]);
-		}
-		/* Nothing more to send now: the receiver sees the line go idle,
-		 * which raises the FIFO's character-timeout interrupt. */
-		uart_rx_idle(&vm->uart);
-	} else {
-		/* Flow control: only while the guest holds RTS up, so input that
-		 * comes before it set up its UART (FCR clears the FIFO) is kept. */
-		c->in_pos += uart_rx_feed(&vm->uart, c->in + c->in_pos, c->in_len - c->in_pos);
-	}
+	c->in_pos += uart_rx_feed(&vm->uart, c->in + c->in_pos, c->in_len - c->in_pos);
 	if (c->in_pos == c->in_len)
 		c->in_pos = c->in_len = 0;
 }
@@ -250,6 +251,34 @@ static void run_summary_json(const struct vm *vm, const struct kvm *kvm, const s
 		(unsigned long long)vm->pit.stats.clamped);
 }
 
+/*
+ * What the user should know while the guest runs, on stderr, once each:
+ * that it has written nothing by its boot deadline (and what it does), and
+ * each BIOS service it called that the firmware does not provide.
+ */
+static void run_notes(struct vm *vm, struct console *c, u64 now)
+{
+	char what[200];
+
+	if (vm->bios.missing_total != c->missing_seen) {
+		c->missing_seen = vm->bios.missing_total;
+		for (int i = 0; i < BIOS_MISSING_KEPT; i++)
+			if (vm->bios.missing[i].what == vm->bios.missing_last && vm->bios.missing[i].calls == 1)
+				fprintf(stderr,
+					"kvmlite: guest %u called int %02xh AH=%02x, which kvmlite's firmware does not "
+					"provide (it returned CF set; docs/compatibility.md)\r\n",
+					vm->index, vm->bios.missing_last >> 8, vm->bios.missing_last & 0xff);
+	}
+	if (c->silent_at && c->wrote)
+		c->silent_at = 0;
+	if (c->silent_at && now >= c->silent_at) {
+		c->silent_at = 0;
+		vm_describe_live(vm, what, sizeof(what));
+		fprintf(stderr, "kvmlite: guest %u is silent: no output in its first %.0f s; %s\r\n", vm->index,
+			c->boot_timeout, what);
+	}
+}
+
 /* The event loop of one guest: run it while it wants the CPU, sleep in
  * poll() while it is halted, until it ends. */
 static void run_loop(struct vm *vm, struct console *c, timer_t timer)
@@ -280,8 +309,11 @@ static void run_loop(struct vm *vm, struct console *c, timer_t timer)
 		}
 		console_deliver(c, vm);
 		vm_advance(vm, now);
+		run_notes(vm, c, now);
 		deadline = vm_deadline(vm);
 		if (vm->state == VM_HALTED) {
+			u64 wake = c->silent_at && c->silent_at < deadline ? c->silent_at : deadline;
+
 			console_flush(c);
 			/* Input the halted guest did not take now, it never will. */
 			if (deadline == UINT64_MAX && (c->eof || c->in_pos < c->in_len)) {
@@ -293,8 +325,7 @@ static void run_loop(struct vm *vm, struct console *c, timer_t timer)
 			 * sleeps, so none can slip in between and be missed. */
 			sigprocmask(SIG_BLOCK, &stop_set, &unblocked);
 			if (!stop_signal)
-				console_read(c,
-					     deadline == UINT64_MAX ? -1 : (int)((deadline - now + 999999) / 1000000),
+				console_read(c, wake == UINT64_MAX ? -1 : (int)((wake - now + 999999) / 1000000),
 					     &unblocked);
 			sigprocmask(SIG_SETMASK, &unblocked, NULL);
 			look = false;
@@ -328,9 +359,8 @@ int run_guest(const struct run_opts *opts)
 		.trace = opts->trace ? stderr : NULL,
 		.output = console_output,
 		.output_ctx = &console,
+		.disk = &img.disk,
 	};
-	const u8 *fw;
-	size_t fw_len;
 	timer_t timer;
 	char err[256];
 	int status;
@@ -341,16 +371,16 @@ int run_guest(const struct run_opts *opts)
 	}
 	if (kvm_open(&kvm, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
+		loader_close(&img);
 		return RUN_ERROR;
 	}
 	if (opts->verbose)
 		fprintf(stderr, "kvmlite: KVM backend %s, guest %s, firmware %s, MSR filter %s\n", kvm.backend, img.name,
 			opts->firmware ? "pc" : "none", kvm.msr_filter ? "on" : "off (no such KVM capability)");
-	fw = loader_firmware(&fw_len);
-	if (arena_init(&arena, 1, GUEST_RAM_SIZE, fw, fw_len, err, sizeof(err)) < 0)
+	if (arena_init(&arena, 1, GUEST_RAM_SIZE, err, sizeof(err)) < 0)
 		goto fail_kvm;
-	loader_place(&img, arena_slot(&arena, 0), GUEST_RAM_SIZE);
-	if (vm_init(&vm, &kvm, arena_slot(&arena, 0), arena.firmware, &cfg, err, sizeof(err)) < 0)
+	loader_place(&img, arena_slot(&arena, 0), GUEST_RAM_SIZE, opts->firmware);
+	if (vm_init(&vm, &kvm, arena_slot(&arena, 0), &cfg, err, sizeof(err)) < 0)
 		goto fail_arena;
 	if (vm_kick_install(SIG_KICK) < 0 || timer_setup(&timer) < 0) {
 		snprintf(err, sizeof(err), "timer setup: %s", strerror(errno));
@@ -364,6 +394,9 @@ int run_guest(const struct run_opts *opts)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
+	console.boot_timeout = opts->boot_timeout;
+	if (opts->boot_timeout > 0)
+		console.silent_at = clock_now() + (u64)(opts->boot_timeout * 1e9);
 	console_raw(&console);
 	/* From here on the thread only runs the guest and its console: the
 	 * filter goes in before the guest's first instruction. */
@@ -398,11 +431,33 @@ int run_guest(const struct run_opts *opts)
 			(unsigned long long)vm.uart.stats.tx_bytes,
 			(unsigned long long)vm.uart.stats.rx_bytes, (unsigned long long)vm.uart.stats.overruns,
 			(unsigned long long)vm.pit.stats.irqs, (unsigned long long)vm.pit.stats.clamped);
+		if (opts->firmware) {
+			char names[160];
+
+			fprintf(stderr, "kvmlite: BIOS services kvmlite's firmware does not provide: %s\n",
+				vm.bios.missing_total ? bios_missing_names(&vm.bios, names, sizeof(names))
+						      : "none called");
+		}
+		fprintf(stderr,
+			"kvmlite: disk: %u sectors (CHS %u/%u/%u), %llu read and %llu written with int 13h (%zu KiB "
+			"kept, never written to the image)\n",
+			img.disk.sectors, img.disk.cyls, img.disk.heads, img.disk.spt,
+			(unsigned long long)vm.disk.reads, (unsigned long long)vm.disk.writes,
+			disk_overlay_bytes(&vm.disk) / 1024);
+		if (vm.vga)
+			fprintf(stderr, "kvmlite: text buffer: %llu bytes written, %llu characters shown\n",
+				(unsigned long long)vm.vga->writes, (unsigned long long)vm.vga->shown);
+		if (console.dropped_in)
+			fprintf(stderr, "kvmlite: %llu bytes typed while 1 KiB waited for the guest were dropped\n",
+				(unsigned long long)console.dropped_in);
 	}
 	timer_delete(timer);
 	vm_destroy(&vm);
+	disk_free(&vm.disk);
+	vgatext_free(vm.vga);
 	arena_free(&arena);
 	kvm_close(&kvm);
+	loader_close(&img);
 	return status;
 
 fail_arena:
@@ -410,5 +465,6 @@ fail_arena:
 fail_kvm:
 	fprintf(stderr, "kvmlite: %s\n", err);
 	kvm_close(&kvm);
+	loader_close(&img);
 	return RUN_ERROR;
 }

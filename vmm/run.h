@@ -11,6 +11,7 @@ struct run_opts {
 	bool verbose;
 	bool no_sandbox; /* --no-sandbox: no seccomp filter, for debugging */
 	bool json;	 /* --json: the end summary as one JSON object on stderr */
+	double boot_timeout; /* --boot-timeout: say so if the guest wrote nothing by then (s; 0: never) */
 	u32 index;
 };
 

@@ -39,6 +39,10 @@ static u64 guest_key(const struct guest *g)
 	u64 hold = g->retry_at > g->throttled_until ? g->retry_at : g->throttled_until;
 	u64 d = hold ? hold : vm_deadline(&g->vm);
 
+	/* its boot deadline: say so if it is silent. Not while it waits in the
+	 * run queue: that time does not count, and it is looked at after its run. */
+	if (g->silent_at && !g->queued && g->silent_at < d)
+		d = g->silent_at;
 	return g->req_deadline < d ? g->req_deadline : d;
 }
 
@@ -143,6 +147,8 @@ static void runq_push(struct shard *s, struct guest *g)
 	if (g->throttled_until)
 		return; /* it runs when its period ends: filed in the heap under that */
 	g->queued = true;
+	if (g->silent_at)
+		g->queued_at = clock_now(); /* waiting for the CPU: not the guest's own time */
 	s->runq[(s->runq_head + s->runq_len++) % s->count] = (u32)(g - s->g);
 }
 
@@ -156,6 +162,8 @@ static struct guest *runq_pop(struct shard *s)
 	s->runq_head = (s->runq_head + 1) % s->count;
 	s->runq_len--;
 	g->queued = false;
+	if (g->silent_at) /* its boot deadline moves on by the time it waited for the CPU */
+		g->silent_at += clock_now() - g->queued_at;
 	return g;
 }
 
@@ -377,6 +385,8 @@ static const char *guest_state(const struct guest *g)
 		return "creating";
 	if (g->vm.state != VM_ENDED && g->retry_at)
 		return "failed"; /* for now: it could not get a VM back, and will try again */
+	if (g->vm.state != VM_ENDED && g->silent)
+		return "silent"; /* wrote nothing by its boot deadline, and still has not */
 	if (g->vm.state != VM_ENDED && g->park)
 		return "parked";
 	if (g->vm.state == VM_RUNNING)
@@ -440,8 +450,15 @@ static void guest_output(void *ctx, struct vm *vm, u8 byte)
 	if (!g->booted) {
 		u64 now = clock_now();
 
+		/* With the firmware, its run is a stage of its own: from the
+		 * reset to entering the boot sector (bios_event). */
+		u64 fw_done = vm->bios.boot_ns > g->t_ready ? vm->bios.boot_ns : g->t_ready;
+
 		g->booted = true;
-		g->shard->stats.stage_ns[STAGE_FIRST_BYTE] += now - g->t_ready;
+		g->silent = false;
+		g->silent_at = 0;
+		g->shard->stats.stage_ns[STAGE_FIRMWARE] += fw_done - g->t_ready;
+		g->shard->stats.stage_ns[STAGE_FIRST_BYTE] += now - fw_done;
 		g->shard->stats.staged++;
 		shard_printf(g->shard, "@boot %u %llu\n", vm->index, (unsigned long long)now);
 	}
@@ -451,8 +468,8 @@ static void guest_output(void *ctx, struct vm *vm, u8 byte)
 		guest_log_line(g, false);
 }
 
-/* Hands queued input to the UART while the guest can take it (RTS up,
- * FIFO room), as a serial line with hardware flow control would. */
+/* Hands queued input to the UART whenever its receiver has room, as QEMU's
+ * chardev does; the rest waits in the queue (uart_rx_feed). */
 static void guest_feed(struct guest *g)
 {
 	if (g->in_pos == g->in_len || g->vm.state == VM_ENDED)
@@ -478,7 +495,7 @@ static void shard_vcpu_put(struct shard *s, struct vcpu *c)
 static int shard_vcpu_create(struct shard *s, struct vcpu *c, const char **what, u64 *vm_ns)
 {
 	u64 cpu = shard_nobody_begin(s); /* making VMs is kvmlite's work, not a guest's */
-	int r = vm_vcpu_create(s->kvm, s->firmware ? s->ram.firmware : NULL, c, what, vm_ns);
+	int r = vm_vcpu_create(s->kvm, c, what, vm_ns);
 	const char *why;
 
 	shard_nobody_end(s, cpu);
@@ -577,7 +594,8 @@ static int guest_park(struct shard *s, struct guest *g)
 	s->resident--;
 	s->parked++;
 	/* Counted once, here: its pages cannot change while it is parked. */
-	p->counted = (u32)(sizeof(*g) + park_size(p) + guest_ram_resident(s, g));
+	p->counted = (u32)(sizeof(*g) + park_size(p) + guest_ram_resident(s, g) + disk_overlay_bytes(&g->vm.disk) +
+			   vgatext_bytes(g->vm.vga));
 	s->parked_bytes += p->counted;
 	s->stats.parks++;
 	shard_nobody_end(s, cpu);
@@ -661,7 +679,29 @@ static void guest_release(struct shard *s, struct guest *g)
 		vm_destroy(&g->vm);
 		s->resident--;
 	}
+	disk_free(&g->vm.disk);
+	vgatext_free(g->vm.vga);
+	g->vm.vga = NULL;
 	arena_release(&s->ram, (size_t)(g - s->g));
+}
+
+/*
+ * Its boot deadline passed and it has written nothing: tell the supervisor
+ * what it does (its registers as parked, or read from its vCPU), so that
+ * the user learns why, and `spawn --for 0` need not wait for it.
+ */
+static void guest_silent(struct shard *s, struct guest *g)
+{
+	char what[sizeof(g->vm.why)];
+
+	g->silent = true;
+	g->silent_at = 0;
+	if (g->park)
+		vm_describe(&g->vm, &g->park->regs, &g->park->sregs, true, what, sizeof(what));
+	else
+		vm_describe_live(&g->vm, what, sizeof(what));
+	snprintf(g->vm.why, sizeof(g->vm.why), "%s", what);
+	shard_printf(s, "@silent %u %s\n", guest_id(g), what);
 }
 
 /* After anything happened to a guest: file it where it belongs now. */
@@ -669,6 +709,11 @@ static void guest_settle(struct shard *s, struct guest *g, u64 now)
 {
 	if (g->vm.state != VM_ENDED) {
 		vm_advance(&g->vm, now);
+		/* silent: nothing written by its deadline, counted in its own time
+		 * (running or asleep), not in time it waited for the CPU behind
+		 * others: a thousand guests booting at once are not silent */
+		if (g->silent_at && !g->queued && g->silent_at <= now && !g->booted)
+			guest_silent(s, g);
 		if (g->req_deadline <= now) {
 			shard_printf(s, "%u error timeout\n", g->req_tag);
 			g->req_deadline = UINT64_MAX;
@@ -707,13 +752,16 @@ static void shard_report(struct shard *s)
 	if (s->created == s->created_reported && s->parked == s->parked_reported &&
 	    s->stats.staged == s->staged_reported)
 		return;
-	const u64 *st = s->stats.stage_ns;
+	size_t room = 96 + 21 * (NSTAGES + 1); /* the numbers at their longest */
+	char *p = shard_reserve(s, room);
+	int n = snprintf(p, room, "@created %u %u %llu %llu", s->created, s->parked,
+			 (unsigned long long)s->parked_bytes, (unsigned long long)s->stats.staged);
 
-	shard_printf(s, "@created %u %u %llu %llu %llu %llu %llu %llu %llu %llu %llu\n", s->created, s->parked,
-		     (unsigned long long)s->parked_bytes, (unsigned long long)s->stats.staged,
-		     (unsigned long long)st[0], (unsigned long long)st[1], (unsigned long long)st[2],
-		     (unsigned long long)st[3], (unsigned long long)st[4], (unsigned long long)st[5],
-		     (unsigned long long)s->stats.created_staged);
+	for (int k = 0; k < NSTAGES; k++)
+		n += snprintf(p + n, room - (size_t)n, " %llu", (unsigned long long)s->stats.stage_ns[k]);
+	n += snprintf(p + n, room - (size_t)n, " %llu", (unsigned long long)s->stats.created_staged);
+	p[n++] = '\n';
+	s->to_sv.len += (size_t)n;
 	s->created_reported = s->created;
 	s->parked_reported = s->parked;
 	s->staged_reported = s->stats.staged;
@@ -731,6 +779,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 
 	while (index >= gi->upto)
 		gi++;
+	cfg.disk = &gi->img.disk;
 	vm_setup(&g->vm, ram, &cfg);
 	if (!g->out)
 		g->out = ring_get(s);
@@ -741,7 +790,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 		goto fail;
 	}
 	t[1] = clock_now();
-	loader_place(&gi->img, ram, GUEST_RAM_SIZE);
+	loader_place(&gi->img, ram, GUEST_RAM_SIZE, s->firmware);
 	t[2] = clock_now();
 	if (vm_attach(&g->vm, &c, s->kvm->run_size, &what) < 0) {
 		shard_vcpu_put(s, &c);
@@ -763,6 +812,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 	/* Stage times, as bench/raw_baseline splits its own: a VM from the
 	 * pool counts as created in no time (that is what the pool is for). */
 	g->t_ready = clock_now();
+	g->silent_at = s->boot_timeout ? g->t_ready + s->boot_timeout : 0;
 	s->stats.stage_ns[STAGE_CREATE_VM] += vm_ns;
 	s->stats.stage_ns[STAGE_CREATE_VCPU] += t[1] - t[0] - vm_ns;
 	s->stats.stage_ns[STAGE_LOAD] += t[2] - t[1];
@@ -903,17 +953,18 @@ static bool in_state(void *ctx, u32 i)
 static void shard_list(struct shard *s, u32 tag, const struct proto_req *r)
 {
 	if (!r->arg) {
-		u32 n[6] = { 0 }, booted = 0; /* running halted parked ended failed creating */
-		static const char *const names[] = { "running", "halted", "parked", "ended", "failed", "creating" };
+		u32 n[7] = { 0 }, booted = 0; /* running halted parked ended failed silent creating */
+		static const char *const names[] = { "running", "halted", "parked",  "ended",
+						     "failed",	"silent", "creating" };
 
 		for (u32 i = 0; i < s->count; i++) {
-			for (int k = 0; k < 6; k++)
+			for (int k = 0; k < 7; k++)
 				if (strcmp(guest_state(&s->g[i]), names[k]) == 0)
 					n[k]++;
 			booted += s->g[i].booted;
 		}
-		shard_printf(s, "%u ok running=%u halted=%u parked=%u ended=%u failed=%u lost=0 booted=%u\n", tag,
-			     n[0], n[1], n[2], n[3], n[4], booted);
+		shard_printf(s, "%u ok running=%u halted=%u parked=%u ended=%u failed=%u silent=%u lost=0 booted=%u\n",
+			     tag, n[0], n[1], n[2], n[3], n[4], n[5], booted);
 		return;
 	}
 	char state[16];
@@ -1108,17 +1159,24 @@ static void shard_command(void *ctx, char *line, size_t len)
 		u64 oldest = g->out_total > GUEST_OUT_SIZE ? g->out_total - GUEST_OUT_SIZE : 0;
 
 		if (r.cmd == PROTO_INFO) {
-			bool why = g->vm.state == VM_ENDED || g->retry_at;
+			bool why = g->vm.state == VM_ENDED || g->retry_at || g->silent;
+			char missing[160], reason[sizeof(g->vm.why) + sizeof(missing) + 64];
 
+			/* reason: why it ended or fails, what a silent one does, and
+			 * the BIOS services it called that the firmware lacks */
+			bios_missing_names(&g->vm.bios, missing, sizeof(missing));
+			snprintf(reason, sizeof(reason), "%s%s%s%s%s", why || *missing ? " reason=" : "",
+				 why ? g->vm.why : "", why && *missing ? "; " : "",
+				 *missing ? "BIOS services kvmlite's firmware does not provide: " : "", missing);
 			shard_printf(s,
 				     "%u ok %s booted=%d exits=%llu out=%llu in=%llu dropped=%llu cpu_us=%llu throttles=%u "
-				     "pit_irqs=%llu pit_periods=%llu%s%s\n",
+				     "pit_irqs=%llu pit_periods=%llu bios_missing=%u%s\n",
 				     tag, guest_state(g), g->booted, (unsigned long long)g->vm.stats.exits,
 				     (unsigned long long)g->out_total, (unsigned long long)g->vm.uart.stats.rx_bytes,
 				     (unsigned long long)oldest, (unsigned long long)(g->cpu_total / 1000), g->throttles,
 				     (unsigned long long)g->vm.pit.stats.irqs,
-				     (unsigned long long)pit_periods(&g->vm.pit, clock_now()), why ? " reason=" : "",
-				     why ? g->vm.why : "");
+				     (unsigned long long)pit_periods(&g->vm.pit, clock_now()), g->vm.bios.missing_total,
+				     reason);
 		} else {
 			u64 from = r.has_from ? r.from : oldest;
 
@@ -1397,8 +1455,6 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 	       const struct spawn_opts *o, int sock, int log_fd, u32 vm_max)
 {
 	int files[] = { [FILE_SOCK] = sock, [FILE_LOG] = log_fd };
-	const u8 *fw;
-	size_t fw_len;
 
 	memset(s, 0, sizeof(*s));
 	s->id = id;
@@ -1410,13 +1466,13 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 	s->park = o->park;
 	s->sandbox = !o->no_sandbox;
 	s->cpu_quota = o->cpu_max < 100 ? SHARD_CPU_PERIOD_NS * o->cpu_max / 100 : 0;
+	s->boot_timeout = (u64)(o->boot_timeout * 1e9);
 	s->vm_max = o->park == PARK_NEVER ? count : vm_max;
 	s->lru_head = s->lru_tail = NONE;
 	s->sock = sock;
 	s->timeout_at = UINT64_MAX;
 	s->read_done = INT32_MIN;
-	fw = loader_firmware(&fw_len);
-	if (arena_init(&s->ram, count, GUEST_RAM_SIZE, fw, fw_len, s->err, sizeof(s->err)) < 0)
+	if (arena_init(&s->ram, count, GUEST_RAM_SIZE, s->err, sizeof(s->err)) < 0)
 		return -1;
 	s->out_arena = mmap(NULL, (size_t)count * GUEST_OUT_SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -64,6 +64,9 @@ struct guest {
 	u64 cpu_total;	     /* all the CPU time it has used (ns) */
 	u32 throttles;	     /* times it used up its share */
 	u64 t_ready;	     /* set up and queued to run, until its first byte (stage times) */
+	u64 silent_at;	     /* not booted by then: reported silent (0: never, or done); moved on by queue waits */
+	u64 queued_at;	     /* when it last joined the run queue (while silent_at is set) */
+	bool silent;	     /* reported silent: wrote nothing by its boot deadline */
 	u8 in[GUEST_IN_SIZE];
 };
 
@@ -74,8 +77,16 @@ struct guest_image {
 };
 
 /* Where a guest's boot time goes, summed over the shard's guests (ns). */
-enum boot_stage { STAGE_CREATE_VM, STAGE_CREATE_VCPU, STAGE_LOAD, STAGE_SET_MEMORY, STAGE_SET_REGS,
-		  STAGE_FIRST_BYTE, NSTAGES };
+enum boot_stage {
+	STAGE_CREATE_VM,
+	STAGE_CREATE_VCPU,
+	STAGE_LOAD,
+	STAGE_SET_MEMORY,
+	STAGE_SET_REGS,
+	STAGE_FIRMWARE,
+	STAGE_FIRST_BYTE,
+	NSTAGES
+};
 
 struct shard_stats {
 	u64 slices, preempted, wakeups, create_failed, log_errors;
@@ -98,6 +109,7 @@ struct shard {
 	enum park_mode park;
 	bool sandbox;	    /* seccomp filter and io_uring restrictions (not --no-sandbox) */
 	u64 cpu_quota;	    /* --cpu-max: each guest's CPU time per SHARD_CPU_PERIOD_NS; 0: no cap */
+	u64 boot_timeout;   /* --boot-timeout (ns): a guest that wrote nothing by then is silent; 0: never */
 	u64 cpu_mark;	    /* the thread's CPU time when its last work was charged (ns) */
 	u32 nobody;	    /* depth of shard_nobody_begin(): work charged to no guest */
 	bool full_cq;	    /* fault injection: a 1-entry ring whose completion queue keeps overflowing */

@@ -159,7 +159,38 @@ static void sv_mark(struct spawn *sv, u32 i, u8 flags)
 	sv->gflags[i] |= flags;
 }
 
-/* Unsolicited news from a shard: "@created N", "@boot ID", "@end ID STATE WHY", "@out ID DATA". */
+/* Groups what silent guests do, with CS:IP addresses left out ("xxxx:xxxx"). */
+static void sv_silent_reason(struct spawn *sv, u32 id, const char *what)
+{
+	char key[128];
+	size_t n = 0;
+
+	for (const char *p = what; *p && n < sizeof(key) - 1; p++) {
+		if (strspn(p, "0123456789abcdef") == 4 && p[4] == ':' && strspn(p + 5, "0123456789abcdef") == 4 &&
+		    n + 9 < sizeof(key)) {
+			memcpy(key + n, "xxxx:xxxx", 9);
+			n += 9;
+			p += 8;
+			continue;
+		}
+		key[n++] = *p;
+	}
+	key[n] = '\0';
+	for (int i = 0; i < 8; i++) {
+		if (sv->silent_count[i] && strcmp(sv->silent_reason[i], key) == 0) {
+			sv->silent_count[i]++;
+			return;
+		}
+		if (!sv->silent_count[i]) {
+			snprintf(sv->silent_reason[i], sizeof(sv->silent_reason[i]), "%s", key);
+			sv->silent_count[i] = 1;
+			sv->silent_example[i] = id;
+			return;
+		}
+	}
+}
+
+/* Unsolicited news from a shard: "@created N", "@boot ID", "@silent ID WHAT", "@end ID STATE WHY", "@out ID DATA". */
 static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 {
 	char *arg = strchr(line, ' ');
@@ -187,11 +218,28 @@ static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
 		sv->boot_us[i] = ns > sv->t0 ? (u32)((ns - sv->t0) / 1000) : 0;
 		sv_mark(sv, i, G_BOOTED);
 		sv->booted++;
+		if (sv->gflags[i] & G_SILENT) { /* late, but it spoke (settled once: at the first) */
+			sv->gflags[i] &= (u8)~G_SILENT;
+			sv->silent--;
+		}
+	} else if (strncmp(line, "@silent ", 8) == 0 && i < sv->o->count && !(sv->gflags[i] & (G_BOOTED | G_SILENT))) {
+		/* settled, for --for 0: it is not waited for (it may still speak) */
+		sv_mark(sv, i, G_SILENT);
+		sv->silent++;
+		sv_silent_reason(sv, id, arg + 1);
+		if (sv->o->verbose)
+			fprintf(stderr, "%skvmlite: guest %u is silent: %s\n", sv->tty ? "\r\033[K" : "", id, arg + 1);
 	} else if (strncmp(line, "@end ", 5) == 0 && i < sv->o->count && !(sv->gflags[i] & G_ENDED)) {
 		bool failed = strncmp(arg, " failed ", 8) == 0;
 
+		if (!failed && !(sv->gflags[i] & G_BOOTED))
+			sv->ended_mute++;
 		sv_mark(sv, i, G_ENDED | (failed ? G_FAILED : 0));
 		sv->ended++;
+		if (sv->gflags[i] & G_SILENT) { /* it ended: counted as that now */
+			sv->gflags[i] &= (u8)~G_SILENT;
+			sv->silent--;
+		}
 		if (failed) {
 			sv->failed++;
 			sv_fail_reason(sv, arg + 8);
@@ -263,10 +311,13 @@ static void sv_reap_children(struct spawn *sv)
 			if (l->pid != pid)
 				continue;
 			for (u32 id = l->first; id < l->first + l->count; id++) {
-				u8 *f = &sv->gflags[id - sv->o->first_id];
+				u32 k = id - sv->o->first_id;
 
-				if (!(*f & (G_ENDED | G_LOST))) {
-					sv_mark(sv, id - sv->o->first_id, G_LOST);
+				if (!(sv->gflags[k] & (G_ENDED | G_LOST))) {
+					sv_mark(sv, k, G_LOST);
+					if (sv->gflags[k] & G_SILENT)
+						sv->silent--;
+					sv->gflags[k] &= (u8)~G_SILENT;
 					lost++;
 					/* only a created guest was live; the rest never will be */
 					sv->lost_live += id - l->first < l->created;
@@ -304,11 +355,11 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 
 	outbuf_printf(b,
 		      "{\"guests\":%u,\"created\":%u,\"booted\":%u,\"live\":%u,\"resident\":%u,\"parked\":%u,"
-		      "\"ended\":%u,\"failed\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u,"
+		      "\"ended\":%u,\"failed\":%u,\"silent\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u,"
 		      "\"accept_errors\":%u",
 		      sv->o->count, sv->created, sv->booted, live, live > parked ? live - parked : 0, parked,
-		      sv->ended - sv->failed, sv->failed, sv->lost, park_names[sv->o->park], sv->clients_dropped,
-		      sv->accept_errors);
+		      sv->ended - sv->failed, sv->failed, sv->silent, sv->lost, park_names[sv->o->park],
+		      sv->clients_dropped, sv->accept_errors);
 	outbuf_printf(b,
 		      ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"sandbox\":%s,\"cpu_max\":%u,"
 		      "\"worker_pids\":[",
@@ -436,15 +487,16 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static const char *const stage_keys[NSTAGES] = { "create_vm",  "create_vcpu", "load",
-						 "set_memory", "set_regs",    "first_byte" };
+static const char *const stage_keys[NSTAGES] = { "create_vm", "create_vcpu", "load",	  "set_memory",
+						 "set_regs",  "firmware",    "first_byte" };
 
 /*
  * Boot times as the provisioning research reports them: each guest from
- * the spawn's start (the launch request) to its first serial byte, as
- * p50/p99/max in ms; and the mean time of each stage of a boot, in µs:
- * the creation stages over the guests created, the last over those that
- * booted (NAN where no guest was counted). False if no guest booted.
+ * the spawn's start (the launch request) to its first output byte (serial
+ * or screen), as p50/p99/max in ms; and the mean time of each stage of a
+ * boot, in µs: the creation stages over the guests created, the last over
+ * those that booted (NAN where no guest was counted). False if no guest
+ * booted.
  */
 static bool sv_boot_times(struct spawn *sv, double ms[3], double us[NSTAGES])
 {
@@ -563,6 +615,54 @@ static void json_num(const char *key, double v, int prec)
 		printf(",\"%s\":%.*f", key, prec, v);
 }
 
+#define LABEL 23 /* the summary's second column */
+
+/* What each guest got: its image, and the firmware with what it costs. */
+static void sv_print_guests(struct spawn *sv, int w)
+{
+	for (u32 i = 0, first = 0; i < (u32)sv->o->nguest; first = sv->images[i++].upto - sv->o->first_id) {
+		const struct image *img = &sv->images[i].img;
+
+		cli_wrap(stdout, i ? "" : "  guests", LABEL, w, "%u-%u: %s (%s, %llu bytes)", sv->o->first_id + first,
+			 sv->images[i].upto - 1, img->name, img->disk.size > BOOT_SIZE ? "disk image" : "boot sector",
+			 (unsigned long long)(img->disk.size ? img->disk.size : BOOT_SIZE));
+	}
+	if (sv->o->firmware)
+		cli_wrap(stdout, "  firmware", LABEL, w,
+			 "pc: kvmlite's BIOS, copied into each guest's RAM: %d KiB a guest, no memslot of its own",
+			 FIRMWARE_SIZE / 1024);
+	else
+		cli_wrap(stdout, "  firmware", LABEL, w,
+			 "none (--firmware none): each guest started at 0000:7c00, devices at reset");
+}
+
+static bool sv_is_silent(void *ctx, u32 i)
+{
+	const struct spawn *sv = ctx;
+
+	return sv->gflags[i] & G_SILENT;
+}
+
+/* Guests that wrote nothing by their boot deadline, and what they do. */
+static void sv_print_silent(struct spawn *sv, int w)
+{
+	char ids[160];
+
+	if (sv->ended_mute)
+		cli_wrap(stdout, "  ended mute", LABEL, w,
+			 "%u guests ended without writing anything ('kvmlite info ID' says why)", sv->ended_mute);
+	if (!sv->silent)
+		return;
+	/* (ids from 0 here; a long list is cut) */
+	if (proto_ranges(sv->o->count, sv_is_silent, sv, ids, sizeof(ids)) >= sizeof(ids))
+		snprintf(ids + sizeof(ids) - 5, 5, "...");
+	cli_wrap(stdout, "  silent", LABEL, w, "%u guests wrote nothing in their first %.0f s (--boot-timeout): %s%s",
+		 sv->silent, sv->o->boot_timeout, sv->o->first_id ? "ids after --first-id " : "", ids);
+	for (int i = 0; i < 8 && sv->silent_count[i]; i++)
+		cli_wrap(stdout, "", LABEL, w, "%u: %s (e.g. guest %u)", sv->silent_count[i], sv->silent_reason[i],
+			 sv->silent_example[i]);
+}
+
 static void sv_summary_json(struct spawn *sv, const struct figures *f)
 {
 	/* every guest is in one of live_at_end, ended, failed, lost, not_created (docs/json.md) */
@@ -584,11 +684,16 @@ static void sv_summary_json(struct spawn *sv, const struct figures *f)
 	json_num("host_mem_used_pct", f->mem_used_pct, 1);
 	json_num("host_cpu_idle_pct", f->idle_cpu, 2);
 	json_num("vmm_cpu_idle_pct", f->vmm_cpu, 3);
-	printf(",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"cpu_max\":%u,\"stopped_by\":\"%s\","
-	       "\"failures\":[",
-	       sv->procs, sv->threads, sv->kvm.backend, sv->o->cpu_max, sv->stop_reason);
+	printf(",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"cpu_max\":%u,"
+	       "\"firmware\":\"%s\",\"firmware_kib_per_guest\":%d,\"stopped_by\":\"%s\",\"failures\":[",
+	       sv->procs, sv->threads, sv->kvm.backend, sv->o->cpu_max, sv->o->firmware ? "pc" : "none",
+	       sv->o->firmware ? FIRMWARE_SIZE / 1024 : 0, sv->stop_reason);
 	for (int i = 0; i < 8 && sv->fail_count[i]; i++)
 		printf("%s{\"reason\":\"%s\",\"count\":%u}", i ? "," : "", sv->fail_reason[i], sv->fail_count[i]);
+	printf("],\"silent\":%u,\"ended_without_output\":%u,\"silent_reasons\":[", sv->silent, sv->ended_mute);
+	for (int i = 0; i < 8 && sv->silent_count[i]; i++)
+		printf("%s{\"reason\":\"%s\",\"count\":%u,\"example\":%u}", i ? "," : "", sv->silent_reason[i],
+		       sv->silent_count[i], sv->silent_example[i]);
 	printf("],\"boot_ms\":");
 	if (f->timed)
 		printf("{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}", f->boot_ms[0], f->boot_ms[1], f->boot_ms[2]);
@@ -612,8 +717,6 @@ static void sv_noise_text(const struct figures *f, char *buf, size_t len)
 			 f->noise_s);
 }
 
-#define LABEL 23 /* the summary's second column */
-
 static void sv_summary_text(struct spawn *sv, const struct figures *f)
 {
 	int w = cli_columns(STDOUT_FILENO);
@@ -621,8 +724,10 @@ static void sv_summary_text(struct spawn *sv, const struct figures *f)
 
 	sv_noise_text(f, noise, sizeof(noise));
 	cli_wrap(stdout, "kvmlite spawn: ", 2, w,
-		 "%u of %u guests booted (wrote their first byte), %u failed, %u lost; %s", sv->booted, sv->o->count,
-		 sv->failed, sv->lost, sv->stop_reason);
+		 "%u of %u guests booted (wrote their first byte), %u failed, %u lost, %u silent; %s", sv->booted,
+		 sv->o->count, sv->failed, sv->lost, sv->silent, sv->stop_reason);
+	sv_print_guests(sv, w);
+	sv_print_silent(sv, w);
 	if (!isnan(f->boot_s))
 		cli_wrap(stdout, "  time to all booted", LABEL, w, "%.2f s (%.0f guests/s)%s", f->boot_s,
 			 f->boot_s > 0 ? sv->booted / f->boot_s : 0.0,
@@ -634,9 +739,10 @@ static void sv_summary_text(struct spawn *sv, const struct figures *f)
 		if (!isnan(f->stage_us[0]))
 			cli_wrap(stdout, "  stages, mean", LABEL, w,
 				 "create VM %.0f µs, create vCPU %.0f µs, load %.0f µs, set memory %.0f µs, set "
-				 "registers %.0f µs, then to the first byte %.0f µs",
-				 f->stage_us[0], f->stage_us[1], f->stage_us[2], f->stage_us[3], f->stage_us[4],
-				 f->stage_us[5]);
+				 "registers %.0f µs, firmware %.0f µs, then to the first byte %.0f µs",
+				 f->stage_us[STAGE_CREATE_VM], f->stage_us[STAGE_CREATE_VCPU], f->stage_us[STAGE_LOAD],
+				 f->stage_us[STAGE_SET_MEMORY], f->stage_us[STAGE_SET_REGS], f->stage_us[STAGE_FIRMWARE],
+				 f->stage_us[STAGE_FIRST_BYTE]);
 	}
 	for (int i = 0; i < 8 && sv->fail_count[i]; i++)
 		cli_wrap(stdout, "  failed", LABEL, w, "%u: %s", sv->fail_count[i], sv->fail_reason[i]);
@@ -975,7 +1081,7 @@ static u64 sv_vmm_ticks(struct spawn *sv)
  * and every created one settled): the spawn is complete. */
 static void sv_check_booted(struct spawn *sv)
 {
-	u32 settled = sv->settled; /* each guest once: booted, ended or lost, whichever came first */
+	u32 settled = sv->settled; /* each guest once: booted, ended, silent or lost, whichever came first */
 	u64 now, rss;
 
 	if (sv->t_booted || !(settled >= sv->o->count || (sv->create_stopped && settled >= sv->created)))
@@ -1326,7 +1432,7 @@ int spawn_main(const struct spawn_opts *o)
 	 * and the workers wait for those to close before they end. */
 	io_uring_queue_exit(&sv->ring);
 	sv_teardown(sv);
-	status = sv->failed || sv->lost ? 1 : 0;
+	status = sv->failed || sv->lost || sv->silent ? 1 : 0;
 	sv_free(sv);
 	return status;
 fail:

@@ -33,6 +33,7 @@ struct spawn_opts {
 	u32 cpu_max;	    /* --cpu-max: % of a CPU each guest may use at most; 100: no cap */
 	u32 first_id;	    /* --first-id: guests are numbered first_id .. first_id + count - 1 */
 	const char *boot_times; /* --boot-times FILE: each booted guest's id and µs to its first byte */
+	double boot_timeout; /* --boot-timeout: a guest that wrote nothing by then is silent (s; 0: never) */
 };
 
 int spawn_main(const struct spawn_opts *o);

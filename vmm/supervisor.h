@@ -105,18 +105,23 @@ struct spawn {
 	u32 vm_per_shard; /* KVM VMs one shard may hold (parking modes) */
 	pid_t *pids;
 	u16 *watchers; /* per guest: connections watching it */
-	u32 *boot_us;  /* per guest: first serial byte, µs after the spawn started */
+	u32 *boot_us;  /* per guest: first output byte, µs after the spawn started */
 	u8 *gflags;    /* per guest: */
 #define G_BOOTED 1
 #define G_ENDED	 2
 #define G_FAILED 4
 #define G_LOST	 8
-	u32 booted, ended, failed, lost, created;
-	u32 settled;	   /* guests that booted, ended or were lost: each counted once, at the first */
+#define G_SILENT 16 /* wrote nothing by its boot deadline (and has not since) */
+	u32 booted, ended, failed, lost, created, silent;
+	u32 settled;	   /* guests that booted, ended, went silent or were lost: each counted once, at the first */
+	u32 ended_mute;	   /* ended (not failed) without having written anything */
 	u32 resume_failed; /* times a parked guest could not get a VM back */
 	u32 lost_live; /* lost guests that had been created (were live) */
 	char fail_reason[8][128];
 	u32 fail_count[8];
+	char silent_reason[8][128]; /* what silent guests do, addresses left out */
+	u32 silent_count[8];
+	u32 silent_example[8]; /* a guest doing it */
 	struct conn *conns;
 	u32 nconns;
 	size_t out_held;     /* bytes held for clients: answer buffers, and the links' while they carry theirs */

@@ -33,6 +33,18 @@ const char *trace_port_name(const struct vm *vm, u16 port, bool is_write, const 
 		*device = "debug-exit";
 		return "exit";
 	}
+	if (port == FW_SCREEN_PORT) {
+		*device = "firmware";
+		return "int 10h character";
+	}
+	if (port == FW_DISK_PORT) {
+		*device = "firmware";
+		return "int 13h call";
+	}
+	if (port == FW_EVENT_PORT) {
+		*device = "firmware";
+		return "event (0: boot sector entered; else int << 8 | AH it lacks)";
+	}
 	switch (port) {
 	case PIC_MASTER_CMD:
 		*device = "PIC1";
@@ -91,6 +103,33 @@ void trace_mmio(const struct vm *vm, u64 addr, bool is_write, u32 len)
 	trace_prefix(vm);
 	fprintf(vm->cfg.trace, "mmio 0x%05llx %u bytes %s (no device: %s)\n", (unsigned long long)addr, len,
 		is_write ? "write" : "read", is_write ? "dropped" : "reads all ones");
+}
+
+void trace_screen(const struct vm *vm, const char *how, u8 c)
+{
+	trace_prefix(vm);
+	fprintf(vm->cfg.trace, "screen 0x%02x", c);
+	if (c >= 0x20 && c < 0x7f)
+		fprintf(vm->cfg.trace, " '%c'", (char)c);
+	fprintf(vm->cfg.trace, " (%s): screen output\n", how);
+}
+
+void trace_vga(const struct vm *vm, u64 addr, bool is_write, const u8 *data, u32 len)
+{
+	u32 off = (u32)(addr - VGA_TEXT_ADDR);
+
+	trace_prefix(vm);
+	fprintf(vm->cfg.trace, "vga  0x%05llx %u byte%s %s", (unsigned long long)addr, len, len == 1 ? "" : "s",
+		is_write ? "write" : "read");
+	if (is_write) {
+		fprintf(vm->cfg.trace, " <-");
+		for (u32 i = 0; i < len; i++)
+			fprintf(vm->cfg.trace, " %02x", data[i]);
+		if (off < VGA_COLS * VGA_ROWS * 2)
+			fprintf(vm->cfg.trace, " (text buffer row %u col %u: screen output)", off / (2 * VGA_COLS),
+				off / 2 % VGA_COLS);
+	}
+	fputc('\n', vm->cfg.trace);
 }
 
 void trace_irq(const struct vm *vm, u32 vector)

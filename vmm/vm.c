@@ -11,6 +11,7 @@
 
 #include "fault.h"
 #include "layout.h"
+#include "mem.h"
 #include "trace.h"
 #include "vm.h"
 
@@ -106,12 +107,99 @@ static void vm_where(struct vm *vm, char *buf, size_t len)
 		snprintf(buf, len, "at CS:IP %04x:%04llx (RIP 0x%llx)", sregs.cs.selector, regs.rip & 0xffff, regs.rip);
 }
 
-static void uart_to_vm(void *ctx, u8 byte)
-{
-	struct vm *vm = ctx;
+static int vm_ioctl(int fd, unsigned long req, void *arg);
 
+/* The vector of the `int` that pushed the frame at SS:SP, if the IVT has
+ * nothing for it (0000:0000): a BIOS call made with no firmware. 0 if not. */
+static u8 vm_call_into_empty_ivt(const struct vm *vm, const struct kvm_regs *r, const struct kvm_sregs *sr)
+{
+	const u16 *frame = mem_guest_ptr(vm->ram, GUEST_RAM_SIZE, sr->ss.base + (r->rsp & 0xffff), 4);
+	const u8 *op;
+	const u32 *vec;
+
+	if (!frame)
+		return 0;
+	op = mem_guest_ptr(vm->ram, GUEST_RAM_SIZE, ((u64)frame[1] << 4) + frame[0] - 2, 2);
+	if (!op || op[0] != 0xcd || op[1] == 0)
+		return 0;
+	vec = mem_guest_ptr(vm->ram, GUEST_RAM_SIZE, IVT_ADDR + 4u * op[1], 4);
+	return vec && *vec == 0 ? op[1] : 0;
+}
+
+void vm_describe(const struct vm *vm, const struct kvm_regs *r, const struct kvm_sregs *sr, bool halted, char *buf,
+		 size_t len)
+{
+	u16 cs = sr->cs.selector, ip = (u16)r->rip;
+	u8 vec = vm->cfg.firmware ? 0 : vm_call_into_empty_ivt(vm, r, sr);
+	const char *doing = halted ? "halted" : "running";
+
+	if (vm->bios.missing_total)
+		snprintf(buf, len,
+			 "called int %02xh AH=%02x, which kvmlite's firmware does not provide (it returned CF set); %s "
+			 "at "
+			 "%04x:%04x",
+			 vm->bios.missing_last >> 8, vm->bios.missing_last & 0xff, doing, cs, ip);
+	else if (vec)
+		snprintf(buf, len, "executing at %04x:%04x after int %02xh with an empty IVT: try --firmware pc", cs,
+			 ip, vec);
+	else if (!vm->cfg.firmware && sr->cs.base + ip < BDA_ADDR + 0x100)
+		snprintf(buf, len,
+			 "executing the empty IVT at %04x:%04x (a BIOS call with no firmware?): try --firmware pc", cs,
+			 ip);
+	else if (halted)
+		snprintf(buf, len, "halted at %04x:%04x, waiting for an interrupt%s", cs, ip,
+			 vm_deadline(vm) == UINT64_MAX ? " (its PIT is stopped: only COM1 input can wake it)" : "");
+	else if (vm->cfg.firmware && cs == FIRMWARE_SEG)
+		snprintf(buf, len, "running in kvmlite's firmware at %04x:%04x, inside a BIOS call", cs, ip);
+	else
+		snprintf(buf, len, "%s at %04x:%04x", doing, cs, ip);
+}
+
+int vm_describe_live(struct vm *vm, char *buf, size_t len)
+{
+	struct kvm_regs r;
+	struct kvm_sregs sr;
+
+	if (vm->vcpu_fd < 0 || vm_ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    vm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sr) < 0) {
+		snprintf(buf, len, "%s", vm->state == VM_HALTED ? "halted" : "running");
+		return -1;
+	}
+	vm_describe(vm, &r, &sr, vm->state == VM_HALTED, buf, len);
+	return 0;
+}
+
+/*
+ * All the guest's output goes out here: COM1, int 10h's characters, and
+ * what the text buffer shows. Under QEMU the screen and the serial line
+ * are two places; here they are one stream, so output from another source
+ * than the last starts a new line if the last did not end one: a screen
+ * line and a serial one never run together.
+ */
+static void vm_output(struct vm *vm, u8 byte, enum vm_out src)
+{
+	if (src != vm->out_src && vm->out_any && vm->out_last != '\n') {
+		vm->out_last = '\n';
+		if (vm->cfg.output)
+			vm->cfg.output(vm->cfg.output_ctx, vm, '\n');
+	}
+	if (src != VM_OUT_VGA && vm->out_src == VM_OUT_VGA)
+		vgatext_line_break(vm->vga);
+	vm->out_src = src;
+	vm->out_any = true;
+	vm->out_last = byte;
 	if (vm->cfg.output)
 		vm->cfg.output(vm->cfg.output_ctx, vm, byte);
+}
+
+static void uart_to_vm(void *ctx, u8 byte)
+{
+	vm_output(ctx, byte, VM_OUT_SERIAL);
+}
+
+static void vga_to_vm(void *ctx, u8 byte)
+{
+	vm_output(ctx, byte, VM_OUT_VGA);
 }
 
 void vm_wire_devices(struct vm *vm)
@@ -137,7 +225,7 @@ static int vm_ioctl(int fd, unsigned long req, void *arg)
 }
 
 /* The CPU state a guest starts in: real mode, at the firmware's reset
- * vector or directly at the boot sector, with the guest index in ESI. */
+ * stub or directly at the boot sector, with the guest index in ESI. */
 static int vm_reset_cpu(struct vm *vm)
 {
 	struct kvm_sregs sregs;
@@ -151,12 +239,12 @@ static int vm_reset_cpu(struct vm *vm)
 	if (vm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return -1;
 	/* KVM's reset state is already real mode; only the code segment moves.
-	 * A real PC starts at physical 0xfffffff0; we start at the same code
-	 * through its first-megabyte alias, F000:FFF0 with base 0xf0000. */
+	 * A real PC starts 16 bytes below the top of its ROM (physical
+	 * 0xfffffff0); the firmware, in the guest's RAM, has its own such stub. */
 	if (vm->cfg.firmware) {
 		sregs.cs.selector = FIRMWARE_SEG;
 		sregs.cs.base = (u64)FIRMWARE_SEG << 4;
-		regs.rip = RESET_VECTOR_OFF;
+		regs.rip = FIRMWARE_RESET_OFF;
 	} else {
 		sregs.cs.selector = 0;
 		sregs.cs.base = 0;
@@ -214,20 +302,13 @@ void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg)
 	vm->ram = ram;
 	vm->vcpu_fd = vm->vm_fd = -1;
 	vm->start_ns = clock_now();
+	vm->disk.img = cfg->disk;
 	vm_wire_devices(vm);
 }
 
-int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, const char **what, u64 *vm_ns)
+int vm_vcpu_create(const struct kvm *kvm, struct vcpu *c, const char **what, u64 *vm_ns)
 {
 	u64 t0 = clock_now();
-
-	struct kvm_userspace_memory_region slot = {
-		.slot = 1,
-		.flags = KVM_MEM_READONLY, /* guest writes exit as MMIO and are dropped */
-		.guest_phys_addr = FIRMWARE_ADDR,
-		.memory_size = FIRMWARE_SIZE,
-		.userspace_addr = (u64)(uintptr_t)firmware,
-	};
 
 	c->fd = -1;
 	c->run = NULL;
@@ -248,11 +329,6 @@ int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, co
 
 	*what = "KVM_ENABLE_CAP (KVM_CAP_X86_TRIPLE_FAULT_EVENT)";
 	if (kvm->triple_fault_event && vm_ioctl(c->vm_fd, KVM_ENABLE_CAP, &tf) < 0)
-		goto fail;
-	/* The firmware is the same page for every guest: it stays mapped in
-	 * the VM whichever guest the VM carries. */
-	*what = "KVM_SET_USER_MEMORY_REGION (firmware)";
-	if (firmware && vm_ioctl(c->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
 		goto fail;
 	if (vm_ns)
 		*vm_ns = clock_now() - t0;
@@ -287,7 +363,8 @@ void vm_vcpu_destroy(struct vcpu *c, int run_size)
 	errno = saved;
 }
 
-/* Guest RAM is memslot 0, from guest-physical 0, in the guest's own slice of the arena. */
+/* Guest RAM, firmware included, is memslot 0, from guest-physical 0, in
+ * the guest's own slice of the arena: the VM's only memslot. */
 static int vm_map_ram(int vm_fd, u8 *ram)
 {
 	struct kvm_userspace_memory_region slot = {
@@ -340,14 +417,13 @@ int vm_boot(struct vm *vm, const char **what)
 	return 0;
 }
 
-int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg, char *err,
-	    size_t errlen)
+int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const struct vm_config *cfg, char *err, size_t errlen)
 {
 	struct vcpu c;
 	const char *what;
 
 	vm_setup(vm, ram, cfg);
-	if (vm_vcpu_create(kvm, cfg->firmware ? firmware : NULL, &c, &what, NULL) < 0)
+	if (vm_vcpu_create(kvm, &c, &what, NULL) < 0)
 		goto fail;
 	if (vm_attach(vm, &c, kvm->run_size, &what) < 0) {
 		vm_vcpu_destroy(&c, kvm->run_size);
@@ -434,6 +510,22 @@ static u8 vm_port_io8(struct vm *vm, u16 port, u8 val, bool is_write)
 	return 0xff;
 }
 
+/* An int 13h call the firmware handed over; one it lacks is counted as such. */
+static void vm_disk_call(struct vm *vm, u32 frame)
+{
+	u8 fn;
+	int r = disk_call(&vm->disk, vm->ram, GUEST_RAM_SIZE, frame, &fn);
+	char what[48];
+
+	if (r < 0)
+		bios_event(&vm->bios, (u16)(0x1300 | fn), clock_now());
+	if (vm->cfg.trace) {
+		snprintf(what, sizeof(what), "AH=%02x -> %s%02x", fn,
+			 r < 0 ? "not provided, AH=" : "AH=", r < 0 ? DISK_RET_EPARAM : r);
+		trace_event(vm, "int 13h", what);
+	}
+}
+
 /* One `in` or `out` of 1, 2 or 4 bytes; data points into the kvm_run page. */
 static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 {
@@ -449,6 +541,35 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 		} else {
 			memset(data, 0xff, (size_t)size);
 		}
+		return;
+	}
+	if (port == FW_DISK_PORT) {
+		/* The firmware's int 13h: the whole call is done here (disk.c). */
+		if (is_write && size == 4)
+			vm_disk_call(vm, val);
+		else if (!is_write)
+			memset(data, 0xff, (size_t)size);
+		return;
+	}
+	if (port == FW_SCREEN_PORT) {
+		/* int 10h teletype: the character the firmware put on the screen */
+		if (is_write && size == 1) {
+			if (vm->cfg.trace)
+				trace_screen(vm, "int 10h teletype", (u8)val);
+			vm_output(vm, (u8)val, VM_OUT_TELETYPE);
+		} else if (!is_write) {
+			memset(data, 0xff, (size_t)size);
+		}
+		return;
+	}
+	if (port == FW_EVENT_PORT) {
+		/* The firmware's word: not an 8-bit device. */
+		if (is_write && size == 2)
+			bios_event(&vm->bios, (u16)val, clock_now());
+		else if (!is_write)
+			memset(data, 0xff, (size_t)size);
+		if (vm->cfg.trace)
+			trace_pio(vm, port, is_write, size, is_write ? val : 0xffffffff);
 		return;
 	}
 	for (int i = 0; i < size; i++) {
@@ -489,9 +610,24 @@ static void vm_exit_mmio(struct vm *vm)
 {
 	struct kvm_run *run = vm->run;
 	u32 len = run->mmio.len > sizeof(run->mmio.data) ? sizeof(run->mmio.data) : run->mmio.len;
+	u64 addr = run->mmio.phys_addr;
 
-	/* There are no MMIO devices: this is RAM the guest does not have, or
-	 * a write to the read-only firmware page. Reads see all ones. */
+	/* The text buffer: made on a guest's first access to it, so that the
+	 * many guests that never touch it pay nothing. */
+	if (addr >= VGA_TEXT_ADDR && addr < VGA_TEXT_ADDR + VGA_TEXT_WINDOW) {
+		if (!vm->vga)
+			vm->vga = vgatext_new(vga_to_vm, vm);
+		if (vm->vga) {
+			vm->stats.vga_accesses++;
+			if (vm->cfg.trace)
+				trace_vga(vm, addr, run->mmio.is_write, run->mmio.data, len);
+			vgatext_io(vm->vga, (u32)(addr - VGA_TEXT_ADDR), run->mmio.data, len, run->mmio.is_write);
+			return;
+		}
+	}
+
+	/* There are no MMIO devices: this is memory the guest does not have.
+	 * Reads see all ones. */
 	if (run->mmio.is_write) {
 		vm->stats.mmio_writes++;
 	} else {

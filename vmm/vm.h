@@ -4,14 +4,23 @@
 
 #include <stdio.h>
 
+#include "bios.h"
+#include "disk.h"
 #include "devices/i8254.h"
 #include "devices/i8259.h"
 #include "devices/uart16550.h"
+#include "devices/vgatext.h"
 #include "kvm.h"
 #include "loader.h"
 #include "types.h"
 
+/* A guest that has written nothing this long after it started is reported
+ * silent, with what it does (vm_describe), by default (--boot-timeout). */
+#define BOOT_TIMEOUT_S 5.0
+
 struct kvm_run;
+struct kvm_regs;
+struct kvm_sregs;
 struct vm;
 
 /*
@@ -21,6 +30,9 @@ struct vm;
  * not the VM's business: vm_run() enters the guest once and returns.
  */
 enum vm_state { VM_RUNNING, VM_HALTED, VM_ENDED };
+
+/* Where a byte of a guest's output came from (vm_output() in vm.c) */
+enum vm_out { VM_OUT_SERIAL, VM_OUT_TELETYPE, VM_OUT_VGA };
 
 enum vm_end {
 	VM_END_NONE,
@@ -41,6 +53,7 @@ struct vm_stats {
 	u64 exits, io_exits, kicks;
 	u64 hlts, irqs_injected;
 	u64 mmio_reads, mmio_writes;
+	u64 vga_accesses; /* MMIO exits to the text buffer, not counted in mmio_* */
 	u64 unknown_port_reads, unknown_port_writes;
 	u64 msrs_refused; /* rdmsr/wrmsr outside the MSR filter's allowlist: #GP */
 };
@@ -59,7 +72,8 @@ struct vcpu {
 
 struct vm_config {
 	u32 index;     /* the guest's number, passed in ESI */
-	bool firmware; /* start in the firmware at F000:FFF0, or straight at 0000:7c00 */
+	bool firmware; /* start in the firmware (in RAM at FIRMWARE_ADDR), or straight at 0000:7c00 */
+	const struct disk_image *disk; /* the image as the guest's hard disk (int 13h), shared */
 	FILE *trace;   /* when set, every exit is decoded here */
 	void (*output)(void *ctx, struct vm *vm, u8 byte); /* bytes the guest sends on COM1 */
 	void *output_ctx;
@@ -80,14 +94,19 @@ struct vm {
 	struct uart uart; /* COM1 */
 	struct pit pit;
 	struct pic pic;
+	struct bios bios; /* what the firmware said: when it was done, services it lacks */
+	struct disk disk; /* its hard disk: the shared image and the sectors it wrote */
+	struct vgatext *vga;	  /* the text buffer, made on its first access: NULL for most guests */
+	u8 out_last;		  /* the last byte of its output (COM1, int 10h, the text buffer) */
+	u8 out_src;		  /* where it came from: enum vm_out */
+	bool out_any;		  /* it has written */
 	struct vm_stats stats;
 	struct vm_config cfg;
 };
 
-/* Creates the KVM VM and vCPU, maps RAM (already holding the boot sector)
- * and the firmware page, sets the reset state. -1 with err on failure. */
-int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const u8 *firmware, const struct vm_config *cfg, char *err,
-	    size_t errlen);
+/* Creates the KVM VM and vCPU, maps RAM (already holding the boot sector
+ * and, if any, the firmware), sets the reset state. -1 with err on failure. */
+int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const struct vm_config *cfg, char *err, size_t errlen);
 /* Releases the guest's KVM VM and vCPU; its devices and state stay readable. */
 void vm_destroy(struct vm *vm);
 
@@ -96,13 +115,12 @@ void vm_destroy(struct vm *vm);
  * (vm_vcpu_create() also says in *vm_ns, if given, how long the VM itself
  * took, the rest being the vCPU's):
  * vm_setup() prepares the guest without KVM; vm_vcpu_create() makes a VM
- * (with the firmware page mapped, if any) and its vCPU, not yet bound to a
- * guest; vm_attach() maps the guest's RAM into one and vm_detach() takes
+ * and its vCPU, not yet bound to a guest; vm_attach() maps the guest's RAM into one and vm_detach() takes
  * it out again, handing the VM back; vm_boot() sets the reset state.
  * On failure they return -1 with errno set and *what naming the call.
  */
 void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg);
-int vm_vcpu_create(const struct kvm *kvm, const u8 *firmware, struct vcpu *c, const char **what, u64 *vm_ns);
+int vm_vcpu_create(const struct kvm *kvm, struct vcpu *c, const char **what, u64 *vm_ns);
 void vm_vcpu_destroy(struct vcpu *c, int run_size);
 int vm_attach(struct vm *vm, const struct vcpu *c, int run_size, const char **what);
 void vm_detach(struct vm *vm, struct vcpu *c);
@@ -134,5 +152,16 @@ void vm_kick_target(struct vm *vm);
 void vm_kick_self(void);
 
 const char *vm_end_name(enum vm_end end);
+
+/*
+ * What a guest that has written nothing is doing, for people: where it
+ * runs or sleeps, and the likeliest reason (a BIOS service the firmware
+ * lacks, a BIOS call with no firmware). vm_describe() takes registers
+ * from the caller (a parked guest's record); vm_describe_live() reads its
+ * vCPU (-1 if it cannot: then only the state).
+ */
+void vm_describe(const struct vm *vm, const struct kvm_regs *r, const struct kvm_sregs *sr, bool halted, char *buf,
+		 size_t len);
+int vm_describe_live(struct vm *vm, char *buf, size_t len);
 
 #endif

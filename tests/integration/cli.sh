@@ -64,7 +64,7 @@ refused "run --bogus names the option and where to look" \
 refused "run --firmware lists its choices" "kvmlite run: --firmware takes none or pc, not 'bios'" -- \
 	"$KVMLITE" run --firmware bios hello
 refused "list bogus names the states" \
-	"kvmlite list: no state 'bogus': STATE is one of running, halted, parked, ended, failed, lost or booted" -- \
+	"kvmlite list: no state 'bogus': STATE is one of running, halted, parked, ended, failed, silent, lost or booted" -- \
 	"$KVMLITE" list bogus
 refused "an unknown command lists the commands" \
 	"kvmlite: unknown command 'frob'; the commands are: run, spawn, send, req, console, watch, read, info, list, stats, stop, help" \

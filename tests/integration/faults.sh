@@ -72,9 +72,9 @@ stop_spawn
 
 # The sandbox, in the real processes: a forbidden call right after each
 # role's filter is in (sandbox_probe) kills with SIGSYS; --no-sandbox lifts it.
-echo ping | KVMLITE_FAULT=sandbox:3:1 "$KVMLITE" run mvm >/dev/null 2>&1
+printf '\nping\n' | KVMLITE_FAULT=sandbox:3:1 "$KVMLITE" run mvm >/dev/null 2>&1
 check "run: a forbidden system call kills kvmlite run with SIGSYS" "[ $? = 159 ]"
-out=$(echo ping | KVMLITE_FAULT=sandbox:3:1 "$KVMLITE" run --no-sandbox mvm 2>&1)
+out=$(printf '\nping\n' | KVMLITE_FAULT=sandbox:3:1 "$KVMLITE" run --no-sandbox mvm 2>&1)
 check "run --no-sandbox: the same call is allowed" "[ \"\$(echo '$out' | tail -1)\" = pong ]" "$out"
 # (its own socket path, so that the next spawn need not replace a stale one)
 KVMLITE_FAULT=sandbox:0:1 timeout 300 "$KVMLITE" spawn 4 --for 0 --socket "$T/killed/control" >/dev/null 2>&1

@@ -8,7 +8,7 @@ main:
 	int $0x10
 	mov $0x0e0a, %ax
 	int $0x10
-	mov $0x0f00, %ax
+	mov $0x4f00, %ax		/* VBE: not provided, CF set */
 	clc
 	int $0x10
 	pushf

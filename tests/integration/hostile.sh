@@ -366,7 +366,7 @@ hostile_spawn $IT/hostile_mmio.img mmio
 measure mmio $K $PROBE
 check "mmio: accesses to memory it does not have are counted ($(jnum mmio "$T/s0") -> $(jnum mmio "$T/s2"))" \
 	"[ \$(jnum mmio '$T/s2') -gt \$(jnum mmio '$T/s0') ]"
-check "mmio: a read of memory it does not have gives all ones" "ctl read $M | grep -q 'a0000 ff'" "$(ctl read $M)"
+check "mmio: a read of memory it does not have gives all ones" "ctl read $M | grep -q 'c0000 ff'" "$(ctl read $M)"
 after mmio "${MVM[@]}"
 stop_spawn
 

@@ -1,4 +1,4 @@
-/* hostile_exec.S - hostile guest: jumps into memory it does not have (0xA0000), where no instruction can be fetched. */
+/* hostile_exec.S - hostile guest: jumps into memory it does not have (0xC0000), where no instruction can be fetched. */
 /*
  * Code fetched from an MMIO area cannot be emulated: KVM gives up with
  * KVM_EXIT_INTERNAL_ERROR (emulation failure). kvmlite must end this
@@ -7,5 +7,5 @@
 #include "diff.inc"
 main:
 	SAY "exec\n"
-	ljmp $0xa000, $0		/* VGA memory on a PC; nothing here */
+	ljmp $0xc000, $0		/* option ROMs on a PC; nothing here */
 	SECTOR_END

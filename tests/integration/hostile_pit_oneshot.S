@@ -10,7 +10,7 @@
 #define PIT_CW_ONESHOT_LOHI 0x30	/* counter 0, LSB then MSB, mode 0, binary */
 main:
 	SAY "pit oneshot\n"
-	movw $irq0, 4 * 8		/* IRQ0 = vector 8 (ICW2 below), segment 0 */
+	movl $irq0, 4 * 8		/* IRQ0 = vector 8 (ICW2 below), 0000:irq0 */
 	mov $init, %si
 	mov $(init_end - init) / 2, %cx
 1:	lodsw				/* AL = port (all below 0x100), AH = value */

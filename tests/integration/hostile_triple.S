@@ -11,19 +11,23 @@
  * as guest/crash.S notes). So vectors 3 and 6 point at the second attempt,
  * which every x86 honours: a PUSH in real mode with SP = 1 has no room for
  * the #SS it would raise, and the processor shuts down (Intel SDM vol. 2,
- * PUSH, "Operation"). kvm_pvm exits with KVM_EXIT_SHUTDOWN there.
+ * PUSH, "Operation"). kvm_pvm exits with KVM_EXIT_SHUTDOWN there, when
+ * the stack segment lies where there is no RAM.
  * crash.S (protected mode, ud2) is the built-in triple fault; this one
  * never leaves real mode.
  */
 #include "diff.inc"
 main:
 	SAY "triple\n"
-	movw $sp_one, 4 * 3		/* #BP delivered through the IVT after all: */
-	movw $sp_one, 4 * 6		/* go on to the second attempt (segments are 0) */
+	movl $sp_one, 4 * 3		/* #BP delivered through the IVT after all: */
+	movl $sp_one, 4 * 6		/* go on to the second attempt, at 0000:sp_one */
 	lidt empty_idt
 	int3
 sp_one:
-	mov $1, %sp			/* no room for a word, let alone an exception frame */
+	mov $0xf000, %ax		/* the stack where there is no RAM: this host's */
+	mov %ax, %ss			/* emulator checks the limit only on an access */
+	mov $1, %sp			/* it cannot complete in RAM (with SS = 0 and */
+					/* RAM at 0x10000 the push just wrapped) */
 	push %ax
 	jmp .				/* not reached */
 

@@ -70,6 +70,75 @@ check "the summary counts every guest booted" "grep -q '$N of $N guests booted' 
 check "after stop, no worker process remains" "! kill -0 $wpid 2>/dev/null"
 check "after stop, the socket is gone" "[ ! -e '$SOCK' ]"
 
+# ---- a guest that uses the BIOS boots with no flag: the firmware is the default, in each guest's RAM ----
+check "spawn --for 0 of an int 10h guest boots them all with no flag, and ends (issue 13: it never did)" \
+	"timeout 120 $KVMLITE spawn 100 --guest build/compat/tty_int10.img --for 0 --socket $SOCK >'$T/int10' 2>&1 && grep -q '100 of 100 guests booted' '$T/int10'" \
+	"$(cat "$T/int10" 2>/dev/null)"
+check "the summary says what each guest got and what the firmware costs" \
+	"flat '$T/int10' | grep -q '0-99: build/compat/tty_int10.img' && flat '$T/int10' | grep -q 'firmware *pc: .*4 KiB a guest, no memslot' && flat '$T/int10' | grep -q 'firmware [0-9]* µs, then'" \
+	"$(cat "$T/int10" 2>/dev/null)"
+check "--firmware none still starts guests at 0000:7c00 (mvm needs no BIOS)" \
+	"timeout 120 $KVMLITE spawn 20 --firmware none --for 0 --socket $SOCK --json >'$T/none.json' 2>/dev/null && grep -q '\"booted\":20,.*\"firmware\":\"none\",\"firmware_kib_per_guest\":0' '$T/none.json'" \
+	"$(cat "$T/none.json" 2>/dev/null)"
+
+# ---- a disk image: many guests read all of it, sharing its pages; each writes only its own copy ----
+cp build/compat/disk_readall-1440k.img "$T/disk.img"
+start_spawn 50 --guest "$T/disk.img" --workers 1 || bad "disk spawn booted" "$(cat "$T/spawn.err")"
+for i in $(seq 0 49); do
+	for _ in $(seq 600); do [ "$(ctl read $i | grep -c '^last ')" = 2 ] && break; sleep 0.1; done
+done
+for i in $(seq 0 49); do ctl read $i | tr '\n' ' '; echo; done | sort | uniq -c >"$T/disk.out"
+check "50 guests of one 1.44 MB image each read every sector (one checksum), found the last as the image has it and wrote their own" \
+	"[ \"\$(cat '$T/disk.out')\" = '     50 sectors 0b40 sum 05ea last pristine last mine ' ]" "$(cat "$T/disk.out")"
+wpid=$(ctl stats --json | sed 's/.*"worker_pids":\[\([0-9]*\).*/\1/')
+anon=$(awk '/^RssAnon/ {print $2}' /proc/"$wpid"/status)
+check "they share the image's pages: the worker's own memory is far below a copy a guest (${anon} KiB for 50 x 1440 KiB)" \
+	"[ ${anon:-999999} -lt 18000 ]" "RssAnon ${anon} KiB"
+stop_spawn
+check "the image file is unchanged after every guest wrote to its disk" "cmp -s '$T/disk.img' build/compat/disk_readall-1440k.img"
+
+# ---- no silent hang: a guest that writes nothing by its boot deadline is reported, with what it does ----
+timeout 120 "$KVMLITE" spawn 3 --firmware none --guest build/itest/silent_int10.img --boot-timeout 1 --for 0 \
+	--socket "$SOCK" >"$T/silent" 2>&1
+st=$?
+check "spawn --for 0 of int 10h guests with no firmware ends after the boot deadline, exits 1, names them silent" \
+	"[ $st = 1 ] && flat '$T/silent' | grep -q '0 of 3 guests booted.* 3 silent' && flat '$T/silent' | grep -q 'silent  *3 guests wrote nothing in their first 1 s (--boot-timeout): 0-2'" \
+	"status $st: $(cat "$T/silent")"
+check "and says what they do: executing after int 10h with an empty IVT, try --firmware pc" \
+	"flat '$T/silent' | grep -q '3: executing at xxxx:xxxx after int 10h with an empty IVT: try --firmware pc'" "$(cat "$T/silent")"
+"$KVMLITE" spawn 6 --guest build/itest/silent_missing.img:2 --guest mvm --boot-timeout 1 --socket "$SOCK" \
+	>"$T/spawn.out" 2>"$T/spawn.err" &
+spawn_pid=$!
+for _ in $(seq 600); do ctl list 2>/dev/null | grep -qx 'silent 2' && break; sleep 0.1; done
+check "list counts the silent guests, and list silent names them" "ctl list | grep -qx 'silent 2' && [ \"\$(ctl list silent)\" = 0-1 ]" \
+	"$(ctl list 2>&1 | tr '\n' ' ')"
+check "info names the BIOS service the firmware lacks that a silent guest called (int 17h AH=01)" \
+	"ctl info 0 | grep -q '^silent booted=0 .* bios_missing=1 reason=called int 17h AH=01, which kvmlite.s firmware does not provide.*; BIOS services kvmlite.s firmware does not provide: int 17h AH=01\$'" \
+	"$(ctl info 0 2>&1)"
+for _ in $(seq 600); do ctl list 2>/dev/null | grep -qx 'booted 6' && break; sleep 0.1; done
+check "a silent guest that writes later counts as booted and is silent no more" \
+	"ctl list | grep -qx 'booted 6' && ctl list | grep -qx 'silent 0' && ctl read 1 | grep -qx late" "$(ctl list 2>&1 | tr '\n' ' ')"
+stop_spawn
+timeout 300 "$KVMLITE" spawn 61 --workers 1 --guest spin:60 --guest build/itest/slow_boot.img --boot-timeout 1 \
+	--for 0 --socket "$SOCK" >"$T/slow" 2>&1
+st=$?
+check "a guest that computes before it writes, behind 60 busy ones, is not silent: its wait for the CPU does not count" \
+	"[ $st = 0 ] && flat '$T/slow' | grep -q '61 of 61 guests booted.* 0 silent'" "status $st: $(head -6 "$T/slow")"
+printf '\xfa\xf4' >"$T/mute.img"; truncate -s 510 "$T/mute.img"; printf '\x55\xaa' >>"$T/mute.img"
+check "spawn --for 0 does not wait for a guest that ended without writing anything" \
+	"timeout 120 $KVMLITE spawn 2 --guest '$T/mute.img' --for 0 --socket $SOCK >'$T/mute' 2>&1 && flat '$T/mute' | grep -q 'ended mute  *2 guests ended without writing'" \
+	"$(cat "$T/mute" 2>/dev/null)"
+
+# ---- serial input as a line: a guest that polls int 14h AH=3 before it reads gets its request ----
+start_spawn 20 --guest build/compat/shell_poll.img || bad "shell_poll spawn booted" "$(cat "$T/spawn.err")"
+check "req to an int 14h poll-then-read shell is answered (issue 13: it timed out)" "[ \"\$(ctl req 8 a)\" = 'b!' ]" \
+	"$(ctl req 8 a 2>&1)"
+printf '$>{!\n$>' >"$T/want9"
+check "send, then read: the whole conversation is in the output ring" \
+	"ctl send 9 z >/dev/null && for _ in \$(seq 100); do ctl read 9 | cmp -s - '$T/want9' && break; sleep 0.1; done; ctl read 9 | cmp -s - '$T/want9'" \
+	"$(ctl read 9 2>&1 | od -c | head -3)"
+stop_spawn
+
 # ---- a spinning guest and a crashing guest among mvm guests, on the same threads ----
 start_spawn 400 --guest spin:1 --guest crash:1 --guest mvm --workers 1 || bad "mixed spawn booted" "$(cat "$T/spawn.err")"
 for i in 2 100 399; do ctl req $i id >>"$T/mixed" 2>&1; done

@@ -43,6 +43,9 @@ stop_spawn() {
 	spawn_pid=
 }
 
+# flat FILE: a summary with its wrapped lines joined (kvmlite wraps them to the terminal, 80 columns in a file)
+flat() { sed -e ':a;N;$!ba;s/\n  */ /g' "$1"; }
+
 # wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds (status 0) or SECONDS pass
 wait_for() {
 	local deadline=$((SECONDS + $1))

@@ -343,7 +343,7 @@ static void test_list_names_the_states_it_takes(void **state)
 
 	assert_int_equal(run(&cap, "list", "bogus", NULL), 2);
 	assert_string_equal(cap.err, "kvmlite list: no state 'bogus': STATE is one of running, halted, parked, "
-				     "ended, failed, lost or booted\n");
+				     "ended, failed, silent, lost or booted\n");
 }
 
 static void test_watch_prints_output_until_the_spawn_ends(void **state)

@@ -37,11 +37,14 @@ static void test_empty_image_named_empty(void **state)
 static void test_oversized_and_short_images_refused(void **state)
 {
 	u8 s[BOOT_SIZE + 1];
-	char err[128];
+	char err[160];
 
 	make_sector(s);
-	assert_int_equal(loader_check(s, BOOT_SIZE + 1, "x", err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "too large (513 bytes)"));
+	/* a disk image: sector 0 boots, the rest is the guest's disk */
+	assert_int_equal(loader_check(s, BOOT_SIZE + 1, "x", err, sizeof(err)), 0);
+	/* beyond what CHS addresses: loader_check reads only sector 0 */
+	assert_int_equal(loader_check(s, DISK_MAX_BYTES + 1, "x", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too large (528482305 bytes)"));
 	assert_int_equal(loader_check(s, 100, "x", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "too small (100 bytes)"));
 }
@@ -90,9 +93,16 @@ static void test_file_image_read_and_checked(void **state)
 	assert_int_equal(write(fd, s, BOOT_SIZE), BOOT_SIZE);
 	assert_int_equal(loader_open(path, &img, err, sizeof(err)), 0);
 	assert_int_equal(img.bytes[0], 0xf4);
-	assert_int_equal(write(fd, s, 1), 1); /* now 513 bytes */
+	assert_int_equal(img.disk.sectors, 1);
+	loader_close(&img);
+	assert_int_equal(write(fd, s, 1), 1); /* now 513 bytes: a disk of two sectors */
+	assert_int_equal(loader_open(path, &img, err, sizeof(err)), 0);
+	assert_int_equal(img.disk.sectors, 2);
+	assert_int_equal(img.disk.size, 513);
+	loader_close(&img);
+	assert_int_equal(ftruncate(fd, 100), 0);
 	assert_int_equal(loader_open(path, &img, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "too large"));
+	assert_non_null(strstr(err, "too small"));
 	close(fd);
 	unlink(path);
 	assert_int_equal(loader_open(path, &img, err, sizeof(err)), -1);
@@ -106,12 +116,13 @@ static void test_sector_placed_at_0x7c00(void **state)
 
 	make_sector(img.bytes);
 	img.bytes[0] = 0xea;
-	assert_int_equal(loader_place(&img, ram, sizeof(ram)), 0);
+	assert_int_equal(loader_place(&img, ram, sizeof(ram), false), 0);
 	assert_int_equal(ram[BOOT_ADDR], 0xea);
 	assert_int_equal(ram[BOOT_ADDR + 511], 0xaa);
 	assert_int_equal(ram[BOOT_ADDR - 1], 0);
+	assert_int_equal(ram[FIRMWARE_ADDR + FIRMWARE_RESET_OFF], 0); /* no firmware asked for */
 	/* RAM too small to hold 0x7c00-0x7dff: refused, nothing written */
-	assert_int_equal(loader_place(&img, ram, BOOT_ADDR + 100), -1);
+	assert_int_equal(loader_place(&img, ram, BOOT_ADDR + 100, false), -1);
 }
 
 static void test_guest_ptr_bounds(void **state)
@@ -132,8 +143,24 @@ static void test_firmware_is_one_page_with_reset_jump(void **state)
 	const u8 *fw = loader_firmware(&len);
 
 	assert_int_equal(len, FIRMWARE_SIZE);
-	/* F000:FFF0 is file offset 0xff0: a far jump (0xea) as on every PC */
-	assert_int_equal(fw[RESET_VECTOR_OFF - FIRMWARE_BASE_OFF], 0xea);
+	/* where the vCPU starts, 16 bytes below the top: a near jump (0xe9) to the code */
+	assert_int_equal(fw[FIRMWARE_RESET_OFF], 0xe9);
+}
+
+static void test_firmware_copied_into_guest_ram(void **state)
+{
+	static u8 ram[GUEST_RAM_SIZE];
+	struct image img;
+	size_t len;
+
+	make_sector(img.bytes);
+	assert_int_equal(loader_place(&img, ram, sizeof(ram), true), 0);
+	assert_memory_equal(ram + FIRMWARE_ADDR, loader_firmware(&len), FIRMWARE_SIZE);
+	assert_int_equal(ram[BOOT_ADDR + 510], 0x55);
+	/* RAM that ends below the firmware: refused, nothing written */
+	memset(ram, 0, sizeof(ram));
+	assert_int_equal(loader_place(&img, ram, FIRMWARE_ADDR, true), -1);
+	assert_int_equal(ram[BOOT_ADDR + 510], 0);
 }
 
 int main(void)
@@ -149,6 +176,7 @@ int main(void)
 		cmocka_unit_test(test_sector_placed_at_0x7c00),
 		cmocka_unit_test(test_guest_ptr_bounds),
 		cmocka_unit_test(test_firmware_is_one_page_with_reset_jump),
+		cmocka_unit_test(test_firmware_copied_into_guest_ram),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -247,7 +247,7 @@ static void test_parse_read_with_and_without_from(void **state)
 
 static void test_parse_list_accepts_only_known_states(void **state)
 {
-	const char *states[] = { "running", "halted", "parked", "ended", "failed", "lost", "booted" };
+	const char *states[] = { "running", "halted", "parked", "ended", "failed", "silent", "lost", "booted" };
 	struct proto_req req;
 	const char *err;
 	char line[32];

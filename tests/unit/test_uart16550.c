@@ -564,16 +564,43 @@ static void test_scratch_register(void **state)
 	assert_int_equal(f.irq.sets, 1); /* only the reset touched the line */
 }
 
-static void test_rx_feed_waits_for_rts_and_fifo_room(void **state)
+static void test_rx_feed_fills_rbr_whatever_the_modem_lines(void **state)
+{
+	struct fx f;
+	u8 buf[3] = { 'a', 'b', 'c' };
+
+	fx_init(&f);
+	wr(&f, 4, 0x00); /* RTS, DTR and OUT2 all low: the line delivers anyway */
+	assert_int_equal(uart_rx_feed(&f.u, buf, sizeof(buf)), 1); /* FIFOs off: RBR holds one */
+	assert_int_equal(rd(&f, 5) & 0x03, 0x01);		   /* DR, no overrun */
+	assert_int_equal(uart_rx_feed(&f.u, buf + 1, 2), 0);	   /* no room until it is read */
+	assert_int_equal(rd(&f, 0), 'a');
+	assert_int_equal(uart_rx_feed(&f.u, buf + 1, 2), 1);
+	assert_int_equal(rd(&f, 0), 'b');
+	assert_int_equal(f.u.stats.overruns, 0);
+}
+
+static void test_rx_byte_held_in_rbr_is_lost_when_fifos_go_on(void **state)
+{
+	struct fx f;
+	u8 buf[2] = { 'p', 'q' };
+
+	fx_init(&f);
+	assert_int_equal(uart_rx_feed(&f.u, buf, 2), 1); /* 'p' waits in RBR before the guest set up */
+	wr(&f, 2, 0x07);				 /* FIFOs on (and cleared): as in QEMU, 'p' is gone */
+	assert_int_equal(rd(&f, 5) & 0x01, 0);
+	assert_int_equal(uart_rx_feed(&f.u, buf + 1, 1), 1);
+	assert_int_equal(rd(&f, 0), 'q');
+}
+
+static void test_rx_feed_waits_for_fifo_room(void **state)
 {
 	struct fx f;
 	u8 buf[20];
 
 	fx_init(&f);
 	memset(buf, 'a', sizeof(buf));
-	assert_int_equal(uart_rx_feed(&f.u, buf, sizeof(buf)), 0);  /* RTS low: nothing sent */
 	wr(&f, 2, 0xc1);					    /* FIFOs on, trigger at 14 */
-	wr(&f, 4, 0x02);					    /* RTS */
 	assert_int_equal(uart_rx_feed(&f.u, buf, sizeof(buf)), 16); /* the FIFO is full */
 	assert_int_equal(f.u.stats.overruns, 0);
 	assert_int_equal(rd(&f, 5) & 0x02, 0); /* no overrun */
@@ -674,7 +701,9 @@ int main(void)
 		cmocka_unit_test(test_wide_access_splits_into_bytes),
 		cmocka_unit_test(test_offset_is_masked_to_eight_ports),
 		cmocka_unit_test(test_scratch_register),
-		cmocka_unit_test(test_rx_feed_waits_for_rts_and_fifo_room),
+		cmocka_unit_test(test_rx_feed_fills_rbr_whatever_the_modem_lines),
+		cmocka_unit_test(test_rx_byte_held_in_rbr_is_lost_when_fifos_go_on),
+		cmocka_unit_test(test_rx_feed_waits_for_fifo_room),
 		cmocka_unit_test(test_lsr_msr_writes_ignored),
 		cmocka_unit_test(test_random_accesses_keep_invariants),
 	};

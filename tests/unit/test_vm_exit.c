@@ -44,6 +44,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	free(f->vm.run);
+	vgatext_free(f->vm.vga);
 	free(f);
 	return 0;
 }
@@ -212,7 +213,7 @@ static void test_mmio_read_returns_all_ones_and_counts(void **state)
 	struct kvm_run *run = f->vm.run;
 
 	run->exit_reason = KVM_EXIT_MMIO;
-	run->mmio.phys_addr = 0xb8000;
+	run->mmio.phys_addr = 0xc0000;
 	run->mmio.len = 4;
 	run->mmio.is_write = 0;
 	memset(run->mmio.data, 0, 8);
@@ -231,7 +232,7 @@ static void test_mmio_write_dropped_and_counted(void **state)
 	struct kvm_run *run = f->vm.run;
 
 	run->exit_reason = KVM_EXIT_MMIO;
-	run->mmio.phys_addr = FIRMWARE_ADDR;
+	run->mmio.phys_addr = 0xf0000; /* no memory there */
 	run->mmio.len = 1;
 	run->mmio.is_write = 1;
 	vm_handle_exit(&f->vm);
@@ -257,6 +258,36 @@ static void test_refused_msr_answered_with_gp(void **state)
 	assert_int_equal(run->msr.error, 1);
 	assert_int_equal(f->vm.stats.msrs_refused, 2);
 	assert_int_equal(f->vm.state, VM_RUNNING);
+}
+
+/* Fakes a write of len bytes to guest-physical addr that KVM could not map (no RAM there). */
+static void mmio_write(struct vm *vm, u64 addr, const void *data, u32 len)
+{
+	struct kvm_run *run = vm->run;
+
+	run->exit_reason = KVM_EXIT_MMIO;
+	run->mmio.phys_addr = addr;
+	run->mmio.len = len;
+	run->mmio.is_write = 1;
+	memcpy(run->mmio.data, data, len);
+	vm_handle_exit(vm);
+}
+
+static void test_text_buffer_writes_are_screen_output_on_their_own_lines(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_null(f->vm.vga); /* nothing until the guest touches it */
+	out8(&f->vm, COM1_BASE, 'a');
+	mmio_write(&f->vm, VGA_TEXT_ADDR, "H\x07i\x07", 4);
+	out8(&f->vm, COM1_BASE, 'b');
+	mmio_write(&f->vm, VGA_TEXT_ADDR + 4, "!\x07", 2);
+	out8(&f->vm, FW_SCREEN_PORT, 'c'); /* int 10h teletype: a stream, as COM1 */
+	assert_non_null(f->vm.vga);
+	assert_int_equal(f->out_len, 12);
+	assert_memory_equal(f->out, "a\nHi\nb\n  !\nc", 12);
+	assert_int_equal(f->vm.stats.mmio_writes, 0); /* a device now, not absent memory */
+	assert_int_equal(f->vm.stats.vga_accesses, 2);
 }
 
 static void test_hlt_with_interrupts_off_ends_guest(void **state)
@@ -422,6 +453,7 @@ int main(void)
 		T(test_mmio_read_returns_all_ones_and_counts),
 		T(test_mmio_write_dropped_and_counted),
 		T(test_refused_msr_answered_with_gp),
+		T(test_text_buffer_writes_are_screen_output_on_their_own_lines),
 		T(test_hlt_with_interrupts_off_ends_guest),
 		T(test_hlt_with_interrupts_on_sleeps),
 		T(test_com1_input_wakes_halted_guest),

@@ -330,7 +330,7 @@ size_t uart_rx_feed(struct uart *u, const u8 *buf, size_t len)
 {
 	size_t n = 0;
 
-	while (n < len && uart_rts(u) && uart_rx_room(u) > 0)
+	while (n < len && uart_rx_room(u) > 0)
 		uart_rx_byte(u, buf[n++]);
 	if (n == len)
 		uart_rx_idle(u);

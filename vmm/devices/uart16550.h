@@ -113,20 +113,13 @@ void uart_rx_byte(struct uart *u, u8 byte);
 void uart_rx_idle(struct uart *u);
 
 /*
- * Hardware flow control as on an RS-232 line: the guest raises RTS (MCR
- * bit 1) when it is ready to receive. A host that must not lose input
- * sends only while this is true; a serial line with no flow control
- * ignores it (and overruns).
- */
-static inline bool uart_rts(const struct uart *u)
-{
-	return (u->mcr & UART_MCR_RTS) && !(u->mcr & UART_MCR_LOOP);
-}
-
-/*
- * The host's end of such a line: hands over bytes from buf while the guest
- * holds RTS up and the receiver has room. When it took them all the line
- * goes idle (uart_rx_idle). Returns how many it took; the rest wait.
+ * The host's end of the serial line: hands over bytes from buf while the
+ * receiver has room (uart_rx_room), whatever the guest does with its modem
+ * control lines, as QEMU's chardev does: the rest waits, nothing is lost.
+ * FIFOs off (as at reset), that is one byte, held in RBR until the guest
+ * reads it; a guest that then switches its FIFOs on empties them and loses
+ * it, as under QEMU. When buf is taken whole the line goes idle
+ * (uart_rx_idle). Returns how many bytes it took.
  */
 size_t uart_rx_feed(struct uart *u, const u8 *buf, size_t len);
 
