@@ -1,24 +1,21 @@
 /* shard.c - one worker thread: creates its guests, runs them M:N, serves their consoles through one io_uring. */
-#define _GNU_SOURCE /* SIGEV_THREAD_ID */
 #include <assert.h>
 #include <errno.h>
 #include <linux/kvm.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fault.h"
+#include "kick.h"
 #include "layout.h"
 #include "sandbox.h"
 #include "shard.h"
 
-#define SIG_KICK     SIGRTMIN
 #define CREATE_BATCH 8 /* guests created per turn, so booting ones run meanwhile */
 #define NONE	     UINT32_MAX
 
@@ -109,15 +106,6 @@ static void heap_update(struct shard *s, struct guest *g)
 
 /* ---- CPU time: what each guest costs the shard's thread (--cpu-max, guest_charge()) ---- */
 
-/* The calling thread's CPU time (ns): a system call, ~0.3 us here. */
-static u64 thread_cpu_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (u64)t.tv_sec * 1000000000ull + (u64)t.tv_nsec;
-}
-
 /*
  * Work done for no guest in particular (commands, creating guests, making
  * VMs, parking) is not charged to the next guest that runs: it lies
@@ -126,13 +114,13 @@ static u64 thread_cpu_now(void)
  */
 static u64 shard_nobody_begin(struct shard *s)
 {
-	return s->nobody++ ? 0 : thread_cpu_now();
+	return s->nobody++ ? 0 : clock_thread_cpu();
 }
 
 static void shard_nobody_end(struct shard *s, u64 since)
 {
 	if (--s->nobody == 0)
-		s->cpu_mark += thread_cpu_now() - since;
+		s->cpu_mark += clock_thread_cpu() - since;
 }
 
 /* ---- the run queue: guests that want the CPU, round robin ---- */
@@ -862,7 +850,7 @@ static bool shard_create_some(struct shard *s)
  */
 static void guest_charge(struct shard *s, struct guest *g)
 {
-	u64 cpu = thread_cpu_now(), used = cpu > s->cpu_mark ? cpu - s->cpu_mark : 0;
+	u64 cpu = clock_thread_cpu(), used = cpu > s->cpu_mark ? cpu - s->cpu_mark : 0;
 
 	s->cpu_mark = cpu;
 	g->cpu_total += used;
@@ -878,7 +866,6 @@ static void guest_charge(struct shard *s, struct guest *g)
 static void shard_run_slice(struct shard *s, struct guest *g)
 {
 	u64 now = clock_now(), until = now + SHARD_SLICE_NS, deadline = vm_deadline(&g->vm);
-	struct itimerspec its = { 0 };
 	u64 kicks = g->vm.stats.kicks;
 
 	if (now - g->cpu_since >= SHARD_CPU_PERIOD_NS) { /* a new period: its share is whole again */
@@ -904,10 +891,8 @@ static void shard_run_slice(struct shard *s, struct guest *g)
 	}
 	if (deadline < until)
 		until = deadline;
-	its.it_value.tv_sec = (time_t)(until / 1000000000ull);
-	its.it_value.tv_nsec = (long)(until % 1000000000ull);
-	vm_kick_target(&g->vm);
-	timer_settime(s->slice_timer, TIMER_ABSTIME, &its, NULL);
+	kick_target(g->vm.run);
+	kick_timer_at(s->slice_timer, until);
 	s->stats.slices++;
 	do {
 		vm_run(&g->vm);
@@ -919,8 +904,7 @@ static void shard_run_slice(struct shard *s, struct guest *g)
 	if (g->vm.stats.kicks != kicks)
 		s->stats.preempted++;
 	guest_charge(s, g);
-	its.it_value.tv_sec = its.it_value.tv_nsec = 0;
-	timer_settime(s->slice_timer, 0, &its, NULL);
+	kick_timer_at(s->slice_timer, 0);
 	/* A kick that came after the last exit is for this slice, not the next. */
 	if (g->vm.run)
 		g->vm.run->immediate_exit = 0;
@@ -1262,8 +1246,7 @@ static void shard_arm_timeout(struct shard *s)
 	sqe = io_uring_get_sqe(&s->ring);
 	if (!sqe)
 		return;
-	s->timeout_ts.tv_sec = (long long)(when / 1000000000ull);
-	s->timeout_ts.tv_nsec = (long long)(when % 1000000000ull);
+	s->timeout_ts = clock_kernel_timespec(when);
 	if (s->timeout_busy) {
 		io_uring_prep_timeout_update(sqe, &s->timeout_ts, UD_TIMEOUT, IORING_TIMEOUT_ABS);
 		sqe->flags |= IOSQE_FIXED_FILE;
@@ -1384,10 +1367,8 @@ static bool shard_refill_pool(struct shard *s)
 void *shard_main(void *arg)
 {
 	struct shard *s = arg;
-	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIG_KICK };
 
-	sev._sigev_un._tid = (int)syscall(SYS_gettid);
-	if (timer_create(CLOCK_MONOTONIC, &sev, &s->slice_timer) < 0) {
+	if (kick_timer_create(&s->slice_timer) < 0) {
 		shard_printf(s, "@fatal shard %u: timer_create: %s\n", s->id, strerror(errno));
 		s->stopping = true;
 	}
@@ -1398,7 +1379,7 @@ void *shard_main(void *arg)
 	}
 	sandbox_probe(SANDBOX_SHARD);
 	shard_submit_read(s);
-	s->cpu_mark = thread_cpu_now();
+	s->cpu_mark = clock_thread_cpu();
 	while (!s->stopping) {
 		struct guest *g;
 		bool creating;

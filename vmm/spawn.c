@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "kick.h"
 #include "sandbox.h"
 #include "supervisor.h"
 #include "version.h"
@@ -928,7 +929,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	vm_kick_install(SIG_KICK);
+	kick_install();
 	/* Never give heap memory back to the kernel piecemeal: each munmap or
 	 * MADV_DONTNEED in a process with thousands of KVM VMs walks all their
 	 * MMU notifiers (see ring_get in shard.c). */
@@ -1052,8 +1053,7 @@ static void sv_tick_arm(struct spawn *sv)
 			return;
 	}
 	sqe = spawn_sqe(sv);
-	sv->tick_ts.tv_sec = (long long)(ns / 1000000000ull);
-	sv->tick_ts.tv_nsec = (long long)(ns % 1000000000ull);
+	sv->tick_ts = clock_kernel_timespec(ns);
 	io_uring_prep_timeout(sqe, &sv->tick_ts, 0, 0);
 	io_uring_sqe_set_data64(sqe, UD(K_TICK, 0, 0));
 }

@@ -11,7 +11,6 @@
 #include "shard.h"
 #include "spawn.h"
 
-#define SIG_KICK     SIGRTMIN
 #define MAX_LINKS    256	  /* shards at most: worker processes x threads */
 #define MAX_CONNS    4096	  /* client connections at once; more are refused with an error line */
 #define CONN_OUT_MAX (16u << 20)  /* a client that reads nothing is dropped past this */

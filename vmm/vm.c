@@ -1,66 +1,18 @@
 /* vm.c - one guest on KVM: creation, interrupt injection, KVM_RUN, and the exit dispatch to the devices. */
 #include <errno.h>
 #include <linux/kvm.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fault.h"
+#include "kick.h"
 #include "layout.h"
 #include "mem.h"
 #include "trace.h"
 #include "vm.h"
-
-u64 clock_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ull + (u64)ts.tv_nsec;
-}
-
-/*
- * Kicking a vCPU: a signal sent to the thread that runs a guest sets that
- * guest's immediate_exit, so KVM_RUN returns EINTR at once, whether the
- * signal came during KVM_RUN, just before it, or while the thread was busy
- * elsewhere (then the next entry returns at once: a harmless extra turn).
- * The handler finds the guest its thread runs through a thread-local
- * pointer, which stays set between entries so that no kick is lost.
- */
-static __thread struct kvm_run *volatile running;
-
-void vm_kick_self(void)
-{
-	struct kvm_run *run = running;
-
-	if (run)
-		run->immediate_exit = 1;
-}
-
-static void vm_kick_handler(int sig)
-{
-	(void)sig;
-	vm_kick_self();
-}
-
-void vm_kick_target(struct vm *vm)
-{
-	running = vm ? vm->run : NULL;
-}
-
-int vm_kick_install(int signo)
-{
-	/* SA_RESTART: a kick must not cut short the VMM's own write()s;
-	 * KVM_RUN and poll() return EINTR regardless. */
-	struct sigaction sa = { .sa_handler = vm_kick_handler, .sa_flags = SA_RESTART };
-
-	sigemptyset(&sa.sa_mask);
-	return sigaction(signo, &sa, NULL);
-}
 
 static const char *const end_names[] = {
 	[VM_END_NONE] = "running",
@@ -301,7 +253,7 @@ void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg)
 	vm->index = cfg->index;
 	vm->ram = ram;
 	vm->vcpu_fd = vm->vm_fd = -1;
-	vm->start_ns = clock_now();
+	vm->trace = (struct trace){ .out = cfg->trace, .index = cfg->index, .start_ns = clock_now() };
 	vm->disk.img = cfg->disk;
 	vm_wire_devices(vm);
 }
@@ -398,8 +350,7 @@ void vm_detach(struct vm *vm, struct vcpu *c)
 		close(vm->vm_fd);
 		vm->vm_fd = -1;
 	}
-	if (running == vm->run)
-		vm_kick_target(NULL);
+	kick_forget(vm->run);
 	*c = (struct vcpu){ .vm_fd = vm->vm_fd, .fd = vm->vcpu_fd, .run = vm->run, .used = true };
 	vm->vm_fd = vm->vcpu_fd = -1;
 	vm->run = NULL;
@@ -447,8 +398,7 @@ void vm_destroy(struct vm *vm)
 	struct vcpu c;
 
 	if (vm->vcpu_fd >= 0 || vm->vm_fd >= 0) {
-		if (running == vm->run)
-			vm_kick_target(NULL);
+		kick_forget(vm->run);
 		c = (struct vcpu){ .vm_fd = vm->vm_fd, .fd = vm->vcpu_fd, .run = vm->run };
 		vm_vcpu_destroy(&c, vm->run_size);
 	}
@@ -519,10 +469,10 @@ static void vm_disk_call(struct vm *vm, u32 frame)
 
 	if (r < 0)
 		bios_event(&vm->bios, (u16)(0x1300 | fn), clock_now());
-	if (vm->cfg.trace) {
+	if (vm->trace.out) {
 		snprintf(what, sizeof(what), "AH=%02x -> %s%02x", fn,
 			 r < 0 ? "not provided, AH=" : "AH=", r < 0 ? DISK_RET_EPARAM : r);
-		trace_event(vm, "int 13h", what);
+		trace_event(&vm->trace, "int 13h", what);
 	}
 }
 
@@ -554,8 +504,8 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 	if (port == FW_SCREEN_PORT) {
 		/* int 10h teletype: the character the firmware put on the screen */
 		if (is_write && size == 1) {
-			if (vm->cfg.trace)
-				trace_screen(vm, "int 10h teletype", (u8)val);
+			if (vm->trace.out)
+				trace_screen(&vm->trace, "int 10h teletype", (u8)val);
 			vm_output(vm, (u8)val, VM_OUT_TELETYPE);
 		} else if (!is_write) {
 			memset(data, 0xff, (size_t)size);
@@ -568,8 +518,8 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 			bios_event(&vm->bios, (u16)val, clock_now());
 		else if (!is_write)
 			memset(data, 0xff, (size_t)size);
-		if (vm->cfg.trace)
-			trace_pio(vm, port, is_write, size, is_write ? val : 0xffffffff);
+		if (vm->trace.out)
+			trace_pio(&vm->trace, port, is_write, size, is_write ? val : 0xffffffff, uart_dlab(&vm->uart));
 		return;
 	}
 	for (int i = 0; i < size; i++) {
@@ -578,10 +528,10 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 		if (!is_write)
 			data[i] = b;
 	}
-	if (vm->cfg.trace) {
+	if (vm->trace.out) {
 		if (!is_write)
 			memcpy(&val, data, (size_t)size);
-		trace_pio(vm, port, is_write, size, val);
+		trace_pio(&vm->trace, port, is_write, size, val, uart_dlab(&vm->uart));
 	}
 }
 
@@ -619,8 +569,8 @@ static void vm_exit_mmio(struct vm *vm)
 			vm->vga = vgatext_new(vga_to_vm, vm);
 		if (vm->vga) {
 			vm->stats.vga_accesses++;
-			if (vm->cfg.trace)
-				trace_vga(vm, addr, run->mmio.is_write, run->mmio.data, len);
+			if (vm->trace.out)
+				trace_vga(&vm->trace, addr, run->mmio.is_write, run->mmio.data, len);
 			vgatext_io(vm->vga, (u32)(addr - VGA_TEXT_ADDR), run->mmio.data, len, run->mmio.is_write);
 			return;
 		}
@@ -634,8 +584,8 @@ static void vm_exit_mmio(struct vm *vm)
 		vm->stats.mmio_reads++;
 		memset(run->mmio.data, 0xff, len);
 	}
-	if (vm->cfg.trace)
-		trace_mmio(vm, run->mmio.phys_addr, run->mmio.is_write, len);
+	if (vm->trace.out)
+		trace_mmio(&vm->trace, run->mmio.phys_addr, run->mmio.is_write, len);
 }
 
 /* An rdmsr or wrmsr the MSR filter refused (see vm_msrs_allowed): #GP. */
@@ -646,9 +596,9 @@ static void vm_exit_msr(struct vm *vm)
 
 	run->msr.error = 1; /* KVM injects #GP when the guest is entered again */
 	vm->stats.msrs_refused++;
-	if (vm->cfg.trace) {
+	if (vm->trace.out) {
 		snprintf(what, sizeof(what), "MSR 0x%08x: not allowed, #GP", run->msr.index);
-		trace_event(vm, run->exit_reason == KVM_EXIT_X86_RDMSR ? "rdmsr" : "wrmsr", what);
+		trace_event(&vm->trace, run->exit_reason == KVM_EXIT_X86_RDMSR ? "rdmsr" : "wrmsr", what);
 	}
 }
 
@@ -664,8 +614,8 @@ void vm_handle_exit(struct vm *vm)
 		return;
 	case KVM_EXIT_HLT:
 		vm->stats.hlts++;
-		if (vm->cfg.trace)
-			trace_event(vm, "hlt",
+		if (vm->trace.out)
+			trace_event(&vm->trace, "hlt",
 				    run->if_flag ? "interrupts on: sleeps until one is due"
 						 : "interrupts off: the guest is done");
 		if (!run->if_flag)
@@ -728,8 +678,8 @@ static void vm_inject(struct vm *vm)
 			return;
 		}
 		vm->stats.irqs_injected++;
-		if (vm->cfg.trace)
-			trace_irq(vm, irq.irq);
+		if (vm->trace.out)
+			trace_irq(&vm->trace, irq.irq);
 		/* The guest cannot take another before this one's handler ran. */
 		if (pic_intr(&vm->pic))
 			run->request_interrupt_window = 1;
@@ -746,7 +696,7 @@ void vm_run(struct vm *vm)
 	vm_inject(vm);
 	if (vm->state == VM_ENDED)
 		return;
-	vm_kick_target(vm);
+	kick_target(vm->run);
 	if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
 		vm->run->immediate_exit = 0;
 		/* EINTR: kicked by a timer or another thread; EAGAIN: the host

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "bios.h"
+#include "clock.h"
 #include "disk.h"
 #include "devices/i8254.h"
 #include "devices/i8259.h"
@@ -12,6 +13,7 @@
 #include "devices/vgatext.h"
 #include "kvm.h"
 #include "loader.h"
+#include "trace.h"
 #include "types.h"
 
 /* A guest that has written nothing this long after it started is reported
@@ -90,7 +92,6 @@ struct vm {
 	struct kvm_run *run;
 	int run_size;
 	u8 *ram;	  /* GUEST_RAM_SIZE bytes of the arena */
-	u64 start_ns;	  /* when it was created, for trace timestamps */
 	struct uart uart; /* COM1 */
 	struct pit pit;
 	struct pic pic;
@@ -101,6 +102,7 @@ struct vm {
 	u8 out_src;		  /* where it came from: enum vm_out */
 	bool out_any;		  /* it has written */
 	struct vm_stats stats;
+	struct trace trace; /* --trace: where its exits are decoded (trace.c) */
 	struct vm_config cfg;
 };
 
@@ -140,16 +142,6 @@ u64 vm_deadline(const struct vm *vm);
 void vm_end(struct vm *vm, enum vm_end end, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Handles the exit described in vm->run (exposed for unit tests of the dispatch). */
 void vm_handle_exit(struct vm *vm);
-
-/* The host monotonic clock in ns: the only clock the devices are given. */
-u64 clock_now(void);
-
-/* Makes `signo` kick this thread's guest out of KVM_RUN (immediate_exit). */
-int vm_kick_install(int signo);
-/* The guest this thread runs, which a kick reaches (vm_run() sets it too). */
-void vm_kick_target(struct vm *vm);
-/* Kicks this thread's guest; async-signal-safe, for other signal handlers. */
-void vm_kick_self(void);
 
 const char *vm_end_name(enum vm_end end);
 
