@@ -469,21 +469,54 @@ static void guest_feed(struct guest *g)
 
 /* ---- KVM VMs: the pool, parking and resuming ---- */
 
-/* A spare VM back to the pool, or closed if the pool is full. */
-static void shard_vcpu_put(struct shard *s, struct vcpu *c)
+/* A spare machine back to the pool, or closed if the pool is full. */
+static void shard_machine_put(struct shard *s, struct machine *m)
 {
-	if (c->vm_fd >= 0 && s->pool_len < SHARD_POOL_MAX)
-		s->pool[s->pool_len++] = *c;
+	if (m->vm_fd >= 0 && s->pool_len < SHARD_POOL_MAX)
+		s->pool[s->pool_len++] = *m;
 	else
-		vm_vcpu_destroy(c, s->kvm->run_size);
+		machine_destroy(m, s->kvm->run_size);
 }
 
-/* A new VM. The first one, before it ever runs, tells what a reused VM
- * is made into before a new guest boots on it, or that none can be. */
-static int shard_vcpu_create(struct shard *s, struct vcpu *c, const char **what, u64 *vm_ns)
+/*
+ * Tests make each step of making a machine fail as the host would
+ * (KVMLITE_FAULT): after the steps before it, whose fds must be closed
+ * again.
+ */
+static const struct {
+	const char *point;
+	int err;
+} machine_faults[MACHINE_STEPS] = { { "create_vm", ENOMEM }, { "create_vcpu", EMFILE }, { "mmap_run", ENOMEM } };
+
+/* A new machine, made step by step: the first step is the VM's stage time (vm_ns), the rest the vCPU's. */
+static int shard_machine_make(struct shard *s, struct machine *m, const char **what, u64 *vm_ns)
+{
+	u64 t0 = clock_now();
+
+	*m = MACHINE_NONE;
+	for (int step = 0; step < MACHINE_STEPS; step++) {
+		if (fault_next(machine_faults[step].point)) {
+			*what = machine_step_call[step];
+			errno = machine_faults[step].err;
+			goto fail;
+		}
+		if (machine_step(s->kvm, m, step, what) < 0)
+			goto fail;
+		if (step == MACHINE_CREATE_VM && vm_ns)
+			*vm_ns = clock_now() - t0;
+	}
+	return 0;
+fail:
+	machine_destroy(m, s->kvm->run_size);
+	return -1;
+}
+
+/* A new machine. The first one, before it ever runs, tells what a reused
+ * VM is made into before a new guest boots on it, or that none can be. */
+static int shard_machine_create(struct shard *s, struct machine *m, const char **what, u64 *vm_ns)
 {
 	u64 cpu = shard_nobody_begin(s); /* making VMs is kvmlite's work, not a guest's */
-	int r = vm_vcpu_create(s->kvm, c, what, vm_ns);
+	int r = shard_machine_make(s, m, what, vm_ns);
 	const char *why;
 
 	shard_nobody_end(s, cpu);
@@ -491,7 +524,7 @@ static int shard_vcpu_create(struct shard *s, struct vcpu *c, const char **what,
 		return -1;
 	s->stats.vms_created++;
 	if (s->park != PARK_NEVER && !s->fresh) {
-		struct vm probe = { .vcpu_fd = c->fd, .run = c->run };
+		struct vm probe = { .vcpu_fd = m->vcpu_fd, .run = m->run };
 
 		/* Nothing of the last guest's CPU state (mode, FPU, debug
 		 * registers, TSC) may reach the next: see park.c. */
@@ -513,7 +546,7 @@ static int guest_park(struct shard *s, struct guest *g);
  * recently active halted guest, which is parked for it. EAGAIN: every VM
  * is busy with a running guest; try again later.
  */
-static int shard_vcpu_get(struct shard *s, struct vcpu *c, const char **what, u64 *vm_ns)
+static int shard_machine_get(struct shard *s, struct machine *m, const char **what, u64 *vm_ns)
 {
 	if (!s->pool_len && s->resident >= s->vm_max) {
 		*what = "parking another guest for its VM";
@@ -530,10 +563,10 @@ static int shard_vcpu_get(struct shard *s, struct vcpu *c, const char **what, u6
 		}
 	}
 	if (s->pool_len) {
-		*c = s->pool[--s->pool_len];
+		*m = s->pool[--s->pool_len];
 		return 0;
 	}
-	return shard_vcpu_create(s, c, what, vm_ns);
+	return shard_machine_create(s, m, what, vm_ns);
 }
 
 /* Bytes of RAM the guest has touched: all of it is the VMM's to keep. */
@@ -560,7 +593,7 @@ static int guest_park(struct shard *s, struct guest *g)
 	u8 kept[GUEST_OUT_SIZE]; /* not static: shards of a worker are threads */
 	u64 from = guest_out_oldest(g), cpu = shard_nobody_begin(s); /* kvmlite's choice, not the guest's work */
 	size_t n, len = 0;
-	struct vcpu c;
+	struct machine m;
 	struct park *p;
 
 	for (n = 0; from + n < g->out_total; n += len) {
@@ -573,8 +606,8 @@ static int guest_park(struct shard *s, struct guest *g)
 		shard_nobody_end(s, cpu);
 		return -1;
 	}
-	vm_detach(&g->vm, &c);
-	shard_vcpu_put(s, &c);
+	vm_detach(&g->vm, &m);
+	shard_machine_put(s, &m);
 	g->park = p;
 	ring_put(s, g->out);
 	g->out = NULL;
@@ -614,26 +647,26 @@ static int guest_resume(struct shard *s, struct guest *g)
 	const struct park *p = g->park;
 	const char *what = "KVM_SET_USER_MEMORY_REGION (RAM)";
 	bool hit = s->pool_len > 0;
-	struct vcpu c;
+	struct machine m;
 	u64 backoff;
 
 	if (fault_hit("resume", g->vm.index)) {
 		errno = ENOMEM; /* as a failing memslot allocation would say */
 		goto fail;
 	}
-	if (shard_vcpu_get(s, &c, &what, NULL) < 0) {
+	if (shard_machine_get(s, &m, &what, NULL) < 0) {
 		if (errno == EAGAIN)
 			return -1;
 		goto fail;
 	}
-	if (vm_attach(&g->vm, &c, s->kvm->run_size, &what) < 0) {
-		shard_vcpu_put(s, &c);
+	if (vm_attach(&g->vm, &m, s->kvm->run_size, &what) < 0) {
+		shard_machine_put(s, &m);
 		goto fail;
 	}
 	if (park_restore(&g->vm, p) < 0) {
 		what = "restoring the vCPU state";
-		vm_detach(&g->vm, &c);
-		vm_vcpu_destroy(&c, s->kvm->run_size); /* half-restored: not for another guest */
+		vm_detach(&g->vm, &m);
+		machine_destroy(&m, s->kvm->run_size); /* half-restored: not for another guest */
 		goto fail;
 	}
 	guest_unpark(s, g);
@@ -763,7 +796,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 	u8 *ram = arena_slot(&s->ram, index - s->first);
 	u64 t[NSTAGES] = { 0 }, vm_ns = 0;
 	const char *what;
-	struct vcpu c;
+	struct machine m;
 
 	while (index >= gi->upto)
 		gi++;
@@ -772,7 +805,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 	if (!g->out)
 		g->out = ring_get(s);
 	t[0] = clock_now();
-	if (shard_vcpu_get(s, &c, &what, &vm_ns) < 0) {
+	if (shard_machine_get(s, &m, &what, &vm_ns) < 0) {
 		if (errno == EAGAIN)
 			return -1;
 		goto fail;
@@ -780,14 +813,14 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 	t[1] = clock_now();
 	loader_place(&gi->img, ram, GUEST_RAM_SIZE, s->firmware);
 	t[2] = clock_now();
-	if (vm_attach(&g->vm, &c, s->kvm->run_size, &what) < 0) {
-		shard_vcpu_put(s, &c);
+	if (vm_attach(&g->vm, &m, s->kvm->run_size, &what) < 0) {
+		shard_machine_put(s, &m);
 		goto fail;
 	}
 	t[3] = clock_now();
 	s->resident++;
 	what = "resetting a reused VM's vCPU";
-	if (c.used && park_renew(&g->vm, s->fresh) < 0)
+	if (m.used && park_renew(&g->vm, s->fresh) < 0)
 		goto fail;
 	/* A VM that will never carry another guest needs no VM fd: every fd
 	 * kept counts against RLIMIT_NOFILE. */
@@ -1337,7 +1370,7 @@ static void shard_end_all(struct shard *s)
 			vm_destroy(&g->vm);
 	}
 	while (s->pool_len)
-		vm_vcpu_destroy(&s->pool[--s->pool_len], s->kvm->run_size);
+		machine_destroy(&s->pool[--s->pool_len], s->kvm->run_size);
 }
 
 /*
@@ -1348,17 +1381,17 @@ static void shard_end_all(struct shard *s)
  */
 static bool shard_refill_pool(struct shard *s)
 {
-	struct vcpu c;
+	struct machine m;
 	const char *what;
 
 	if (s->park == PARK_NEVER || s->pool_len >= SHARD_POOL_LOW)
 		return false;
 	if (s->resident + s->pool_len < s->vm_max) {
-		if (shard_vcpu_create(s, &c, &what, NULL) < 0) {
+		if (shard_machine_create(s, &m, &what, NULL) < 0) {
 			s->vm_max = s->resident + s->pool_len; /* the host said no: stay below */
 			return false;
 		}
-		shard_vcpu_put(s, &c);
+		shard_machine_put(s, &m);
 		return true;
 	}
 	return s->lru_head != NONE && guest_park(s, &s->g[s->lru_head]) == 0;

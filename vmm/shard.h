@@ -118,7 +118,7 @@ struct shard {
 	u32 parked, parked_reported, created_reported;
 	u64 staged_reported;
 	u64 parked_bytes;   /* what parked guests take: records, RAM pages, struct guest */
-	struct vcpu pool[SHARD_POOL_MAX]; /* spare VMs, no guest's RAM mapped */
+	struct machine pool[SHARD_POOL_MAX]; /* spare machines, no guest's RAM mapped */
 	u32 pool_len;
 	u32 lru_head, lru_tail; /* resident halted guests, least recently active first */
 	struct park *fresh;	/* the first VM's state before it ever ran: a reused VM's reset */

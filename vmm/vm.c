@@ -4,12 +4,11 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#include "fault.h"
 #include "kick.h"
 #include "layout.h"
+#include "machine.h"
 #include "mem.h"
 #include "trace.h"
 #include "vm.h"
@@ -58,8 +57,6 @@ static void vm_where(struct vm *vm, char *buf, size_t len)
 	else
 		snprintf(buf, len, "at CS:IP %04x:%04llx (RIP 0x%llx)", sregs.cs.selector, regs.rip & 0xffff, regs.rip);
 }
-
-static int vm_ioctl(int fd, unsigned long req, void *arg);
 
 /* The vector of the `int` that pushed the frame at SS:SP, if the IVT has
  * nothing for it (0000:0000): a BIOS call made with no firmware. 0 if not. */
@@ -112,8 +109,8 @@ int vm_describe_live(struct vm *vm, char *buf, size_t len)
 	struct kvm_regs r;
 	struct kvm_sregs sr;
 
-	if (vm->vcpu_fd < 0 || vm_ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
-	    vm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sr) < 0) {
+	if (vm->vcpu_fd < 0 || kvm_ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sr) < 0) {
 		snprintf(buf, len, "%s", vm->state == VM_HALTED ? "halted" : "running");
 		return -1;
 	}
@@ -164,18 +161,6 @@ void vm_wire_devices(struct vm *vm)
 	vm->state = VM_RUNNING;
 }
 
-/* Creation ioctls can be interrupted by the timer signals of the thread
- * that runs other guests meanwhile: those are retried, not failures. */
-static int vm_ioctl(int fd, unsigned long req, void *arg)
-{
-	int r;
-
-	do
-		r = ioctl(fd, req, arg);
-	while (r < 0 && (errno == EINTR || errno == EAGAIN));
-	return r;
-}
-
 /* The CPU state a guest starts in: real mode, at the firmware's reset
  * stub or directly at the boot sector, with the guest index in ESI. */
 static int vm_reset_cpu(struct vm *vm)
@@ -188,7 +173,7 @@ static int vm_reset_cpu(struct vm *vm)
 		.rsp = BOOT_STACK,
 	};
 
-	if (vm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+	if (kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return -1;
 	/* KVM's reset state is already real mode; only the code segment moves.
 	 * A real PC starts 16 bytes below the top of its ROM (physical
@@ -204,46 +189,9 @@ static int vm_reset_cpu(struct vm *vm)
 	}
 	sregs.ss.selector = sregs.ds.selector = sregs.es.selector = 0;
 	sregs.ss.base = sregs.ds.base = sregs.es.base = 0;
-	if (vm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || vm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
+	if (kvm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || kvm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
 		return -1;
 	return 0;
-}
-
-/*
- * The MSRs a guest may touch at all. KVM_X86_SET_MSR_FILTER denies every
- * other rdmsr and wrmsr (KVM does not filter the x2APIC range 0x800-0x8ff,
- * which without an in-kernel local APIC raises #GP anyway), and KVM hands
- * those to us (KVM_EXIT_X86_RDMSR/WRMSR) to answer with #GP, as a CPU
- * without that MSR would. A boot sector needs none: these two are the ones
- * a guest finds on every x86, and each is already carried by parking
- * without a list of MSRs, so no MSR state can pass from one guest to the
- * next on a reused VM (docs/security.md).
- */
-#define MSR_IA32_TSC 0x10
-#define MSR_EFER     0xc0000080
-static const struct {
-	u32 index, access;
-} vm_msrs_allowed[] = {
-	{ MSR_IA32_TSC, KVM_MSR_FILTER_READ },			  /* what rdtsc reads; parking carries its offset */
-	{ MSR_EFER, KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE }, /* in the segment registers (KVM_GET_SREGS) */
-};
-
-static int vm_msr_filter(int vm_fd)
-{
-	static u8 allow = 1; /* a bitmap of one MSR, allowed */
-	struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR, .args[0] = KVM_MSR_EXIT_REASON_FILTER };
-	struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_DENY };
-
-	for (size_t i = 0; i < ARRAY_SIZE(vm_msrs_allowed); i++)
-		f.ranges[i] = (struct kvm_msr_filter_range){
-			.flags = vm_msrs_allowed[i].access,
-			.nmsrs = 1,
-			.base = vm_msrs_allowed[i].index,
-			.bitmap = &allow,
-		};
-	if (vm_ioctl(vm_fd, KVM_ENABLE_CAP, &cap) < 0)
-		return -1;
-	return vm_ioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &f);
 }
 
 void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg)
@@ -258,100 +206,29 @@ void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg)
 	vm_wire_devices(vm);
 }
 
-int vm_vcpu_create(const struct kvm *kvm, struct vcpu *c, const char **what, u64 *vm_ns)
-{
-	u64 t0 = clock_now();
-
-	c->fd = -1;
-	c->run = NULL;
-	c->used = false;
-	*what = "KVM_CREATE_VM";
-	c->vm_fd = fault_next("create_vm") ? (errno = ENOMEM, -1) : vm_ioctl(kvm->fd, KVM_CREATE_VM, 0);
-	if (c->vm_fd < 0)
-		return -1;
-	*what = "KVM_X86_SET_MSR_FILTER";
-	if (kvm->msr_filter && vm_msr_filter(c->vm_fd) < 0)
-		goto fail;
-	/* Then a triple fault KVM has queued but not yet delivered (setting
-	 * CR0.PG with unusable page tables queues one for the next entry) is
-	 * part of KVM_GET/SET_VCPU_EVENTS: parking carries it, and a reused
-	 * vCPU is cleared of it (park.c). Without this, found by fuzz_park,
-	 * a guest booted on such a vCPU triple-faulted at its first instruction. */
-	struct kvm_enable_cap tf = { .cap = KVM_CAP_X86_TRIPLE_FAULT_EVENT, .args[0] = 1 };
-
-	*what = "KVM_ENABLE_CAP (KVM_CAP_X86_TRIPLE_FAULT_EVENT)";
-	if (kvm->triple_fault_event && vm_ioctl(c->vm_fd, KVM_ENABLE_CAP, &tf) < 0)
-		goto fail;
-	if (vm_ns)
-		*vm_ns = clock_now() - t0;
-	*what = "KVM_CREATE_VCPU";
-	c->fd = fault_next("create_vcpu") ? (errno = EMFILE, -1) : vm_ioctl(c->vm_fd, KVM_CREATE_VCPU, 0);
-	if (c->fd < 0)
-		goto fail;
-	*what = "mmap of kvm_run";
-	c->run = fault_next("mmap_run") ? (errno = ENOMEM, MAP_FAILED)
-					: mmap(NULL, (size_t)kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
-	if (c->run == MAP_FAILED) {
-		c->run = NULL;
-		goto fail;
-	}
-	return 0;
-fail:
-	vm_vcpu_destroy(c, kvm->run_size);
-	return -1;
-}
-
-void vm_vcpu_destroy(struct vcpu *c, int run_size)
-{
-	int saved = errno;
-
-	if (c->run)
-		munmap(c->run, (size_t)run_size);
-	if (c->fd >= 0)
-		close(c->fd);
-	if (c->vm_fd >= 0)
-		close(c->vm_fd);
-	*c = (struct vcpu){ .vm_fd = -1, .fd = -1 };
-	errno = saved;
-}
-
-/* Guest RAM, firmware included, is memslot 0, from guest-physical 0, in
- * the guest's own slice of the arena: the VM's only memslot. */
-static int vm_map_ram(int vm_fd, u8 *ram)
-{
-	struct kvm_userspace_memory_region slot = {
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = ram ? GUEST_RAM_SIZE : 0, /* size 0 deletes the slot */
-		.userspace_addr = (u64)(uintptr_t)ram,
-	};
-
-	return vm_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot);
-}
-
-int vm_attach(struct vm *vm, const struct vcpu *c, int run_size, const char **what)
+int vm_attach(struct vm *vm, const struct machine *m, int run_size, const char **what)
 {
 	*what = "KVM_SET_USER_MEMORY_REGION (RAM)";
-	if (vm_map_ram(c->vm_fd, vm->ram) < 0)
+	if (machine_map_ram(m->vm_fd, vm->ram) < 0)
 		return -1;
-	vm->vm_fd = c->vm_fd;
-	vm->vcpu_fd = c->fd;
-	vm->run = c->run;
+	vm->vm_fd = m->vm_fd;
+	vm->vcpu_fd = m->vcpu_fd;
+	vm->run = m->run;
 	vm->run_size = run_size;
 	return 0;
 }
 
-void vm_detach(struct vm *vm, struct vcpu *c)
+void vm_detach(struct vm *vm, struct machine *m)
 {
 	/* Deleting the slot also drops KVM's mappings of this guest's pages:
 	 * the next guest on this VM cannot reach them. */
-	if (vm_map_ram(vm->vm_fd, NULL) < 0) {
+	if (machine_map_ram(vm->vm_fd, NULL) < 0) {
 		/* Then the VM cannot be handed on safely: close it. */
 		close(vm->vm_fd);
 		vm->vm_fd = -1;
 	}
 	kick_forget(vm->run);
-	*c = (struct vcpu){ .vm_fd = vm->vm_fd, .fd = vm->vcpu_fd, .run = vm->run, .used = true };
+	*m = (struct machine){ .vm_fd = vm->vm_fd, .vcpu_fd = vm->vcpu_fd, .run = vm->run, .used = true };
 	vm->vm_fd = vm->vcpu_fd = -1;
 	vm->run = NULL;
 }
@@ -370,14 +247,14 @@ int vm_boot(struct vm *vm, const char **what)
 
 int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const struct vm_config *cfg, char *err, size_t errlen)
 {
-	struct vcpu c;
+	struct machine m;
 	const char *what;
 
 	vm_setup(vm, ram, cfg);
-	if (vm_vcpu_create(kvm, &c, &what, NULL) < 0)
+	if (machine_create(kvm, &m, &what) < 0)
 		goto fail;
-	if (vm_attach(vm, &c, kvm->run_size, &what) < 0) {
-		vm_vcpu_destroy(&c, kvm->run_size);
+	if (vm_attach(vm, &m, kvm->run_size, &what) < 0) {
+		machine_destroy(&m, kvm->run_size);
 		goto fail;
 	}
 	/* The vCPU holds a reference to its VM: the VM fd is not needed any
@@ -395,12 +272,12 @@ fail:
 
 void vm_destroy(struct vm *vm)
 {
-	struct vcpu c;
+	struct machine m;
 
 	if (vm->vcpu_fd >= 0 || vm->vm_fd >= 0) {
 		kick_forget(vm->run);
-		c = (struct vcpu){ .vm_fd = vm->vm_fd, .fd = vm->vcpu_fd, .run = vm->run };
-		vm_vcpu_destroy(&c, vm->run_size);
+		m = (struct machine){ .vm_fd = vm->vm_fd, .vcpu_fd = vm->vcpu_fd, .run = vm->run };
+		machine_destroy(&m, vm->run_size);
 	}
 	vm->run = NULL;
 	vm->vcpu_fd = vm->vm_fd = -1;
@@ -588,7 +465,7 @@ static void vm_exit_mmio(struct vm *vm)
 		trace_mmio(&vm->trace, run->mmio.phys_addr, run->mmio.is_write, len);
 }
 
-/* An rdmsr or wrmsr the MSR filter refused (see vm_msrs_allowed): #GP. */
+/* An rdmsr or wrmsr the MSR filter refused (see machine_msrs_allowed, machine.c): #GP. */
 static void vm_exit_msr(struct vm *vm)
 {
 	struct kvm_run *run = vm->run;

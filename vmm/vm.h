@@ -13,6 +13,7 @@
 #include "devices/vgatext.h"
 #include "kvm.h"
 #include "loader.h"
+#include "machine.h"
 #include "trace.h"
 #include "types.h"
 
@@ -60,18 +61,6 @@ struct vm_stats {
 	u64 msrs_refused; /* rdmsr/wrmsr outside the MSR filter's allowlist: #GP */
 };
 
-/*
- * A KVM VM with its one vCPU: what a guest runs on. A guest normally keeps
- * only the vCPU fd; a VM that will carry other guests after this one
- * (parking, park.c) keeps its VM fd too, to move its RAM memslot.
- */
-struct vcpu {
-	int vm_fd; /* -1 once closed */
-	int fd;
-	struct kvm_run *run;
-	bool used; /* has carried a guest: its CPU state is that guest's, not reset */
-};
-
 struct vm_config {
 	u32 index;     /* the guest's number, passed in ESI */
 	bool firmware; /* start in the firmware (in RAM at FIRMWARE_ADDR), or straight at 0000:7c00 */
@@ -113,19 +102,15 @@ int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const struct vm_confi
 void vm_destroy(struct vm *vm);
 
 /*
- * The steps of vm_init, for a scheduler that moves guests between VMs
- * (vm_vcpu_create() also says in *vm_ns, if given, how long the VM itself
- * took, the rest being the vCPU's):
- * vm_setup() prepares the guest without KVM; vm_vcpu_create() makes a VM
- * and its vCPU, not yet bound to a guest; vm_attach() maps the guest's RAM into one and vm_detach() takes
- * it out again, handing the VM back; vm_boot() sets the reset state.
+ * The steps of vm_init, for a scheduler that moves guests between
+ * machines (machine.c): vm_setup() prepares the guest without KVM;
+ * vm_attach() maps the guest's RAM into a machine and vm_detach() takes
+ * it out again, handing the machine back; vm_boot() sets the reset state.
  * On failure they return -1 with errno set and *what naming the call.
  */
 void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg);
-int vm_vcpu_create(const struct kvm *kvm, struct vcpu *c, const char **what, u64 *vm_ns);
-void vm_vcpu_destroy(struct vcpu *c, int run_size);
-int vm_attach(struct vm *vm, const struct vcpu *c, int run_size, const char **what);
-void vm_detach(struct vm *vm, struct vcpu *c);
+int vm_attach(struct vm *vm, const struct machine *m, int run_size, const char **what);
+void vm_detach(struct vm *vm, struct machine *m);
 int vm_boot(struct vm *vm, const char **what);
 /* Puts the devices in their power-on state and wires their interrupts
  * (part of vm_init; unit tests use it to build a VM without KVM). */
