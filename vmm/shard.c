@@ -298,6 +298,22 @@ static void shard_printf(struct shard *s, const char *fmt, ...)
 	s->to_sv.len += n < 512 ? (size_t)n : 511;
 }
 
+/* One line of the wire (wire.h), formatted in line, to the supervisor. */
+static void shard_send(struct shard *s, const char *line, size_t n)
+{
+	memcpy(shard_reserve(s, n), line, n);
+	s->to_sv.len += n;
+}
+
+/* "@fatal shard ID: WHAT": this shard cannot go on. */
+static void shard_fatal(struct shard *s, const char *what)
+{
+	char text[WIRE_LINE_MAX + 32], line[WIRE_LINE_MAX];
+
+	snprintf(text, sizeof(text), "shard %u: %s", s->id, what);
+	shard_send(s, line, wire_fatal_format(line, sizeof(line), text));
+}
+
 /*
  * Output ring pages. A guest holds one while it has a VM; parking moves
  * what it holds into the park record and the page goes to a free list for
@@ -448,7 +464,9 @@ static void guest_output(void *ctx, struct vm *vm, u8 byte)
 		g->shard->stats.stage_ns[STAGE_FIRMWARE] += fw_done - g->t_ready;
 		g->shard->stats.stage_ns[STAGE_FIRST_BYTE] += now - fw_done;
 		g->shard->stats.staged++;
-		shard_printf(g->shard, "@boot %u %llu\n", vm->index, (unsigned long long)now);
+		char line[WIRE_LINE_MAX];
+
+		shard_send(g->shard, line, wire_boot_format(line, sizeof(line), vm->index, now));
 	}
 	if (byte == '\n' && g->req_deadline != UINT64_MAX)
 		guest_answer(g, g->out_total - 1);
@@ -529,8 +547,10 @@ static int shard_machine_create(struct shard *s, struct machine *m, const char *
 		/* Nothing of the last guest's CPU state (mode, FPU, debug
 		 * registers, TSC) may reach the next: see park.c. */
 		if (!(s->fresh = park_probe(s->kvm, &probe, &why))) {
-			shard_printf(s, "@fatal shard %u: parking is not possible on this host (%s): --park never\n",
-				     s->id, why);
+			char text[WIRE_LINE_MAX];
+
+			snprintf(text, sizeof(text), "parking is not possible on this host (%s): --park never", why);
+			shard_fatal(s, text);
 			s->park = PARK_NEVER;
 			s->vm_max = s->count; /* as with --park never: no guest waits for a VM */
 		}
@@ -647,6 +667,7 @@ static int guest_resume(struct shard *s, struct guest *g)
 	const struct park *p = g->park;
 	const char *what = "KVM_SET_USER_MEMORY_REGION (RAM)";
 	bool hit = s->pool_len > 0;
+	char line[WIRE_LINE_MAX];
 	struct machine m;
 	u64 backoff;
 
@@ -678,7 +699,7 @@ static int guest_resume(struct shard *s, struct guest *g)
 fail:
 	s->stats.resume_failed++;
 	snprintf(g->vm.why, sizeof(g->vm.why), "resume: %s: %s (state kept, retrying)", what, strerror(errno));
-	shard_printf(s, "@resume_failed %u %s\n", guest_id(g), g->vm.why);
+	shard_send(s, line, wire_resume_failed_format(line, sizeof(line), guest_id(g), g->vm.why));
 	if (g->req_deadline != UINT64_MAX) {
 		shard_printf(s, "%u error %s\n", g->req_tag, g->vm.why);
 		g->req_deadline = UINT64_MAX;
@@ -713,7 +734,7 @@ static void guest_release(struct shard *s, struct guest *g)
  */
 static void guest_silent(struct shard *s, struct guest *g)
 {
-	char what[sizeof(g->vm.why)];
+	char what[sizeof(g->vm.why)], line[WIRE_LINE_MAX];
 
 	g->silent = true;
 	g->silent_at = 0;
@@ -722,7 +743,7 @@ static void guest_silent(struct shard *s, struct guest *g)
 	else
 		vm_describe_live(&g->vm, what, sizeof(what));
 	snprintf(g->vm.why, sizeof(g->vm.why), "%s", what);
-	shard_printf(s, "@silent %u %s\n", guest_id(g), what);
+	shard_send(s, line, wire_silent_format(line, sizeof(line), guest_id(g), what));
 }
 
 /* After anything happened to a guest: file it where it belongs now. */
@@ -763,7 +784,9 @@ static void guest_settle(struct shard *s, struct guest *g, u64 now)
 	g->req_deadline = UINT64_MAX;
 	heap_remove(s, g);
 	lru_remove(s, g);
-	shard_printf(s, "@end %u %s %s\n", guest_id(g), guest_state(g), g->vm.why);
+	char line[WIRE_LINE_MAX];
+
+	shard_send(s, line, wire_end_format(line, sizeof(line), guest_id(g), guest_state(g), g->vm.why));
 	guest_release(s, g);
 }
 
@@ -773,16 +796,17 @@ static void shard_report(struct shard *s)
 	if (s->created == s->created_reported && s->parked == s->parked_reported &&
 	    s->stats.staged == s->staged_reported)
 		return;
-	size_t room = 96 + 21 * (NSTAGES + 1); /* the numbers at their longest */
-	char *p = shard_reserve(s, room);
-	int n = snprintf(p, room, "@created %u %u %llu %llu", s->created, s->parked,
-			 (unsigned long long)s->parked_bytes, (unsigned long long)s->stats.staged);
+	struct wire_created c = {
+		.created = s->created,
+		.parked = s->parked,
+		.parked_bytes = s->parked_bytes,
+		.staged = s->stats.staged,
+		.created_staged = s->stats.created_staged,
+	};
+	char line[WIRE_LINE_MAX];
 
-	for (int k = 0; k < NSTAGES; k++)
-		n += snprintf(p + n, room - (size_t)n, " %llu", (unsigned long long)s->stats.stage_ns[k]);
-	n += snprintf(p + n, room - (size_t)n, " %llu", (unsigned long long)s->stats.created_staged);
-	p[n++] = '\n';
-	s->to_sv.len += (size_t)n;
+	memcpy(c.stage_ns, s->stats.stage_ns, sizeof(c.stage_ns));
+	shard_send(s, line, wire_created_format(line, sizeof(line), &c));
 	s->created_reported = s->created;
 	s->parked_reported = s->parked;
 	s->staged_reported = s->stats.staged;
@@ -944,7 +968,9 @@ static void shard_run_slice(struct shard *s, struct guest *g)
 	if (g->watched && g->out_total > g->watch_pos) {
 		u64 from = g->watch_pos, oldest = g->out_total > GUEST_OUT_SIZE ? g->out_total - GUEST_OUT_SIZE : 0;
 
-		shard_printf(s, "@out %u ", guest_id(g));
+		char line[WIRE_LINE_MAX];
+
+		shard_send(s, line, wire_out_head_format(line, sizeof(line), guest_id(g)));
 		shard_put_output(s, g, from > oldest ? from : oldest, g->out_total);
 		shard_printf(s, "\n");
 		g->watch_pos = g->out_total;
@@ -954,108 +980,94 @@ static void shard_run_slice(struct shard *s, struct guest *g)
 
 /* ---- commands from the supervisor: "TAG request" lines ---- */
 
-static bool in_state(void *ctx, u32 i)
+/* `list STATE`: which guests are in the state asked for. */
+struct shard_list {
+	struct shard *s;
+	char state[16];
+};
+
+static bool shard_list_has(void *ctx, u32 i)
 {
-	struct shard *s = ((void **)ctx)[0];
-	const char *want = ((void **)ctx)[1];
-	const struct guest *g = &s->g[i];
+	const struct shard_list *l = ctx;
+	const struct guest *g = &l->s->g[i];
 
 	if (!g->created)
 		return false;
-	if (strcmp(want, "booted") == 0)
+	if (strcmp(l->state, "booted") == 0)
 		return g->booted;
-	return strcmp(guest_state(g), want) == 0;
+	return strcmp(guest_state(g), l->state) == 0;
+}
+
+static void shard_list_put(void *ctx, const char *text, size_t n)
+{
+	shard_send(((struct shard_list *)ctx)->s, text, n);
 }
 
 static void shard_list(struct shard *s, u32 tag, const struct proto_req *r)
 {
 	if (!r->arg) {
-		u32 n[7] = { 0 }, booted = 0; /* running halted parked ended failed silent creating */
-		static const char *const names[] = { "running", "halted", "parked",  "ended",
-						     "failed",	"silent", "creating" };
+		u64 n[WIRE_NCOUNTS] = { 0 }, booted = 0;
+		char line[WIRE_LINE_MAX];
 
 		for (u32 i = 0; i < s->count; i++) {
-			for (int k = 0; k < 7; k++)
-				if (strcmp(guest_state(&s->g[i]), names[k]) == 0)
+			for (int k = 0; k < WIRE_NCOUNTS; k++)
+				if (strcmp(guest_state(&s->g[i]), wire_count_names[k]) == 0)
 					n[k]++;
 			booted += s->g[i].booted;
 		}
-		shard_printf(s, "%u ok running=%u halted=%u parked=%u ended=%u failed=%u silent=%u lost=0 booted=%u\n",
-			     tag, n[0], n[1], n[2], n[3], n[4], n[5], booted);
+		shard_send(s, line, wire_counts_format(line, sizeof(line), tag, n, booted));
 		return;
 	}
-	char state[16];
-	void *ctx[2] = { s, state };
-	bool comma = false;
+	struct shard_list l = { .s = s };
 
-	snprintf(state, sizeof(state), "%.*s", (int)r->arg_len, r->arg);
+	snprintf(l.state, sizeof(l.state), "%.*s", (int)r->arg_len, r->arg);
 	shard_printf(s, "%u ok ", tag);
 	/* Range by range: the answer may be longer than the buffer that
 	 * carries it (one range per guest or two when states alternate, as
 	 * a guest can make them), which is sent and refilled meanwhile.
 	 * Local indices are shifted to global ids as they are written. */
-	for (u32 i = 0; i < s->count;) {
-		u32 j = i;
-		char *p;
-		int n;
-
-		if (!in_state(ctx, i)) {
-			i++;
-			continue;
-		}
-		while (j + 1 < s->count && in_state(ctx, j + 1))
-			j++;
-		p = shard_reserve(s, 32); /* ",4294967295-4294967295" at most */
-		n = snprintf(p, 32, "%s%u", comma ? "," : "", s->first + i);
-		if (j > i)
-			n += snprintf(p + n, 32 - (size_t)n, "-%u", s->first + j);
-		s->to_sv.len += (size_t)n;
-		comma = true;
-		i = j + 1;
-	}
+	proto_ranges_write(s->count, s->first, shard_list_has, shard_list_put, &l);
 	shard_printf(s, "\n");
 }
 
 static void shard_stats_line(struct shard *s, u32 tag)
 {
-	u64 exits = 0, io = 0, hlts = 0, irqs = 0, kicks = 0, unk = 0, mmio = 0, out = 0, in = 0, overruns = 0,
-	    dropped = 0, pit_irqs = 0, clamped = 0;
 	const struct shard_stats *st = &s->stats;
+	struct wire_stats w = {
+		.slices = st->slices,
+		.preempted = st->preempted,
+		.create_failed = st->create_failed,
+		.pool = s->pool_len,
+		.parks = st->parks,
+		.resumes = st->resumes,
+		.pool_hits = st->pool_hits,
+		.resume_failed = st->resume_failed,
+		.vms_created = st->vms_created,
+		.parked_bytes = s->parked_bytes,
+		.cq_overflows = st->cq_overflows,
+		.throttles = st->throttles,
+	};
+	char line[2 * WIRE_LINE_MAX]; /* 25 numbers at their longest */
 
 	for (u32 i = 0; i < s->created; i++) {
 		const struct vm *vm = &s->g[i].vm;
 
-		exits += vm->stats.exits;
-		io += vm->stats.io_exits;
-		hlts += vm->stats.hlts;
-		irqs += vm->stats.irqs_injected;
-		kicks += vm->stats.kicks;
-		unk += vm->stats.unknown_port_reads + vm->stats.unknown_port_writes;
-		mmio += vm->stats.mmio_reads + vm->stats.mmio_writes;
-		out += vm->uart.stats.tx_bytes;
-		in += vm->uart.stats.rx_bytes;
-		overruns += vm->uart.stats.overruns;
-		pit_irqs += vm->pit.stats.irqs;
-		clamped += vm->pit.stats.clamped;
+		w.exits += vm->stats.exits;
+		w.io_exits += vm->stats.io_exits;
+		w.hlts += vm->stats.hlts;
+		w.irqs += vm->stats.irqs_injected;
+		w.kicks += vm->stats.kicks;
+		w.unknown_ports += vm->stats.unknown_port_reads + vm->stats.unknown_port_writes;
+		w.mmio += vm->stats.mmio_reads + vm->stats.mmio_writes;
+		w.out_bytes += vm->uart.stats.tx_bytes;
+		w.in_bytes += vm->uart.stats.rx_bytes;
+		w.overruns += vm->uart.stats.overruns;
+		w.pit_irqs += vm->pit.stats.irqs;
+		w.pit_clamped += vm->pit.stats.clamped;
 		if (s->g[i].out_total > GUEST_OUT_SIZE)
-			dropped += s->g[i].out_total - GUEST_OUT_SIZE;
+			w.out_dropped += s->g[i].out_total - GUEST_OUT_SIZE;
 	}
-	shard_printf(s,
-		     "%u ok exits=%llu io_exits=%llu hlts=%llu irqs=%llu kicks=%llu unknown_ports=%llu mmio=%llu "
-		     "out_bytes=%llu in_bytes=%llu overruns=%llu out_dropped=%llu pit_irqs=%llu pit_clamped=%llu "
-		     "slices=%llu preempted=%llu create_failed=%llu resident=%u parked=%u pool=%u parks=%llu "
-		     "resumes=%llu pool_hits=%llu resume_failed=%llu vms_created=%llu parked_bytes=%llu "
-		     "cq_overflows=%llu throttles=%llu\n",
-		     tag, (unsigned long long)exits, (unsigned long long)io, (unsigned long long)hlts,
-		     (unsigned long long)irqs, (unsigned long long)kicks, (unsigned long long)unk,
-		     (unsigned long long)mmio, (unsigned long long)out, (unsigned long long)in,
-		     (unsigned long long)overruns, (unsigned long long)dropped, (unsigned long long)pit_irqs,
-		     (unsigned long long)clamped, (unsigned long long)s->stats.slices,
-		     (unsigned long long)s->stats.preempted, (unsigned long long)s->stats.create_failed, s->resident,
-		     s->parked, s->pool_len, (unsigned long long)st->parks, (unsigned long long)st->resumes,
-		     (unsigned long long)st->pool_hits, (unsigned long long)st->resume_failed,
-		     (unsigned long long)st->vms_created, (unsigned long long)s->parked_bytes,
-		     (unsigned long long)st->cq_overflows, (unsigned long long)st->throttles);
+	shard_send(s, line, wire_stats_format(line, sizeof(line), tag, &w));
 }
 
 /* Queues bytes for a guest's COM1; false when its input queue is full. */
@@ -1127,34 +1139,36 @@ static void shard_guest_command(struct shard *s, u32 tag, const struct proto_req
 static void shard_command(void *ctx, char *line, size_t len)
 {
 	struct shard *s = ctx;
+	struct wire_command cmd;
 	struct proto_req r;
 	const char *err;
 	char *rest;
-	u32 tag = (u32)strtoul(line, &rest, 10);
+	u32 tag;
 	struct guest *g = NULL;
 
-	if (*rest != ' ')
+	wire_command_parse(line, len, &cmd);
+	switch (cmd.control) {
+	case WIRE_MALFORMED:
 		return; /* not from our supervisor: ignore */
-	rest++;
-	len -= (size_t)(rest - line);
-	if (strcmp(rest, "nocreate") == 0) {
+	case WIRE_NOCREATE:
 		s->create_stop = true;
 		return;
-	}
-	if (strcmp(rest, "hold") == 0) {
+	case WIRE_HOLD:
 		/* The host is near its budget: no more VMs than now; new and
 		 * resumed guests get theirs by parking others (--park auto). */
 		if (s->vm_max > s->resident + s->pool_len)
 			s->vm_max = s->resident + s->pool_len;
 		return;
-	}
-	if (strncmp(rest, "unwatch ", 8) == 0) {
-		u32 id = (u32)strtoul(rest + 8, NULL, 10);
-
-		if (id - s->first < s->count)
-			s->g[id - s->first].watched = false;
+	case WIRE_UNWATCH:
+		if (cmd.id - s->first < s->count)
+			s->g[cmd.id - s->first].watched = false;
 		return;
+	case WIRE_REQUEST:
+		break;
 	}
+	tag = cmd.tag;
+	rest = (char *)cmd.request;
+	len = cmd.len;
 	if (proto_parse(rest, len, &r, &err) < 0) {
 		shard_printf(s, "%u error %s\n", tag, err);
 		return;
@@ -1402,12 +1416,15 @@ void *shard_main(void *arg)
 	struct shard *s = arg;
 
 	if (kick_timer_create(&s->slice_timer) < 0) {
-		shard_printf(s, "@fatal shard %u: timer_create: %s\n", s->id, strerror(errno));
+		char what[WIRE_LINE_MAX];
+
+		snprintf(what, sizeof(what), "timer_create: %s", strerror(errno));
+		shard_fatal(s, what);
 		s->stopping = true;
 	}
 	/* Before the first guest is created, let alone run. */
 	if (s->sandbox && sandbox_enter(SANDBOX_SHARD, s->err, sizeof(s->err)) < 0) {
-		shard_printf(s, "@fatal shard %u: %s\n", s->id, s->err);
+		shard_fatal(s, s->err);
 		s->stopping = true;
 	}
 	sandbox_probe(SANDBOX_SHARD);

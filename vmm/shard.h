@@ -12,6 +12,7 @@
 #include "proto.h"
 #include "spawn.h"
 #include "vm.h"
+#include "wire.h"
 
 #define SHARD_SLICE_NS 10000000ull /* a guest that never halts is preempted after this */
 #define GUEST_OUT_SIZE 4096	   /* each guest's output ring; older bytes are dropped and counted */
@@ -68,24 +69,6 @@ struct guest {
 	u64 queued_at;	     /* when it last joined the run queue (while silent_at is set) */
 	bool silent;	     /* reported silent: wrote nothing by its boot deadline */
 	u8 in[GUEST_IN_SIZE];
-};
-
-/* Guests with ids below `upto` (and above the previous entry's) boot `img`. */
-struct guest_image {
-	struct image img;
-	u32 upto;
-};
-
-/* Where a guest's boot time goes, summed over the shard's guests (ns). */
-enum boot_stage {
-	STAGE_CREATE_VM,
-	STAGE_CREATE_VCPU,
-	STAGE_LOAD,
-	STAGE_SET_MEMORY,
-	STAGE_SET_REGS,
-	STAGE_FIRMWARE,
-	STAGE_FIRST_BYTE,
-	NSTAGES
 };
 
 struct shard_stats {
