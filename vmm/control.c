@@ -205,28 +205,31 @@ static bool pend_ask(struct spawn *sv, struct pending *p, u32 from, const char *
 	return false;
 }
 
+/* A client's connection, where range text goes (proto_ranges_write, proto_join). */
+struct conn_to {
+	struct spawn *sv;
+	struct conn *c;
+};
+
+static void conn_to_put(void *ctx, const char *s, size_t n)
+{
+	struct conn_to *to = ctx;
+
+	conn_reply(to->sv, to->c, s, n);
+}
+
+static bool conn_lost_has(void *ctx, u32 i)
+{
+	return ((struct conn_to *)ctx)->sv->gflags[i] & G_LOST;
+}
+
 /* `list lost`: the supervisor's own ranges (guests of workers that died), written as they are found. */
 static void conn_list_lost(struct spawn *sv, struct conn *c)
 {
-	bool comma = false;
+	struct conn_to to = { sv, c };
 
 	conn_printf(sv, c, "ok ");
-	for (u32 i = 0; i < sv->o->count;) {
-		u32 j = i;
-
-		if (!(sv->gflags[i] & G_LOST)) {
-			i++;
-			continue;
-		}
-		while (j + 1 < sv->o->count && (sv->gflags[j + 1] & G_LOST))
-			j++;
-		if (j > i)
-			conn_printf(sv, c, "%s%u-%u", comma ? "," : "", sv->o->first_id + i, sv->o->first_id + j);
-		else
-			conn_printf(sv, c, "%s%u", comma ? "," : "", sv->o->first_id + i);
-		comma = true;
-		i = j + 1;
-	}
+	proto_ranges_write(sv->o->count, sv->o->first_id, conn_lost_has, conn_to_put, &to);
 	conn_printf(sv, c, "\n");
 }
 
@@ -511,12 +514,6 @@ static void pend_gather(struct pending *p, const char *rest)
 		wire_sums_add(rest, wire_count_names, WIRE_NCOUNTS, p->sums);
 }
 
-/* A list answer's text, joined across shards (proto_join), to its client. */
-static void ranges_out(void *ctx, const char *s, size_t n)
-{
-	conn_reply(((void **)ctx)[0], ((void **)ctx)[1], s, n);
-}
-
 /* The stats object for the --metrics-file, once every shard has answered. */
 static void pend_metrics(struct spawn *sv, const u64 *sums)
 {
@@ -792,17 +789,17 @@ void control_answer(struct spawn *sv, struct link *l, char *line, size_t len)
 		char ask[32];
 		int n = snprintf(ask, sizeof(ask), "list %s", p->state);
 
-		void *ctx[2] = { sv, c };
+		struct conn_to to = { sv, c }; /* the list's text, joined across shards, to its client */
 
 		/* shards hold consecutive ids: one's last range may go on in the next one's */
 		if (len > 3 && strncmp(rest, "ok ", 3) == 0)
-			proto_join_feed(&p->join, rest + 3, len - 3, ranges_out, ctx);
+			proto_join_feed(&p->join, rest + 3, len - 3, conn_to_put, &to);
 		control_arm(sv, c); /* what it has so far is on its way */
 		if (!c->used)
 			return; /* it was dropped meanwhile, and closed: its request ended with it */
 		if (!c->closing && pend_ask(sv, p, li + 1, ask, (size_t)n))
 			return; /* the next shard's ranges follow */
-		proto_join_end(&p->join, ranges_out, ctx);
+		proto_join_end(&p->join, conn_to_put, &to);
 		conn_reply(sv, c, "\n", 1);
 	} else {
 		pend_gather(p, rest);

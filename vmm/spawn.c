@@ -175,10 +175,16 @@ static void sv_shard_event(struct spawn *sv, struct link *l, const char *line)
 	}
 }
 
+/* A line from a shard: the link it came on. */
+struct link_from {
+	struct spawn *sv;
+	struct link *l;
+};
+
 static void sv_shard_line(void *ctx, char *line, size_t len)
 {
-	struct spawn *sv = ((void **)ctx)[0];
-	struct link *l = ((void **)ctx)[1];
+	struct spawn *sv = ((struct link_from *)ctx)->sv;
+	struct link *l = ((struct link_from *)ctx)->l;
 
 	if (line[0] == '@') {
 		sv_shard_event(sv, l, line);
@@ -215,7 +221,7 @@ static void sv_link_read(struct spawn *sv, struct link *l, int res)
 		sv_link_dead(sv, l);
 		return;
 	}
-	line_buf_feed(&l->lines, l->rbuf, (size_t)res, sv_shard_line, (void *[]){ sv, l });
+	line_buf_feed(&l->lines, l->rbuf, (size_t)res, sv_shard_line, &(struct link_from){ sv, l });
 	link_arm(sv, l);
 	link_fit(sv, l);
 }
