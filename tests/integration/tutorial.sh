@@ -184,8 +184,8 @@ for k, (_, lineno, body, expected) in enumerate(blocks):
     what = "block at %s:%d (%s)" % (doc, lineno, body.strip().split("\n")[0][:60])
     path = os.path.join(outdir, str(k))
     if not os.path.exists(path):
-        bad(what + " ran", "not reached")
-        continue
+        bad("the %d blocks from %s:%d on ran" % (len(blocks) - k, doc, lineno), "not reached")
+        break
     got = open(path).read()
     if k > int(last):
         bad(what + " ran", "status %s" % status, got, out)
