@@ -26,9 +26,12 @@ if [ ! -c /dev/kvm ]; then
 fi
 
 exec python3 - "$PWD" docs/tutorial.md "$(realpath "$KVMLITE")" <<'PY'
-import os, re, shutil, signal, subprocess, sys, tempfile
+import difflib, glob, hashlib, os, re, shutil, signal, subprocess, sys, tempfile
 
 root, doc, kvmlite = sys.argv[1:4]
+if not os.path.isfile(os.path.join(root, doc)):
+    print("FAIL %s exists\n0 passed, 1 failed" % doc)
+    sys.exit(1)
 text = open(os.path.join(root, doc)).read()
 lines = text.split("\n")
 passed = failed = 0
@@ -97,7 +100,6 @@ if missing:
     bad("every function the tutorial names is defined in vmm/", "not found: " + ", ".join(missing))
 else:
     ok("every function the tutorial names is defined in vmm/ (%d)" % len(funcs))
-import glob
 gone = [f for f in files if not glob.glob(os.path.join(root, f)) and not os.path.exists(os.path.join(root, os.path.dirname(doc), f))]
 if gone:
     bad("every file of the tree the tutorial names exists", "not found: " + ", ".join(gone))
@@ -130,6 +132,17 @@ else:
     ok("each function is defined in the file the tutorial says")
 
 # ---- run the blocks ----
+def tree_state():
+    """A digest of what the page must not change: the sources a learner's copy is made of."""
+    h = hashlib.sha256()
+    paths = [os.path.join(root, "Makefile")]
+    for sub in ("vmm", "guest", "fuzz"):
+        paths += [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(root, sub)) for f in fs]
+    for p in sorted(paths):
+        h.update(p.encode() + b"\0" + open(p, "rb").read())
+    return h.hexdigest()
+
+before = tree_state()
 work = tempfile.mkdtemp(prefix="tutorial.")
 outdir = os.path.join(work, "out")
 os.makedirs(outdir)
@@ -148,7 +161,10 @@ for n, st in enumerate(steps):
     script.append("echo %d > %s/last" % (k, outdir))
     if k == 0:
         script.append('export PATH="%s:$PATH"' % os.path.dirname(kvmlite))
-env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+# A learner's shell has none of make's variables: without MAKEFLAGS, and SANITIZE that `make SANITIZE=1`
+# exports, the copy the page builds is built where the page says (mykvm/build/kvmlite).
+env = {k: v for k, v in os.environ.items()
+       if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "SANITIZE", "CFLAGS", "LDFLAGS")}
 env.update(TMPDIR=work, XDG_RUNTIME_DIR=os.path.join(work, "run"))
 proc = subprocess.Popen(["bash", "-c", "\n".join(script) + "\n"], env=env, start_new_session=True,
                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -161,7 +177,10 @@ finally:
     # A block that failed may leave its spawn behind: stop it through its socket, then end the group.
     sock = os.path.join(work, "run", "kvmlite", "control")
     if os.path.exists(sock):
-        subprocess.run([kvmlite, "stop", "--socket", sock], capture_output=True, timeout=30)
+        try:
+            subprocess.run([kvmlite, "stop", "--socket", sock], capture_output=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -194,11 +213,14 @@ for k, (_, lineno, body, expected) in enumerate(blocks):
     if match(exp, norm(got)):
         ok(what + (" printed what the page shows" if expected is not None else " ran and printed nothing"))
     else:
-        import difflib
         bad(what + " printed what the page shows",
             "\n".join(difflib.unified_diff(exp, norm(got), "docs/tutorial.md", "the run", lineterm="")))
 if status != 0 and int(last) == len(blocks) - 1:
     bad("the tutorial's shell ended well", "status %s" % status, out)
+if tree_state() == before:
+    ok("the tutorial changed nothing in the source tree (its device change is made in a copy)")
+else:
+    bad("the tutorial changed nothing in the source tree", "Makefile, vmm/, guest/ or fuzz/ changed while it ran")
 
 shutil.rmtree(work, ignore_errors=True)
 print("%d passed, %d failed" % (passed, failed))
