@@ -30,7 +30,7 @@ import difflib, glob, hashlib, os, re, shutil, signal, subprocess, sys, tempfile
 
 root, doc, kvmlite = sys.argv[1:4]
 if not os.path.isfile(os.path.join(root, doc)):
-    print("FAIL %s exists\n0 passed, 1 failed" % doc)
+    print("FAIL %s exists\ntutorial: 0 passed, 1 failed" % doc)
     sys.exit(1)
 text = open(os.path.join(root, doc)).read()
 lines = text.split("\n")
@@ -223,6 +223,6 @@ else:
     bad("the tutorial changed nothing in the source tree", "Makefile, vmm/, guest/ or fuzz/ changed while it ran")
 
 shutil.rmtree(work, ignore_errors=True)
-print("%d passed, %d failed" % (passed, failed))
+print("tutorial: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
 PY
