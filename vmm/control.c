@@ -129,16 +129,18 @@ static void conn_reply(struct spawn *sv, struct conn *c, const char *s, size_t n
 	}
 }
 
+/* A line to the client, formatted as outbuf_printf does, through conn_reply's limits. */
+static void conn_printf(struct spawn *sv, struct conn *c, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void conn_printf(struct spawn *sv, struct conn *c, const char *fmt, ...)
 {
-	char tmp[1024];
+	char tmp[OUTBUF_LINE];
 	va_list ap;
-	int n;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	n = outbuf_vformat(tmp, fmt, ap);
 	va_end(ap);
-	conn_reply(sv, c, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+	conn_reply(sv, c, tmp, n);
 }
 
 /* ---- requests ---- */
@@ -230,11 +232,74 @@ static void conn_list_lost(struct spawn *sv, struct conn *c)
 }
 
 /* Handles one request line from a client. */
+/* list and stats: asked of every shard that is alive, their answers put together (PEND_COUNTS, _RANGES, _STATS). */
+static void conn_fan_out(struct spawn *sv, struct conn *c, const struct proto_req *r, char *line, size_t len)
+{
+	struct pending *p;
+	u32 live = 0;
+
+	for (u32 i = 0; i < sv->nlinks; i++)
+		live += !sv->links[i].dead;
+	if (r->cmd == PROTO_LIST && r->arg && r->arg_len == 4 && memcmp(r->arg, "lost", 4) == 0) {
+		conn_list_lost(sv, c);
+		return;
+	}
+	/* Counts and stats are summed over all shards at once; ranges
+	 * are asked of one shard after the other and written to the
+	 * client as each comes, in id order. */
+	p = live ? pend_new(sv, c,
+			    r->cmd == PROTO_STATS ? PEND_STATS
+			    : r->arg		  ? PEND_RANGES
+						  : PEND_COUNTS,
+			    r->arg ? 1 : live)
+		 : NULL;
+	if (!p) {
+		conn_printf(sv, c, live ? "error busy\n" : "error no worker is alive\n");
+		return;
+	}
+	if (p->kind == PEND_RANGES) {
+		snprintf(p->state, sizeof(p->state), "%.*s", (int)r->arg_len, r->arg);
+		conn_printf(sv, c, "ok ");
+		pend_ask(sv, p, 0, line, len);
+		return;
+	}
+	for (u32 i = 0; i < sv->nlinks; i++)
+		if (!sv->links[i].dead)
+			pend_ask(sv, p, i, line, len);
+}
+
+/* A request for one guest: forwarded to its shard (watch: the connection watches it from now on). */
+static void conn_forward(struct spawn *sv, struct conn *c, const struct proto_req *r, char *line, size_t len)
+{
+	struct pending *p;
+	struct link *l = link_of(sv, r->id);
+
+	if (!l) {
+		conn_printf(sv, c, "error no such guest\n");
+		return;
+	}
+	if (l->dead || (sv->gflags[r->id - sv->o->first_id] & G_LOST)) {
+		conn_printf(sv, c, "error guest lost\n");
+		return;
+	}
+	p = pend_new(sv, c, PEND_FORWARD, 1);
+	if (!p) {
+		conn_printf(sv, c, "error busy\n");
+		return;
+	}
+	if (r->cmd == PROTO_WATCH) {
+		conn_unwatch(sv, c); /* one watched guest per connection */
+		c->watching = true;
+		c->watch_id = r->id;
+		sv->watchers[r->id - sv->o->first_id]++;
+	}
+	pend_ask(sv, p, (u32)(l - sv->links), line, len);
+}
+
 static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t len)
 {
 	struct proto_req r;
 	const char *err;
-	struct pending *p;
 
 	if (proto_parse(line, len, &r, &err) < 0) {
 		conn_printf(sv, c, "error %s\n", err);
@@ -247,61 +312,10 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 		sv->stopping = true;
 		return;
 	}
-	if (r.cmd == PROTO_LIST || r.cmd == PROTO_STATS) {
-		u32 live = 0;
-
-		for (u32 i = 0; i < sv->nlinks; i++)
-			live += !sv->links[i].dead;
-		if (r.cmd == PROTO_LIST && r.arg && r.arg_len == 4 && memcmp(r.arg, "lost", 4) == 0) {
-			conn_list_lost(sv, c);
-			return;
-		}
-		/* Counts and stats are summed over all shards at once; ranges
-		 * are asked of one shard after the other and written to the
-		 * client as each comes, in id order. */
-		p = live ? pend_new(sv, c,
-				    r.cmd == PROTO_STATS ? PEND_STATS
-				    : r.arg		 ? PEND_RANGES
-							 : PEND_COUNTS,
-				    r.arg ? 1 : live)
-			 : NULL;
-		if (!p) {
-			conn_printf(sv, c, live ? "error busy\n" : "error no worker is alive\n");
-			return;
-		}
-		if (p->kind == PEND_RANGES) {
-			snprintf(p->state, sizeof(p->state), "%.*s", (int)r.arg_len, r.arg);
-			conn_printf(sv, c, "ok ");
-			pend_ask(sv, p, 0, line, len);
-			return;
-		}
-		for (u32 i = 0; i < sv->nlinks; i++)
-			if (!sv->links[i].dead)
-				pend_ask(sv, p, i, line, len);
-		return;
-	}
-	struct link *l = link_of(sv, r.id);
-
-	if (!l) {
-		conn_printf(sv, c, "error no such guest\n");
-		return;
-	}
-	if (l->dead || (sv->gflags[r.id - sv->o->first_id] & G_LOST)) {
-		conn_printf(sv, c, "error guest lost\n");
-		return;
-	}
-	p = pend_new(sv, c, PEND_FORWARD, 1);
-	if (!p) {
-		conn_printf(sv, c, "error busy\n");
-		return;
-	}
-	if (r.cmd == PROTO_WATCH) {
-		conn_unwatch(sv, c); /* one watched guest per connection */
-		c->watching = true;
-		c->watch_id = r.id;
-		sv->watchers[r.id - sv->o->first_id]++;
-	}
-	pend_ask(sv, p, (u32)(l - sv->links), line, len);
+	if (r.cmd == PROTO_LIST || r.cmd == PROTO_STATS)
+		conn_fan_out(sv, c, &r, line, len);
+	else
+		conn_forward(sv, c, &r, line, len);
 }
 
 /* Takes whole lines from what the client sent, one request at a time:
