@@ -10,7 +10,7 @@
 #include "mem.h"
 #include "park.h"
 #include "proto.h"
-#include "spawn.h"
+#include "spawn_opts.h"
 #include "vm.h"
 #include "wire.h"
 
