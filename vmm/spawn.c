@@ -172,7 +172,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 	kick_install();
 	/* Never give heap memory back to the kernel piecemeal: each munmap or
 	 * MADV_DONTNEED in a process with thousands of KVM VMs walks all their
-	 * MMU notifiers (see ring_get in shard.c). */
+	 * MMU notifiers (see console_page_get in console.c). */
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	close(sv->listen_fd); /* the supervisor's alone */
 	close(sv->dir_fd);
