@@ -101,7 +101,7 @@ target_row() { printf '| %s | %s | %s |\n' "$1" "${2:-not measured}" "${3:+**$3*
 # ping floor's beside it (the guest's own exits, which kvmlite's devices must not add to).
 xp=$(awk -F, 'NR > 1 && $12 > 0 {n++; if ($12 > m) m = $12} END {if (n) print m}' "$D/requests.csv" 2>/dev/null || true)
 xf=$(awk -F, 'NR == 2 && $7 > 0 {print $7}' "$D/requests-floor.csv" 2>/dev/null || true)
-target_row "at most 12 exits per \`ping\`" "${xp:+$xp (kvmlite, the most over section 4's rows)${xf:+; raw ping floor $xf}}" \
+target_row "at most 12 exits per \`ping\`" "${xp:+$xp (kvmlite, the most over the rows of section 4)${xf:+; raw ping floor $xf}}" \
 	"${xp:+$(awk -v x="$xp" 'BEGIN {print (x <= 12) ? "PASS" : "FAIL"}')}"
 echo
 
