@@ -123,6 +123,7 @@ integration: all
 	tests/integration/plots.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/limits.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/cluster.sh
+	KVMLITE=$(BUILD)/kvmlite tests/integration/tutorial.sh
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
 		tests/integration/guests_qemu.sh build/guest
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=none GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
