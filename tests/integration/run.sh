@@ -76,6 +76,7 @@ expect "built-in guests run by name" 0 "hello, world" -- "$KVMLITE" run hello
 # where the window falls on the grid). How close to 18 it comes depends on how busy the host is
 # (missed periods merge, by design): a figure, not a test.
 mkfifo "$T/tick.in"
+: >"$T/out" # a background job opens it later: empty it now
 "$KVMLITE" run tick <"$T/tick.in" >"$T/out" 2>"$T/err" &
 tick_pid=$!
 exec 4>"$T/tick.in"
@@ -103,6 +104,7 @@ fi
 # run_pings N: exits of an mvm run that answered N pings, or nothing
 run_pings() {
 	rm -f "$T/ping.in"; mkfifo "$T/ping.in"
+	: >"$T/out" # a background job opens it later: empty it now
 	"$KVMLITE" run --firmware none --json mvm <"$T/ping.in" >"$T/out" 2>"$T/err" &
 	local pid=$! i
 	exec 4>"$T/ping.in"
@@ -123,6 +125,7 @@ else
 	bad "mvm answers a ping in at most 12 exits" "exits with 1 ping: '$x1', with 5: '$x5'" "$(head -c 300 "$T/err")"
 fi
 
+: >"$T/out" # a background job opens it later: empty it now
 "$KVMLITE" run spin >"$T/out" 2>"$T/err" &
 spin_pid=$!
 wait_for 60 lines_in 1 "$T/out"
@@ -139,6 +142,7 @@ else
 		"status $status early '$early' running $running out $(cat "$T/out")" "$(head -c 300 "$T/err")"
 fi
 
+: >"$T/out" # a background job opens it later: empty it now
 "$KVMLITE" run burst >"$T/out" 2>"$T/err" &
 burst_pid=$!
 dots3() { [ "$(tr -cd . <"$T/out" | wc -c)" -ge 3 ]; }
