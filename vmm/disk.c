@@ -223,17 +223,23 @@ struct call {
 #define DL(c) ((c)->f[F_EDX])
 #define DH(c) ((c)->f[F_EDX + 1])
 
-/* Ends a call as SeaBIOS's disk_ret: the status in the BDA (the floppy's or
- * the hard disk's, by DL), in AH, and in CF. */
-static u8 disk_ret(struct call *c, u8 status)
+/* A status in AH, and CF set unless it is 0. */
+static u8 disk_status_set(struct call *c, u8 status)
 {
-	c->bda[(DL(c) < DISK_DRIVE ? BDA_FLOPPY_STATUS : BDA_DISK_STATUS) - BDA_ADDR] = status;
 	AH(c) = status;
 	if (status)
 		c->f[F_FLAGS] |= FLAGS_CF;
 	else
 		c->f[F_FLAGS] &= (u8)~FLAGS_CF;
 	return status;
+}
+
+/* Ends a call as SeaBIOS's disk_ret: the status in the BDA (the floppy's or
+ * the hard disk's, by DL), in AH, and in CF. */
+static u8 disk_ret(struct call *c, u8 status)
+{
+	c->bda[(DL(c) < DISK_DRIVE ? BDA_FLOPPY_STATUS : BDA_DISK_STATUS) - BDA_ADDR] = status;
+	return disk_status_set(c, status);
 }
 
 /* A real-mode segment:offset in the frame, as a guest-physical address. */
@@ -326,14 +332,7 @@ static u8 disk_edd(const struct disk *d, struct call *c)
 /* AH=01: the status of the last call, again, in AH and CF; AL kept. */
 static u8 disk_last_status(struct call *c)
 {
-	u8 v = c->bda[BDA_DISK_STATUS - BDA_ADDR];
-
-	AH(c) = v;
-	if (v)
-		c->f[F_FLAGS] |= FLAGS_CF;
-	else
-		c->f[F_FLAGS] &= (u8)~FLAGS_CF;
-	return v;
+	return disk_status_set(c, c->bda[BDA_DISK_STATUS - BDA_ADDR]);
 }
 
 /* AH=05, format a track: checked, then nothing to do. */
