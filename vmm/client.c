@@ -1,49 +1,23 @@
 /* client.c - `kvmlite send|req|console|list|stats|stop|info|read`: one request each to a spawn's control socket. */
-#define _GNU_SOURCE /* signalfd */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "client.h"
+#include "conn.h"
 #include "metrics.h"
 #include "proto.h"
+#include "watch.h"
 
-/*
- * Answers can be far longer than requests: a `read` answer carries a 4 KiB
- * output ring escaped up to 4x, more than a line_reader (sized for requests)
- * holds. So answers are assembled here, in a larger buffer.
- */
-#define ANSWER_MAX    (64 * 1024)
-#define CONSOLE_CHUNK 256 /* stdin bytes per `send`: as many as a guest queues */
-#define RETRY_MS      20  /* how soon a pipe's input is offered again after "input full" */
-#define CTRL_A	      0x01
-#define WS	      " \t\r\n"
+#define WS " \t\r\n"
 
 struct client_flags {
 	bool no_newline; /* send -n */
 	bool json, prometheus;
-};
-
-struct conn {
-	int fd;
-	bool quiet_close, closed; /* a close by the spawn is no error (watch): just say so in closed */
-	const char *path, *who;	  /* who: "guest 5" or the command, for error messages */
-	size_t start, len;	  /* buf[start, len) is received, not yet returned as a line */
-	size_t req_len;
-	char req[PROTO_LINE_MAX + 2]; /* the request line, its "\n" and a NUL */
-	char buf[ANSWER_MAX];
-	u8 raw[ANSWER_MAX]; /* unescaped DATA */
 };
 
 /* Which options a client command takes besides --socket. */
@@ -137,106 +111,6 @@ int control_default_path(char *buf, size_t len)
 	return 0;
 }
 
-static int conn_open(struct conn *c)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	errno = ENAMETOOLONG;
-	if (strlen(c->path) < sizeof(sa.sun_path)) {
-		strcpy(sa.sun_path, c->path);
-		c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (c->fd >= 0 && connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return 0;
-	}
-	fprintf(stderr, "kvmlite: cannot connect to %s: %s (is `kvmlite spawn` running?)\n", c->path, strerror(errno));
-	return -1;
-}
-
-/*
- * A blocking stream send() returns short only when a signal interrupts it,
- * and the console blocks the ones it expects. MSG_NOSIGNAL: a spawn that
- * went away is an error to report, not a SIGPIPE.
- */
-static int conn_send(struct conn *c, const char *s, size_t len)
-{
-	if (send(c->fd, s, len, MSG_NOSIGNAL) == (ssize_t)len)
-		return 0;
-	fprintf(stderr, "kvmlite: %s: %s\n", c->path, strerror(errno));
-	return -1;
-}
-
-/* Reads what the socket has (blocking). Lines returned before are then gone. */
-static int conn_fill(struct conn *c)
-{
-	ssize_t n;
-
-	c->len -= c->start;
-	memmove(c->buf, c->buf + c->start, c->len);
-	c->start = 0;
-	if (c->len == sizeof(c->buf)) {
-		fprintf(stderr, "kvmlite: %s: an answer longer than %d bytes\n", c->path, ANSWER_MAX);
-		return -1;
-	}
-	do
-		n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-	while (n < 0 && errno == EINTR);
-	if (n == 0 && c->quiet_close) {
-		c->closed = true;
-		return -1;
-	}
-	if (n <= 0) {
-		fprintf(stderr, "kvmlite: %s: %s\n", c->path, n ? strerror(errno) : "the spawn closed the connection");
-		return -1;
-	}
-	c->len += (size_t)n;
-	return 0;
-}
-
-/* The next whole line received, NUL-terminated without its "\r\n"; NULL if none is complete yet. */
-static char *conn_next(struct conn *c)
-{
-	char *line = c->buf + c->start;
-	char *nl = memchr(line, '\n', c->len - c->start);
-
-	if (!nl)
-		return NULL;
-	*nl = '\0';
-	c->start = (size_t)(nl + 1 - c->buf);
-	if (nl > line && nl[-1] == '\r')
-		nl[-1] = '\0';
-	return line;
-}
-
-static int bad_answer(struct conn *c, const char *line)
-{
-	fprintf(stderr, "kvmlite: %s: unexpected answer '%.80s'\n", c->path, line);
-	return 2;
-}
-
-/* 0 for "ok", with *rest what follows "ok "; 1 for "error TEXT" (reported); 2 for anything else. */
-static int answer_status(struct conn *c, char *line, char **rest)
-{
-	if (!strcmp(line, "ok") || !strncmp(line, "ok ", 3)) {
-		*rest = line + (line[2] ? 3 : 2);
-		return 0;
-	}
-	if (strncmp(line, "error ", 6))
-		return bad_answer(c, line);
-	fprintf(stderr, "kvmlite: %s: %s\n", c->who, line + 6);
-	return 1;
-}
-
-/* Writes escaped DATA to stdout as the bytes it stands for. */
-static int print_data(struct conn *c, const char *s)
-{
-	ssize_t n = proto_unescape(s, strlen(s), c->raw, sizeof(c->raw));
-
-	if (n < 0)
-		return bad_answer(c, s);
-	fwrite(c->raw, 1, (size_t)n, stdout);
-	return 0;
-}
-
 /* Appends s to the request line, escaped if asked; -1 when the line would get too long. */
 static int req_put(struct conn *c, const char *s, bool escape)
 {
@@ -311,138 +185,6 @@ static const char *json_print(const char *p, const char *prefix, int depth)
 			return *p == '}' ? p + 1 : NULL;
 		p++;
 	}
-}
-
-/* Ctrl-A commands, as in `kvmlite run`: x leaves, h helps, Ctrl-A sends itself; others are dropped. */
-static size_t console_keys(const u8 *in, size_t n, u8 *out, bool *ctrl_a, bool *quit)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n && !*quit; i++) {
-		if (*ctrl_a) {
-			*ctrl_a = false;
-			*quit = in[i] == 'x';
-			if (in[i] == 'h')
-				fprintf(stderr, "\nconsole commands:\n"
-						"  Ctrl-A h       this list\n"
-						"  Ctrl-A x       leave the console (exit status 0)\n"
-						"  Ctrl-A Ctrl-A  send one Ctrl-A to the guest\n"
-						"  (Ctrl-A and any other key: nothing)\n");
-			if (in[i] == CTRL_A)
-				out[o++] = CTRL_A;
-		} else if (in[i] == CTRL_A) {
-			*ctrl_a = true;
-		} else {
-			out[o++] = in[i];
-		}
-	}
-	return o;
-}
-
-/* One line on a watching connection: -1 to go on, or the exit status. */
-static int console_line(struct conn *c, char *line, bool tty, bool *pending, bool *retry)
-{
-	char *rest;
-	int status;
-
-	if (!strncmp(line, "out ", 4)) {
-		rest = strchr(line + 4, ' ');
-		return print_data(c, rest ? rest + 1 : "") ? 2 : -1;
-	}
-	if (!*pending)
-		return bad_answer(c, line);
-	/* from a pipe, input waits for the guest rather than being lost */
-	if (!tty && !strcmp(line, "error input full")) {
-		*retry = true;
-		return -1;
-	}
-	*pending = false;
-	status = answer_status(c, line, &rest);
-	/* a guest that is gone will print nothing more; other errors cost only the input */
-	if (status == 1 && strcmp(line, "error guest not running") && strcmp(line, "error no such guest"))
-		return -1;
-	return status ? status : -1;
-}
-
-/*
- * `watch ID` was answered: output arrives as `out` lines; input (for the
- * console, not `kvmlite watch`) goes out as `send` requests on the same
- * connection, one at a time, so that a pipe is read no faster than the
- * spawn takes it. Signals are read from a signalfd like input (raw mode
- * turns Ctrl-C into a byte for the guest), so every way out passes the
- * terminal's restore. Watching ends when the spawn closes the connection.
- */
-static int console_run(struct conn *c, const char *id, bool input)
-{
-	bool ctrl_a = false, quit = false, eof = !input, pending = false, retry = false;
-	u8 in[CONSOLE_CHUNK], keys[CONSOLE_CHUNK + 1];
-	struct signalfd_siginfo si;
-	struct termios saved, raw;
-	int status = -1, sfd, n;
-	struct pollfd p[3];
-	sigset_t sigs, old;
-	char *line;
-	bool tty = input && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
-
-	c->quiet_close = !input;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGPIPE); /* stdout piped to a reader that left */
-	sigprocmask(SIG_BLOCK, &sigs, &old);
-	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (tty) {
-		raw = saved;
-		cfmakeraw(&raw);
-		raw.c_oflag |= OPOST | ONLCR; /* guests end lines with "\n" alone */
-		raw.c_iflag |= ICRNL;	      /* Enter gives the "\n" guests wait for */
-		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
-		fprintf(stderr, "kvmlite: console on guest %s; Ctrl-A x leaves, Ctrl-A h helps\n", id);
-	}
-	while (status < 0) {
-		/* buffered lines first: the watch answer may have brought output along */
-		while (status < 0 && (line = conn_next(c)))
-			status = console_line(c, line, tty, &pending, &retry);
-		fflush(stdout);
-		if (status >= 0 || (input && eof && !pending))
-			break;
-		p[0] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
-		p[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		p[2] = (struct pollfd){ .fd = eof || pending ? -1 : STDIN_FILENO, .events = POLLIN };
-		n = poll(p, 3, retry ? RETRY_MS : -1);
-		if (n == 0) {
-			retry = false;
-			status = conn_send(c, c->req, c->req_len) ? 2 : -1;
-		} else if (n < 0) {
-			status = errno == EINTR ? -1 : 2;
-		} else if (p[1].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
-			status = 128 + (int)si.ssi_signo;
-		} else if (p[0].revents) {
-			status = conn_fill(c) ? (c->closed ? 0 : 2) : -1;
-		} else if (p[2].revents) {
-			n = (int)read(STDIN_FILENO, in, sizeof(in));
-			eof = n == 0 || (n < 0 && errno != EINTR);
-			n = n <= 0 ? 0 : tty ? (int)console_keys(in, (size_t)n, keys, &ctrl_a, &quit) : n;
-			if (n) {
-				c->req_len = (size_t)snprintf(c->req, sizeof(c->req), "send %s ", id);
-				proto_escape(tty ? keys : in, (size_t)n, c->req + c->req_len,
-					     sizeof(c->req) - 1 - c->req_len);
-				c->req_len += strlen(c->req + c->req_len);
-				c->req[c->req_len++] = '\n';
-				pending = true;
-				status = conn_send(c, c->req, c->req_len) ? 2 : -1;
-			}
-			if (quit && status < 0)
-				status = 0;
-		}
-	}
-	if (tty)
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-	if (sfd >= 0)
-		close(sfd);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	return status < 0 ? 0 : status;
 }
 
 /* A JSON string: quotes, backslashes and control bytes escaped. */
@@ -599,7 +341,7 @@ static int client_run(struct conn *c, const struct client_cmd *cmd, char **args,
 	if (status)
 		return status;
 	if (stream)
-		return console_run(c, args[0], !strcmp(cmd->name, "console"));
+		return watch_run(c, args[0], !strcmp(cmd->name, "console"));
 	return print_answer(c, cmd, args, nargs, fl, rest);
 }
 
@@ -645,6 +387,36 @@ static int check_args(const struct client_cmd *cmd, char **argv, int nargs)
 	return 2;
 }
 
+/* The options cmd takes, into opts: --socket, then those cmd->opts names; their number. */
+static int client_options(const struct client_cmd *cmd, struct cli_opt opts[4], const char **path,
+			  struct client_flags *fl)
+{
+	int nopts = 0;
+
+	opts[nopts++] =
+		(struct cli_opt){ .name = "socket",
+				  .kind = CLI_STRING,
+				  .dest = path,
+				  .arg = "PATH",
+				  .help = "the spawn's control socket (default\n$XDG_RUNTIME_DIR/kvmlite/control)" };
+	if (cmd->opts & OPT_N)
+		opts[nopts++] = (struct cli_opt){ .name = "no-newline",
+						  .short_name = 'n',
+						  .kind = CLI_FLAG,
+						  .dest = &fl->no_newline,
+						  .help = "send no newline after TEXT" };
+	if (cmd->opts & OPT_JSON)
+		opts[nopts++] = (struct cli_opt){
+			.name = "json", .kind = CLI_FLAG, .dest = &fl->json, .help = "one JSON object (docs/json.md)"
+		};
+	if (cmd->opts & OPT_PROM)
+		opts[nopts++] = (struct cli_opt){ .name = "prometheus",
+						  .kind = CLI_FLAG,
+						  .dest = &fl->prometheus,
+						  .help = "the Prometheus text format (docs/metrics.md)" };
+	return nopts;
+}
+
 int client_main(int argc, char **argv)
 {
 	struct conn c = { .fd = -1 }; /* 132 KiB, once: the stack has room */
@@ -652,7 +424,7 @@ int client_main(int argc, char **argv)
 	struct client_flags fl = { 0 };
 	struct cli_opt opts[4];
 	char defpath[PATH_MAX], who[64];
-	int nopts = 0, nargs, status;
+	int nargs, status;
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(cmds); i++)
@@ -662,33 +434,12 @@ int client_main(int argc, char **argv)
 		fprintf(stderr, "kvmlite: unknown command '%s'\n", argv[0]);
 		return 2;
 	}
-	opts[nopts++] =
-		(struct cli_opt){ .name = "socket",
-				  .kind = CLI_STRING,
-				  .dest = &c.path,
-				  .arg = "PATH",
-				  .help = "the spawn's control socket (default\n$XDG_RUNTIME_DIR/kvmlite/control)" };
-	if (cmd->opts & OPT_N)
-		opts[nopts++] = (struct cli_opt){ .name = "no-newline",
-						  .short_name = 'n',
-						  .kind = CLI_FLAG,
-						  .dest = &fl.no_newline,
-						  .help = "send no newline after TEXT" };
-	if (cmd->opts & OPT_JSON)
-		opts[nopts++] = (struct cli_opt){
-			.name = "json", .kind = CLI_FLAG, .dest = &fl.json, .help = "one JSON object (docs/json.md)"
-		};
-	if (cmd->opts & OPT_PROM)
-		opts[nopts++] = (struct cli_opt){ .name = "prometheus",
-						  .kind = CLI_FLAG,
-						  .dest = &fl.prometheus,
-						  .help = "the Prometheus text format (docs/metrics.md)" };
 	const struct cli_cmd spec = { cmd->name,
 				      cmd->args,
 				      NULL,
 				      cmd->description,
 				      opts,
-				      nopts,
+				      client_options(cmd, opts, &c.path, &fl),
 				      "Talks to a running `kvmlite spawn` through its control socket: --socket\n"
 				      "PATH, or $XDG_RUNTIME_DIR/kvmlite/control (/run/kvmlite/control without\n"
 				      "XDG_RUNTIME_DIR).\n"

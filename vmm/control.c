@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,18 +128,11 @@ static void conn_reply(struct spawn *sv, struct conn *c, const char *s, size_t n
 	}
 }
 
-/* A line to the client, formatted as outbuf_printf does, through conn_reply's limits. */
-static void conn_printf(struct spawn *sv, struct conn *c, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void conn_printf(struct spawn *sv, struct conn *c, const char *fmt, ...)
+/* Text to the client, through conn_reply's limits. Answers are fixed words, or are put together piece by piece
+ * (a guest's DATA may be 16 KiB): no formatter is needed here. */
+static void conn_say(struct spawn *sv, struct conn *c, const char *s)
 {
-	char tmp[OUTBUF_LINE];
-	va_list ap;
-	size_t n;
-
-	va_start(ap, fmt);
-	n = outbuf_vformat(tmp, fmt, ap);
-	va_end(ap);
-	conn_reply(sv, c, tmp, n);
+	conn_reply(sv, c, s, strlen(s));
 }
 
 /* ---- requests ---- */
@@ -226,9 +218,9 @@ static void conn_list_lost(struct spawn *sv, struct conn *c)
 {
 	struct conn_to to = { sv, c };
 
-	conn_printf(sv, c, "ok ");
+	conn_say(sv, c, "ok ");
 	proto_ranges_write(sv->o->count, sv->o->first_id, conn_lost_has, conn_to_put, &to);
-	conn_printf(sv, c, "\n");
+	conn_say(sv, c, "\n");
 }
 
 /* Handles one request line from a client. */
@@ -254,12 +246,12 @@ static void conn_fan_out(struct spawn *sv, struct conn *c, const struct proto_re
 			    r->arg ? 1 : live)
 		 : NULL;
 	if (!p) {
-		conn_printf(sv, c, live ? "error busy\n" : "error no worker is alive\n");
+		conn_say(sv, c, live ? "error busy\n" : "error no worker is alive\n");
 		return;
 	}
 	if (p->kind == PEND_RANGES) {
 		snprintf(p->state, sizeof(p->state), "%.*s", (int)r->arg_len, r->arg);
-		conn_printf(sv, c, "ok ");
+		conn_say(sv, c, "ok ");
 		pend_ask(sv, p, 0, line, len);
 		return;
 	}
@@ -275,16 +267,16 @@ static void conn_forward(struct spawn *sv, struct conn *c, const struct proto_re
 	struct link *l = link_of(sv, r->id);
 
 	if (!l) {
-		conn_printf(sv, c, "error no such guest\n");
+		conn_say(sv, c, "error no such guest\n");
 		return;
 	}
 	if (l->dead || (sv->gflags[r->id - sv->o->first_id] & G_LOST)) {
-		conn_printf(sv, c, "error guest lost\n");
+		conn_say(sv, c, "error guest lost\n");
 		return;
 	}
 	p = pend_new(sv, c, PEND_FORWARD, 1);
 	if (!p) {
-		conn_printf(sv, c, "error busy\n");
+		conn_say(sv, c, "error busy\n");
 		return;
 	}
 	if (r->cmd == PROTO_WATCH) {
@@ -302,11 +294,13 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 	const char *err;
 
 	if (proto_parse(line, len, &r, &err) < 0) {
-		conn_printf(sv, c, "error %s\n", err);
+		conn_say(sv, c, "error ");
+		conn_say(sv, c, err);
+		conn_say(sv, c, "\n");
 		return;
 	}
 	if (r.cmd == PROTO_STOP && !r.has_id) {
-		conn_printf(sv, c, "ok\n");
+		conn_say(sv, c, "ok\n");
 		if (!sv->stopping)
 			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "stopped by a client");
 		sv->stopping = true;
@@ -328,7 +322,7 @@ void control_process(struct spawn *sv, struct conn *c)
 		if (!nl) {
 			if (c->rlen - c->rpos > PROTO_LINE_MAX) {
 				if (!c->skipping)
-					conn_printf(sv, c, "error line too long\n");
+					conn_say(sv, c, "error line too long\n");
 				c->skipping = true;
 				c->rpos = c->rlen;
 			}
@@ -647,8 +641,9 @@ void control_watch_output(struct spawn *sv, u32 id, const char *data)
 		struct conn *c = &sv->conns[i];
 
 		if (c->used && !c->closing && c->watching && c->watch_id == id) {
-			/* DATA may be 16 KiB: not through conn_printf's buffer */
-			conn_printf(sv, c, "out %u ", id);
+			char head[24];
+
+			conn_reply(sv, c, head, (size_t)snprintf(head, sizeof(head), "out %u ", id));
 			conn_reply(sv, c, data, strlen(data));
 			conn_reply(sv, c, "\n", 1);
 			control_arm(sv, c);

@@ -223,17 +223,23 @@ struct call {
 #define DL(c) ((c)->f[F_EDX])
 #define DH(c) ((c)->f[F_EDX + 1])
 
-/* Ends a call as SeaBIOS's disk_ret: the status in the BDA (the floppy's or
- * the hard disk's, by DL), in AH, and in CF. */
-static u8 disk_ret(struct call *c, u8 status)
+/* A status in AH, and CF set unless it is 0. */
+static u8 disk_status_set(struct call *c, u8 status)
 {
-	c->bda[(DL(c) < DISK_DRIVE ? BDA_FLOPPY_STATUS : BDA_DISK_STATUS) - BDA_ADDR] = status;
 	AH(c) = status;
 	if (status)
 		c->f[F_FLAGS] |= FLAGS_CF;
 	else
 		c->f[F_FLAGS] &= (u8)~FLAGS_CF;
 	return status;
+}
+
+/* Ends a call as SeaBIOS's disk_ret: the status in the BDA (the floppy's or
+ * the hard disk's, by DL), in AH, and in CF. */
+static u8 disk_ret(struct call *c, u8 status)
+{
+	c->bda[(DL(c) < DISK_DRIVE ? BDA_FLOPPY_STATUS : BDA_DISK_STATUS) - BDA_ADDR] = status;
+	return disk_status_set(c, status);
 }
 
 /* A real-mode segment:offset in the frame, as a guest-physical address. */
@@ -323,21 +329,47 @@ static u8 disk_edd(const struct disk *d, struct call *c)
 	return disk_ret(c, DISK_RET_SUCCESS);
 }
 
-int disk_call(struct disk *d, u8 *ram, size_t ram_size, u64 frame, u8 *fn)
+/* AH=01: the status of the last call, again, in AH and CF; AL kept. */
+static u8 disk_last_status(struct call *c)
 {
-	struct call c = { mem_guest_ptr(ram, ram_size, frame, F_SIZE), mem_guest_ptr(ram, ram_size, BDA_ADDR, 0x100),
-			  ram, ram_size };
-	u8 ah;
+	return disk_status_set(c, c->bda[BDA_DISK_STATUS - BDA_ADDR]);
+}
 
-	*fn = 0;
-	if (!c.f || !c.bda)
-		return DISK_RET_EPARAM; /* a frame outside RAM: nobody to answer */
-	ah = *fn = AH(&c);
-	/* Only the first hard disk exists: no floppy, no second disk (as
-	 * under QEMU -nodefaults with one IDE disk) */
-	if (DL(&c) != DISK_DRIVE || !d->img)
-		return disk_ret(&c, DISK_RET_EPARAM);
-	c.bda[BDA_DISK_IRQ_FLAG - BDA_ADDR] = 0;
+/* AH=05, format a track: checked, then nothing to do. */
+static u8 disk_format(const struct disk *d, struct call *c)
+{
+	const struct disk_image *g = d->img;
+
+	if (CH(c) >= g->cyls || DH(c) >= g->heads || AL(c) == 0 || AL(c) > g->spt)
+		return disk_ret(c, DISK_RET_EPARAM);
+	return disk_ret(c, DISK_RET_SUCCESS);
+}
+
+/* AH=15, size: AH = 3 (a hard disk), CX:DX = the sectors the CHS geometry holds. */
+static u8 disk_size(const struct disk *d, struct call *c)
+{
+	u32 n = (u32)(u16)(d->img->cyls - 1) * d->img->heads * d->img->spt;
+
+	disk_ret(c, DISK_RET_SUCCESS);
+	AH(c) = 3;
+	wr16(c->f + F_ECX, (u16)(n >> 16));
+	wr16(c->f + F_EDX, (u16)n);
+	return 3;
+}
+
+/* AH=41, extensions present: EDD 3.0, with packet access and EDD. */
+static u8 disk_ext_check(struct call *c)
+{
+	wr16(c->f + F_EBX, 0xaa55);
+	wr16(c->f + F_ECX, 0x0007);
+	disk_ret(c, DISK_RET_SUCCESS);
+	AH(c) = 0x30;
+	return 0x30;
+}
+
+/* One function of the first hard disk, by AH; -1 for one SeaBIOS does not provide either. */
+static int disk_function(struct disk *d, struct call *c, u8 ah)
+{
 	switch (ah) {
 	case 0x00: /* reset */
 	case 0x09: /* initialise parameters, seek, alternate reset, ready, recalibrate, diagnostics */
@@ -348,61 +380,54 @@ int disk_call(struct disk *d, u8 *ram, size_t ram_size, u64 frame, u8 *fn)
 	case 0x14:
 	case 0x45: /* lock/unlock and media change: always fine for a hard disk */
 	case 0x49:
-		return disk_ret(&c, DISK_RET_SUCCESS);
-	case 0x01: { /* status of the last call; AL kept */
-		u8 v = c.bda[BDA_DISK_STATUS - BDA_ADDR];
-
-		AH(&c) = v;
-		if (v)
-			c.f[F_FLAGS] |= FLAGS_CF;
-		else
-			c.f[F_FLAGS] &= (u8)~FLAGS_CF;
-		return v;
-	}
+		return disk_ret(c, DISK_RET_SUCCESS);
+	case 0x01:
+		return disk_last_status(c);
 	case 0x02:
 	case 0x03:
 	case 0x04:
-		return disk_chs(d, &c, ah);
-	case 0x05: { /* format a track: checked, then nothing to do */
-		const struct disk_image *g = d->img;
-
-		if (CH(&c) >= g->cyls || DH(&c) >= g->heads || AL(&c) == 0 || AL(&c) > g->spt)
-			return disk_ret(&c, DISK_RET_EPARAM);
-		return disk_ret(&c, DISK_RET_SUCCESS);
-	}
+		return disk_chs(d, c, ah);
+	case 0x05:
+		return disk_format(d, c);
 	case 0x08:
-		return disk_params(d, &c);
-	case 0x15: { /* size: AH = 3 (a hard disk), CX:DX = sectors the CHS geometry holds */
-		u32 n = (u32)(u16)(d->img->cyls - 1) * d->img->heads * d->img->spt;
-
-		disk_ret(&c, DISK_RET_SUCCESS);
-		AH(&c) = 3;
-		wr16(c.f + F_ECX, (u16)(n >> 16));
-		wr16(c.f + F_EDX, (u16)n);
-		return 3;
-	}
+		return disk_params(d, c);
+	case 0x15:
+		return disk_size(d, c);
 	case 0x16: /* media change: not for a hard disk */
-		return disk_ret(&c, DISK_RET_EPARAM);
-	case 0x41: /* extensions present: EDD 3.0, packet access and EDD */
-		wr16(c.f + F_EBX, 0xaa55);
-		wr16(c.f + F_ECX, 0x0007);
-		disk_ret(&c, DISK_RET_SUCCESS);
-		AH(&c) = 0x30;
-		return 0x30;
+		return disk_ret(c, DISK_RET_EPARAM);
+	case 0x41:
+		return disk_ext_check(c);
 	case 0x42:
 	case 0x43:
 	case 0x44:
 	case 0x47:
-		return disk_ext(d, &c, ah);
+		return disk_ext(d, c, ah);
 	case 0x46: /* eject */
-		return disk_ret(&c, DISK_RET_ENOTREMOVABLE);
+		return disk_ret(c, DISK_RET_ENOTREMOVABLE);
 	case 0x48:
-		return disk_edd(d, &c);
+		return disk_edd(d, c);
 	case 0x4e: /* set hardware configuration */
-		return disk_ret(&c, AL(&c) == 1 || AL(&c) == 3 || AL(&c) == 4 || AL(&c) == 6 ? DISK_RET_SUCCESS
-											     : DISK_RET_EPARAM);
+		return disk_ret(c, AL(c) == 1 || AL(c) == 3 || AL(c) == 4 || AL(c) == 6 ? DISK_RET_SUCCESS
+											: DISK_RET_EPARAM);
 	default: /* SeaBIOS answers these the same way, and so does nothing more */
-		disk_ret(&c, DISK_RET_EPARAM);
+		disk_ret(c, DISK_RET_EPARAM);
 		return -1;
 	}
+}
+
+int disk_call(struct disk *d, u8 *ram, size_t ram_size, u64 frame, u8 *fn)
+{
+	struct call c = { mem_guest_ptr(ram, ram_size, frame, F_SIZE), mem_guest_ptr(ram, ram_size, BDA_ADDR, 0x100),
+			  ram, ram_size };
+
+	*fn = 0;
+	if (!c.f || !c.bda)
+		return DISK_RET_EPARAM; /* a frame outside RAM: nobody to answer */
+	*fn = AH(&c);
+	/* Only the first hard disk exists: no floppy, no second disk (as
+	 * under QEMU -nodefaults with one IDE disk) */
+	if (DL(&c) != DISK_DRIVE || !d->img)
+		return disk_ret(&c, DISK_RET_EPARAM);
+	c.bda[BDA_DISK_IRQ_FLAG - BDA_ADDR] = 0;
+	return disk_function(d, &c, *fn);
 }

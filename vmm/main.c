@@ -223,64 +223,64 @@ static int cmd_spawn(int argc, char **argv)
 	return spawn_main(&o);
 }
 
+/* kvmlite run's options as a table, with their defaults, as spawn's. */
+static struct run_opts run_o = { .boot_timeout = BOOT_TIMEOUT_S };
+static int run_firmware = 1;
+
+static const struct cli_opt run_table[] = {
+	{ .name = "firmware",
+	  .kind = CLI_CHOICE,
+	  .dest = &run_firmware,
+	  .arg = "pc|none",
+	  .help = "pc (default): start in kvmlite's PC firmware;\n"
+		  "none: directly at 0000:7c00, every device in its\nreset state",
+	  .choices = firmware_choices },
+	{ .name = "index",
+	  .kind = CLI_U32,
+	  .dest = &run_o.index,
+	  .arg = "N",
+	  .help = "the guest index passed in ESI (default 0)",
+	  .min = 0,
+	  .max = UINT32_MAX },
+	{ .name = "trace", .kind = CLI_FLAG, .dest = &run_o.trace, .help = "print every exit, decoded, on stderr" },
+	{ .name = "json",
+	  .kind = CLI_FLAG,
+	  .dest = &run_o.json,
+	  .help = "at the end, the summary as one JSON object on stderr\n(docs/json.md)" },
+	{ .name = "verbose",
+	  .short_name = 'v',
+	  .kind = CLI_FLAG,
+	  .dest = &run_o.verbose,
+	  .help = "say which KVM backend runs it, and what it did" },
+	{ .name = "no-sandbox",
+	  .kind = CLI_FLAG,
+	  .dest = &run_o.no_sandbox,
+	  .help = "no seccomp filter (debugging; docs/security.md)" },
+	{ .name = "boot-timeout",
+	  .kind = CLI_SECONDS,
+	  .dest = &run_o.boot_timeout,
+	  .arg = "S",
+	  .help = "say on stderr what a guest does if it wrote nothing\n"
+		  "in its first S seconds (default 5; 0: never)",
+	  .min = 0,
+	  .max = 86400 },
+};
+
 static int cmd_run(int argc, char **argv)
 {
-	struct run_opts opts = { .boot_timeout = BOOT_TIMEOUT_S };
-	int firmware = 1, nargs;
-	const struct cli_opt table[] = {
-		{ .name = "firmware",
-		  .kind = CLI_CHOICE,
-		  .dest = &firmware,
-		  .arg = "pc|none",
-		  .help = "pc (default): start in kvmlite's PC firmware;\n"
-			  "none: directly at 0000:7c00, every device in its\nreset state",
-		  .choices = firmware_choices },
-		{ .name = "index",
-		  .kind = CLI_U32,
-		  .dest = &opts.index,
-		  .arg = "N",
-		  .help = "the guest index passed in ESI (default 0)",
-		  .min = 0,
-		  .max = UINT32_MAX },
-		{ .name = "trace",
-		  .kind = CLI_FLAG,
-		  .dest = &opts.trace,
-		  .help = "print every exit, decoded, on stderr" },
-		{ .name = "json",
-		  .kind = CLI_FLAG,
-		  .dest = &opts.json,
-		  .help = "at the end, the summary as one JSON object on stderr\n(docs/json.md)" },
-		{ .name = "verbose",
-		  .short_name = 'v',
-		  .kind = CLI_FLAG,
-		  .dest = &opts.verbose,
-		  .help = "say which KVM backend runs it, and what it did" },
-		{ .name = "no-sandbox",
-		  .kind = CLI_FLAG,
-		  .dest = &opts.no_sandbox,
-		  .help = "no seccomp filter (debugging; docs/security.md)" },
-		{ .name = "boot-timeout",
-		  .kind = CLI_SECONDS,
-		  .dest = &opts.boot_timeout,
-		  .arg = "S",
-		  .help = "say on stderr what a guest does if it wrote nothing\n"
-			  "in its first S seconds (default 5; 0: never)",
-		  .min = 0,
-		  .max = 86400 },
-	};
 	static char description[768];
 	const struct cli_cmd cmd = { "run",
 				     "[options] IMAGE|NAME",
 				     "one guest, its COM1 on this terminal",
 				     description,
-				     table,
-				     (int)ARRAY_SIZE(table),
+				     run_table,
+				     (int)ARRAY_SIZE(run_table),
 				     "On a terminal, Ctrl-A h lists the console's commands; Ctrl-A x quits.\n"
 				     "Exit status: the debug exit's (v << 1) | 1; 0 when the guest halted for good\n"
 				     "or Ctrl-A x quit; 2 kvmlite error, 4 triple fault, 6 reset requested, 8 KVM\n"
 				     "entry failure, 10 KVM internal error, 12 other guest failure, 130 stopped\n"
 				     "by a signal.\n" };
-	int r;
+	int nargs, r;
 
 	snprintf(description, sizeof(description),
 		 "Runs one guest with COM1 on stdin and stdout. IMAGE is a boot sector, or a\n"
@@ -291,13 +291,13 @@ static int cmd_run(int argc, char **argv)
 	r = cli_parse(&cmd, argc, argv, &nargs);
 	if (r)
 		return r > 0 ? 0 : RUN_ERROR;
-	opts.firmware = firmware == 1;
+	run_o.firmware = run_firmware == 1;
 	if (nargs == 0)
 		return cli_error(&cmd, "IMAGE or NAME is missing");
 	if (nargs > 1)
 		return cli_error(&cmd, "one IMAGE or NAME, not %d arguments", nargs);
-	opts.image = argv[0];
-	return run_guest(&opts);
+	run_o.image = argv[0];
+	return run_guest(&run_o);
 }
 
 /* The commands in the order `kvmlite help` lists them. */

@@ -19,6 +19,10 @@
  * (bytes, ratio), _total on counters, one name per meaning with labels
  * telling parts apart (guests by state sum to the guests there are).
  * Rows of one name stay together: they share their HELP and TYPE lines.
+ * The shards' keys are wire.h's WIRE_STATS, the others the supervisor's
+ * own (summary.c): the Prometheus side of both is here, in one list in the
+ * order a scrape shows them; test_metrics checks that every WIRE_STATS key
+ * has its row.
  */
 static const struct metric {
 	const char *key, *name, *label, *type;

@@ -8,6 +8,8 @@
 
 #include "outbuf.h"
 
+#define OUTBUF_LINE 1024
+
 void outbuf_put(struct outbuf *b, const char *s, size_t n)
 {
 	if (b->len + n > b->cap) {
@@ -26,23 +28,18 @@ void outbuf_put(struct outbuf *b, const char *s, size_t n)
 	b->len += n;
 }
 
-size_t outbuf_vformat(char *tmp, const char *fmt, va_list ap)
-{
-	int n = vsnprintf(tmp, OUTBUF_LINE, fmt, ap);
-
-	return n < 0 ? 0 : n < OUTBUF_LINE ? (size_t)n : OUTBUF_LINE - 1;
-}
-
+/* One line at most: what does not fit in OUTBUF_LINE bytes is cut. */
 void outbuf_printf(struct outbuf *b, const char *fmt, ...)
 {
 	char tmp[OUTBUF_LINE];
 	va_list ap;
-	size_t n;
+	int n;
 
 	va_start(ap, fmt);
-	n = outbuf_vformat(tmp, fmt, ap);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
-	outbuf_put(b, tmp, n);
+	if (n > 0)
+		outbuf_put(b, tmp, n < OUTBUF_LINE ? (size_t)n : OUTBUF_LINE - 1);
 }
 
 /* Writes what it can now; returns false when the rest must wait for POLLOUT.

@@ -36,6 +36,20 @@ struct console {
 	double boot_timeout; /* --boot-timeout, s */
 };
 
+/* One guest and what `kvmlite run` gives it. */
+struct run {
+	struct image img;
+	struct kvm kvm;
+	struct arena arena; /* the guest's RAM */
+	struct vm vm;
+	struct console console;
+	timer_t timer; /* the end of a slice, or the PIT's next deadline: kicks the vCPU out of KVM_RUN */
+	u64 armed;     /* when it fires; UINT64_MAX: disarmed */
+};
+
+/* SIGINT, SIGTERM and SIGHUP stop the guest (status 130), as they would stop QEMU. */
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+
 static volatile sig_atomic_t stop_signal;
 
 static void on_stop_signal(int sig)
@@ -172,12 +186,193 @@ static void console_deliver(struct console *c, struct vm *vm)
 }
 
 /* The slice and PIT deadline timer (kick.c), armed only when `when` changes. */
-static void timer_arm(timer_t timer, u64 when, u64 *armed)
+static void timer_arm(struct run *r, u64 when)
 {
-	if (when == *armed)
+	if (when == r->armed)
 		return;
-	*armed = when;
-	kick_timer_at(timer, when);
+	r->armed = when;
+	kick_timer_at(r->timer, when);
+}
+
+/*
+ * What the user should know while the guest runs, on stderr, once each:
+ * that it has written nothing by its boot deadline (and what it does), and
+ * each BIOS service it called that the firmware does not provide.
+ */
+static void run_notes(struct vm *vm, struct console *c, u64 now)
+{
+	char what[200];
+
+	if (vm->bios.missing_total != c->missing_seen) {
+		c->missing_seen = vm->bios.missing_total;
+		for (int i = 0; i < BIOS_MISSING_KEPT; i++)
+			if (vm->bios.missing[i].what == vm->bios.missing_last && vm->bios.missing[i].calls == 1)
+				fprintf(stderr,
+					"kvmlite: guest %u called int %02xh AH=%02x, which kvmlite's firmware does not "
+					"provide (it returned CF set; docs/compatibility.md)\r\n",
+					vm->index, vm->bios.missing_last >> 8, vm->bios.missing_last & 0xff);
+	}
+	if (c->silent_at && c->wrote)
+		c->silent_at = 0;
+	if (c->silent_at && now >= c->silent_at) {
+		c->silent_at = 0;
+		vm_describe_live(vm, what, sizeof(what));
+		fprintf(stderr, "kvmlite: guest %u is silent: no output in its first %.0f s; %s\r\n", vm->index,
+			c->boot_timeout, what);
+	}
+}
+
+/*
+ * The guest halted: sleep in ppoll() until stdin has something, its next
+ * deadline comes (the PIT's, or the boot timeout's note) or a stop signal
+ * arrives. A guest that nothing can wake any more is ended.
+ */
+static void run_sleep(struct run *r, u64 now)
+{
+	struct console *c = &r->console;
+	u64 deadline = vm_deadline(&r->vm);
+	u64 wake = c->silent_at && c->silent_at < deadline ? c->silent_at : deadline;
+	sigset_t stops, unblocked;
+
+	console_flush(c);
+	/* Input the halted guest did not take now, it never will. */
+	if (deadline == UINT64_MAX && (c->eof || c->in_pos < c->in_len)) {
+		vm_end(&r->vm, VM_END_IDLE, "halted with interrupts on, and nothing is left to wake it");
+		return;
+	}
+	timer_arm(r, UINT64_MAX);
+	/* Stop signals stay blocked from this check until ppoll() sleeps, so
+	 * none can slip in between and be missed. */
+	sigemptyset(&stops);
+	for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++)
+		sigaddset(&stops, stop_signals[i]);
+	sigprocmask(SIG_BLOCK, &stops, &unblocked);
+	if (!stop_signal)
+		console_read(c, wake == UINT64_MAX ? -1 : (int)((wake - now + 999999) / 1000000), &unblocked);
+	sigprocmask(SIG_SETMASK, &unblocked, NULL);
+}
+
+/* The guest wants the CPU: enter it until its next deadline or for a
+ * slice at most. Returns whether stdin should be looked at now. */
+static bool run_slice(struct run *r, u64 now)
+{
+	struct vm *vm = &r->vm;
+	u64 deadline = vm_deadline(vm), kicks = vm->stats.kicks;
+	bool kicked;
+
+	timer_arm(r, deadline < now + SLICE_NS ? deadline : now + SLICE_NS);
+	vm_run(vm);
+	/* Input matters when the guest sleeps or has run a whole slice;
+	 * so does output: a busy guest's bytes appear within a slice. */
+	kicked = vm->stats.kicks != kicks;
+	if (kicked)
+		console_flush(&r->console);
+	if (r->armed <= clock_now())
+		r->armed = 0; /* fired: arm again on the next turn */
+	return vm->state == VM_HALTED || kicked;
+}
+
+/*
+ * The loop every hypervisor has: take the terminal's input, bring the
+ * devices to the present, then enter the guest for a slice, or sleep while
+ * it is halted; until it ends.
+ */
+static void run_loop(struct run *r)
+{
+	struct vm *vm = &r->vm;
+	struct console *c = &r->console;
+	bool look = true; /* check stdin on this turn */
+
+	r->armed = UINT64_MAX;
+	kick_target(vm->run);
+	while (vm->state != VM_ENDED) {
+		u64 now = clock_now();
+
+		if (stop_signal) {
+			vm_end(vm, VM_END_STOPPED, "stopped by signal %d", (int)stop_signal);
+			break;
+		}
+		if (look)
+			console_read(c, 0, NULL);
+		if (c->quit) {
+			vm_end(vm, VM_END_STOPPED, "quit with Ctrl-A x");
+			break;
+		}
+		console_deliver(c, vm);
+		vm_advance(vm, now);
+		run_notes(vm, c, now);
+		if (vm->state == VM_HALTED) {
+			run_sleep(r, now);
+			look = false; /* it has read what came */
+		} else {
+			look = run_slice(r, now);
+		}
+	}
+	timer_arm(r, UINT64_MAX);
+	console_flush(c);
+}
+
+/* The guest's image, KVM, the guest's RAM and machine, the timer; on
+ * failure the reason in err, and nothing is held. */
+static int run_open(struct run *r, const struct run_opts *opts, char *err, size_t errlen)
+{
+	struct vm_config cfg = {
+		.index = opts->index,
+		.firmware = opts->firmware,
+		.trace = opts->trace ? stderr : NULL,
+		.output = console_output,
+		.output_ctx = &r->console,
+		.disk = &r->img.disk,
+	};
+
+	if (loader_open(opts->image, &r->img, err, errlen) < 0)
+		return -1;
+	if (kvm_open(&r->kvm, err, errlen) < 0)
+		goto fail_image;
+	if (opts->verbose)
+		fprintf(stderr, "kvmlite: KVM backend %s, guest %s, firmware %s, MSR filter %s\n", r->kvm.backend,
+			r->img.name, opts->firmware ? "pc" : "none",
+			r->kvm.msr_filter ? "on" : "off (no such KVM capability)");
+	if (arena_init(&r->arena, 1, GUEST_RAM_SIZE, err, errlen) < 0)
+		goto fail_kvm;
+	loader_place(&r->img, arena_slot(&r->arena, 0), GUEST_RAM_SIZE, opts->firmware);
+	if (vm_init(&r->vm, &r->kvm, arena_slot(&r->arena, 0), &cfg, err, errlen) < 0)
+		goto fail_arena;
+	if (kick_install() < 0 || kick_timer_create(&r->timer) < 0) {
+		snprintf(err, errlen, "timer setup: %s", strerror(errno));
+		vm_destroy(&r->vm);
+		goto fail_arena;
+	}
+	return 0;
+
+fail_arena:
+	arena_free(&r->arena);
+fail_kvm:
+	kvm_close(&r->kvm);
+fail_image:
+	loader_close(&r->img);
+	return -1;
+}
+
+static void run_close(struct run *r)
+{
+	timer_delete(r->timer);
+	vm_destroy(&r->vm);
+	disk_free(&r->vm.disk);
+	vgatext_free(r->vm.vga);
+	arena_free(&r->arena);
+	kvm_close(&r->kvm);
+	loader_close(&r->img);
+}
+
+static void run_catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++)
+		sigaction(stop_signals[i], &sa, NULL);
 }
 
 static int run_status(const struct vm *vm)
@@ -233,220 +428,86 @@ static void run_summary_json(const struct vm *vm, const struct kvm *kvm, const s
 		(unsigned long long)vm->pit.stats.clamped);
 }
 
-/*
- * What the user should know while the guest runs, on stderr, once each:
- * that it has written nothing by its boot deadline (and what it does), and
- * each BIOS service it called that the firmware does not provide.
- */
-static void run_notes(struct vm *vm, struct console *c, u64 now)
+/* --verbose: what the guest did, on stderr. */
+static void run_summary_text(const struct run *r, bool firmware, int status)
 {
-	char what[200];
+	const struct vm *vm = &r->vm;
+	const struct vm_stats *st = &vm->stats;
 
-	if (vm->bios.missing_total != c->missing_seen) {
-		c->missing_seen = vm->bios.missing_total;
-		for (int i = 0; i < BIOS_MISSING_KEPT; i++)
-			if (vm->bios.missing[i].what == vm->bios.missing_last && vm->bios.missing[i].calls == 1)
-				fprintf(stderr,
-					"kvmlite: guest %u called int %02xh AH=%02x, which kvmlite's firmware does not "
-					"provide (it returned CF set; docs/compatibility.md)\r\n",
-					vm->index, vm->bios.missing_last >> 8, vm->bios.missing_last & 0xff);
+	fprintf(stderr,
+		"kvmlite: guest %u ended: %s; exit status %d\n"
+		"kvmlite: %llu exits (%llu I/O), %llu hlt, %llu interrupts, %llu kicks, "
+		"%llu/%llu unknown port reads/writes, %llu/%llu MMIO reads/writes, %llu MSR accesses refused\n"
+		"kvmlite: COM1: %llu bytes out, %llu in, %llu overruns; PIT: %llu irqs, %llu clamped\n",
+		vm->index, vm->why, status, (unsigned long long)st->exits, (unsigned long long)st->io_exits,
+		(unsigned long long)st->hlts, (unsigned long long)st->irqs_injected, (unsigned long long)st->kicks,
+		(unsigned long long)st->unknown_port_reads, (unsigned long long)st->unknown_port_writes,
+		(unsigned long long)st->mmio_reads, (unsigned long long)st->mmio_writes,
+		(unsigned long long)st->msrs_refused, (unsigned long long)vm->uart.stats.tx_bytes,
+		(unsigned long long)vm->uart.stats.rx_bytes, (unsigned long long)vm->uart.stats.overruns,
+		(unsigned long long)vm->pit.stats.irqs, (unsigned long long)vm->pit.stats.clamped);
+	if (firmware) {
+		char names[160];
+
+		fprintf(stderr, "kvmlite: BIOS services kvmlite's firmware does not provide: %s\n",
+			vm->bios.missing_total ? bios_missing_names(&vm->bios, names, sizeof(names)) : "none called");
 	}
-	if (c->silent_at && c->wrote)
-		c->silent_at = 0;
-	if (c->silent_at && now >= c->silent_at) {
-		c->silent_at = 0;
-		vm_describe_live(vm, what, sizeof(what));
-		fprintf(stderr, "kvmlite: guest %u is silent: no output in its first %.0f s; %s\r\n", vm->index,
-			c->boot_timeout, what);
-	}
+	fprintf(stderr,
+		"kvmlite: disk: %u sectors (CHS %u/%u/%u), %llu read and %llu written with int 13h (%zu KiB "
+		"kept, never written to the image)\n",
+		r->img.disk.sectors, r->img.disk.cyls, r->img.disk.heads, r->img.disk.spt,
+		(unsigned long long)vm->disk.reads, (unsigned long long)vm->disk.writes,
+		disk_overlay_bytes(&vm->disk) / 1024);
+	if (vm->vga)
+		fprintf(stderr, "kvmlite: text buffer: %llu bytes written, %llu characters shown\n",
+			(unsigned long long)vm->vga->writes, (unsigned long long)vm->vga->shown);
+	if (r->console.dropped_in)
+		fprintf(stderr, "kvmlite: %llu bytes typed while 1 KiB waited for the guest were dropped\n",
+			(unsigned long long)r->console.dropped_in);
 }
 
-/* The event loop of one guest: run it while it wants the CPU, sleep in
- * poll() while it is halted, until it ends. */
-static void run_loop(struct vm *vm, struct console *c, timer_t timer)
+/* How the guest ended, on stderr: --json's object, or its failure; with --verbose what it did. */
+static void run_report(const struct run *r, const struct run_opts *opts, int status)
 {
-	u64 armed = UINT64_MAX;
-	bool look = true; /* check stdin on this turn */
-	sigset_t stop_set, unblocked;
-	u64 kicks;
+	const struct vm *vm = &r->vm;
 
-	sigemptyset(&stop_set);
-	sigaddset(&stop_set, SIGINT);
-	sigaddset(&stop_set, SIGTERM);
-	sigaddset(&stop_set, SIGHUP);
-	kick_target(vm->run);
-
-	while (vm->state != VM_ENDED) {
-		u64 now = clock_now(), deadline;
-
-		if (stop_signal) {
-			vm_end(vm, VM_END_STOPPED, "stopped by signal %d", (int)stop_signal);
-			break;
-		}
-		if (look)
-			console_read(c, 0, NULL);
-		if (c->quit) {
-			vm_end(vm, VM_END_STOPPED, "quit with Ctrl-A x");
-			break;
-		}
-		console_deliver(c, vm);
-		vm_advance(vm, now);
-		run_notes(vm, c, now);
-		deadline = vm_deadline(vm);
-		if (vm->state == VM_HALTED) {
-			u64 wake = c->silent_at && c->silent_at < deadline ? c->silent_at : deadline;
-
-			console_flush(c);
-			/* Input the halted guest did not take now, it never will. */
-			if (deadline == UINT64_MAX && (c->eof || c->in_pos < c->in_len)) {
-				vm_end(vm, VM_END_IDLE, "halted with interrupts on, and nothing is left to wake it");
-				break;
-			}
-			timer_arm(timer, UINT64_MAX, &armed);
-			/* Stop signals stay blocked from this check until ppoll()
-			 * sleeps, so none can slip in between and be missed. */
-			sigprocmask(SIG_BLOCK, &stop_set, &unblocked);
-			if (!stop_signal)
-				console_read(c, wake == UINT64_MAX ? -1 : (int)((wake - now + 999999) / 1000000),
-					     &unblocked);
-			sigprocmask(SIG_SETMASK, &unblocked, NULL);
-			look = false;
-			continue;
-		}
-		timer_arm(timer, deadline < now + SLICE_NS ? deadline : now + SLICE_NS, &armed);
-		kicks = vm->stats.kicks;
-		vm_run(vm);
-		/* Input matters when the guest sleeps or has run a whole slice;
-		 * so does output: a busy guest's bytes appear within a slice. */
-		look = vm->state == VM_HALTED || vm->stats.kicks != kicks;
-		if (vm->stats.kicks != kicks)
-			console_flush(c);
-		if (armed <= clock_now())
-			armed = 0; /* fired: arm again on the next turn */
-	}
-	timer_arm(timer, UINT64_MAX, &armed);
-	console_flush(c);
+	if (opts->json)
+		run_summary_json(vm, &r->kvm, &r->img, status);
+	else if (status != RUN_OK && !(vm->end == VM_END_DEBUG_EXIT && !opts->verbose))
+		fprintf(stderr, "kvmlite: guest %u: %s\n", vm->index, vm->why);
+	if (opts->verbose && !opts->json)
+		run_summary_text(r, opts->firmware, status);
 }
 
 int run_guest(const struct run_opts *opts)
 {
-	struct kvm kvm;
-	struct arena arena;
-	struct image img;
-	struct console console = { 0 };
-	struct vm vm;
-	struct vm_config cfg = {
-		.index = opts->index,
-		.firmware = opts->firmware,
-		.trace = opts->trace ? stderr : NULL,
-		.output = console_output,
-		.output_ctx = &console,
-		.disk = &img.disk,
-	};
-	timer_t timer;
+	struct run r = { 0 };
 	char err[256];
 	int status;
 
-	if (loader_open(opts->image, &img, err, sizeof(err)) < 0) {
+	if (run_open(&r, opts, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmlite: %s\n", err);
 		return RUN_ERROR;
 	}
-	if (kvm_open(&kvm, err, sizeof(err)) < 0) {
-		fprintf(stderr, "kvmlite: %s\n", err);
-		loader_close(&img);
-		return RUN_ERROR;
-	}
-	if (opts->verbose)
-		fprintf(stderr, "kvmlite: KVM backend %s, guest %s, firmware %s, MSR filter %s\n", kvm.backend, img.name,
-			opts->firmware ? "pc" : "none", kvm.msr_filter ? "on" : "off (no such KVM capability)");
-	if (arena_init(&arena, 1, GUEST_RAM_SIZE, err, sizeof(err)) < 0)
-		goto fail_kvm;
-	loader_place(&img, arena_slot(&arena, 0), GUEST_RAM_SIZE, opts->firmware);
-	if (vm_init(&vm, &kvm, arena_slot(&arena, 0), &cfg, err, sizeof(err)) < 0)
-		goto fail_arena;
-	if (kick_install() < 0 || kick_timer_create(&timer) < 0) {
-		snprintf(err, sizeof(err), "timer setup: %s", strerror(errno));
-		vm_destroy(&vm);
-		goto fail_arena;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = { .sa_handler = on_stop_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-
-	console.boot_timeout = opts->boot_timeout;
+	run_catch_stop_signals();
+	r.console.boot_timeout = opts->boot_timeout;
 	if (opts->boot_timeout > 0)
-		console.silent_at = clock_now() + (u64)(opts->boot_timeout * 1e9);
-	console_raw(&console);
+		r.console.silent_at = clock_now() + (u64)(opts->boot_timeout * 1e9);
+	console_raw(&r.console);
 	/* From here on the thread only runs the guest and its console: the
 	 * filter goes in before the guest's first instruction. */
 	if (!opts->no_sandbox && sandbox_enter(SANDBOX_RUN, err, sizeof(err)) < 0) {
-		console_restore(&console);
-		timer_delete(timer);
-		vm_destroy(&vm);
-		goto fail_arena;
+		console_restore(&r.console);
+		fprintf(stderr, "kvmlite: %s\n", err);
+		run_close(&r);
+		return RUN_ERROR;
 	}
 	sandbox_probe(SANDBOX_RUN);
-	run_loop(&vm, &console, timer);
-	console_restore(&console);
-
+	run_loop(&r);
+	console_restore(&r.console);
 	/* Ctrl-A x is the user's way out, not the guest's failure: 0, as QEMU */
-	status = console.quit ? RUN_OK : run_status(&vm);
-	if (opts->json)
-		run_summary_json(&vm, &kvm, &img, status);
-	else if (status != RUN_OK && !(vm.end == VM_END_DEBUG_EXIT && !opts->verbose))
-		fprintf(stderr, "kvmlite: guest %u: %s\n", vm.index, vm.why);
-	if (opts->verbose && !opts->json) {
-		fprintf(stderr,
-			"kvmlite: guest %u ended: %s; exit status %d\n"
-			"kvmlite: %llu exits (%llu I/O), %llu hlt, %llu interrupts, %llu kicks, "
-			"%llu/%llu unknown port reads/writes, %llu/%llu MMIO reads/writes, %llu MSR accesses refused\n"
-			"kvmlite: COM1: %llu bytes out, %llu in, %llu overruns; PIT: %llu irqs, %llu clamped\n",
-			vm.index, vm.why, status, (unsigned long long)vm.stats.exits,
-			(unsigned long long)vm.stats.io_exits, (unsigned long long)vm.stats.hlts,
-			(unsigned long long)vm.stats.irqs_injected, (unsigned long long)vm.stats.kicks,
-			(unsigned long long)vm.stats.unknown_port_reads,
-			(unsigned long long)vm.stats.unknown_port_writes, (unsigned long long)vm.stats.mmio_reads,
-			(unsigned long long)vm.stats.mmio_writes, (unsigned long long)vm.stats.msrs_refused,
-			(unsigned long long)vm.uart.stats.tx_bytes,
-			(unsigned long long)vm.uart.stats.rx_bytes, (unsigned long long)vm.uart.stats.overruns,
-			(unsigned long long)vm.pit.stats.irqs, (unsigned long long)vm.pit.stats.clamped);
-		if (opts->firmware) {
-			char names[160];
-
-			fprintf(stderr, "kvmlite: BIOS services kvmlite's firmware does not provide: %s\n",
-				vm.bios.missing_total ? bios_missing_names(&vm.bios, names, sizeof(names))
-						      : "none called");
-		}
-		fprintf(stderr,
-			"kvmlite: disk: %u sectors (CHS %u/%u/%u), %llu read and %llu written with int 13h (%zu KiB "
-			"kept, never written to the image)\n",
-			img.disk.sectors, img.disk.cyls, img.disk.heads, img.disk.spt,
-			(unsigned long long)vm.disk.reads, (unsigned long long)vm.disk.writes,
-			disk_overlay_bytes(&vm.disk) / 1024);
-		if (vm.vga)
-			fprintf(stderr, "kvmlite: text buffer: %llu bytes written, %llu characters shown\n",
-				(unsigned long long)vm.vga->writes, (unsigned long long)vm.vga->shown);
-		if (console.dropped_in)
-			fprintf(stderr, "kvmlite: %llu bytes typed while 1 KiB waited for the guest were dropped\n",
-				(unsigned long long)console.dropped_in);
-	}
-	timer_delete(timer);
-	vm_destroy(&vm);
-	disk_free(&vm.disk);
-	vgatext_free(vm.vga);
-	arena_free(&arena);
-	kvm_close(&kvm);
-	loader_close(&img);
+	status = r.console.quit ? RUN_OK : run_status(&r.vm);
+	run_report(&r, opts, status);
+	run_close(&r);
 	return status;
-
-fail_arena:
-	arena_free(&arena);
-fail_kvm:
-	fprintf(stderr, "kvmlite: %s\n", err);
-	kvm_close(&kvm);
-	loader_close(&img);
-	return RUN_ERROR;
 }

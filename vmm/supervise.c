@@ -15,6 +15,23 @@ static void sv_check_booted(struct spawn *sv);
 
 /* ---- what the shards say ---- */
 
+/*
+ * Counts key in a table of reasons: in the entry that holds it, else in the
+ * first free one. Returns the entry's index, or -1 when all n hold others.
+ */
+static int sv_tally(char reason[][128], u32 count[], int n, const char *key)
+{
+	for (int i = 0; i < n; i++) {
+		if (count[i] && strcmp(reason[i], key))
+			continue;
+		if (!count[i])
+			snprintf(reason[i], sizeof(reason[i]), "%s", key);
+		count[i]++;
+		return i;
+	}
+	return -1;
+}
+
 static void sv_fail_reason(struct spawn *sv, const char *why)
 {
 	/* Group reasons without their guest-specific tail (addresses). */
@@ -24,17 +41,7 @@ static void sv_fail_reason(struct spawn *sv, const char *why)
 	while (n > 0 && why[n - 1] == ' ') /* "triple fault (...)": the space before the tail goes too */
 		n--;
 	snprintf(key, sizeof(key), "%.*s", (int)(n < sizeof(key) - 1 ? n : sizeof(key) - 1), why);
-	for (int i = 0; i < 8; i++) {
-		if (sv->fail_count[i] && strcmp(sv->fail_reason[i], key) == 0) {
-			sv->fail_count[i]++;
-			return;
-		}
-		if (!sv->fail_count[i]) {
-			snprintf(sv->fail_reason[i], sizeof(sv->fail_reason[i]), "%s", key);
-			sv->fail_count[i] = 1;
-			return;
-		}
-	}
+	sv_tally(sv->fail_reason, sv->fail_count, (int)ARRAY_SIZE(sv->fail_count), key);
 }
 
 /*
@@ -55,6 +62,7 @@ static void sv_silent_reason(struct spawn *sv, u32 id, const char *what)
 {
 	char key[128];
 	size_t n = 0;
+	int i;
 
 	for (const char *p = what; *p && n < sizeof(key) - 1; p++) {
 		if (strspn(p, "0123456789abcdef") == 4 && p[4] == ':' && strspn(p + 5, "0123456789abcdef") == 4 &&
@@ -67,18 +75,9 @@ static void sv_silent_reason(struct spawn *sv, u32 id, const char *what)
 		key[n++] = *p;
 	}
 	key[n] = '\0';
-	for (int i = 0; i < 8; i++) {
-		if (sv->silent_count[i] && strcmp(sv->silent_reason[i], key) == 0) {
-			sv->silent_count[i]++;
-			return;
-		}
-		if (!sv->silent_count[i]) {
-			snprintf(sv->silent_reason[i], sizeof(sv->silent_reason[i]), "%s", key);
-			sv->silent_count[i] = 1;
-			sv->silent_example[i] = id;
-			return;
-		}
-	}
+	i = sv_tally(sv->silent_reason, sv->silent_count, (int)ARRAY_SIZE(sv->silent_count), key);
+	if (i >= 0 && sv->silent_count[i] == 1)
+		sv->silent_example[i] = id;
 }
 
 /* Guest i ended, failed or not (why: the failure). */

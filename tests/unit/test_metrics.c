@@ -9,6 +9,7 @@
 
 #include "unit.h"
 #include "metrics.h"
+#include "wire.h"
 
 static const char stats[] =
 	"{\"version\":\"0.1.0\",\"guests\":300,\"created\":300,\"booted\":299,\"live\":300,\"resident\":290,"
@@ -147,11 +148,30 @@ static void test_metrics_file_refuses_a_symlink_and_a_missing_directory(void **s
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* The shards' stats keys are wire.h's one list; each has its metric here, or a new one would be left out. */
+static void test_every_shard_stats_key_has_a_metric(void **state)
+{
+	char json[4096], out[METRICS_TEXT_MAX], want[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < WIRE_NSTATS; i++)
+		n += (size_t)snprintf(json + n, sizeof(json) - n, "%c\"%s\":%zu", i ? ',' : '{', wire_stat_names[i],
+				      1000 + i);
+	snprintf(json + n, sizeof(json) - n, "}");
+	assert_true(metrics_format(json, out, sizeof(out)) < sizeof(out));
+	for (size_t i = 0; i < WIRE_NSTATS; i++) {
+		snprintf(want, sizeof(want), " %zu\n", 1000 + i);
+		if (!strstr(out, want))
+			fail_msg("the stats key %s has no metric in metrics.c", wire_stat_names[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counters_get_prometheus_names_types_and_help),
 		cmocka_unit_test(test_guests_by_state_are_one_family_with_one_help),
+		cmocka_unit_test(test_every_shard_stats_key_has_a_metric),
 		cmocka_unit_test(test_absent_and_null_values_are_left_out),
 		cmocka_unit_test(test_not_an_object_gives_nothing),
 		cmocka_unit_test(test_a_short_buffer_is_cut_and_the_length_needed_returned),
