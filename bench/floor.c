@@ -72,6 +72,7 @@ struct floorvm {
 	struct kvm_coalesced_mmio_ring *ring; /* NULL: nothing coalesced */
 	u32 ring_max;			      /* entries in the ring's page */
 	u64 exits, outs;		      /* outs: EOI writes seen, by exit or from the ring */
+	bool synced;			      /* run->s.regs.events filled at the last exit (KVM_CAP_SYNC_REGS) */
 };
 
 /* The minimal 16550 and 8259A in-service bit of a ping. */
@@ -175,6 +176,9 @@ static int floorvm_open(struct floorvm *v, int kvm_fd, const u8 *image, int coal
 		return fail(errno == EPROTO ? "the guest's boot (an exit other than I/O or hlt)"
 					    : rawvm_stage_call[failed],
 			    errno);
+	/* Interrupts ride in with KVM_RUN where the events are synced, as kvmlite's vm_inject() does. */
+	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_EVENTS)
+		v->g.run->kvm_valid_regs = KVM_SYNC_X86_EVENTS;
 	if (!coalesce)
 		return 0;
 	/* KVM_CHECK_EXTENSION(KVM_CAP_COALESCED_MMIO) is the ring's page within the vCPU mapping. */
@@ -233,6 +237,7 @@ static int floorvm_run(struct floorvm *v)
 		if (errno != EINTR && errno != EAGAIN)
 			return fail("KVM_RUN", errno);
 	v->exits++;
+	v->synced = (v->g.run->kvm_valid_regs & KVM_SYNC_X86_EVENTS) != 0;
 	if (floorvm_drain(v) < 0)
 		return -1;
 	return (int)v->g.run->exit_reason;
@@ -251,8 +256,10 @@ static int floorvm_eoi(struct floorvm *v)
 }
 
 /*
- * Inject vector as kvmlite does without an in-kernel irqchip: KVM_INTERRUPT
- * when the guest can take it now, else ask for an interrupt window first.
+ * Inject vector as kvmlite does without an in-kernel irqchip (vm_inject()
+ * in vmm/vm.c): when the guest can take it now, else after an interrupt
+ * window; in kvm_run's synced events where KVM offers them (no vCPU ioctl
+ * of its own), else KVM_INTERRUPT.
  */
 static int floorvm_inject(struct floorvm *v, u8 vector)
 {
@@ -265,6 +272,13 @@ static int floorvm_inject(struct floorvm *v, u8 vector)
 			return fail("the guest did not open an interrupt window", 0);
 	}
 	r->request_interrupt_window = 0;
+	if (v->synced) {
+		r->s.regs.events.interrupt.injected = 1;
+		r->s.regs.events.interrupt.nr = vector;
+		r->s.regs.events.interrupt.soft = 0;
+		r->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+		return 0;
+	}
 	if (ioctl(v->g.vcpu_fd, KVM_INTERRUPT, &irq) < 0)
 		return fail("KVM_INTERRUPT", errno);
 	return 0;

@@ -80,6 +80,7 @@ int kvm_open(struct kvm *kvm, char *err, size_t errlen)
 	kvm->msr_filter = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR) > 0 &&
 			  ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0 && !fault_next("msr_filter");
 	kvm->triple_fault_event = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_TRIPLE_FAULT_EVENT) > 0;
+	kvm->sync_events = (ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_EVENTS) != 0;
 	return 0;
 fail:
 	close(kvm->fd);

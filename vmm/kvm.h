@@ -10,6 +10,7 @@ struct kvm {
 	char backend[16];	 /* kvm_intel, kvm_amd, kvm_pvm or "unknown" */
 	bool msr_filter;	 /* every VM gets the MSR filter (machine.c); without it no VM is reused (park.c) */
 	bool triple_fault_event; /* a queued triple fault is part of the vCPU events (Linux 6.0) */
+	bool sync_events;	 /* kvm_run carries the vCPU events both ways (KVM_CAP_SYNC_REGS): vm_inject() */
 };
 
 /*

@@ -88,6 +88,9 @@ int machine_step(const struct kvm *kvm, struct machine *m, enum machine_step ste
 		if (run == MAP_FAILED)
 			return -1;
 		m->run = run;
+		/* At every exit KVM copies the vCPU events into kvm_run, so
+		 * vm_inject() can hand an interrupt in with KVM_RUN itself. */
+		m->run->kvm_valid_regs = kvm->sync_events ? KVM_SYNC_X86_EVENTS : 0;
 		return 0;
 	}
 }

@@ -215,6 +215,10 @@ int vm_attach(struct vm *vm, const struct machine *m, int run_size, const char *
 	vm->vcpu_fd = m->vcpu_fd;
 	vm->run = m->run;
 	vm->run_size = run_size;
+	/* Until this guest's first exit, kvm_run's copy of the events is the
+	 * last guest's (and parking or a reset sets them with an ioctl). */
+	vm->events_synced = false;
+	vm->run->kvm_dirty_regs = 0;
 	return 0;
 }
 
@@ -535,10 +539,34 @@ void vm_handle_exit(struct vm *vm)
 }
 
 /*
+ * Hands KVM the vector to deliver at the next entry. Every vCPU ioctl
+ * loads the vCPU on this thread first, which costs as much as a short
+ * exit on some backends (kvm_pvm reads MSRs for it), so where kvm_run
+ * carries the vCPU events (KVM_CAP_SYNC_REGS) the interrupt rides in with
+ * KVM_RUN itself: the events KVM copied out at the last exit, with this
+ * interrupt marked injected (as KVM_SET_VCPU_EVENTS would), marked dirty.
+ * Otherwise, or when those events are stale, KVM_INTERRUPT.
+ */
+static int vm_inject_vector(struct vm *vm, u8 vector)
+{
+	struct kvm_run *run = vm->run;
+	struct kvm_interrupt irq = { .irq = vector };
+
+	if (vm->events_synced) {
+		run->s.regs.events.interrupt.injected = 1;
+		run->s.regs.events.interrupt.nr = vector;
+		run->s.regs.events.interrupt.soft = 0;
+		run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+		return 0;
+	}
+	return ioctl(vm->vcpu_fd, KVM_INTERRUPT, &irq);
+}
+
+/*
  * The PIC's INT line goes to the CPU. Without an in-kernel irqchip KVM
  * accepts an interrupt only when the guest can take it now (IF set, no
- * interrupt shadow): then KVM_INTERRUPT with the vector from the INTA
- * cycle. Otherwise ask KVM to exit as soon as the guest can take one.
+ * interrupt shadow): then the vector from the INTA cycle goes in. Otherwise
+ * ask KVM to exit as soon as the guest can take one.
  */
 static void vm_inject(struct vm *vm)
 {
@@ -548,15 +576,15 @@ static void vm_inject(struct vm *vm)
 	if (!pic_intr(&vm->pic))
 		return;
 	if (run->ready_for_interrupt_injection && run->if_flag) {
-		struct kvm_interrupt irq = { .irq = (u32)pic_intack(&vm->pic) };
+		u8 vector = (u8)pic_intack(&vm->pic);
 
-		if (ioctl(vm->vcpu_fd, KVM_INTERRUPT, &irq) < 0) {
+		if (vm_inject_vector(vm, vector) < 0) {
 			vm_end(vm, VM_END_HOST_ERROR, "KVM_INTERRUPT: %s", strerror(errno));
 			return;
 		}
 		vm->stats.irqs_injected++;
 		if (vm->trace.out)
-			trace_irq(&vm->trace, irq.irq);
+			trace_irq(&vm->trace, vector);
 		/* The guest cannot take another before this one's handler ran. */
 		if (pic_intr(&vm->pic))
 			run->request_interrupt_window = 1;
@@ -574,7 +602,11 @@ void vm_run(struct vm *vm)
 	if (vm->state == VM_ENDED)
 		return;
 	kick_target(vm->run);
-	if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+	int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+
+	/* Whatever the result, KVM copied the events out on its way back. */
+	vm->events_synced = (vm->run->kvm_valid_regs & KVM_SYNC_X86_EVENTS) != 0;
+	if (r < 0) {
 		vm->run->immediate_exit = 0;
 		/* EINTR: kicked by a timer or another thread; EAGAIN: the host
 		 * was busy (seen under load). Both just mean "enter again". */

@@ -80,6 +80,7 @@ struct vm {
 	int vm_fd;     /* -1, unless its VM will carry another guest later */
 	struct kvm_run *run;
 	int run_size;
+	bool events_synced; /* run->s.regs.events is the vCPU's own: copied out at its last exit, not set by an ioctl since */
 	u8 *ram;	  /* GUEST_RAM_SIZE bytes of the arena */
 	struct uart uart; /* COM1 */
 	struct pit pit;
