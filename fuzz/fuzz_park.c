@@ -412,7 +412,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* Two VMs, as the shard makes them; the first one, before it runs, is the probe. */
 	for (int i = 0; i < 2; i++) {
 		t0 = __rdtsc();
-		if (vm_vcpu_create(&F.kvm, NULL, &c, &what, NULL) < 0)
+		if (vm_vcpu_create(&F.kvm, &c, &what, NULL) < 0)
 			die(what);
 		if (i == 0) {
 			struct vm probe = { .vcpu_fd = c.fd, .run = c.run };
