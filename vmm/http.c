@@ -517,10 +517,12 @@ size_t http_head_write(char *out, size_t cap, int status, const char *type, u64 
 	return n < 0 ? 0 : (size_t)n;
 }
 
-size_t http_error_write(char *out, size_t cap, int status, bool keep_alive, bool head_only, time_t now)
+size_t http_error_write(char *out, size_t cap, int status, bool keep_alive, bool head_only, time_t now,
+			const char *detail)
 {
-	char body[64];
-	int blen = snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
+	char body[HTTP_ERROR_BODY_MAX];
+	int blen = snprintf(body, sizeof(body), "%d %s%s%.*s\n", status, http_reason(status), detail ? ": " : "",
+			    (int)(sizeof(body) - 64), detail ? detail : "");
 	size_t n = http_head_write(out, cap, status, "text/plain", (u64)blen, keep_alive, now);
 
 	if (head_only)

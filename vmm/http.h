@@ -17,6 +17,8 @@
 #define HTTP_GUEST_TEXT_MAX    255
 /* The longest head http_head_write writes (the Date, a 20-digit length, the longest type and reason). */
 #define HTTP_RESPONSE_HEAD_MAX 256
+/* An error response's body at most: "STATUS REASON: DETAIL\n" */
+#define HTTP_ERROR_BODY_MAX    256
 
 enum http_method {
 	HTTP_GET,
@@ -101,7 +103,12 @@ const char *http_reason(int status);
  * what did not fit is cut (NUL-terminated) when that is >= cap.
  */
 size_t http_head_write(char *out, size_t cap, int status, const char *type, u64 length, bool keep_alive, time_t now);
-/* A whole error response: the head and the body "STATUS REASON\n" as text/plain (the head alone for HEAD). */
-size_t http_error_write(char *out, size_t cap, int status, bool keep_alive, bool head_only, time_t now);
+/*
+ * A whole error response: the head and the body "STATUS REASON\n", or
+ * "STATUS REASON: DETAIL\n" (DETAIL cut to fit HTTP_ERROR_BODY_MAX), as
+ * text/plain; the head alone for HEAD.
+ */
+size_t http_error_write(char *out, size_t cap, int status, bool keep_alive, bool head_only, time_t now,
+			const char *detail);
 
 #endif

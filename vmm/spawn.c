@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "frontdoor.h"
 #include "sandbox.h"
 #include "supervisor.h"
 #include "version.h"
@@ -934,6 +935,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 	 * MMU notifiers (see ring_get in shard.c). */
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	close(sv->listen_fd); /* the supervisor's alone */
+	frontdoor_close(sv);
 	close(sv->dir_fd);
 	metrics_file_close(&sv->metrics, false);
 	shards = calloc(sv->threads, sizeof(*shards));
@@ -1210,6 +1212,12 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 		sv_tick(sv);
 		sv_tick_arm(sv);
 		return;
+	case K_FRONT_ACCEPT:
+	case K_FRONT_WAIT:
+	case K_FRONT_SWEEP:
+	case K_FRONT_RETRY:
+		frontdoor_handle(sv, ud, res);
+		return;
 	}
 }
 
@@ -1275,6 +1283,7 @@ static void sv_free(struct spawn *sv)
 		close(sv->dir_fd);
 	if (sv->spare_fd >= 0)
 		close(sv->spare_fd);
+	frontdoor_free(sv);
 	/* gone with the spawn, as the socket is: no stale figures for a scraper */
 	metrics_file_close(&sv->metrics, true);
 	if (sv->kvm.fd > 0)
@@ -1347,6 +1356,11 @@ int spawn_main(const struct spawn_opts *o)
 	}
 	meminfo_read(&sv->mem0);
 	per = sv_plan(sv);
+	if (frontdoor_open(sv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kvmlite: %s\n", err);
+		control_unlink(sv);
+		goto fail;
+	}
 	/* Signals arrive through a signalfd read on the ring: block them
 	 * before forking so no worker inherits a handler of ours. */
 	sigemptyset(&set);
@@ -1382,6 +1396,7 @@ int spawn_main(const struct spawn_opts *o)
 	for (u32 i = 0; i < sv->nlinks; i++)
 		link_arm(sv, &sv->links[i]);
 	control_accept_arm(sv);
+	frontdoor_arm(sv);
 	sv_signal_arm(sv);
 	sv_tick_arm(sv);
 	/* Everything is open that the supervisor will ever open, but /proc
@@ -1427,6 +1442,7 @@ int spawn_main(const struct spawn_opts *o)
 		sv_boot_times_write(sv, times);
 	close(sv->listen_fd);
 	sv->listen_fd = -1;
+	frontdoor_close(sv);
 	control_unlink(sv);
 	/* The ring goes first: its pending reads hold the shard sockets open,
 	 * and the workers wait for those to close before they end. */

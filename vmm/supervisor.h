@@ -32,7 +32,8 @@
  * 32-bit generation (a completion for an earlier connection in the same
  * slot is recognised by it), then the index of the connection or link.
  */
-enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK, K_ACCEPT_WAIT, K_CONN_HUP };
+enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK, K_ACCEPT_WAIT, K_CONN_HUP,
+       K_FRONT_ACCEPT, K_FRONT_WAIT, K_FRONT_SWEEP, K_FRONT_RETRY /* frontdoor.c's */ };
 #define UD(kind, gen, idx) (((u64)(kind) << 56) | ((u64)(u32)(gen) << 24) | ((u32)(idx)&0xffffff))
 #define UD_KIND(ud)	   ((int)((ud) >> 56))
 #define UD_GEN(ud)	   ((u32)((ud) >> 24))
@@ -74,6 +75,7 @@ struct conn {
 	bool skipping; /* inside a line that was too long */
 	u8 rbuf[PROTO_LINE_MAX + 2];
 	struct outbuf out;
+	struct front *front; /* a client of an HTTP or TCP front door (frontdoor.c); NULL: of the control socket */
 };
 
 /*
@@ -150,6 +152,7 @@ struct spawn {
 	struct metrics_file metrics; /* --metrics-file, when metrics.dir_fd >= 0 */
 	u64 metrics_next;	     /* when it is refreshed next */
 	bool metrics_failed;	     /* a write failed (said once) */
+	struct frontdoor *front;     /* --http, --tcp, --tcp-per-guest (frontdoor.c); NULL: none */
 };
 
 /* control.c */
@@ -166,6 +169,10 @@ void control_polled(struct spawn *sv, struct conn *c, bool hup, int res);
 void control_answer(struct spawn *sv, struct link *l, char *line, size_t len);
 void control_watch_output(struct spawn *sv, u32 id, const char *data);
 void control_metrics_request(struct spawn *sv);
+struct conn *control_conn_new(struct spawn *sv, int fd);
+void control_request(struct spawn *sv, struct conn *c, char *line, size_t len);
+void control_reply(struct spawn *sv, struct conn *c, const char *s, size_t n);
+void control_drop(struct spawn *sv, struct conn *c);
 
 /* spawn.c */
 struct io_uring_sqe *spawn_sqe(struct spawn *sv);
