@@ -17,8 +17,8 @@ endif
 # Debian packages: what the VMM links against, what builds the guests, what the tests use.
 DEPS_BUILD := gcc make binutils liburing-dev libseccomp-dev
 DEPS_TEST := libcmocka-dev qemu-system-x86 xxd socat clang python3 slurm-wlm munge python3-prometheus-client \
-	man-db groff-base gnuplot-nox
-DEPS_BENCH := qemu-system-x86 gnuplot-nox
+	man-db groff-base gnuplot-nox curl netcat-openbsd
+DEPS_BENCH := qemu-system-x86 gnuplot-nox wrk
 
 GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/*.S)))
 GUEST_IMGS := $(patsubst %,build/guest/%.img,$(GUESTS))
@@ -122,6 +122,7 @@ integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/tool.sh
 	tests/integration/plots.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/limits.sh
+	KVMLITE=$(BUILD)/kvmlite tests/integration/http.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/cluster.sh
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
 		tests/integration/guests_qemu.sh build/guest
