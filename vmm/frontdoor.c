@@ -1,5 +1,4 @@
-/* frontdoor.c - the HTTP and TCP front doors of `spawn`: listening sockets, their clients, requests into the control
- * path. */
+/* frontdoor.c - spawn's HTTP and TCP front doors: listening sockets, clients, requests into the control path. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,4 @@
-/* frontdoor.h - the HTTP and TCP front doors of `spawn`: listening sockets, their clients, requests into the control
- * path. */
+/* frontdoor.h - spawn's HTTP and TCP front doors: listening sockets, clients, requests into the control path. */
 #ifndef KVMLITE_FRONTDOOR_H
 #define KVMLITE_FRONTDOOR_H
 

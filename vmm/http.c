@@ -1,5 +1,4 @@
-/* http.c - HTTP/1.1 requests read from a byte stream, routed and answered (RFC 9110, RFC 9112); no I/O, no state but
- * the caller's. */
+/* http.c - HTTP/1.1 requests read from a byte stream, routed and answered (RFC 9110, 9112); no I/O, no state. */
 #include <stdio.h>
 #include <string.h>
 
