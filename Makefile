@@ -179,11 +179,11 @@ build/bench/%: bench/%.c bench/rawvm.h vmm/layout.h vmm/types.h vmm/hostinfo.c v
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< vmm/hostinfo.c
 
-# `make bench-quick`: the five density experiments (docs/experiments.md) at small scale, in about
+# `make bench-quick`: the seven density experiments (docs/experiments.md) at small scale, in about
 # two minutes; report in build/bench/quick/results.md. bench/spawn.sh quick|full: the spawn benchmarks.
 bench-quick: deps-bench all $(BENCH_PROGS)
 	bench/experiments.sh quick
-# `make bench`: the five experiments for kvmlite, QEMU and the raw baseline (at most 20 minutes here);
+# `make bench`: the seven experiments for kvmlite, QEMU and the raw baseline (at most 20 minutes here);
 # CSVs and plots in build/bench/full/, the report generated as docs/results.md.
 bench: deps-bench all $(BENCH_PROGS)
 	bench/experiments.sh full

@@ -493,15 +493,20 @@ void frontdoor_conn_free(struct spawn *sv, struct conn *c)
 
 /* ---- the request path ---- */
 
-bool frontdoor_capture(struct spawn *sv, struct conn *c, const char *s, size_t n)
+/* The answer line grows; what it takes counts with the clients' memory. */
+static void ans_put(struct spawn *sv, struct front *f, const char *s, size_t n)
 {
-	struct front *f = c->front;
 	size_t cap = f->ans.cap;
 
-	if (!f->asked)
-		return false;
 	outbuf_put(&f->ans, s, n);
 	sv->out_held += f->ans.cap - cap;
+}
+
+bool frontdoor_capture(struct spawn *sv, struct conn *c, const char *s, size_t n)
+{
+	if (!c->front->asked)
+		return false;
+	ans_put(sv, c->front, s, n);
 	return true;
 }
 
@@ -514,9 +519,9 @@ static void front_ask(struct spawn *sv, struct conn *c, char *line, size_t n)
 }
 
 /* The captured answer line, NUL-terminated, without its "\n". */
-static char *answer_line(struct front *f, size_t *n)
+static char *answer_line(struct spawn *sv, struct front *f, size_t *n)
 {
-	outbuf_put(&f->ans, "", 1);
+	ans_put(sv, f, "", 1);
 	if (!f->ans.buf)
 		return *n = 0, "error out of memory";
 	*n = strcspn(f->ans.buf, "\n");
@@ -626,7 +631,7 @@ static void http_answered(struct spawn *sv, struct conn *c)
 {
 	struct front *f = c->front;
 	size_t n;
-	char *a = answer_line(f, &n);
+	char *a = answer_line(sv, f, &n);
 
 	f->asked = false;
 	if (!strncmp(a, "ok", 2) && (a[2] == ' ' || !a[2]))
@@ -737,7 +742,7 @@ static void tcp_answered(struct spawn *sv, struct conn *c)
 {
 	struct front *f = c->front;
 	size_t n;
-	char *a = answer_line(f, &n);
+	char *a = answer_line(sv, f, &n);
 	bool ok = !strcmp(a, "ok");
 	struct io_uring_sqe *sqe;
 
