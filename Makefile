@@ -124,6 +124,7 @@ integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/limits.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/http.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/cluster.sh
+	KVMLITE=$(BUILD)/kvmlite tests/integration/tutorial.sh
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
 		tests/integration/guests_qemu.sh build/guest
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=none GUEST_RUNNER=tests/integration/kvmlite_runner.sh \

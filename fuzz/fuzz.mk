@@ -32,10 +32,10 @@ FUZZ_DEVICES := vmm/devices/uart16550.c vmm/devices/i8254.c vmm/devices/i8259.c 
 $(FUZZ_DIR)/fuzz_uart: $(call fuzz_objs,vmm/devices/uart16550.c)
 $(FUZZ_DIR)/fuzz_pit: $(call fuzz_objs,vmm/devices/i8254.c)
 $(FUZZ_DIR)/fuzz_pic: $(call fuzz_objs,vmm/devices/i8259.c)
-$(FUZZ_DIR)/fuzz_exit: $(call fuzz_objs,vmm/vm.c vmm/trace.c vmm/fault.c vmm/bios.c vmm/disk.c vmm/mem.c $(FUZZ_DEVICES))
+$(FUZZ_DIR)/fuzz_exit: $(call fuzz_objs,vmm/vm.c vmm/kick.c vmm/kvm.c vmm/machine.c vmm/trace.c vmm/fault.c vmm/bios.c vmm/disk.c vmm/mem.c $(FUZZ_DEVICES))
 $(FUZZ_DIR)/fuzz_proto: $(call fuzz_objs,vmm/proto.c)
 # Parking drives /dev/kvm: each input is a few dozen ioctls and two guest entries (~2 ms here).
-$(FUZZ_DIR)/fuzz_park: $(call fuzz_objs,vmm/park.c vmm/vm.c vmm/kvm.c vmm/trace.c vmm/fault.c vmm/mem.c vmm/disk.c vmm/bios.c $(FUZZ_DEVICES))
+$(FUZZ_DIR)/fuzz_park: $(call fuzz_objs,vmm/park.c vmm/vm.c vmm/kick.c vmm/kvm.c vmm/machine.c vmm/trace.c vmm/fault.c vmm/bios.c vmm/disk.c vmm/mem.c $(FUZZ_DEVICES))
 # The loader refers to the built-in images, so it links them (assembled by clang from the guests gcc built).
 $(FUZZ_DIR)/fuzz_loader: $(call fuzz_objs,vmm/loader.c vmm/mem.c vmm/disk.c) $(FUZZ_DIR)/obj/vmm/images.o
 $(FUZZ_DIR)/fuzz_disk: $(call fuzz_objs,vmm/disk.c vmm/mem.c)

@@ -85,7 +85,7 @@ static void rig_fresh_vm(struct rig *r)
 	r->vm.run = r->run;
 	r->vm.run_size = r->run_size;
 	r->vm.vcpu_fd = -1;
-	r->vm.cfg.trace = r->trace ? trace_sink : NULL;
+	r->vm.trace.out = r->trace ? trace_sink : NULL;
 	r->vm.cfg.output = rig_output;
 	r->vm.cfg.output_ctx = r;
 	vm_wire_devices(&r->vm);

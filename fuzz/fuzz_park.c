@@ -56,7 +56,7 @@ struct snap {
 
 static struct {
 	struct kvm kvm;
-	struct vcpu pool[2]; /* the shard's pool: last in, first out */
+	struct machine pool[2]; /* the shard's pool: last in, first out */
 	u32 pool_len;
 	struct park *fresh; /* park_probe() of the first VM */
 	struct snap booted; /* a guest on a VM made for it, after boot and its first hlt */
@@ -197,29 +197,29 @@ static void guest_setup(struct vm *g, u32 index)
 	vm_setup(g, F.ram[index], &cfg);
 }
 
-static void vcpu_get(struct vcpu *c)
+static void machine_get(struct machine *m)
 {
 	FUZZ_CHECK(F.pool_len > 0);
-	*c = F.pool[--F.pool_len];
+	*m = F.pool[--F.pool_len];
 }
 
-static void vcpu_put(const struct vcpu *c)
+static void machine_put(const struct machine *m)
 {
 	FUZZ_CHECK(F.pool_len < ARRAY_SIZE(F.pool));
-	F.pool[F.pool_len++] = *c;
+	F.pool[F.pool_len++] = *m;
 }
 
 /* guest_start(): a VM from the pool, made new if it was used, booted, run to its first hlt. */
 static void guest_start(struct vm *g, u64 *tsc_before)
 {
 	const char *what = "";
-	struct vcpu c;
+	struct machine m;
 
-	vcpu_get(&c);
-	if (vm_attach(g, &c, F.kvm.run_size, &what) < 0)
+	machine_get(&m);
+	if (vm_attach(g, &m, F.kvm.run_size, &what) < 0)
 		die(what);
 	*tsc_before = __rdtsc();
-	if (c.used && park_renew(g, F.fresh) < 0)
+	if (m.used && park_renew(g, F.fresh) < 0)
 		die("park_renew");
 	if (vm_boot(g, &what) < 0)
 		die(what);
@@ -233,12 +233,12 @@ static void guest_start(struct vm *g, u64 *tsc_before)
 static struct park *guest_park(struct vm *g)
 {
 	struct park *p = park_save(g, NULL, 0, 0);
-	struct vcpu c;
+	struct machine m;
 
 	if (!p)
 		die("park_save");
-	vm_detach(g, &c);
-	vcpu_put(&c);
+	vm_detach(g, &m);
+	machine_put(&m);
 	return p;
 }
 
@@ -394,7 +394,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char err[256];
 	const char *what = "", *why;
 	struct vm g;
-	struct vcpu c;
+	struct machine m;
 	u64 t0, t1;
 
 	if (kvm_open(&F.kvm, err, sizeof(err)) < 0 || !F.kvm.msr_filter) {
@@ -412,13 +412,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* Two VMs, as the shard makes them; the first one, before it runs, is the probe. */
 	for (int i = 0; i < 2; i++) {
 		t0 = __rdtsc();
-		if (vm_vcpu_create(&F.kvm, &c, &what, NULL) < 0)
+		if (machine_create(&F.kvm, &m, &what) < 0)
 			die(what);
 		if (i == 0) {
-			struct vm probe = { .vcpu_fd = c.fd, .run = c.run };
+			struct vm probe = { .vcpu_fd = m.vcpu_fd, .run = m.run };
 
 			F.nmsrs = 0;
-			snap_take(&F.a, c.fd);
+			snap_take(&F.a, m.vcpu_fd);
 			F.tsc_from_zero = F.a.tsc <= __rdtsc() - t0;
 
 			F.fresh = park_probe(&F.kvm, &probe, &why);
@@ -426,9 +426,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				fprintf(stderr, "fuzz_park: park_probe: %s\n", why);
 				__builtin_trap();
 			}
-			msrs_find(c.fd);
+			msrs_find(m.vcpu_fd);
 		}
-		vcpu_put(&c);
+		machine_put(&m);
 	}
 	/* The reference: a guest on a VM that was never used, after boot and its first hlt
 	 * (index 1, in ESI, as guest 2's). */
@@ -468,7 +468,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 
 	/* Guest 2 boots on the VM guest 1 left (or on the other one) and finds a new VM's state. */
 	if (flags & 1) {
-		struct vcpu top = F.pool[F.pool_len - 1];
+		struct machine top = F.pool[F.pool_len - 1];
 
 		F.pool[F.pool_len - 1] = F.pool[0];
 		F.pool[0] = top;
@@ -490,10 +490,10 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	p2 = guest_park(&g2);
 	{
 		const char *what = "";
-		struct vcpu c;
+		struct machine m;
 
-		vcpu_get(&c);
-		if (vm_attach(&g1, &c, F.kvm.run_size, &what) < 0)
+		machine_get(&m);
+		if (vm_attach(&g1, &m, F.kvm.run_size, &what) < 0)
 			die(what);
 		if (park_restore(&g1, p1) < 0)
 			die("park_restore");

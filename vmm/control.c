@@ -19,64 +19,6 @@
 #include "frontdoor.h"
 #include "supervisor.h"
 
-/* ---- output buffers ---- */
-
-void outbuf_put(struct outbuf *b, const char *s, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		p = realloc(b->buf, cap);
-		if (!p)
-			return; /* dropped; the connection is closed for being too far behind */
-		b->buf = p;
-		b->cap = cap;
-	}
-	memcpy(b->buf + b->len, s, n);
-	b->len += n;
-}
-
-void outbuf_printf(struct outbuf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	outbuf_put(b, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* Writes what it can now; returns false when the rest must wait for POLLOUT.
- * A peer that is gone (EPIPE, ECONNRESET) can take nothing more: the rest
- * is discarded, so that it is not kept, nor polled for, forever. */
-bool outbuf_flush(int fd, struct outbuf *b)
-{
-	size_t done = 0;
-
-	while (done < b->len) {
-		ssize_t n = send(fd, b->buf + done, b->len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)) {
-			b->len = 0;
-			return true;
-		}
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	if (done) /* (a dropped client's buffer is NULL: memmove must not see it) */
-		memmove(b->buf, b->buf + done, b->len - done);
-	b->len -= done;
-	return b->len == 0;
-}
-
 /* A guest's output streams while anyone watches it: unwatch with the last. */
 /* ---- connections ---- */
 
@@ -89,8 +31,8 @@ static void conn_unwatch(struct spawn *sv, struct conn *c)
 	c->watching = false;
 	u16 *w = &sv->watchers[c->watch_id - sv->o->first_id];
 
-	if (*w && --*w == 0 && (l = spawn_link_of(sv, c->watch_id)))
-		spawn_link_send(sv, l, "0 unwatch %u\n", c->watch_id);
+	if (*w && --*w == 0 && (l = link_of(sv, c->watch_id)))
+		link_control(sv, l, WIRE_UNWATCH, c->watch_id);
 }
 
 /* Gives back a connection's answer buffer (all of it was sent, or it is dropped). */
@@ -271,34 +213,37 @@ static bool pend_ask(struct spawn *sv, struct pending *p, u32 from, const char *
 		if (sv->links[i].dead)
 			continue;
 		p->links_asked[i / 64] |= 1ull << (i % 64);
-		spawn_link_send(sv, &sv->links[i], "%u %.*s\n", p->tag, (int)len, line);
+		link_request(sv, &sv->links[i], p->tag, line, len);
 		return true;
 	}
 	return false;
 }
 
+/* A client's connection, where range text goes (proto_ranges_write, proto_join). */
+struct conn_to {
+	struct spawn *sv;
+	struct conn *c;
+};
+
+static void conn_to_put(void *ctx, const char *s, size_t n)
+{
+	struct conn_to *to = ctx;
+
+	conn_reply(to->sv, to->c, s, n);
+}
+
+static bool conn_lost_has(void *ctx, u32 i)
+{
+	return ((struct conn_to *)ctx)->sv->gflags[i] & G_LOST;
+}
+
 /* `list lost`: the supervisor's own ranges (guests of workers that died), written as they are found. */
 static void conn_list_lost(struct spawn *sv, struct conn *c)
 {
-	bool comma = false;
+	struct conn_to to = { sv, c };
 
 	conn_printf(sv, c, "ok ");
-	for (u32 i = 0; i < sv->o->count;) {
-		u32 j = i;
-
-		if (!(sv->gflags[i] & G_LOST)) {
-			i++;
-			continue;
-		}
-		while (j + 1 < sv->o->count && (sv->gflags[j + 1] & G_LOST))
-			j++;
-		if (j > i)
-			conn_printf(sv, c, "%s%u-%u", comma ? "," : "", sv->o->first_id + i, sv->o->first_id + j);
-		else
-			conn_printf(sv, c, "%s%u", comma ? "," : "", sv->o->first_id + i);
-		comma = true;
-		i = j + 1;
-	}
+	proto_ranges_write(sv->o->count, sv->o->first_id, conn_lost_has, conn_to_put, &to);
 	conn_printf(sv, c, "\n");
 }
 
@@ -353,7 +298,7 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 				pend_ask(sv, p, i, line, len);
 		return;
 	}
-	struct link *l = spawn_link_of(sv, r.id);
+	struct link *l = link_of(sv, r.id);
 
 	if (!l) {
 		conn_printf(sv, c, "error no such guest\n");
@@ -428,7 +373,7 @@ void control_arm(struct spawn *sv, struct conn *c)
 	if (!c->used)
 		return;
 	if (c->out.len && !outbuf_flush(c->fd, &c->out) && !c->poll_busy) {
-		sqe = spawn_sqe(sv);
+		sqe = link_sqe(sv);
 		io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
 		io_uring_sqe_set_data64(sqe, UD(K_CONN_POLL, c->gen, i));
 		c->poll_busy = true;
@@ -441,7 +386,7 @@ void control_arm(struct spawn *sv, struct conn *c)
 	 * to 5 s later: a poll with no events watches for the hang-up
 	 * (io_uring always reports POLLHUP and POLLRDHUP). */
 	if (c->waiting && !c->hup_busy && !c->half_closed && !c->closing) {
-		sqe = spawn_sqe(sv);
+		sqe = link_sqe(sv);
 		io_uring_prep_poll_add(sqe, c->fd, 0);
 		io_uring_sqe_set_data64(sqe, UD(K_CONN_HUP, c->gen, i));
 		c->hup_busy = true;
@@ -455,7 +400,7 @@ void control_arm(struct spawn *sv, struct conn *c)
 	}
 	/* Read more only when the buffered lines are done and there is room. */
 	if (!c->read_busy && !c->closing && !c->waiting && c->rlen < sizeof(c->rbuf) - 1) {
-		sqe = spawn_sqe(sv);
+		sqe = link_sqe(sv);
 		io_uring_prep_recv(sqe, c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - 1 - c->rlen, 0);
 		io_uring_sqe_set_data64(sqe, UD(K_CONN_READ, c->gen, i));
 		c->read_busy = true;
@@ -480,7 +425,7 @@ void control_polled(struct spawn *sv, struct conn *c, bool hup, int res)
 		c->closing |= gone; /* its pending request ends with it (conn_close) */
 		c->half_closed |= half;
 	} else if (half && !(res & POLLOUT)) {
-		struct io_uring_sqe *sqe = spawn_sqe(sv);
+		struct io_uring_sqe *sqe = link_sqe(sv);
 
 		io_uring_prep_timeout(sqe, &sv->pause_ts, 0, 0); /* poll_busy until it ends */
 		io_uring_sqe_set_data64(sqe, UD(K_CONN_POLL, c->gen, (u32)(c - sv->conns)));
@@ -497,7 +442,7 @@ void control_accept_arm(struct spawn *sv)
 
 	if (sv->accept_busy || sv->listen_fd < 0)
 		return;
-	sqe = spawn_sqe(sv);
+	sqe = link_sqe(sv);
 	io_uring_prep_accept(sqe, sv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, UD(K_ACCEPT, 0, 0));
 	sv->accept_busy = true;
@@ -506,7 +451,7 @@ void control_accept_arm(struct spawn *sv)
 /* accept() failed and there is no spare fd to make room: it is tried again after a pause. */
 static void control_accept_later(struct spawn *sv)
 {
-	struct io_uring_sqe *sqe = spawn_sqe(sv);
+	struct io_uring_sqe *sqe = link_sqe(sv);
 
 	io_uring_prep_timeout(sqe, &sv->pause_ts, 0, 0);
 	io_uring_sqe_set_data64(sqe, UD(K_ACCEPT_WAIT, 0, 0));
@@ -594,33 +539,13 @@ struct conn *control_conn_new(struct spawn *sv, int fd)
 /* One shard's part of a fanned-out answer: "ok k=v k=v ..." or "ok RANGES". */
 /* ---- answers from the shards ---- */
 
-static const char *const stat_names[PEND_SUMS] = {
-	"exits",     "io_exits",    "hlts",	    "irqs",	  "kicks",	  "unknown_ports", "mmio",
-	"out_bytes", "in_bytes",    "overruns",	    "out_dropped", "pit_irqs",	  "pit_clamped",   "slices",
-	"preempted", "create_failed", "pool",	    "parks",	  "resumes",	  "pool_hits",	   "resume_failed",
-	"vms_created", "parked_bytes", "cq_overflows", "throttles",
-};
-static const char *const count_names[] = { "running", "halted", "parked", "ended", "failed", "silent" };
-
-/* PEND_COUNTS and PEND_STATS: sums the k-th "k=v" of every shard's "ok k=v k=v ..." */
+/* PEND_COUNTS and PEND_STATS: sums the values of every shard's "ok k=v k=v ..." */
 static void pend_gather(struct pending *p, const char *rest)
 {
-	for (int k = 0; k < (p->kind == PEND_STATS ? PEND_SUMS : (int)ARRAY_SIZE(count_names)); k++) {
-		const char *key = p->kind == PEND_STATS ? stat_names[k] : count_names[k];
-		char pat[32];
-		const char *v;
-
-		snprintf(pat, sizeof(pat), " %s=", key);
-		v = strstr(rest, pat);
-		if (v && strncmp(rest, "ok", 2) == 0)
-			p->sums[k] += strtoull(v + strlen(pat), NULL, 10);
-	}
-}
-
-/* A list answer's text, joined across shards (proto_join), to its client. */
-static void ranges_out(void *ctx, const char *s, size_t n)
-{
-	conn_reply(((void **)ctx)[0], ((void **)ctx)[1], s, n);
+	if (p->kind == PEND_STATS)
+		wire_sums_add(rest, wire_stat_names, WIRE_NSTATS, p->sums);
+	else
+		wire_sums_add(rest, wire_count_names, WIRE_NCOUNTS, p->sums);
 }
 
 /* The stats object for the --metrics-file, once every shard has answered. */
@@ -628,7 +553,7 @@ static void pend_metrics(struct spawn *sv, const u64 *sums)
 {
 	struct outbuf b = { 0 };
 
-	spawn_stats_json(sv, &b, sums, stat_names, PEND_SUMS);
+	spawn_stats_json(sv, &b, sums);
 	if (b.buf)
 		spawn_metrics_write(sv, b.buf, b.len);
 	free(b.buf);
@@ -642,7 +567,7 @@ static void pend_metrics(struct spawn *sv, const u64 *sums)
 void control_metrics_request(struct spawn *sv)
 {
 	static const char line[] = "stats";
-	u64 none[PEND_SUMS] = { 0 };
+	u64 none[WIRE_NSTATS] = { 0 };
 	struct pending *p;
 	u32 live = 0;
 
@@ -659,7 +584,7 @@ void control_metrics_request(struct spawn *sv)
 		if (sv->links[i].dead)
 			continue;
 		p->links_asked[i / 64] |= 1ull << (i % 64);
-		spawn_link_send(sv, &sv->links[i], "%u %s\n", p->tag, line);
+		link_request(sv, &sv->links[i], p->tag, line, strlen(line));
 	}
 }
 
@@ -670,7 +595,7 @@ static void pend_sums_reply(struct spawn *sv, struct pending *p, struct conn *c)
 
 	if (p->kind == PEND_STATS) {
 		outbuf_printf(&b, "ok ");
-		spawn_stats_json(sv, &b, p->sums, stat_names, PEND_SUMS);
+		spawn_stats_json(sv, &b, p->sums);
 		outbuf_printf(&b, "\n");
 	} else {
 		outbuf_printf(&b,
@@ -898,17 +823,17 @@ void control_answer(struct spawn *sv, struct link *l, char *line, size_t len)
 		char ask[32];
 		int n = snprintf(ask, sizeof(ask), "list %s", p->state);
 
-		void *ctx[2] = { sv, c };
+		struct conn_to to = { sv, c }; /* the list's text, joined across shards, to its client */
 
 		/* shards hold consecutive ids: one's last range may go on in the next one's */
 		if (len > 3 && strncmp(rest, "ok ", 3) == 0)
-			proto_join_feed(&p->join, rest + 3, len - 3, ranges_out, ctx);
+			proto_join_feed(&p->join, rest + 3, len - 3, conn_to_put, &to);
 		control_arm(sv, c); /* what it has so far is on its way */
 		if (!c->used)
 			return; /* it was dropped meanwhile, and closed: its request ended with it */
 		if (!c->closing && pend_ask(sv, p, li + 1, ask, (size_t)n))
 			return; /* the next shard's ranges follow */
-		proto_join_end(&p->join, ranges_out, ctx);
+		proto_join_end(&p->join, conn_to_put, &to);
 		conn_reply(sv, c, "\n", 1);
 	} else {
 		pend_gather(p, rest);
@@ -930,7 +855,7 @@ void control_watch_output(struct spawn *sv, u32 id, const char *data)
 			control_arm(sv, c);
 		} else if (c->used && !c->closing && c->watching && c->watch_id == id) {
 			/* DATA may be 16 KiB: not through conn_printf's buffer */
-			conn_printf(sv, c, "out %u", id);
+			conn_printf(sv, c, "out %u ", id);
 			conn_reply(sv, c, data, strlen(data));
 			conn_reply(sv, c, "\n", 1);
 			control_arm(sv, c);

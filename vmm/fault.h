@@ -15,7 +15,7 @@
  *
  * fault_next(point): counts the calls at POINT in this process; calls ID
  * to ID + COUNT - 1 fail. Points: "create_vm", "create_vcpu", "mmap_run"
- * (the steps of vm_vcpu_create()), "short_write" (a shard's write to the
+ * (the steps of making a machine, in shard.c), "short_write" (a shard's write to the
  * supervisor submitted with half its bytes), "write_eagain" (one that
  * completes with -EAGAIN, nothing written), "full_cq" (a shard's io_uring
  * with a completion queue of two that is kept overflowing), "msr_filter"

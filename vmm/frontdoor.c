@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "frontdoor.h"
 #include "http.h"
 #include "json.h"
@@ -255,8 +256,8 @@ int frontdoor_open(struct spawn *sv, char *err, size_t errlen)
 		return -1;
 	}
 	sv->front = fd;
-	fd->sweep_ts = (struct __kernel_timespec){ .tv_sec = FRONT_SWEEP_NS / 1000000000ull };
-	fd->retry_ts = (struct __kernel_timespec){ .tv_nsec = FRONT_RETRY_NS };
+	fd->sweep_ts = clock_kernel_timespec(FRONT_SWEEP_NS);
+	fd->retry_ts = clock_kernel_timespec(FRONT_RETRY_NS);
 	if (listeners_plan(sv, fd, err, errlen) < 0)
 		return -1;
 	for (u32 i = 0; i < fd->nls; i++) {
@@ -317,7 +318,7 @@ static void listener_arm(struct spawn *sv, u32 i)
 
 	if (l->busy || l->fd < 0)
 		return;
-	sqe = spawn_sqe(sv);
+	sqe = link_sqe(sv);
 	io_uring_prep_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, UD(K_FRONT_ACCEPT, 0, i));
 	l->busy = true;
@@ -336,7 +337,7 @@ static void sweep_arm(struct spawn *sv)
 
 	if (sv->front->sweep_busy || !sv->front->clients)
 		return;
-	sqe = spawn_sqe(sv);
+	sqe = link_sqe(sv);
 	io_uring_prep_timeout(sqe, &sv->front->sweep_ts, 0, 0);
 	io_uring_sqe_set_data64(sqe, UD(K_FRONT_SWEEP, 0, 0));
 	sv->front->sweep_busy = true;
@@ -397,7 +398,7 @@ static void front_accepted(struct spawn *sv, u32 i, int fd)
 			sv->refusing = true;
 			listener_arm(sv, i);
 		} else if (l->fd >= 0) { /* tried again after a pause */
-			sqe = spawn_sqe(sv);
+			sqe = link_sqe(sv);
 			io_uring_prep_timeout(sqe, &sv->pause_ts, 0, 0);
 			io_uring_sqe_set_data64(sqe, UD(K_FRONT_WAIT, 0, i));
 			l->busy = true;
@@ -753,7 +754,7 @@ static void tcp_answered(struct spawn *sv, struct conn *c)
 		c->rpos += f->sent;
 	} else if (!strcmp(a, "error input full")) {
 		f->paused = true; /* as `kvmlite console` does from a pipe: the guest reads, then more */
-		sqe = spawn_sqe(sv);
+		sqe = link_sqe(sv);
 		io_uring_prep_timeout(sqe, &sv->front->retry_ts, 0, 0);
 		io_uring_sqe_set_data64(sqe, UD(K_FRONT_RETRY, c->gen, (u32)(c - sv->conns)));
 	} else {
@@ -793,10 +794,10 @@ static void tcp_process(struct spawn *sv, struct conn *c)
 		c->rpos = c->rlen; /* thrown away */
 }
 
-/* data is " DATA", as control_watch_output() gets it: the space after the id first */
+/* data is the guest's output as the wire carries it, escaped (wire.h, WIRE_OUT) */
 void frontdoor_output(struct spawn *sv, struct conn *c, const char *data)
 {
-	size_t len = strlen(data += *data == ' ');
+	size_t len = strlen(data);
 	u8 *raw = malloc(len + 1);
 	ssize_t n = raw ? proto_unescape(data, len, raw, len + 1) : -1;
 

@@ -87,6 +87,18 @@ fail:
 	return -1;
 }
 
+/* Creation ioctls can be interrupted by the timer signals of the thread
+ * that runs other guests meanwhile: those are retried, not failures. */
+int kvm_ioctl(int fd, unsigned long req, void *arg)
+{
+	int r;
+
+	do
+		r = ioctl(fd, req, arg);
+	while (r < 0 && (errno == EINTR || errno == EAGAIN));
+	return r;
+}
+
 void kvm_close(struct kvm *kvm)
 {
 	if (kvm->fd >= 0)

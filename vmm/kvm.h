@@ -8,7 +8,7 @@ struct kvm {
 	int fd;			 /* /dev/kvm */
 	int run_size;		 /* size of each vCPU's kvm_run mapping */
 	char backend[16];	 /* kvm_intel, kvm_amd, kvm_pvm or "unknown" */
-	bool msr_filter;	 /* every VM gets the MSR filter (vm.c); without it no VM is reused (park.c) */
+	bool msr_filter;	 /* every VM gets the MSR filter (machine.c); without it no VM is reused (park.c) */
 	bool triple_fault_event; /* a queued triple fault is part of the vCPU events (Linux 6.0) */
 };
 
@@ -19,5 +19,7 @@ struct kvm {
  */
 int kvm_open(struct kvm *kvm, char *err, size_t errlen);
 void kvm_close(struct kvm *kvm);
+/* An ioctl on a KVM fd, retried while a signal interrupts it (EINTR) or the host is busy (EAGAIN). */
+int kvm_ioctl(int fd, unsigned long req, void *arg);
 
 #endif

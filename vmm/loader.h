@@ -36,4 +36,10 @@ const u8 *loader_firmware(size_t *len);
 /* "hello, mvm, ..." for messages. */
 const char *loader_builtin_names(void);
 
+/* Guests with ids below `upto` (and above the previous entry's) boot `img`. */
+struct guest_image {
+	struct image img;
+	u32 upto;
+};
+
 #endif

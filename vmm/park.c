@@ -11,16 +11,6 @@
 #define XSAVE_HDR_XSTATE_BV 512 /* offset of XSTATE_BV: which components hold state */
 #define X86_EFLAGS_IF	    0x200
 
-static int park_ioctl(int fd, unsigned long req, void *arg)
-{
-	int r;
-
-	do
-		r = ioctl(fd, req, arg);
-	while (r < 0 && (errno == EINTR || errno == EAGAIN));
-	return r;
-}
-
 /*
  * The TSC is carried as its offset from the host's TSC, not as a value:
  * the guest's TSC then keeps running while it is parked, exactly as if it
@@ -36,7 +26,7 @@ static int park_tsc_offset(int vcpu_fd, unsigned long req, u64 *offset)
 		.addr = (u64)(uintptr_t)offset,
 	};
 
-	return park_ioctl(vcpu_fd, req, &a);
+	return kvm_ioctl(vcpu_fd, req, &a);
 }
 
 size_t park_size(const struct park *p)
@@ -51,12 +41,12 @@ const u8 *park_output(const struct park *p)
 
 /*
  * What a guest can change of its vCPU is exactly what is saved here. No
- * MSR is on the list: the MSR filter (vm.c, vm_msrs_allowed) lets a guest
+ * MSR is on the list: the MSR filter (machine.c, machine_msrs_allowed) lets a guest
  * write only EFER, which the segment registers carry, and read the TSC,
  * which travels as its offset; every other MSR raises #GP, so it holds on
  * every vCPU what KVM gave it at creation, whichever guests ran on it.
  * Pending events include, where KVM has KVM_CAP_X86_TRIPLE_FAULT_EVENT
- * (vm.c turns it on), a triple fault KVM queued but has not delivered.
+ * (machine.c turns it on), a triple fault KVM queued but has not delivered.
  * CPUID is never set (a guest sees no features, hence no MSR that depends
  * on one), there is no in-kernel local APIC (so no x2APIC MSRs, no INIT or
  * SIPI: the MP state stays RUNNABLE), no SMM and no nested state.
@@ -70,10 +60,10 @@ struct park *park_save(struct vm *vm, const u8 *out, u32 out_len, u64 out_from)
 	u64 bv;
 	int fd = vm->vcpu_fd;
 
-	if (park_ioctl(fd, KVM_GET_REGS, &head.regs) < 0 || park_ioctl(fd, KVM_GET_SREGS, &head.sregs) < 0 ||
-	    park_ioctl(fd, KVM_GET_VCPU_EVENTS, &head.events) < 0 ||
-	    park_ioctl(fd, KVM_GET_DEBUGREGS, &head.debugregs) < 0 || park_ioctl(fd, KVM_GET_XCRS, &xcrs) < 0 ||
-	    park_ioctl(fd, KVM_GET_XSAVE, &xs) < 0 || park_tsc_offset(fd, KVM_GET_DEVICE_ATTR, &head.tsc) < 0)
+	if (kvm_ioctl(fd, KVM_GET_REGS, &head.regs) < 0 || kvm_ioctl(fd, KVM_GET_SREGS, &head.sregs) < 0 ||
+	    kvm_ioctl(fd, KVM_GET_VCPU_EVENTS, &head.events) < 0 ||
+	    kvm_ioctl(fd, KVM_GET_DEBUGREGS, &head.debugregs) < 0 || kvm_ioctl(fd, KVM_GET_XCRS, &xcrs) < 0 ||
+	    kvm_ioctl(fd, KVM_GET_XSAVE, &xs) < 0 || park_tsc_offset(fd, KVM_GET_DEVICE_ATTR, &head.tsc) < 0)
 		return NULL;
 	for (u32 i = 0; i < xcrs.nr_xcrs; i++)
 		if (xcrs.xcrs[i].xcr == 0)
@@ -115,11 +105,11 @@ int park_restore(struct vm *vm, const struct park *p)
 	memcpy(xs.region, p->data, p->xsave_len);
 	/* NMI and SIPI state are restored only when flagged as valid. */
 	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
-	if (park_ioctl(fd, KVM_SET_SREGS, (void *)&p->sregs) < 0 ||
-	    park_ioctl(fd, KVM_SET_REGS, (void *)&p->regs) < 0 ||
-	    (p->xcr0 && park_ioctl(fd, KVM_SET_XCRS, &xcrs) < 0) || park_ioctl(fd, KVM_SET_XSAVE, &xs) < 0 ||
-	    park_ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ||
-	    park_ioctl(fd, KVM_SET_DEBUGREGS, (void *)&p->debugregs) < 0 ||
+	if (kvm_ioctl(fd, KVM_SET_SREGS, (void *)&p->sregs) < 0 ||
+	    kvm_ioctl(fd, KVM_SET_REGS, (void *)&p->regs) < 0 ||
+	    (p->xcr0 && kvm_ioctl(fd, KVM_SET_XCRS, &xcrs) < 0) || kvm_ioctl(fd, KVM_SET_XSAVE, &xs) < 0 ||
+	    kvm_ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ||
+	    kvm_ioctl(fd, KVM_SET_DEBUGREGS, (void *)&p->debugregs) < 0 ||
 	    park_tsc_offset(fd, KVM_SET_DEVICE_ATTR, &tsc) < 0)
 		return -1;
 	/*
@@ -149,7 +139,7 @@ struct park *park_probe(const struct kvm *kvm, struct vm *fresh, const char **wh
 		       "from guest to guest";
 		return NULL;
 	}
-	if (park_ioctl(fresh->vcpu_fd, KVM_HAS_DEVICE_ATTR, &a) < 0) {
+	if (kvm_ioctl(fresh->vcpu_fd, KVM_HAS_DEVICE_ATTR, &a) < 0) {
 		*why = "KVM cannot set a vCPU's TSC offset (Linux 5.16)";
 		return NULL;
 	}
@@ -178,7 +168,7 @@ int park_renew(struct vm *vm, const struct park *fresh)
 	 * or not, and the offset cannot move: this changes nothing there.)
 	 */
 	if (park_tsc_offset(vm->vcpu_fd, KVM_GET_DEVICE_ATTR, &offset) < 0 ||
-	    park_ioctl(vm->vcpu_fd, KVM_GET_MSRS, &r) != 1)
+	    kvm_ioctl(vm->vcpu_fd, KVM_GET_MSRS, &r) != 1)
 		return -1;
 	offset -= r.hdr.entries[0].data;
 	return park_tsc_offset(vm->vcpu_fd, KVM_SET_DEVICE_ATTR, &offset);

@@ -229,17 +229,8 @@ void line_feed(struct line_reader *lr, const u8 *data, size_t n, void (*on_line)
 	}
 }
 
-/* snprintf's contract for pieces: count everything, store what fits. */
-static void put(char *out, size_t cap, size_t *pos, const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++, (*pos)++)
-		if (*pos + 1 < cap)
-			out[*pos] = s[i];
-}
-
-size_t proto_ranges(u32 n, bool (*in)(void *ctx, u32 id), void *ctx, char *out, size_t cap)
+size_t proto_ranges_write(u32 n, u32 base, bool (*in)(void *ctx, u32 id),
+			  void (*out)(void *ctx, const char *s, size_t len), void *ctx)
 {
 	size_t pos = 0;
 	u32 id = 0;
@@ -256,14 +247,47 @@ size_t proto_ranges(u32 n, bool (*in)(void *ctx, u32 id), void *ctx, char *out, 
 		while (id < n && in(ctx, id++))
 			last = id - 1;
 		if (first == last)
-			l = snprintf(num, sizeof(num), "%s%u", pos ? "," : "", first);
+			l = snprintf(num, sizeof(num), "%s%u", pos ? "," : "", base + first);
 		else
-			l = snprintf(num, sizeof(num), "%s%u-%u", pos ? "," : "", first, last);
-		put(out, cap, &pos, num, (size_t)l);
+			l = snprintf(num, sizeof(num), "%s%u-%u", pos ? "," : "", base + first, base + last);
+		out(ctx, num, (size_t)l);
+		pos += (size_t)l;
 	}
-	if (cap)
-		out[pos < cap ? pos : cap - 1] = '\0';
 	return pos;
+}
+
+/* proto_ranges() into a buffer, with snprintf's contract: count everything, store what fits. */
+struct ranges_buf {
+	bool (*in)(void *ctx, u32 id);
+	void *ctx;
+	char *out;
+	size_t cap, pos;
+};
+
+static bool ranges_buf_in(void *ctx, u32 id)
+{
+	struct ranges_buf *r = ctx;
+
+	return r->in(r->ctx, id);
+}
+
+static void ranges_buf_put(void *ctx, const char *s, size_t len)
+{
+	struct ranges_buf *r = ctx;
+
+	for (size_t i = 0; i < len; i++, r->pos++)
+		if (r->pos + 1 < r->cap)
+			r->out[r->pos] = s[i];
+}
+
+size_t proto_ranges(u32 n, bool (*in)(void *ctx, u32 id), void *ctx, char *out, size_t cap)
+{
+	struct ranges_buf r = { .in = in, .ctx = ctx, .out = out, .cap = cap };
+
+	proto_ranges_write(n, 0, ranges_buf_in, ranges_buf_put, &r);
+	if (cap)
+		out[r.pos < cap ? r.pos : cap - 1] = '\0';
+	return r.pos;
 }
 
 int line_buf_feed(struct line_buf *lb, const u8 *data, size_t n, void (*on_line)(void *ctx, char *line, size_t len),

@@ -90,6 +90,16 @@ void line_buf_free(struct line_buf *lb);
 size_t proto_ranges(u32 n, bool (*in)(void *ctx, u32 id), void *ctx, char *out, size_t cap);
 
 /*
+ * The one range encoder: walks the ids 0..n-1, asking in(ctx, id) about
+ * each once, and gives out(ctx, ...) each range of those in, base added,
+ * as its text (",base+a-base+b": comma before all but the first), so that
+ * an answer longer than any buffer can be written as it is found.
+ * Returns the bytes given.
+ */
+size_t proto_ranges_write(u32 n, u32 base, bool (*in)(void *ctx, u32 id),
+			  void (*out)(void *ctx, const char *s, size_t len), void *ctx);
+
+/*
  * Joins lists of id ranges that come one after another (a shard's `list
  * STATE` answers, every id of a list above those of the lists before it)
  * into one list in which no two ranges touch: "0-149" then "150-299,400"

@@ -5,18 +5,17 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "kick.h"
 #include "layout.h"
 #include "mem.h"
 #include "run.h"
 #include "sandbox.h"
 #include "vm.h"
 
-#define SIG_KICK SIGRTMIN    /* timer expiry: kicks the vCPU out of KVM_RUN */
 #define SLICE_NS 10000000ull /* how long a busy guest runs before we look at stdin */
 #define CTRL_A	 0x01
 
@@ -42,7 +41,7 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int sig)
 {
 	stop_signal = sig;
-	vm_kick_self(); /* a guest entered just after the check leaves at once */
+	kick_self(); /* a guest entered just after the check leaves at once */
 }
 
 static void console_flush(struct console *c)
@@ -172,30 +171,13 @@ static void console_deliver(struct console *c, struct vm *vm)
 		c->in_pos = c->in_len = 0;
 }
 
-/* One POSIX timer for this thread: fires SIG_KICK at an absolute time. */
-static int timer_setup(timer_t *timer)
-{
-	struct sigevent sev = {
-		.sigev_notify = SIGEV_THREAD_ID,
-		.sigev_signo = SIG_KICK,
-	};
-
-	sev._sigev_un._tid = (int)syscall(SYS_gettid);
-	return timer_create(CLOCK_MONOTONIC, &sev, timer);
-}
-
+/* The slice and PIT deadline timer (kick.c), armed only when `when` changes. */
 static void timer_arm(timer_t timer, u64 when, u64 *armed)
 {
-	struct itimerspec its = { 0 };
-
 	if (when == *armed)
 		return;
 	*armed = when;
-	if (when != UINT64_MAX) {
-		its.it_value.tv_sec = (time_t)(when / 1000000000ull);
-		its.it_value.tv_nsec = (long)(when % 1000000000ull);
-	}
-	timer_settime(timer, TIMER_ABSTIME, &its, NULL);
+	kick_timer_at(timer, when);
 }
 
 static int run_status(const struct vm *vm)
@@ -292,7 +274,7 @@ static void run_loop(struct vm *vm, struct console *c, timer_t timer)
 	sigaddset(&stop_set, SIGINT);
 	sigaddset(&stop_set, SIGTERM);
 	sigaddset(&stop_set, SIGHUP);
-	vm_kick_target(vm);
+	kick_target(vm->run);
 
 	while (vm->state != VM_ENDED) {
 		u64 now = clock_now(), deadline;
@@ -382,7 +364,7 @@ int run_guest(const struct run_opts *opts)
 	loader_place(&img, arena_slot(&arena, 0), GUEST_RAM_SIZE, opts->firmware);
 	if (vm_init(&vm, &kvm, arena_slot(&arena, 0), &cfg, err, sizeof(err)) < 0)
 		goto fail_arena;
-	if (vm_kick_install(SIG_KICK) < 0 || timer_setup(&timer) < 0) {
+	if (kick_install() < 0 || kick_timer_create(&timer) < 0) {
 		snprintf(err, sizeof(err), "timer setup: %s", strerror(errno));
 		vm_destroy(&vm);
 		goto fail_arena;

@@ -1,24 +1,21 @@
 /* shard.c - one worker thread: creates its guests, runs them M:N, serves their consoles through one io_uring. */
-#define _GNU_SOURCE /* SIGEV_THREAD_ID */
 #include <assert.h>
 #include <errno.h>
 #include <linux/kvm.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fault.h"
+#include "kick.h"
 #include "layout.h"
 #include "sandbox.h"
 #include "shard.h"
 
-#define SIG_KICK     SIGRTMIN
 #define CREATE_BATCH 8 /* guests created per turn, so booting ones run meanwhile */
 #define NONE	     UINT32_MAX
 
@@ -109,15 +106,6 @@ static void heap_update(struct shard *s, struct guest *g)
 
 /* ---- CPU time: what each guest costs the shard's thread (--cpu-max, guest_charge()) ---- */
 
-/* The calling thread's CPU time (ns): a system call, ~0.3 us here. */
-static u64 thread_cpu_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (u64)t.tv_sec * 1000000000ull + (u64)t.tv_nsec;
-}
-
 /*
  * Work done for no guest in particular (commands, creating guests, making
  * VMs, parking) is not charged to the next guest that runs: it lies
@@ -126,13 +114,13 @@ static u64 thread_cpu_now(void)
  */
 static u64 shard_nobody_begin(struct shard *s)
 {
-	return s->nobody++ ? 0 : thread_cpu_now();
+	return s->nobody++ ? 0 : clock_thread_cpu();
 }
 
 static void shard_nobody_end(struct shard *s, u64 since)
 {
 	if (--s->nobody == 0)
-		s->cpu_mark += thread_cpu_now() - since;
+		s->cpu_mark += clock_thread_cpu() - since;
 }
 
 /* ---- the run queue: guests that want the CPU, round robin ---- */
@@ -310,6 +298,22 @@ static void shard_printf(struct shard *s, const char *fmt, ...)
 	s->to_sv.len += n < 512 ? (size_t)n : 511;
 }
 
+/* One line of the wire (wire.h), formatted in line, to the supervisor. */
+static void shard_send(struct shard *s, const char *line, size_t n)
+{
+	memcpy(shard_reserve(s, n), line, n);
+	s->to_sv.len += n;
+}
+
+/* "@fatal shard ID: WHAT": this shard cannot go on. */
+static void shard_fatal(struct shard *s, const char *what)
+{
+	char text[WIRE_LINE_MAX + 32], line[WIRE_LINE_MAX];
+
+	snprintf(text, sizeof(text), "shard %u: %s", s->id, what);
+	shard_send(s, line, wire_fatal_format(line, sizeof(line), text));
+}
+
 /*
  * Output ring pages. A guest holds one while it has a VM; parking moves
  * what it holds into the park record and the page goes to a free list for
@@ -460,7 +464,9 @@ static void guest_output(void *ctx, struct vm *vm, u8 byte)
 		g->shard->stats.stage_ns[STAGE_FIRMWARE] += fw_done - g->t_ready;
 		g->shard->stats.stage_ns[STAGE_FIRST_BYTE] += now - fw_done;
 		g->shard->stats.staged++;
-		shard_printf(g->shard, "@boot %u %llu\n", vm->index, (unsigned long long)now);
+		char line[WIRE_LINE_MAX];
+
+		shard_send(g->shard, line, wire_boot_format(line, sizeof(line), vm->index, now));
 	}
 	if (byte == '\n' && g->req_deadline != UINT64_MAX)
 		guest_answer(g, g->out_total - 1);
@@ -481,21 +487,54 @@ static void guest_feed(struct guest *g)
 
 /* ---- KVM VMs: the pool, parking and resuming ---- */
 
-/* A spare VM back to the pool, or closed if the pool is full. */
-static void shard_vcpu_put(struct shard *s, struct vcpu *c)
+/* A spare machine back to the pool, or closed if the pool is full. */
+static void shard_machine_put(struct shard *s, struct machine *m)
 {
-	if (c->vm_fd >= 0 && s->pool_len < SHARD_POOL_MAX)
-		s->pool[s->pool_len++] = *c;
+	if (m->vm_fd >= 0 && s->pool_len < SHARD_POOL_MAX)
+		s->pool[s->pool_len++] = *m;
 	else
-		vm_vcpu_destroy(c, s->kvm->run_size);
+		machine_destroy(m, s->kvm->run_size);
 }
 
-/* A new VM. The first one, before it ever runs, tells what a reused VM
- * is made into before a new guest boots on it, or that none can be. */
-static int shard_vcpu_create(struct shard *s, struct vcpu *c, const char **what, u64 *vm_ns)
+/*
+ * Tests make each step of making a machine fail as the host would
+ * (KVMLITE_FAULT): after the steps before it, whose fds must be closed
+ * again.
+ */
+static const struct {
+	const char *point;
+	int err;
+} machine_faults[MACHINE_STEPS] = { { "create_vm", ENOMEM }, { "create_vcpu", EMFILE }, { "mmap_run", ENOMEM } };
+
+/* A new machine, made step by step: the first step is the VM's stage time (vm_ns), the rest the vCPU's. */
+static int shard_machine_make(struct shard *s, struct machine *m, const char **what, u64 *vm_ns)
+{
+	u64 t0 = clock_now();
+
+	*m = MACHINE_NONE;
+	for (int step = 0; step < MACHINE_STEPS; step++) {
+		if (fault_next(machine_faults[step].point)) {
+			*what = machine_step_call[step];
+			errno = machine_faults[step].err;
+			goto fail;
+		}
+		if (machine_step(s->kvm, m, step, what) < 0)
+			goto fail;
+		if (step == MACHINE_CREATE_VM && vm_ns)
+			*vm_ns = clock_now() - t0;
+	}
+	return 0;
+fail:
+	machine_destroy(m, s->kvm->run_size);
+	return -1;
+}
+
+/* A new machine. The first one, before it ever runs, tells what a reused
+ * VM is made into before a new guest boots on it, or that none can be. */
+static int shard_machine_create(struct shard *s, struct machine *m, const char **what, u64 *vm_ns)
 {
 	u64 cpu = shard_nobody_begin(s); /* making VMs is kvmlite's work, not a guest's */
-	int r = vm_vcpu_create(s->kvm, c, what, vm_ns);
+	int r = shard_machine_make(s, m, what, vm_ns);
 	const char *why;
 
 	shard_nobody_end(s, cpu);
@@ -503,13 +542,15 @@ static int shard_vcpu_create(struct shard *s, struct vcpu *c, const char **what,
 		return -1;
 	s->stats.vms_created++;
 	if (s->park != PARK_NEVER && !s->fresh) {
-		struct vm probe = { .vcpu_fd = c->fd, .run = c->run };
+		struct vm probe = { .vcpu_fd = m->vcpu_fd, .run = m->run };
 
 		/* Nothing of the last guest's CPU state (mode, FPU, debug
 		 * registers, TSC) may reach the next: see park.c. */
 		if (!(s->fresh = park_probe(s->kvm, &probe, &why))) {
-			shard_printf(s, "@fatal shard %u: parking is not possible on this host (%s): --park never\n",
-				     s->id, why);
+			char text[WIRE_LINE_MAX];
+
+			snprintf(text, sizeof(text), "parking is not possible on this host (%s): --park never", why);
+			shard_fatal(s, text);
 			s->park = PARK_NEVER;
 			s->vm_max = s->count; /* as with --park never: no guest waits for a VM */
 		}
@@ -525,7 +566,7 @@ static int guest_park(struct shard *s, struct guest *g);
  * recently active halted guest, which is parked for it. EAGAIN: every VM
  * is busy with a running guest; try again later.
  */
-static int shard_vcpu_get(struct shard *s, struct vcpu *c, const char **what, u64 *vm_ns)
+static int shard_machine_get(struct shard *s, struct machine *m, const char **what, u64 *vm_ns)
 {
 	if (!s->pool_len && s->resident >= s->vm_max) {
 		*what = "parking another guest for its VM";
@@ -542,10 +583,10 @@ static int shard_vcpu_get(struct shard *s, struct vcpu *c, const char **what, u6
 		}
 	}
 	if (s->pool_len) {
-		*c = s->pool[--s->pool_len];
+		*m = s->pool[--s->pool_len];
 		return 0;
 	}
-	return shard_vcpu_create(s, c, what, vm_ns);
+	return shard_machine_create(s, m, what, vm_ns);
 }
 
 /* Bytes of RAM the guest has touched: all of it is the VMM's to keep. */
@@ -572,7 +613,7 @@ static int guest_park(struct shard *s, struct guest *g)
 	u8 kept[GUEST_OUT_SIZE]; /* not static: shards of a worker are threads */
 	u64 from = guest_out_oldest(g), cpu = shard_nobody_begin(s); /* kvmlite's choice, not the guest's work */
 	size_t n, len = 0;
-	struct vcpu c;
+	struct machine m;
 	struct park *p;
 
 	for (n = 0; from + n < g->out_total; n += len) {
@@ -585,8 +626,8 @@ static int guest_park(struct shard *s, struct guest *g)
 		shard_nobody_end(s, cpu);
 		return -1;
 	}
-	vm_detach(&g->vm, &c);
-	shard_vcpu_put(s, &c);
+	vm_detach(&g->vm, &m);
+	shard_machine_put(s, &m);
 	g->park = p;
 	ring_put(s, g->out);
 	g->out = NULL;
@@ -626,26 +667,27 @@ static int guest_resume(struct shard *s, struct guest *g)
 	const struct park *p = g->park;
 	const char *what = "KVM_SET_USER_MEMORY_REGION (RAM)";
 	bool hit = s->pool_len > 0;
-	struct vcpu c;
+	char line[WIRE_LINE_MAX];
+	struct machine m;
 	u64 backoff;
 
 	if (fault_hit("resume", g->vm.index)) {
 		errno = ENOMEM; /* as a failing memslot allocation would say */
 		goto fail;
 	}
-	if (shard_vcpu_get(s, &c, &what, NULL) < 0) {
+	if (shard_machine_get(s, &m, &what, NULL) < 0) {
 		if (errno == EAGAIN)
 			return -1;
 		goto fail;
 	}
-	if (vm_attach(&g->vm, &c, s->kvm->run_size, &what) < 0) {
-		shard_vcpu_put(s, &c);
+	if (vm_attach(&g->vm, &m, s->kvm->run_size, &what) < 0) {
+		shard_machine_put(s, &m);
 		goto fail;
 	}
 	if (park_restore(&g->vm, p) < 0) {
 		what = "restoring the vCPU state";
-		vm_detach(&g->vm, &c);
-		vm_vcpu_destroy(&c, s->kvm->run_size); /* half-restored: not for another guest */
+		vm_detach(&g->vm, &m);
+		machine_destroy(&m, s->kvm->run_size); /* half-restored: not for another guest */
 		goto fail;
 	}
 	guest_unpark(s, g);
@@ -657,7 +699,7 @@ static int guest_resume(struct shard *s, struct guest *g)
 fail:
 	s->stats.resume_failed++;
 	snprintf(g->vm.why, sizeof(g->vm.why), "resume: %s: %s (state kept, retrying)", what, strerror(errno));
-	shard_printf(s, "@resume_failed %u %s\n", guest_id(g), g->vm.why);
+	shard_send(s, line, wire_resume_failed_format(line, sizeof(line), guest_id(g), g->vm.why));
 	if (g->req_deadline != UINT64_MAX) {
 		shard_printf(s, "%u error %s\n", g->req_tag, g->vm.why);
 		g->req_deadline = UINT64_MAX;
@@ -692,7 +734,7 @@ static void guest_release(struct shard *s, struct guest *g)
  */
 static void guest_silent(struct shard *s, struct guest *g)
 {
-	char what[sizeof(g->vm.why)];
+	char what[sizeof(g->vm.why)], line[WIRE_LINE_MAX];
 
 	g->silent = true;
 	g->silent_at = 0;
@@ -701,7 +743,7 @@ static void guest_silent(struct shard *s, struct guest *g)
 	else
 		vm_describe_live(&g->vm, what, sizeof(what));
 	snprintf(g->vm.why, sizeof(g->vm.why), "%s", what);
-	shard_printf(s, "@silent %u %s\n", guest_id(g), what);
+	shard_send(s, line, wire_silent_format(line, sizeof(line), guest_id(g), what));
 }
 
 /* After anything happened to a guest: file it where it belongs now. */
@@ -742,7 +784,9 @@ static void guest_settle(struct shard *s, struct guest *g, u64 now)
 	g->req_deadline = UINT64_MAX;
 	heap_remove(s, g);
 	lru_remove(s, g);
-	shard_printf(s, "@end %u %s %s\n", guest_id(g), guest_state(g), g->vm.why);
+	char line[WIRE_LINE_MAX];
+
+	shard_send(s, line, wire_end_format(line, sizeof(line), guest_id(g), guest_state(g), g->vm.why));
 	guest_release(s, g);
 }
 
@@ -752,16 +796,17 @@ static void shard_report(struct shard *s)
 	if (s->created == s->created_reported && s->parked == s->parked_reported &&
 	    s->stats.staged == s->staged_reported)
 		return;
-	size_t room = 96 + 21 * (NSTAGES + 1); /* the numbers at their longest */
-	char *p = shard_reserve(s, room);
-	int n = snprintf(p, room, "@created %u %u %llu %llu", s->created, s->parked,
-			 (unsigned long long)s->parked_bytes, (unsigned long long)s->stats.staged);
+	struct wire_created c = {
+		.created = s->created,
+		.parked = s->parked,
+		.parked_bytes = s->parked_bytes,
+		.staged = s->stats.staged,
+		.created_staged = s->stats.created_staged,
+	};
+	char line[WIRE_LINE_MAX];
 
-	for (int k = 0; k < NSTAGES; k++)
-		n += snprintf(p + n, room - (size_t)n, " %llu", (unsigned long long)s->stats.stage_ns[k]);
-	n += snprintf(p + n, room - (size_t)n, " %llu", (unsigned long long)s->stats.created_staged);
-	p[n++] = '\n';
-	s->to_sv.len += (size_t)n;
+	memcpy(c.stage_ns, s->stats.stage_ns, sizeof(c.stage_ns));
+	shard_send(s, line, wire_created_format(line, sizeof(line), &c));
 	s->created_reported = s->created;
 	s->parked_reported = s->parked;
 	s->staged_reported = s->stats.staged;
@@ -775,7 +820,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 	u8 *ram = arena_slot(&s->ram, index - s->first);
 	u64 t[NSTAGES] = { 0 }, vm_ns = 0;
 	const char *what;
-	struct vcpu c;
+	struct machine m;
 
 	while (index >= gi->upto)
 		gi++;
@@ -784,7 +829,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 	if (!g->out)
 		g->out = ring_get(s);
 	t[0] = clock_now();
-	if (shard_vcpu_get(s, &c, &what, &vm_ns) < 0) {
+	if (shard_machine_get(s, &m, &what, &vm_ns) < 0) {
 		if (errno == EAGAIN)
 			return -1;
 		goto fail;
@@ -792,14 +837,14 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 	t[1] = clock_now();
 	loader_place(&gi->img, ram, GUEST_RAM_SIZE, s->firmware);
 	t[2] = clock_now();
-	if (vm_attach(&g->vm, &c, s->kvm->run_size, &what) < 0) {
-		shard_vcpu_put(s, &c);
+	if (vm_attach(&g->vm, &m, s->kvm->run_size, &what) < 0) {
+		shard_machine_put(s, &m);
 		goto fail;
 	}
 	t[3] = clock_now();
 	s->resident++;
 	what = "resetting a reused VM's vCPU";
-	if (c.used && park_renew(&g->vm, s->fresh) < 0)
+	if (m.used && park_renew(&g->vm, s->fresh) < 0)
 		goto fail;
 	/* A VM that will never carry another guest needs no VM fd: every fd
 	 * kept counts against RLIMIT_NOFILE. */
@@ -862,7 +907,7 @@ static bool shard_create_some(struct shard *s)
  */
 static void guest_charge(struct shard *s, struct guest *g)
 {
-	u64 cpu = thread_cpu_now(), used = cpu > s->cpu_mark ? cpu - s->cpu_mark : 0;
+	u64 cpu = clock_thread_cpu(), used = cpu > s->cpu_mark ? cpu - s->cpu_mark : 0;
 
 	s->cpu_mark = cpu;
 	g->cpu_total += used;
@@ -878,7 +923,6 @@ static void guest_charge(struct shard *s, struct guest *g)
 static void shard_run_slice(struct shard *s, struct guest *g)
 {
 	u64 now = clock_now(), until = now + SHARD_SLICE_NS, deadline = vm_deadline(&g->vm);
-	struct itimerspec its = { 0 };
 	u64 kicks = g->vm.stats.kicks;
 
 	if (now - g->cpu_since >= SHARD_CPU_PERIOD_NS) { /* a new period: its share is whole again */
@@ -904,10 +948,8 @@ static void shard_run_slice(struct shard *s, struct guest *g)
 	}
 	if (deadline < until)
 		until = deadline;
-	its.it_value.tv_sec = (time_t)(until / 1000000000ull);
-	its.it_value.tv_nsec = (long)(until % 1000000000ull);
-	vm_kick_target(&g->vm);
-	timer_settime(s->slice_timer, TIMER_ABSTIME, &its, NULL);
+	kick_target(g->vm.run);
+	kick_timer_at(s->slice_timer, until);
 	s->stats.slices++;
 	do {
 		vm_run(&g->vm);
@@ -919,15 +961,16 @@ static void shard_run_slice(struct shard *s, struct guest *g)
 	if (g->vm.stats.kicks != kicks)
 		s->stats.preempted++;
 	guest_charge(s, g);
-	its.it_value.tv_sec = its.it_value.tv_nsec = 0;
-	timer_settime(s->slice_timer, 0, &its, NULL);
+	kick_timer_at(s->slice_timer, 0);
 	/* A kick that came after the last exit is for this slice, not the next. */
 	if (g->vm.run)
 		g->vm.run->immediate_exit = 0;
 	if (g->watched && g->out_total > g->watch_pos) {
 		u64 from = g->watch_pos, oldest = g->out_total > GUEST_OUT_SIZE ? g->out_total - GUEST_OUT_SIZE : 0;
 
-		shard_printf(s, "@out %u ", guest_id(g));
+		char line[WIRE_LINE_MAX];
+
+		shard_send(s, line, wire_out_head_format(line, sizeof(line), guest_id(g)));
 		shard_put_output(s, g, from > oldest ? from : oldest, g->out_total);
 		shard_printf(s, "\n");
 		g->watch_pos = g->out_total;
@@ -937,108 +980,94 @@ static void shard_run_slice(struct shard *s, struct guest *g)
 
 /* ---- commands from the supervisor: "TAG request" lines ---- */
 
-static bool in_state(void *ctx, u32 i)
+/* `list STATE`: which guests are in the state asked for. */
+struct shard_list {
+	struct shard *s;
+	char state[16];
+};
+
+static bool shard_list_has(void *ctx, u32 i)
 {
-	struct shard *s = ((void **)ctx)[0];
-	const char *want = ((void **)ctx)[1];
-	const struct guest *g = &s->g[i];
+	const struct shard_list *l = ctx;
+	const struct guest *g = &l->s->g[i];
 
 	if (!g->created)
 		return false;
-	if (strcmp(want, "booted") == 0)
+	if (strcmp(l->state, "booted") == 0)
 		return g->booted;
-	return strcmp(guest_state(g), want) == 0;
+	return strcmp(guest_state(g), l->state) == 0;
+}
+
+static void shard_list_put(void *ctx, const char *text, size_t n)
+{
+	shard_send(((struct shard_list *)ctx)->s, text, n);
 }
 
 static void shard_list(struct shard *s, u32 tag, const struct proto_req *r)
 {
 	if (!r->arg) {
-		u32 n[7] = { 0 }, booted = 0; /* running halted parked ended failed silent creating */
-		static const char *const names[] = { "running", "halted", "parked",  "ended",
-						     "failed",	"silent", "creating" };
+		u64 n[WIRE_NCOUNTS] = { 0 }, booted = 0;
+		char line[WIRE_LINE_MAX];
 
 		for (u32 i = 0; i < s->count; i++) {
-			for (int k = 0; k < 7; k++)
-				if (strcmp(guest_state(&s->g[i]), names[k]) == 0)
+			for (int k = 0; k < WIRE_NCOUNTS; k++)
+				if (strcmp(guest_state(&s->g[i]), wire_count_names[k]) == 0)
 					n[k]++;
 			booted += s->g[i].booted;
 		}
-		shard_printf(s, "%u ok running=%u halted=%u parked=%u ended=%u failed=%u silent=%u lost=0 booted=%u\n",
-			     tag, n[0], n[1], n[2], n[3], n[4], n[5], booted);
+		shard_send(s, line, wire_counts_format(line, sizeof(line), tag, n, booted));
 		return;
 	}
-	char state[16];
-	void *ctx[2] = { s, state };
-	bool comma = false;
+	struct shard_list l = { .s = s };
 
-	snprintf(state, sizeof(state), "%.*s", (int)r->arg_len, r->arg);
+	snprintf(l.state, sizeof(l.state), "%.*s", (int)r->arg_len, r->arg);
 	shard_printf(s, "%u ok ", tag);
 	/* Range by range: the answer may be longer than the buffer that
 	 * carries it (one range per guest or two when states alternate, as
 	 * a guest can make them), which is sent and refilled meanwhile.
 	 * Local indices are shifted to global ids as they are written. */
-	for (u32 i = 0; i < s->count;) {
-		u32 j = i;
-		char *p;
-		int n;
-
-		if (!in_state(ctx, i)) {
-			i++;
-			continue;
-		}
-		while (j + 1 < s->count && in_state(ctx, j + 1))
-			j++;
-		p = shard_reserve(s, 32); /* ",4294967295-4294967295" at most */
-		n = snprintf(p, 32, "%s%u", comma ? "," : "", s->first + i);
-		if (j > i)
-			n += snprintf(p + n, 32 - (size_t)n, "-%u", s->first + j);
-		s->to_sv.len += (size_t)n;
-		comma = true;
-		i = j + 1;
-	}
+	proto_ranges_write(s->count, s->first, shard_list_has, shard_list_put, &l);
 	shard_printf(s, "\n");
 }
 
 static void shard_stats_line(struct shard *s, u32 tag)
 {
-	u64 exits = 0, io = 0, hlts = 0, irqs = 0, kicks = 0, unk = 0, mmio = 0, out = 0, in = 0, overruns = 0,
-	    dropped = 0, pit_irqs = 0, clamped = 0;
 	const struct shard_stats *st = &s->stats;
+	struct wire_stats w = {
+		.slices = st->slices,
+		.preempted = st->preempted,
+		.create_failed = st->create_failed,
+		.pool = s->pool_len,
+		.parks = st->parks,
+		.resumes = st->resumes,
+		.pool_hits = st->pool_hits,
+		.resume_failed = st->resume_failed,
+		.vms_created = st->vms_created,
+		.parked_bytes = s->parked_bytes,
+		.cq_overflows = st->cq_overflows,
+		.throttles = st->throttles,
+	};
+	char line[2 * WIRE_LINE_MAX]; /* 25 numbers at their longest */
 
 	for (u32 i = 0; i < s->created; i++) {
 		const struct vm *vm = &s->g[i].vm;
 
-		exits += vm->stats.exits;
-		io += vm->stats.io_exits;
-		hlts += vm->stats.hlts;
-		irqs += vm->stats.irqs_injected;
-		kicks += vm->stats.kicks;
-		unk += vm->stats.unknown_port_reads + vm->stats.unknown_port_writes;
-		mmio += vm->stats.mmio_reads + vm->stats.mmio_writes;
-		out += vm->uart.stats.tx_bytes;
-		in += vm->uart.stats.rx_bytes;
-		overruns += vm->uart.stats.overruns;
-		pit_irqs += vm->pit.stats.irqs;
-		clamped += vm->pit.stats.clamped;
+		w.exits += vm->stats.exits;
+		w.io_exits += vm->stats.io_exits;
+		w.hlts += vm->stats.hlts;
+		w.irqs += vm->stats.irqs_injected;
+		w.kicks += vm->stats.kicks;
+		w.unknown_ports += vm->stats.unknown_port_reads + vm->stats.unknown_port_writes;
+		w.mmio += vm->stats.mmio_reads + vm->stats.mmio_writes;
+		w.out_bytes += vm->uart.stats.tx_bytes;
+		w.in_bytes += vm->uart.stats.rx_bytes;
+		w.overruns += vm->uart.stats.overruns;
+		w.pit_irqs += vm->pit.stats.irqs;
+		w.pit_clamped += vm->pit.stats.clamped;
 		if (s->g[i].out_total > GUEST_OUT_SIZE)
-			dropped += s->g[i].out_total - GUEST_OUT_SIZE;
+			w.out_dropped += s->g[i].out_total - GUEST_OUT_SIZE;
 	}
-	shard_printf(s,
-		     "%u ok exits=%llu io_exits=%llu hlts=%llu irqs=%llu kicks=%llu unknown_ports=%llu mmio=%llu "
-		     "out_bytes=%llu in_bytes=%llu overruns=%llu out_dropped=%llu pit_irqs=%llu pit_clamped=%llu "
-		     "slices=%llu preempted=%llu create_failed=%llu resident=%u parked=%u pool=%u parks=%llu "
-		     "resumes=%llu pool_hits=%llu resume_failed=%llu vms_created=%llu parked_bytes=%llu "
-		     "cq_overflows=%llu throttles=%llu\n",
-		     tag, (unsigned long long)exits, (unsigned long long)io, (unsigned long long)hlts,
-		     (unsigned long long)irqs, (unsigned long long)kicks, (unsigned long long)unk,
-		     (unsigned long long)mmio, (unsigned long long)out, (unsigned long long)in,
-		     (unsigned long long)overruns, (unsigned long long)dropped, (unsigned long long)pit_irqs,
-		     (unsigned long long)clamped, (unsigned long long)s->stats.slices,
-		     (unsigned long long)s->stats.preempted, (unsigned long long)s->stats.create_failed, s->resident,
-		     s->parked, s->pool_len, (unsigned long long)st->parks, (unsigned long long)st->resumes,
-		     (unsigned long long)st->pool_hits, (unsigned long long)st->resume_failed,
-		     (unsigned long long)st->vms_created, (unsigned long long)s->parked_bytes,
-		     (unsigned long long)st->cq_overflows, (unsigned long long)st->throttles);
+	shard_send(s, line, wire_stats_format(line, sizeof(line), tag, &w));
 }
 
 /* Queues bytes for a guest's COM1; false when its input queue is full. */
@@ -1110,34 +1139,36 @@ static void shard_guest_command(struct shard *s, u32 tag, const struct proto_req
 static void shard_command(void *ctx, char *line, size_t len)
 {
 	struct shard *s = ctx;
+	struct wire_command cmd;
 	struct proto_req r;
 	const char *err;
 	char *rest;
-	u32 tag = (u32)strtoul(line, &rest, 10);
+	u32 tag;
 	struct guest *g = NULL;
 
-	if (*rest != ' ')
+	wire_command_parse(line, len, &cmd);
+	switch (cmd.control) {
+	case WIRE_MALFORMED:
 		return; /* not from our supervisor: ignore */
-	rest++;
-	len -= (size_t)(rest - line);
-	if (strcmp(rest, "nocreate") == 0) {
+	case WIRE_NOCREATE:
 		s->create_stop = true;
 		return;
-	}
-	if (strcmp(rest, "hold") == 0) {
+	case WIRE_HOLD:
 		/* The host is near its budget: no more VMs than now; new and
 		 * resumed guests get theirs by parking others (--park auto). */
 		if (s->vm_max > s->resident + s->pool_len)
 			s->vm_max = s->resident + s->pool_len;
 		return;
-	}
-	if (strncmp(rest, "unwatch ", 8) == 0) {
-		u32 id = (u32)strtoul(rest + 8, NULL, 10);
-
-		if (id - s->first < s->count)
-			s->g[id - s->first].watched = false;
+	case WIRE_UNWATCH:
+		if (cmd.id - s->first < s->count)
+			s->g[cmd.id - s->first].watched = false;
 		return;
+	case WIRE_REQUEST:
+		break;
 	}
+	tag = cmd.tag;
+	rest = (char *)cmd.request;
+	len = cmd.len;
 	if (proto_parse(rest, len, &r, &err) < 0) {
 		shard_printf(s, "%u error %s\n", tag, err);
 		return;
@@ -1262,8 +1293,7 @@ static void shard_arm_timeout(struct shard *s)
 	sqe = io_uring_get_sqe(&s->ring);
 	if (!sqe)
 		return;
-	s->timeout_ts.tv_sec = (long long)(when / 1000000000ull);
-	s->timeout_ts.tv_nsec = (long long)(when % 1000000000ull);
+	s->timeout_ts = clock_kernel_timespec(when);
 	if (s->timeout_busy) {
 		io_uring_prep_timeout_update(sqe, &s->timeout_ts, UD_TIMEOUT, IORING_TIMEOUT_ABS);
 		sqe->flags |= IOSQE_FIXED_FILE;
@@ -1354,7 +1384,7 @@ static void shard_end_all(struct shard *s)
 			vm_destroy(&g->vm);
 	}
 	while (s->pool_len)
-		vm_vcpu_destroy(&s->pool[--s->pool_len], s->kvm->run_size);
+		machine_destroy(&s->pool[--s->pool_len], s->kvm->run_size);
 }
 
 /*
@@ -1365,17 +1395,17 @@ static void shard_end_all(struct shard *s)
  */
 static bool shard_refill_pool(struct shard *s)
 {
-	struct vcpu c;
+	struct machine m;
 	const char *what;
 
 	if (s->park == PARK_NEVER || s->pool_len >= SHARD_POOL_LOW)
 		return false;
 	if (s->resident + s->pool_len < s->vm_max) {
-		if (shard_vcpu_create(s, &c, &what, NULL) < 0) {
+		if (shard_machine_create(s, &m, &what, NULL) < 0) {
 			s->vm_max = s->resident + s->pool_len; /* the host said no: stay below */
 			return false;
 		}
-		shard_vcpu_put(s, &c);
+		shard_machine_put(s, &m);
 		return true;
 	}
 	return s->lru_head != NONE && guest_park(s, &s->g[s->lru_head]) == 0;
@@ -1384,21 +1414,22 @@ static bool shard_refill_pool(struct shard *s)
 void *shard_main(void *arg)
 {
 	struct shard *s = arg;
-	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIG_KICK };
 
-	sev._sigev_un._tid = (int)syscall(SYS_gettid);
-	if (timer_create(CLOCK_MONOTONIC, &sev, &s->slice_timer) < 0) {
-		shard_printf(s, "@fatal shard %u: timer_create: %s\n", s->id, strerror(errno));
+	if (kick_timer_create(&s->slice_timer) < 0) {
+		char what[WIRE_LINE_MAX];
+
+		snprintf(what, sizeof(what), "timer_create: %s", strerror(errno));
+		shard_fatal(s, what);
 		s->stopping = true;
 	}
 	/* Before the first guest is created, let alone run. */
 	if (s->sandbox && sandbox_enter(SANDBOX_SHARD, s->err, sizeof(s->err)) < 0) {
-		shard_printf(s, "@fatal shard %u: %s\n", s->id, s->err);
+		shard_fatal(s, s->err);
 		s->stopping = true;
 	}
 	sandbox_probe(SANDBOX_SHARD);
 	shard_submit_read(s);
-	s->cpu_mark = thread_cpu_now();
+	s->cpu_mark = clock_thread_cpu();
 	while (!s->stopping) {
 		struct guest *g;
 		bool creating;

@@ -12,6 +12,7 @@
 #include "proto.h"
 #include "spawn.h"
 #include "vm.h"
+#include "wire.h"
 
 #define SHARD_SLICE_NS 10000000ull /* a guest that never halts is preempted after this */
 #define GUEST_OUT_SIZE 4096	   /* each guest's output ring; older bytes are dropped and counted */
@@ -70,24 +71,6 @@ struct guest {
 	u8 in[GUEST_IN_SIZE];
 };
 
-/* Guests with ids below `upto` (and above the previous entry's) boot `img`. */
-struct guest_image {
-	struct image img;
-	u32 upto;
-};
-
-/* Where a guest's boot time goes, summed over the shard's guests (ns). */
-enum boot_stage {
-	STAGE_CREATE_VM,
-	STAGE_CREATE_VCPU,
-	STAGE_LOAD,
-	STAGE_SET_MEMORY,
-	STAGE_SET_REGS,
-	STAGE_FIRMWARE,
-	STAGE_FIRST_BYTE,
-	NSTAGES
-};
-
 struct shard_stats {
 	u64 slices, preempted, wakeups, create_failed, log_errors;
 	u64 stage_ns[NSTAGES], staged; /* staged: guests counted in stage_ns[STAGE_FIRST_BYTE] (booted) */
@@ -118,7 +101,7 @@ struct shard {
 	u32 parked, parked_reported, created_reported;
 	u64 staged_reported;
 	u64 parked_bytes;   /* what parked guests take: records, RAM pages, struct guest */
-	struct vcpu pool[SHARD_POOL_MAX]; /* spare VMs, no guest's RAM mapped */
+	struct machine pool[SHARD_POOL_MAX]; /* spare machines, no guest's RAM mapped */
 	u32 pool_len;
 	u32 lru_head, lru_tail; /* resident halted guests, least recently active first */
 	struct park *fresh;	/* the first VM's state before it ever ran: a reused VM's reset */

@@ -24,87 +24,11 @@
 
 #include "cli.h"
 #include "frontdoor.h"
+#include "kick.h"
 #include "sandbox.h"
+#include "shard.h"
 #include "supervisor.h"
 #include "version.h"
-
-/* An SQE from the supervisor's ring, submitting what is queued if it is full. */
-struct io_uring_sqe *spawn_sqe(struct spawn *sv)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&sv->ring);
-
-	if (!sqe) {
-		io_uring_submit(&sv->ring);
-		sqe = io_uring_get_sqe(&sv->ring);
-	}
-	return sqe;
-}
-
-/* ---- links to the shards ---- */
-
-struct link *spawn_link_of(struct spawn *sv, u32 id)
-{
-	for (u32 i = 0; i < sv->nlinks; i++)
-		if (id - sv->links[i].first < sv->links[i].count)
-			return &sv->links[i];
-	return NULL;
-}
-
-static void link_arm(struct spawn *sv, struct link *l)
-{
-	u32 i = (u32)(l - sv->links);
-	struct io_uring_sqe *sqe;
-
-	if (l->dead)
-		return;
-	if (!l->read_busy) {
-		sqe = spawn_sqe(sv);
-		io_uring_prep_read(sqe, l->fd, l->rbuf, sizeof(l->rbuf), 0);
-		io_uring_sqe_set_data64(sqe, UD(K_LINK_READ, 0, i));
-		l->read_busy = true;
-	}
-	if (l->out.len && !outbuf_flush(l->fd, &l->out) && !l->poll_busy) {
-		sqe = spawn_sqe(sv);
-		io_uring_prep_poll_add(sqe, l->fd, POLLOUT);
-		io_uring_sqe_set_data64(sqe, UD(K_LINK_READ + 100, 0, i));
-		l->poll_busy = true;
-	}
-}
-
-/*
- * A link's buffers grow with what clients ask and are answered (a `list`
- * of a big shard is one long line): what they hold counts in out_held,
- * against the clients' limit, and once empty they give back what a long
- * line made them take.
- */
-static void link_fit(struct spawn *sv, struct link *l)
-{
-	if (!l->lines.len && l->lines.cap > LINK_KEEP)
-		line_buf_free(&l->lines);
-	if (!l->out.len && l->out.cap > LINK_KEEP) {
-		free(l->out.buf);
-		l->out = (struct outbuf){ 0 };
-	}
-	sv->out_held -= l->held;
-	l->held = l->lines.cap + l->out.cap;
-	sv->out_held += l->held;
-}
-
-void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...)
-{
-	char tmp[PROTO_LINE_MAX + 64];
-	va_list ap;
-	int n;
-
-	if (l->dead)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	outbuf_put(&l->out, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-	link_arm(sv, l);
-	link_fit(sv, l);
-}
 
 /* A message on stderr, in place of the status line, wrapped to the terminal's width. */
 static void sv_say(struct spawn *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -191,71 +115,77 @@ static void sv_silent_reason(struct spawn *sv, u32 id, const char *what)
 	}
 }
 
-/* Unsolicited news from a shard: "@created N", "@boot ID", "@silent ID WHAT", "@end ID STATE WHY", "@out ID DATA". */
-static void sv_shard_event(struct spawn *sv, struct link *l, char *line)
+/* Guest i ended, failed or not (why: the failure). */
+static void sv_ended(struct spawn *sv, u32 i, bool failed, const char *why)
 {
-	char *arg = strchr(line, ' ');
-	u32 id = arg ? (u32)strtoul(arg + 1, &arg, 10) : 0;
-	u32 i = id - sv->o->first_id; /* per-guest arrays start at --first-id */
+	if (!failed && !(sv->gflags[i] & G_BOOTED))
+		sv->ended_mute++;
+	sv_mark(sv, i, G_ENDED | (failed ? G_FAILED : 0));
+	sv->ended++;
+	if (sv->gflags[i] & G_SILENT) { /* it ended: counted as that now */
+		sv->gflags[i] &= (u8)~G_SILENT;
+		sv->silent--;
+	}
+	if (failed) {
+		sv->failed++;
+		sv_fail_reason(sv, why);
+	}
+}
 
-	if (strncmp(line, "@created ", 9) == 0) {
-		/* "@created N PARKED BYTES" */
-		sv->created += id - l->created;
-		l->created = id;
-		l->parked = (u32)strtoul(arg, &arg, 10);
-		l->parked_bytes = strtoull(arg, &arg, 10);
-		l->staged = strtoull(arg, &arg, 10);
-		for (int k = 0; k < NSTAGES; k++)
-			l->stage_ns[k] = strtoull(arg, &arg, 10);
-		l->created_staged = strtoull(arg, &arg, 10);
-	} else if (strncmp(line, "@resume_failed ", 15) == 0) {
+/* Unsolicited news from a shard (wire.h): guests created, booted, silent, ended; output; its end. */
+static void sv_shard_event(struct spawn *sv, struct link *l, const char *line)
+{
+	struct wire_event e;
+	u32 i;
+
+	wire_event_parse(line, &e);
+	i = e.id - sv->o->first_id; /* per-guest arrays start at --first-id */
+	if (e.kind == WIRE_CREATED) {
+		sv->created += e.created.created - l->created;
+		l->created = e.created.created;
+		l->parked = e.created.parked;
+		l->parked_bytes = e.created.parked_bytes;
+		l->staged = e.created.staged;
+		memcpy(l->stage_ns, e.created.stage_ns, sizeof(l->stage_ns));
+		l->created_staged = e.created.created_staged;
+	} else if (e.kind == WIRE_RESUME_FAILED) {
 		sv->resume_failed++;
 		if (sv->o->verbose)
-			fprintf(stderr, "%skvmlite: guest %u: %s\n", sv->tty ? "\r\033[K" : "", id, arg + 1);
-	} else if (strncmp(line, "@boot ", 6) == 0 && i < sv->o->count && !(sv->gflags[i] & G_BOOTED)) {
-		/* "@boot ID NS": NS on the monotonic clock all processes share */
-		u64 ns = strtoull(arg, NULL, 10);
-
-		sv->boot_us[i] = ns > sv->t0 ? (u32)((ns - sv->t0) / 1000) : 0;
+			fprintf(stderr, "%skvmlite: guest %u: %s\n", sv->tty ? "\r\033[K" : "", e.id, e.text);
+	} else if (e.kind == WIRE_BOOT && i < sv->o->count && !(sv->gflags[i] & G_BOOTED)) {
+		sv->boot_us[i] = e.ns > sv->t0 ? (u32)((e.ns - sv->t0) / 1000) : 0;
 		sv_mark(sv, i, G_BOOTED);
 		sv->booted++;
 		if (sv->gflags[i] & G_SILENT) { /* late, but it spoke (settled once: at the first) */
 			sv->gflags[i] &= (u8)~G_SILENT;
 			sv->silent--;
 		}
-	} else if (strncmp(line, "@silent ", 8) == 0 && i < sv->o->count && !(sv->gflags[i] & (G_BOOTED | G_SILENT))) {
+	} else if (e.kind == WIRE_SILENT && i < sv->o->count && !(sv->gflags[i] & (G_BOOTED | G_SILENT))) {
 		/* settled, for --for 0: it is not waited for (it may still speak) */
 		sv_mark(sv, i, G_SILENT);
 		sv->silent++;
-		sv_silent_reason(sv, id, arg + 1);
+		sv_silent_reason(sv, e.id, e.text);
 		if (sv->o->verbose)
-			fprintf(stderr, "%skvmlite: guest %u is silent: %s\n", sv->tty ? "\r\033[K" : "", id, arg + 1);
-	} else if (strncmp(line, "@end ", 5) == 0 && i < sv->o->count && !(sv->gflags[i] & G_ENDED)) {
-		bool failed = strncmp(arg, " failed ", 8) == 0;
-
-		if (!failed && !(sv->gflags[i] & G_BOOTED))
-			sv->ended_mute++;
-		sv_mark(sv, i, G_ENDED | (failed ? G_FAILED : 0));
-		sv->ended++;
-		if (sv->gflags[i] & G_SILENT) { /* it ended: counted as that now */
-			sv->gflags[i] &= (u8)~G_SILENT;
-			sv->silent--;
-		}
-		if (failed) {
-			sv->failed++;
-			sv_fail_reason(sv, arg + 8);
-		}
-	} else if (strncmp(line, "@out ", 5) == 0) {
-		control_watch_output(sv, id, arg);
-	} else if (strncmp(line, "@fatal ", 7) == 0) {
-		fprintf(stderr, "kvmlite: %s\n", line + 7);
+			fprintf(stderr, "%skvmlite: guest %u is silent: %s\n", sv->tty ? "\r\033[K" : "", e.id, e.text);
+	} else if (e.kind == WIRE_END && i < sv->o->count && !(sv->gflags[i] & G_ENDED)) {
+		sv_ended(sv, i, e.failed, e.text);
+	} else if (e.kind == WIRE_OUT) {
+		control_watch_output(sv, e.id, e.text);
+	} else if (e.kind == WIRE_FATAL) {
+		fprintf(stderr, "kvmlite: %s\n", e.text);
 	}
 }
 
+/* A line from a shard: the link it came on. */
+struct link_from {
+	struct spawn *sv;
+	struct link *l;
+};
+
 static void sv_shard_line(void *ctx, char *line, size_t len)
 {
-	struct spawn *sv = ((void **)ctx)[0];
-	struct link *l = ((void **)ctx)[1];
+	struct spawn *sv = ((struct link_from *)ctx)->sv;
+	struct link *l = ((struct link_from *)ctx)->l;
 
 	if (line[0] == '@') {
 		sv_shard_event(sv, l, line);
@@ -292,7 +222,7 @@ static void sv_link_read(struct spawn *sv, struct link *l, int res)
 		sv_link_dead(sv, l);
 		return;
 	}
-	line_buf_feed(&l->lines, l->rbuf, (size_t)res, sv_shard_line, (void *[]){ sv, l });
+	line_buf_feed(&l->lines, l->rbuf, (size_t)res, sv_shard_line, &(struct link_from){ sv, l });
 	link_arm(sv, l);
 	link_fit(sv, l);
 }
@@ -349,7 +279,7 @@ static u32 sv_parked(const struct spawn *sv, u64 *bytes);
 
 static const char *const park_names[] = { "never", "auto", "always" };
 
-void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const char *const *names, int n)
+void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums)
 {
 	u64 bytes;
 	u32 live = sv_live(sv), parked = sv_parked(sv, &bytes);
@@ -368,8 +298,8 @@ void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const
 	for (u32 p = 0; p < sv->procs; p++)
 		outbuf_printf(b, "%s%d", p ? "," : "", (int)sv->pids[p]);
 	outbuf_printf(b, "],\"version\":\"%s\"", KVMLITE_VERSION);
-	for (int i = 0; i < n; i++)
-		outbuf_printf(b, ",\"%s\":%llu", names[i], (unsigned long long)sums[i]);
+	for (size_t i = 0; i < WIRE_NSTATS; i++)
+		outbuf_printf(b, ",\"%s\":%llu", wire_stat_names[i], (unsigned long long)sums[i]);
 	outbuf_printf(b, "}");
 }
 
@@ -487,9 +417,6 @@ static int u32_cmp(const void *a, const void *b)
 
 	return x < y ? -1 : x > y;
 }
-
-static const char *const stage_keys[NSTAGES] = { "create_vm", "create_vcpu", "load",	  "set_memory",
-						 "set_regs",  "firmware",    "first_byte" };
 
 /*
  * Boot times as the provisioning research reports them: each guest from
@@ -702,7 +629,7 @@ static void sv_summary_json(struct spawn *sv, const struct figures *f)
 		printf("null");
 	printf(",\"stage_us\":%s", f->timed ? "{" : "null");
 	for (int k = 0; f->timed && k < NSTAGES; k++)
-		printf(isnan(f->stage_us[k]) ? "%s\"%s\":null" : "%s\"%s\":%.1f", k ? "," : "", stage_keys[k],
+		printf(isnan(f->stage_us[k]) ? "%s\"%s\":null" : "%s\"%s\":%.1f", k ? "," : "", wire_stage_names[k],
 		       f->stage_us[k]);
 	printf("%s,\"first_id\":%u,\"started_unix_ns\":%llu}\n", f->timed ? "}" : "", sv->o->first_id,
 	       (unsigned long long)f->started_unix_ns);
@@ -929,7 +856,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	vm_kick_install(SIG_KICK);
+	kick_install();
 	/* Never give heap memory back to the kernel piecemeal: each munmap or
 	 * MADV_DONTNEED in a process with thousands of KVM VMs walks all their
 	 * MMU notifiers (see ring_get in shard.c). */
@@ -946,7 +873,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 	for (u32 i = 0; i < sv->nlinks; i++) {
 		struct link *l = &sv->links[i];
 
-		if (l->pid != (pid_t)proc) { /* before fork, pid holds the process number */
+		if (l->proc != proc) {
 			close(l->fd);
 			continue;
 		}
@@ -996,12 +923,11 @@ static int sv_fork_workers(struct spawn *sv, u32 per_proc)
 			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 				return -1;
 			l->fd = sp[0];
-			l->pid = (pid_t)p;
+			l->proc = p;
 			l->first = sv->o->first_id + id;
 			l->count = share;
 			id += share;
-			/* The worker's end, kept in a slot only the child reads. */
-			l->out.len = (size_t)sp[1];
+			l->worker_fd = sp[1];
 		}
 	}
 	for (u32 p = 0; p < sv->procs; p++) {
@@ -1014,8 +940,7 @@ static int sv_fork_workers(struct spawn *sv, u32 per_proc)
 		if (pid == 0) {
 			for (u32 i = 0; i < sv->nlinks; i++) {
 				close(sv->links[i].fd);
-				sv->links[i].fd = (int)sv->links[i].out.len;
-				sv->links[i].out.len = 0;
+				sv->links[i].fd = sv->links[i].worker_fd;
 			}
 			worker_main(sv, p);
 		}
@@ -1024,9 +949,9 @@ static int sv_fork_workers(struct spawn *sv, u32 per_proc)
 	for (u32 i = 0; i < sv->nlinks; i++) {
 		struct link *l = &sv->links[i];
 
-		close((int)l->out.len);
-		l->out.len = 0;
-		l->pid = sv->pids[l->pid];
+		close(l->worker_fd);
+		l->worker_fd = -1;
+		l->pid = sv->pids[l->proc];
 	}
 	return 0;
 }
@@ -1053,16 +978,15 @@ static void sv_tick_arm(struct spawn *sv)
 		if (ns == 0)
 			return;
 	}
-	sqe = spawn_sqe(sv);
-	sv->tick_ts.tv_sec = (long long)(ns / 1000000000ull);
-	sv->tick_ts.tv_nsec = (long long)(ns % 1000000000ull);
+	sqe = link_sqe(sv);
+	sv->tick_ts = clock_kernel_timespec(ns);
 	io_uring_prep_timeout(sqe, &sv->tick_ts, 0, 0);
 	io_uring_sqe_set_data64(sqe, UD(K_TICK, 0, 0));
 }
 
 static void sv_signal_arm(struct spawn *sv)
 {
-	struct io_uring_sqe *sqe = spawn_sqe(sv);
+	struct io_uring_sqe *sqe = link_sqe(sv);
 
 	io_uring_prep_read(sqe, sv->sig_fd, sv->sigbuf, sizeof(sv->sigbuf), 0);
 	io_uring_sqe_set_data64(sqe, UD(K_SIGNAL, 0, 0));
@@ -1119,7 +1043,7 @@ static void sv_tick(struct spawn *sv)
 		    ((mem_read && meminfo_used_pct(&m) >= hold_at) || pids_short)) {
 			sv->held = true;
 			for (u32 i = 0; i < sv->nlinks; i++)
-				spawn_link_send(sv, &sv->links[i], "0 hold\n");
+				link_control(sv, &sv->links[i], WIRE_HOLD, 0);
 			if (sv->o->verbose)
 				sv_say(sv, "%s with %u guests live: parking to make room from now on",
 				       pids_short ? "PIDs are running short" : "host memory is near the --mem-budget",
@@ -1132,7 +1056,7 @@ static void sv_tick(struct spawn *sv)
 		if (why) {
 			sv->create_stopped = true;
 			for (u32 i = 0; i < sv->nlinks; i++)
-				spawn_link_send(sv, &sv->links[i], "0 nocreate\n");
+				link_control(sv, &sv->links[i], WIRE_NOCREATE, 0);
 			sv_say(sv, "%s after %u guests: creating no more", why, sv->created);
 			snprintf(sv->stop_reason, sizeof(sv->stop_reason), "%s", why);
 		}
@@ -1184,7 +1108,7 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 	case K_LINK_READ:
 		sv_link_read(sv, &sv->links[idx], res);
 		return;
-	case K_LINK_READ + 100:
+	case K_LINK_POLL:
 		sv->links[idx].poll_busy = false;
 		link_arm(sv, &sv->links[idx]);
 		link_fit(sv, &sv->links[idx]);

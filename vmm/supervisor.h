@@ -6,12 +6,14 @@
 #include <sys/signalfd.h>
 
 #include "hostinfo.h"
+#include "kvm.h"
+#include "loader.h"
 #include "metrics.h"
+#include "outbuf.h"
 #include "proto.h"
-#include "shard.h"
 #include "spawn.h"
+#include "wire.h"
 
-#define SIG_KICK     SIGRTMIN
 #define MAX_LINKS    256	  /* shards at most: worker processes x threads */
 #define MAX_CONNS    4096	  /* client connections at once; more are refused with an error line */
 #define CONN_OUT_MAX (16u << 20)  /* a client that reads nothing is dropped past this */
@@ -32,24 +34,19 @@
  * 32-bit generation (a completion for an earlier connection in the same
  * slot is recognised by it), then the index of the connection or link.
  */
-enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK, K_ACCEPT_WAIT, K_CONN_HUP,
+enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK, K_ACCEPT_WAIT, K_CONN_HUP, K_LINK_POLL,
        K_FRONT_ACCEPT, K_FRONT_WAIT, K_FRONT_SWEEP, K_FRONT_RETRY /* frontdoor.c's */ };
 #define UD(kind, gen, idx) (((u64)(kind) << 56) | ((u64)(u32)(gen) << 24) | ((u32)(idx)&0xffffff))
 #define UD_KIND(ud)	   ((int)((ud) >> 56))
 #define UD_GEN(ud)	   ((u32)((ud) >> 24))
 #define UD_IDX(ud)	   ((u32)(ud)&0xffffff)
 
-/* A growable output buffer written with non-blocking write(): the kernel
- * never holds a pointer into it, so it may move. */
-struct outbuf {
-	char *buf;
-	size_t len, cap;
-};
-
 /* One shard, seen from the supervisor: a socket to a worker thread. */
 struct link {
 	int fd;
-	pid_t pid;
+	int worker_fd; /* the worker's end of the socketpair, until the worker is forked; then -1 */
+	u32 proc;      /* the worker process it is in, sv->pids[proc] once forked... */
+	pid_t pid;     /* ...which is this */
 	u32 first, count, created;
 	u32 parked;	   /* its guests parked now, as it last said */
 	u64 parked_bytes;  /* and what they take */
@@ -85,7 +82,6 @@ struct conn {
  * counts and stats are summed here first.
  */
 enum { PEND_FORWARD, PEND_COUNTS, PEND_RANGES, PEND_STATS };
-#define PEND_SUMS 25 /* counters a stats answer sums over the shards */
 #define PEND_NO_CONN UINT32_MAX /* a request of the supervisor's own (--metrics-file) */
 struct pending {
 	u32 tag;
@@ -93,7 +89,7 @@ struct pending {
 	u32 remaining;
 	u64 links_asked[MAX_LINKS / 64]; /* which shards still owe a part */
 	int kind;			 /* PEND_*: how the shards' answers are put together */
-	u64 sums[PEND_SUMS];
+	u64 sums[WIRE_NSTATS]; /* PEND_STATS: by wire_stat_names; PEND_COUNTS: by wire_count_names */
 	char state[16]; /* PEND_RANGES: the state asked for; shards are asked in turn */
 	struct proto_join join; /* PEND_RANGES: the ranges written, and the last one held back */
 };
@@ -156,9 +152,6 @@ struct spawn {
 };
 
 /* control.c */
-void outbuf_put(struct outbuf *b, const char *s, size_t n);
-void outbuf_printf(struct outbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-bool outbuf_flush(int fd, struct outbuf *b);
 int control_listen(struct spawn *sv, char *err, size_t errlen);
 void control_unlink(struct spawn *sv);
 void control_accept_arm(struct spawn *sv);
@@ -174,11 +167,23 @@ void control_request(struct spawn *sv, struct conn *c, char *line, size_t len);
 void control_reply(struct spawn *sv, struct conn *c, const char *s, size_t n);
 void control_drop(struct spawn *sv, struct conn *c);
 
+/* link.c: calls nothing above it (control.c, spawn.c call it) */
+/* An SQE from the supervisor's ring (links and client connections share it), submitting what is queued if it is full. */
+struct io_uring_sqe *link_sqe(struct spawn *sv);
+/* The link to the shard that holds guest id, or NULL. */
+struct link *link_of(struct spawn *sv, u32 id);
+/* Reads the link's socket if not already, and writes what it has to say (polling for room if need be). */
+void link_arm(struct spawn *sv, struct link *l);
+/* Gives back what a long line made its buffers take; counts them in out_held. */
+void link_fit(struct spawn *sv, struct link *l);
+/* A line (wire.h) to a shard: n bytes, a client's request with its tag, or a control of the supervisor's own. */
+void link_send(struct spawn *sv, struct link *l, const char *line, size_t n);
+void link_request(struct spawn *sv, struct link *l, u32 tag, const char *request, size_t len);
+void link_control(struct spawn *sv, struct link *l, enum wire_control control, u32 id);
+
 /* spawn.c */
-struct io_uring_sqe *spawn_sqe(struct spawn *sv);
-struct link *spawn_link_of(struct spawn *sv, u32 id);
-void spawn_link_send(struct spawn *sv, struct link *l, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums, const char *const *names, int n);
+/* The `stats` JSON object: the supervisor's own figures, then the shards' sums (wire_stat_names). */
+void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums);
 void spawn_metrics_write(struct spawn *sv, const char *json, size_t len);
 
 #endif

@@ -2,28 +2,29 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
+#include "devices/vgatext.h"
 #include "layout.h"
 #include "trace.h"
-#include "vm.h"
 
 /* 16550A registers by offset; offsets 0 and 1 change meaning with LCR.DLAB. */
-static const char *uart_reg(const struct vm *vm, u16 off, bool is_write)
+static const char *uart_reg(u16 off, bool is_write, bool dlab)
 {
 	static const char *const rd[8] = { "RBR", "IER", "IIR", "LCR", "MCR", "LSR", "MSR", "SCR" };
 	static const char *const wr[8] = { "THR", "IER", "FCR", "LCR", "MCR", "LSR(ro)", "MSR(ro)", "SCR" };
 
-	if (uart_dlab(&vm->uart) && off < 2)
+	if (dlab && off < 2)
 		return off == 0 ? "DLL" : "DLM";
 	return is_write ? wr[off & 7] : rd[off & 7];
 }
 
-const char *trace_port_name(const struct vm *vm, u16 port, bool is_write, const char **device)
+const char *trace_port_name(u16 port, bool is_write, bool dlab, const char **device)
 {
 	static const char *const pit_regs[4] = { "counter 0", "counter 1", "counter 2", "control word" };
 
 	if (port >= COM1_BASE && port < COM1_BASE + COM1_PORTS) {
 		*device = "COM1";
-		return uart_reg(vm, port - COM1_BASE, is_write);
+		return uart_reg(port - COM1_BASE, is_write, dlab);
 	}
 	if (port >= PIT_BASE && port < PIT_BASE + PIT_PORTS) {
 		*device = "PIT";
@@ -75,71 +76,71 @@ const char *trace_port_name(const struct vm *vm, u16 port, bool is_write, const 
 	return "unknown port";
 }
 
-static void trace_prefix(const struct vm *vm)
+static void trace_prefix(const struct trace *t)
 {
-	u64 t = clock_now() - vm->start_ns;
+	u64 ns = clock_now() - t->start_ns;
 
-	fprintf(vm->cfg.trace, "[%4llu.%06llu] guest %u ", (unsigned long long)(t / 1000000000),
-		(unsigned long long)(t / 1000 % 1000000), vm->index);
+	fprintf(t->out, "[%4llu.%06llu] guest %u ", (unsigned long long)(ns / 1000000000),
+		(unsigned long long)(ns / 1000 % 1000000), t->index);
 }
 
-void trace_pio(const struct vm *vm, u16 port, bool is_write, int size, u32 value)
+void trace_pio(const struct trace *t, u16 port, bool is_write, int size, u32 value, bool dlab)
 {
 	const char *device;
-	const char *reg = trace_port_name(vm, port, is_write, &device);
+	const char *reg = trace_port_name(port, is_write, dlab, &device);
 
-	trace_prefix(vm);
-	fprintf(vm->cfg.trace, "%-3s 0x%04x %-10s %-14s %s 0x%0*x", is_write ? "out" : "in", port, device, reg,
+	trace_prefix(t);
+	fprintf(t->out, "%-3s 0x%04x %-10s %-14s %s 0x%0*x", is_write ? "out" : "in", port, device, reg,
 		is_write ? "<-" : "->", size * 2, value);
 	/* a data byte is shown as the character it is; register values stay hex */
 	if (size == 1 && value >= 0x20 && value < 0x7f && !strcmp(device, "COM1") &&
 	    (!strcmp(reg, "THR") || !strcmp(reg, "RBR")))
-		fprintf(vm->cfg.trace, " '%c'", (char)value);
-	fputc('\n', vm->cfg.trace);
+		fprintf(t->out, " '%c'", (char)value);
+	fputc('\n', t->out);
 }
 
-void trace_mmio(const struct vm *vm, u64 addr, bool is_write, u32 len)
+void trace_mmio(const struct trace *t, u64 addr, bool is_write, u32 len)
 {
-	trace_prefix(vm);
-	fprintf(vm->cfg.trace, "mmio 0x%05llx %u bytes %s (no device: %s)\n", (unsigned long long)addr, len,
+	trace_prefix(t);
+	fprintf(t->out, "mmio 0x%05llx %u bytes %s (no device: %s)\n", (unsigned long long)addr, len,
 		is_write ? "write" : "read", is_write ? "dropped" : "reads all ones");
 }
 
-void trace_screen(const struct vm *vm, const char *how, u8 c)
+void trace_screen(const struct trace *t, const char *how, u8 c)
 {
-	trace_prefix(vm);
-	fprintf(vm->cfg.trace, "screen 0x%02x", c);
+	trace_prefix(t);
+	fprintf(t->out, "screen 0x%02x", c);
 	if (c >= 0x20 && c < 0x7f)
-		fprintf(vm->cfg.trace, " '%c'", (char)c);
-	fprintf(vm->cfg.trace, " (%s): screen output\n", how);
+		fprintf(t->out, " '%c'", (char)c);
+	fprintf(t->out, " (%s): screen output\n", how);
 }
 
-void trace_vga(const struct vm *vm, u64 addr, bool is_write, const u8 *data, u32 len)
+void trace_vga(const struct trace *t, u64 addr, bool is_write, const u8 *data, u32 len)
 {
 	u32 off = (u32)(addr - VGA_TEXT_ADDR);
 
-	trace_prefix(vm);
-	fprintf(vm->cfg.trace, "vga  0x%05llx %u byte%s %s", (unsigned long long)addr, len, len == 1 ? "" : "s",
+	trace_prefix(t);
+	fprintf(t->out, "vga  0x%05llx %u byte%s %s", (unsigned long long)addr, len, len == 1 ? "" : "s",
 		is_write ? "write" : "read");
 	if (is_write) {
-		fprintf(vm->cfg.trace, " <-");
+		fprintf(t->out, " <-");
 		for (u32 i = 0; i < len; i++)
-			fprintf(vm->cfg.trace, " %02x", data[i]);
+			fprintf(t->out, " %02x", data[i]);
 		if (off < VGA_COLS * VGA_ROWS * 2)
-			fprintf(vm->cfg.trace, " (text buffer row %u col %u: screen output)", off / (2 * VGA_COLS),
+			fprintf(t->out, " (text buffer row %u col %u: screen output)", off / (2 * VGA_COLS),
 				off / 2 % VGA_COLS);
 	}
-	fputc('\n', vm->cfg.trace);
+	fputc('\n', t->out);
 }
 
-void trace_irq(const struct vm *vm, u32 vector)
+void trace_irq(const struct trace *t, u32 vector)
 {
-	trace_prefix(vm);
-	fprintf(vm->cfg.trace, "irq  inject vector 0x%02x\n", vector);
+	trace_prefix(t);
+	fprintf(t->out, "irq  inject vector 0x%02x\n", vector);
 }
 
-void trace_event(const struct vm *vm, const char *what, const char *detail)
+void trace_event(const struct trace *t, const char *what, const char *detail)
 {
-	trace_prefix(vm);
-	fprintf(vm->cfg.trace, "%-4s %s\n", what, detail);
+	trace_prefix(t);
+	fprintf(t->out, "%-4s %s\n", what, detail);
 }

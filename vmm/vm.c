@@ -1,66 +1,17 @@
 /* vm.c - one guest on KVM: creation, interrupt injection, KVM_RUN, and the exit dispatch to the devices. */
 #include <errno.h>
 #include <linux/kvm.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "fault.h"
+#include "kick.h"
 #include "layout.h"
+#include "machine.h"
 #include "mem.h"
 #include "trace.h"
 #include "vm.h"
-
-u64 clock_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ull + (u64)ts.tv_nsec;
-}
-
-/*
- * Kicking a vCPU: a signal sent to the thread that runs a guest sets that
- * guest's immediate_exit, so KVM_RUN returns EINTR at once, whether the
- * signal came during KVM_RUN, just before it, or while the thread was busy
- * elsewhere (then the next entry returns at once: a harmless extra turn).
- * The handler finds the guest its thread runs through a thread-local
- * pointer, which stays set between entries so that no kick is lost.
- */
-static __thread struct kvm_run *volatile running;
-
-void vm_kick_self(void)
-{
-	struct kvm_run *run = running;
-
-	if (run)
-		run->immediate_exit = 1;
-}
-
-static void vm_kick_handler(int sig)
-{
-	(void)sig;
-	vm_kick_self();
-}
-
-void vm_kick_target(struct vm *vm)
-{
-	running = vm ? vm->run : NULL;
-}
-
-int vm_kick_install(int signo)
-{
-	/* SA_RESTART: a kick must not cut short the VMM's own write()s;
-	 * KVM_RUN and poll() return EINTR regardless. */
-	struct sigaction sa = { .sa_handler = vm_kick_handler, .sa_flags = SA_RESTART };
-
-	sigemptyset(&sa.sa_mask);
-	return sigaction(signo, &sa, NULL);
-}
 
 static const char *const end_names[] = {
 	[VM_END_NONE] = "running",
@@ -106,8 +57,6 @@ static void vm_where(struct vm *vm, char *buf, size_t len)
 	else
 		snprintf(buf, len, "at CS:IP %04x:%04llx (RIP 0x%llx)", sregs.cs.selector, regs.rip & 0xffff, regs.rip);
 }
-
-static int vm_ioctl(int fd, unsigned long req, void *arg);
 
 /* The vector of the `int` that pushed the frame at SS:SP, if the IVT has
  * nothing for it (0000:0000): a BIOS call made with no firmware. 0 if not. */
@@ -160,8 +109,8 @@ int vm_describe_live(struct vm *vm, char *buf, size_t len)
 	struct kvm_regs r;
 	struct kvm_sregs sr;
 
-	if (vm->vcpu_fd < 0 || vm_ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
-	    vm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sr) < 0) {
+	if (vm->vcpu_fd < 0 || kvm_ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sr) < 0) {
 		snprintf(buf, len, "%s", vm->state == VM_HALTED ? "halted" : "running");
 		return -1;
 	}
@@ -212,18 +161,6 @@ void vm_wire_devices(struct vm *vm)
 	vm->state = VM_RUNNING;
 }
 
-/* Creation ioctls can be interrupted by the timer signals of the thread
- * that runs other guests meanwhile: those are retried, not failures. */
-static int vm_ioctl(int fd, unsigned long req, void *arg)
-{
-	int r;
-
-	do
-		r = ioctl(fd, req, arg);
-	while (r < 0 && (errno == EINTR || errno == EAGAIN));
-	return r;
-}
-
 /* The CPU state a guest starts in: real mode, at the firmware's reset
  * stub or directly at the boot sector, with the guest index in ESI. */
 static int vm_reset_cpu(struct vm *vm)
@@ -236,7 +173,7 @@ static int vm_reset_cpu(struct vm *vm)
 		.rsp = BOOT_STACK,
 	};
 
-	if (vm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+	if (kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return -1;
 	/* KVM's reset state is already real mode; only the code segment moves.
 	 * A real PC starts 16 bytes below the top of its ROM (physical
@@ -252,46 +189,9 @@ static int vm_reset_cpu(struct vm *vm)
 	}
 	sregs.ss.selector = sregs.ds.selector = sregs.es.selector = 0;
 	sregs.ss.base = sregs.ds.base = sregs.es.base = 0;
-	if (vm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || vm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
+	if (kvm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || kvm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
 		return -1;
 	return 0;
-}
-
-/*
- * The MSRs a guest may touch at all. KVM_X86_SET_MSR_FILTER denies every
- * other rdmsr and wrmsr (KVM does not filter the x2APIC range 0x800-0x8ff,
- * which without an in-kernel local APIC raises #GP anyway), and KVM hands
- * those to us (KVM_EXIT_X86_RDMSR/WRMSR) to answer with #GP, as a CPU
- * without that MSR would. A boot sector needs none: these two are the ones
- * a guest finds on every x86, and each is already carried by parking
- * without a list of MSRs, so no MSR state can pass from one guest to the
- * next on a reused VM (docs/security.md).
- */
-#define MSR_IA32_TSC 0x10
-#define MSR_EFER     0xc0000080
-static const struct {
-	u32 index, access;
-} vm_msrs_allowed[] = {
-	{ MSR_IA32_TSC, KVM_MSR_FILTER_READ },			  /* what rdtsc reads; parking carries its offset */
-	{ MSR_EFER, KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE }, /* in the segment registers (KVM_GET_SREGS) */
-};
-
-static int vm_msr_filter(int vm_fd)
-{
-	static u8 allow = 1; /* a bitmap of one MSR, allowed */
-	struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR, .args[0] = KVM_MSR_EXIT_REASON_FILTER };
-	struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_DENY };
-
-	for (size_t i = 0; i < ARRAY_SIZE(vm_msrs_allowed); i++)
-		f.ranges[i] = (struct kvm_msr_filter_range){
-			.flags = vm_msrs_allowed[i].access,
-			.nmsrs = 1,
-			.base = vm_msrs_allowed[i].index,
-			.bitmap = &allow,
-		};
-	if (vm_ioctl(vm_fd, KVM_ENABLE_CAP, &cap) < 0)
-		return -1;
-	return vm_ioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &f);
 }
 
 void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg)
@@ -301,106 +201,34 @@ void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg)
 	vm->index = cfg->index;
 	vm->ram = ram;
 	vm->vcpu_fd = vm->vm_fd = -1;
-	vm->start_ns = clock_now();
+	vm->trace = (struct trace){ .out = cfg->trace, .index = cfg->index, .start_ns = clock_now() };
 	vm->disk.img = cfg->disk;
 	vm_wire_devices(vm);
 }
 
-int vm_vcpu_create(const struct kvm *kvm, struct vcpu *c, const char **what, u64 *vm_ns)
-{
-	u64 t0 = clock_now();
-
-	c->fd = -1;
-	c->run = NULL;
-	c->used = false;
-	*what = "KVM_CREATE_VM";
-	c->vm_fd = fault_next("create_vm") ? (errno = ENOMEM, -1) : vm_ioctl(kvm->fd, KVM_CREATE_VM, 0);
-	if (c->vm_fd < 0)
-		return -1;
-	*what = "KVM_X86_SET_MSR_FILTER";
-	if (kvm->msr_filter && vm_msr_filter(c->vm_fd) < 0)
-		goto fail;
-	/* Then a triple fault KVM has queued but not yet delivered (setting
-	 * CR0.PG with unusable page tables queues one for the next entry) is
-	 * part of KVM_GET/SET_VCPU_EVENTS: parking carries it, and a reused
-	 * vCPU is cleared of it (park.c). Without this, found by fuzz_park,
-	 * a guest booted on such a vCPU triple-faulted at its first instruction. */
-	struct kvm_enable_cap tf = { .cap = KVM_CAP_X86_TRIPLE_FAULT_EVENT, .args[0] = 1 };
-
-	*what = "KVM_ENABLE_CAP (KVM_CAP_X86_TRIPLE_FAULT_EVENT)";
-	if (kvm->triple_fault_event && vm_ioctl(c->vm_fd, KVM_ENABLE_CAP, &tf) < 0)
-		goto fail;
-	if (vm_ns)
-		*vm_ns = clock_now() - t0;
-	*what = "KVM_CREATE_VCPU";
-	c->fd = fault_next("create_vcpu") ? (errno = EMFILE, -1) : vm_ioctl(c->vm_fd, KVM_CREATE_VCPU, 0);
-	if (c->fd < 0)
-		goto fail;
-	*what = "mmap of kvm_run";
-	c->run = fault_next("mmap_run") ? (errno = ENOMEM, MAP_FAILED)
-					: mmap(NULL, (size_t)kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
-	if (c->run == MAP_FAILED) {
-		c->run = NULL;
-		goto fail;
-	}
-	return 0;
-fail:
-	vm_vcpu_destroy(c, kvm->run_size);
-	return -1;
-}
-
-void vm_vcpu_destroy(struct vcpu *c, int run_size)
-{
-	int saved = errno;
-
-	if (c->run)
-		munmap(c->run, (size_t)run_size);
-	if (c->fd >= 0)
-		close(c->fd);
-	if (c->vm_fd >= 0)
-		close(c->vm_fd);
-	*c = (struct vcpu){ .vm_fd = -1, .fd = -1 };
-	errno = saved;
-}
-
-/* Guest RAM, firmware included, is memslot 0, from guest-physical 0, in
- * the guest's own slice of the arena: the VM's only memslot. */
-static int vm_map_ram(int vm_fd, u8 *ram)
-{
-	struct kvm_userspace_memory_region slot = {
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = ram ? GUEST_RAM_SIZE : 0, /* size 0 deletes the slot */
-		.userspace_addr = (u64)(uintptr_t)ram,
-	};
-
-	return vm_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot);
-}
-
-int vm_attach(struct vm *vm, const struct vcpu *c, int run_size, const char **what)
+int vm_attach(struct vm *vm, const struct machine *m, int run_size, const char **what)
 {
 	*what = "KVM_SET_USER_MEMORY_REGION (RAM)";
-	if (vm_map_ram(c->vm_fd, vm->ram) < 0)
+	if (machine_map_ram(m->vm_fd, vm->ram) < 0)
 		return -1;
-	vm->vm_fd = c->vm_fd;
-	vm->vcpu_fd = c->fd;
-	vm->run = c->run;
+	vm->vm_fd = m->vm_fd;
+	vm->vcpu_fd = m->vcpu_fd;
+	vm->run = m->run;
 	vm->run_size = run_size;
 	return 0;
 }
 
-void vm_detach(struct vm *vm, struct vcpu *c)
+void vm_detach(struct vm *vm, struct machine *m)
 {
 	/* Deleting the slot also drops KVM's mappings of this guest's pages:
 	 * the next guest on this VM cannot reach them. */
-	if (vm_map_ram(vm->vm_fd, NULL) < 0) {
+	if (machine_map_ram(vm->vm_fd, NULL) < 0) {
 		/* Then the VM cannot be handed on safely: close it. */
 		close(vm->vm_fd);
 		vm->vm_fd = -1;
 	}
-	if (running == vm->run)
-		vm_kick_target(NULL);
-	*c = (struct vcpu){ .vm_fd = vm->vm_fd, .fd = vm->vcpu_fd, .run = vm->run, .used = true };
+	kick_forget(vm->run);
+	*m = (struct machine){ .vm_fd = vm->vm_fd, .vcpu_fd = vm->vcpu_fd, .run = vm->run, .used = true };
 	vm->vm_fd = vm->vcpu_fd = -1;
 	vm->run = NULL;
 }
@@ -419,14 +247,14 @@ int vm_boot(struct vm *vm, const char **what)
 
 int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const struct vm_config *cfg, char *err, size_t errlen)
 {
-	struct vcpu c;
+	struct machine m;
 	const char *what;
 
 	vm_setup(vm, ram, cfg);
-	if (vm_vcpu_create(kvm, &c, &what, NULL) < 0)
+	if (machine_create(kvm, &m, &what) < 0)
 		goto fail;
-	if (vm_attach(vm, &c, kvm->run_size, &what) < 0) {
-		vm_vcpu_destroy(&c, kvm->run_size);
+	if (vm_attach(vm, &m, kvm->run_size, &what) < 0) {
+		machine_destroy(&m, kvm->run_size);
 		goto fail;
 	}
 	/* The vCPU holds a reference to its VM: the VM fd is not needed any
@@ -444,13 +272,12 @@ fail:
 
 void vm_destroy(struct vm *vm)
 {
-	struct vcpu c;
+	struct machine m;
 
 	if (vm->vcpu_fd >= 0 || vm->vm_fd >= 0) {
-		if (running == vm->run)
-			vm_kick_target(NULL);
-		c = (struct vcpu){ .vm_fd = vm->vm_fd, .fd = vm->vcpu_fd, .run = vm->run };
-		vm_vcpu_destroy(&c, vm->run_size);
+		kick_forget(vm->run);
+		m = (struct machine){ .vm_fd = vm->vm_fd, .vcpu_fd = vm->vcpu_fd, .run = vm->run };
+		machine_destroy(&m, vm->run_size);
 	}
 	vm->run = NULL;
 	vm->vcpu_fd = vm->vm_fd = -1;
@@ -519,10 +346,10 @@ static void vm_disk_call(struct vm *vm, u32 frame)
 
 	if (r < 0)
 		bios_event(&vm->bios, (u16)(0x1300 | fn), clock_now());
-	if (vm->cfg.trace) {
+	if (vm->trace.out) {
 		snprintf(what, sizeof(what), "AH=%02x -> %s%02x", fn,
 			 r < 0 ? "not provided, AH=" : "AH=", r < 0 ? DISK_RET_EPARAM : r);
-		trace_event(vm, "int 13h", what);
+		trace_event(&vm->trace, "int 13h", what);
 	}
 }
 
@@ -554,8 +381,8 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 	if (port == FW_SCREEN_PORT) {
 		/* int 10h teletype: the character the firmware put on the screen */
 		if (is_write && size == 1) {
-			if (vm->cfg.trace)
-				trace_screen(vm, "int 10h teletype", (u8)val);
+			if (vm->trace.out)
+				trace_screen(&vm->trace, "int 10h teletype", (u8)val);
 			vm_output(vm, (u8)val, VM_OUT_TELETYPE);
 		} else if (!is_write) {
 			memset(data, 0xff, (size_t)size);
@@ -568,8 +395,8 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 			bios_event(&vm->bios, (u16)val, clock_now());
 		else if (!is_write)
 			memset(data, 0xff, (size_t)size);
-		if (vm->cfg.trace)
-			trace_pio(vm, port, is_write, size, is_write ? val : 0xffffffff);
+		if (vm->trace.out)
+			trace_pio(&vm->trace, port, is_write, size, is_write ? val : 0xffffffff, uart_dlab(&vm->uart));
 		return;
 	}
 	for (int i = 0; i < size; i++) {
@@ -578,10 +405,10 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 		if (!is_write)
 			data[i] = b;
 	}
-	if (vm->cfg.trace) {
+	if (vm->trace.out) {
 		if (!is_write)
 			memcpy(&val, data, (size_t)size);
-		trace_pio(vm, port, is_write, size, val);
+		trace_pio(&vm->trace, port, is_write, size, val, uart_dlab(&vm->uart));
 	}
 }
 
@@ -619,8 +446,8 @@ static void vm_exit_mmio(struct vm *vm)
 			vm->vga = vgatext_new(vga_to_vm, vm);
 		if (vm->vga) {
 			vm->stats.vga_accesses++;
-			if (vm->cfg.trace)
-				trace_vga(vm, addr, run->mmio.is_write, run->mmio.data, len);
+			if (vm->trace.out)
+				trace_vga(&vm->trace, addr, run->mmio.is_write, run->mmio.data, len);
 			vgatext_io(vm->vga, (u32)(addr - VGA_TEXT_ADDR), run->mmio.data, len, run->mmio.is_write);
 			return;
 		}
@@ -634,11 +461,11 @@ static void vm_exit_mmio(struct vm *vm)
 		vm->stats.mmio_reads++;
 		memset(run->mmio.data, 0xff, len);
 	}
-	if (vm->cfg.trace)
-		trace_mmio(vm, run->mmio.phys_addr, run->mmio.is_write, len);
+	if (vm->trace.out)
+		trace_mmio(&vm->trace, run->mmio.phys_addr, run->mmio.is_write, len);
 }
 
-/* An rdmsr or wrmsr the MSR filter refused (see vm_msrs_allowed): #GP. */
+/* An rdmsr or wrmsr the MSR filter refused (see machine_msrs_allowed, machine.c): #GP. */
 static void vm_exit_msr(struct vm *vm)
 {
 	struct kvm_run *run = vm->run;
@@ -646,9 +473,9 @@ static void vm_exit_msr(struct vm *vm)
 
 	run->msr.error = 1; /* KVM injects #GP when the guest is entered again */
 	vm->stats.msrs_refused++;
-	if (vm->cfg.trace) {
+	if (vm->trace.out) {
 		snprintf(what, sizeof(what), "MSR 0x%08x: not allowed, #GP", run->msr.index);
-		trace_event(vm, run->exit_reason == KVM_EXIT_X86_RDMSR ? "rdmsr" : "wrmsr", what);
+		trace_event(&vm->trace, run->exit_reason == KVM_EXIT_X86_RDMSR ? "rdmsr" : "wrmsr", what);
 	}
 }
 
@@ -664,8 +491,8 @@ void vm_handle_exit(struct vm *vm)
 		return;
 	case KVM_EXIT_HLT:
 		vm->stats.hlts++;
-		if (vm->cfg.trace)
-			trace_event(vm, "hlt",
+		if (vm->trace.out)
+			trace_event(&vm->trace, "hlt",
 				    run->if_flag ? "interrupts on: sleeps until one is due"
 						 : "interrupts off: the guest is done");
 		if (!run->if_flag)
@@ -728,8 +555,8 @@ static void vm_inject(struct vm *vm)
 			return;
 		}
 		vm->stats.irqs_injected++;
-		if (vm->cfg.trace)
-			trace_irq(vm, irq.irq);
+		if (vm->trace.out)
+			trace_irq(&vm->trace, irq.irq);
 		/* The guest cannot take another before this one's handler ran. */
 		if (pic_intr(&vm->pic))
 			run->request_interrupt_window = 1;
@@ -746,7 +573,7 @@ void vm_run(struct vm *vm)
 	vm_inject(vm);
 	if (vm->state == VM_ENDED)
 		return;
-	vm_kick_target(vm);
+	kick_target(vm->run);
 	if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
 		vm->run->immediate_exit = 0;
 		/* EINTR: kicked by a timer or another thread; EAGAIN: the host

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "bios.h"
+#include "clock.h"
 #include "disk.h"
 #include "devices/i8254.h"
 #include "devices/i8259.h"
@@ -12,6 +13,8 @@
 #include "devices/vgatext.h"
 #include "kvm.h"
 #include "loader.h"
+#include "machine.h"
+#include "trace.h"
 #include "types.h"
 
 /* A guest that has written nothing this long after it started is reported
@@ -58,18 +61,6 @@ struct vm_stats {
 	u64 msrs_refused; /* rdmsr/wrmsr outside the MSR filter's allowlist: #GP */
 };
 
-/*
- * A KVM VM with its one vCPU: what a guest runs on. A guest normally keeps
- * only the vCPU fd; a VM that will carry other guests after this one
- * (parking, park.c) keeps its VM fd too, to move its RAM memslot.
- */
-struct vcpu {
-	int vm_fd; /* -1 once closed */
-	int fd;
-	struct kvm_run *run;
-	bool used; /* has carried a guest: its CPU state is that guest's, not reset */
-};
-
 struct vm_config {
 	u32 index;     /* the guest's number, passed in ESI */
 	bool firmware; /* start in the firmware (in RAM at FIRMWARE_ADDR), or straight at 0000:7c00 */
@@ -90,7 +81,6 @@ struct vm {
 	struct kvm_run *run;
 	int run_size;
 	u8 *ram;	  /* GUEST_RAM_SIZE bytes of the arena */
-	u64 start_ns;	  /* when it was created, for trace timestamps */
 	struct uart uart; /* COM1 */
 	struct pit pit;
 	struct pic pic;
@@ -101,6 +91,7 @@ struct vm {
 	u8 out_src;		  /* where it came from: enum vm_out */
 	bool out_any;		  /* it has written */
 	struct vm_stats stats;
+	struct trace trace; /* --trace: where its exits are decoded (trace.c) */
 	struct vm_config cfg;
 };
 
@@ -111,19 +102,15 @@ int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const struct vm_confi
 void vm_destroy(struct vm *vm);
 
 /*
- * The steps of vm_init, for a scheduler that moves guests between VMs
- * (vm_vcpu_create() also says in *vm_ns, if given, how long the VM itself
- * took, the rest being the vCPU's):
- * vm_setup() prepares the guest without KVM; vm_vcpu_create() makes a VM
- * and its vCPU, not yet bound to a guest; vm_attach() maps the guest's RAM into one and vm_detach() takes
- * it out again, handing the VM back; vm_boot() sets the reset state.
+ * The steps of vm_init, for a scheduler that moves guests between
+ * machines (machine.c): vm_setup() prepares the guest without KVM;
+ * vm_attach() maps the guest's RAM into a machine and vm_detach() takes
+ * it out again, handing the machine back; vm_boot() sets the reset state.
  * On failure they return -1 with errno set and *what naming the call.
  */
 void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg);
-int vm_vcpu_create(const struct kvm *kvm, struct vcpu *c, const char **what, u64 *vm_ns);
-void vm_vcpu_destroy(struct vcpu *c, int run_size);
-int vm_attach(struct vm *vm, const struct vcpu *c, int run_size, const char **what);
-void vm_detach(struct vm *vm, struct vcpu *c);
+int vm_attach(struct vm *vm, const struct machine *m, int run_size, const char **what);
+void vm_detach(struct vm *vm, struct machine *m);
 int vm_boot(struct vm *vm, const char **what);
 /* Puts the devices in their power-on state and wires their interrupts
  * (part of vm_init; unit tests use it to build a VM without KVM). */
@@ -140,16 +127,6 @@ u64 vm_deadline(const struct vm *vm);
 void vm_end(struct vm *vm, enum vm_end end, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Handles the exit described in vm->run (exposed for unit tests of the dispatch). */
 void vm_handle_exit(struct vm *vm);
-
-/* The host monotonic clock in ns: the only clock the devices are given. */
-u64 clock_now(void);
-
-/* Makes `signo` kick this thread's guest out of KVM_RUN (immediate_exit). */
-int vm_kick_install(int signo);
-/* The guest this thread runs, which a kick reaches (vm_run() sets it too). */
-void vm_kick_target(struct vm *vm);
-/* Kicks this thread's guest; async-signal-safe, for other signal handlers. */
-void vm_kick_self(void);
 
 const char *vm_end_name(enum vm_end end);
 

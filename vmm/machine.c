@@ -1,0 +1,133 @@
+/* machine.c - the machine a guest runs on: a KVM VM with its MSR filter, its one vCPU and the vCPU's kvm_run page. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "machine.h"
+
+const char *const machine_step_call[MACHINE_STEPS] = {
+	[MACHINE_CREATE_VM] = "KVM_CREATE_VM",
+	[MACHINE_CREATE_VCPU] = "KVM_CREATE_VCPU",
+	[MACHINE_MAP_RUN] = "mmap of kvm_run",
+};
+
+/*
+ * The MSRs a guest may touch at all. KVM_X86_SET_MSR_FILTER denies every
+ * other rdmsr and wrmsr (KVM does not filter the x2APIC range 0x800-0x8ff,
+ * which without an in-kernel local APIC raises #GP anyway), and KVM hands
+ * those to us (KVM_EXIT_X86_RDMSR/WRMSR) to answer with #GP, as a CPU
+ * without that MSR would. A boot sector needs none: these two are the ones
+ * a guest finds on every x86, and each is already carried by parking
+ * without a list of MSRs, so no MSR state can pass from one guest to the
+ * next on a reused VM (docs/security.md).
+ */
+#define MSR_IA32_TSC 0x10
+#define MSR_EFER     0xc0000080
+static const struct {
+	u32 index, access;
+} machine_msrs_allowed[] = {
+	{ MSR_IA32_TSC, KVM_MSR_FILTER_READ },			  /* what rdtsc reads; parking carries its offset */
+	{ MSR_EFER, KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE }, /* in the segment registers (KVM_GET_SREGS) */
+};
+
+static int machine_msr_filter(int vm_fd)
+{
+	static u8 allow = 1; /* a bitmap of one MSR, allowed */
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR, .args[0] = KVM_MSR_EXIT_REASON_FILTER };
+	struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_DENY };
+
+	for (size_t i = 0; i < ARRAY_SIZE(machine_msrs_allowed); i++)
+		f.ranges[i] = (struct kvm_msr_filter_range){
+			.flags = machine_msrs_allowed[i].access,
+			.nmsrs = 1,
+			.base = machine_msrs_allowed[i].index,
+			.bitmap = &allow,
+		};
+	if (kvm_ioctl(vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		return -1;
+	return kvm_ioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &f);
+}
+
+/* The VM, its MSR filter, and a triple fault as a vCPU event. */
+static int machine_create_vm(const struct kvm *kvm, struct machine *m, const char **what)
+{
+	/* A triple fault KVM has queued but not yet delivered (setting CR0.PG
+	 * with unusable page tables queues one for the next entry) is then part
+	 * of KVM_GET/SET_VCPU_EVENTS: parking carries it, and a reused vCPU is
+	 * cleared of it (park.c). Without this, found by fuzz_park, a guest
+	 * booted on such a vCPU triple-faulted at its first instruction. */
+	struct kvm_enable_cap tf = { .cap = KVM_CAP_X86_TRIPLE_FAULT_EVENT, .args[0] = 1 };
+
+	m->vm_fd = kvm_ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	if (m->vm_fd < 0)
+		return -1;
+	*what = "KVM_X86_SET_MSR_FILTER";
+	if (kvm->msr_filter && machine_msr_filter(m->vm_fd) < 0)
+		return -1;
+	*what = "KVM_ENABLE_CAP (KVM_CAP_X86_TRIPLE_FAULT_EVENT)";
+	if (kvm->triple_fault_event && kvm_ioctl(m->vm_fd, KVM_ENABLE_CAP, &tf) < 0)
+		return -1;
+	return 0;
+}
+
+int machine_step(const struct kvm *kvm, struct machine *m, enum machine_step step, const char **what)
+{
+	void *run;
+
+	*what = machine_step_call[step];
+	switch (step) {
+	case MACHINE_CREATE_VM:
+		return machine_create_vm(kvm, m, what);
+	case MACHINE_CREATE_VCPU:
+		m->vcpu_fd = kvm_ioctl(m->vm_fd, KVM_CREATE_VCPU, 0);
+		return m->vcpu_fd < 0 ? -1 : 0;
+	default:
+		run = mmap(NULL, (size_t)kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, m->vcpu_fd, 0);
+		if (run == MAP_FAILED)
+			return -1;
+		m->run = run;
+		return 0;
+	}
+}
+
+int machine_create(const struct kvm *kvm, struct machine *m, const char **what)
+{
+	*m = MACHINE_NONE;
+	for (int step = 0; step < MACHINE_STEPS; step++) {
+		if (machine_step(kvm, m, step, what) < 0) {
+			machine_destroy(m, kvm->run_size);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void machine_destroy(struct machine *m, int run_size)
+{
+	int saved = errno;
+
+	if (m->run)
+		munmap(m->run, (size_t)run_size);
+	if (m->vcpu_fd >= 0)
+		close(m->vcpu_fd);
+	if (m->vm_fd >= 0)
+		close(m->vm_fd);
+	*m = MACHINE_NONE;
+	errno = saved;
+}
+
+/* Guest RAM, firmware included, is memslot 0, from guest-physical 0, in
+ * the guest's own slice of the arena: the VM's only memslot. */
+int machine_map_ram(int vm_fd, u8 *ram)
+{
+	struct kvm_userspace_memory_region slot = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = ram ? GUEST_RAM_SIZE : 0, /* size 0 deletes the slot */
+		.userspace_addr = (u64)(uintptr_t)ram,
+	};
+
+	return kvm_ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot);
+}

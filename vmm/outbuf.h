@@ -1,0 +1,23 @@
+/* outbuf.h - a growable output buffer, written to a socket with non-blocking send(). */
+#ifndef KVMLITE_OUTBUF_H
+#define KVMLITE_OUTBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The kernel never holds a pointer into it (no io_uring write): it may move. */
+struct outbuf {
+	char *buf;
+	size_t len, cap;
+};
+
+/* Appends n bytes; on allocation failure they are dropped (the reader is
+ * then too far behind and is hung up on by its owner). */
+void outbuf_put(struct outbuf *b, const char *s, size_t n);
+void outbuf_printf(struct outbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes what it can now; returns false when the rest must wait for
+ * POLLOUT. A peer that is gone (EPIPE, ECONNRESET) can take nothing more:
+ * the rest is discarded, so that it is not kept, nor polled for, forever. */
+bool outbuf_flush(int fd, struct outbuf *b);
+
+#endif
