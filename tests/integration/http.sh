@@ -135,5 +135,18 @@ else
 	check "--tcp-per-guest: no port beyond the budget" "! nc -z 127.0.0.1 $((BASE + K))"
 	stop_spawn
 fi
+
+# ---- more clients than the supervisor's fds ----
+# Under ulimit -n 100 the supervisor runs out of fds long before its 4,096 connection slots:
+# accept() fails with EMFILE, and the spare fd lets each waiting client in to be told 503.
+SOCK=$T/run3/control
+printf '#!/bin/sh\nulimit -n 100 && exec "%s" "$@"\n' "$(realpath "$KVMLITE")" >"$T/kvmlite-100"
+chmod +x "$T/kvmlite-100"
+if ! KVMLITE=$T/kvmlite-100 start_spawn 10 --workers 1 --firmware none --http 127.0.0.1:0; then
+	bad "spawn 10 with --http under ulimit -n 100 booted" "$(cat "$T/spawn.err")"
+else
+	results overload "$(port http)" 10
+	stop_spawn
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

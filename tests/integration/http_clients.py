@@ -243,6 +243,40 @@ def idle(port, n):
         s.close()
 
 
+def overload(port, n):
+    """more clients at once than the supervisor has fds: each is answered 200 or refused with 503 (or reset),
+    none waits for ever; once they are gone a newcomer is answered"""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
+    socks = []
+    for i in range(200):
+        s = socket.create_connection((HOST, port))
+        s.sendall(b'GET /guests/%d/o HTTP/1.1\r\nHost: x\r\n\r\n' % (i % n))
+        socks.append(s)
+    deadline, said = time.monotonic() + 120, []
+    for s in socks:
+        try:
+            status, _, _, _ = read_response(b'', s, deadline)
+        except (OSError, ValueError, IndexError):
+            status = 0
+        said.append(status)
+        s.close()
+    hung = time.monotonic() >= deadline
+    say(not hung and said.count(200) > 0 and said.count(503) > 0 and said.count(200) + said.count(503) +
+        said.count(0) == len(said), '200 clients at once beyond the fds: each served (200) or refused (503), none left '
+        'waiting', '%d ok, %d refused, %d reset, hung %s' % (said.count(200), said.count(503), said.count(0), hung))
+    # their sockets close on the supervisor's side as it reads their ends: asked until then
+    deadline, status = time.monotonic() + 60, 0
+    while status != 200 and time.monotonic() < deadline:
+        try:
+            r, body = get(port, '/guests/0/again')
+            status = r.status if body == b'200 OK /again\n' or r.status != 200 else -1
+        except OSError:
+            status = 0
+        if status != 200:
+            time.sleep(0.1)
+    say(status == 200, 'once they left, a newcomer is answered', 'last status %d' % status)
+
+
 if __name__ == '__main__':
     group, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     if group == 'concurrent':
