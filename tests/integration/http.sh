@@ -79,8 +79,9 @@ check "the spawn still answers after all that" "[ \"\$(cat '$T/code')\" = 200 ]"
 
 # ---- nc against --tcp ----
 tcp_session "$TP" '12\nping\nid\n' "$T/tcp1"
+wait_for 60 grep -qx 12 "$T/tcp1"
 check "nc: the first line names the guest, then its serial port both ways" \
-	"wait_for 60 grep -qx 12 '$T/tcp1' && [ \"\$(cat '$T/tcp1')\" = \"\$(printf 'pong\n12')\" ]" "$(od -c "$T/tcp1" | head)"
+	"[ \"\$(cat '$T/tcp1')\" = \"\$(printf 'pong\n12')\" ]" "$(od -c "$T/tcp1" | head)"
 touch "$T/tcp1.end"
 # 50 lines in one write are 250 bytes: two `send`s (FRONT_CHUNK), as much as mvm's own ring takes
 tcp_session "$TP" "20\n$(printf 'ping\\n%.0s' $(seq 50))" "$T/tcp2"
@@ -129,8 +130,9 @@ else
 		"$(cat "$T/spawn.err")"
 	K=${K:-1}
 	tcp_session $((BASE + K - 1)) 'id\n' "$T/tcp5"
+	wait_for 60 grep -qx $((K - 1)) "$T/tcp5"
 	check "--tcp-per-guest: port BASE + $((K - 1)) is guest $((K - 1))'s serial port" \
-		"wait_for 60 grep -qx $((K - 1)) '$T/tcp5'" "$(cat "$T/tcp5")"
+		"grep -qx $((K - 1)) '$T/tcp5'" "$(cat "$T/tcp5")"
 	touch "$T/tcp5.end"
 	check "--tcp-per-guest: no port beyond the budget" "! nc -z 127.0.0.1 $((BASE + K))"
 	stop_spawn
