@@ -38,7 +38,7 @@ tcp_session() {
 if ! start_spawn $N --workers 2 --firmware none --guest mvm:$((N - 4)) --guest build/itest/alternate.img \
 	--http 127.0.0.1:0 --tcp 127.0.0.1:0; then
 	bad "spawn with --http and --tcp booted" "$(cat "$T/spawn.err")"
-	echo "$pass passed, $fail failed"
+	echo "http: $pass passed, $fail failed"
 	exit 1
 fi
 HP=$(port http)
@@ -150,5 +150,5 @@ else
 	results overload "$(port http)" 10
 	stop_spawn
 fi
-echo "$pass passed, $fail failed"
+echo "http: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
