@@ -134,8 +134,10 @@ integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/diff/run.sh
 	KVMLITE=$(BUILD)/kvmlite COMPAT_QEMU=$(if $(filter 1,$(SANITIZE)),0,1) tests/compat/run.sh
 
-# The fuzz targets run briefly too (fuzz/fuzz.mk), so regressions surface here.
+# The shape of vmm/ first (files, functions, include cycles, docs/reading-order.md's counts:
+# tests/shape.py); the fuzz targets run briefly too (fuzz/fuzz.mk), so regressions surface here.
 test: deps-test
+	/usr/bin/python3 tests/shape.py
 	$(MAKE) all unit integration
 	$(MAKE) fuzz-short
 	@echo "all tests passed"

@@ -18,8 +18,12 @@
  *   the loop drains at every exit as a VMM would.
  * - the ping floor (guest/mvm.S itself, the guest kvmlite serves): per
  *   request, "ping\n" in the receive FIFO of a minimal 16550, its IRQ4
- *   injected; the guest's handler reads IIR, then RBR and LSR per byte,
- *   sends the EOI; it writes "pong\n" after an LSR check and halts.
+ *   injected once (the UART's interrupt rises once per request: one edge
+ *   for the 8259A); the guest reads it all as it reads a 16550 (mvm: IIR,
+ *   the trigger level's 4 bytes in one `rep insb`, then LSR and RBR until
+ *   LSR shows none), writes "pong\n" and halts. The 16550 and the master
+ *   8259A answer as the guest programmed them at boot: the RX FIFO's
+ *   trigger level (FCR), automatic or written EOI (ICW4).
  *
  * Figures: the process's own CPU (utime + stime: KVM accounts the time in
  * KVM_RUN to the thread in it) and wall time per tick or request, each the
@@ -35,13 +39,30 @@
 /* 16550A registers and bits the ping's guest reads (PC16550D, table II) */
 #define UART_RBR (COM1_BASE + 0)
 #define UART_IIR (COM1_BASE + 2)
+#define UART_FCR (COM1_BASE + 2) /* written: FIFO control */
 #define UART_LSR (COM1_BASE + 5)
-#define IIR_RX	 0xc4 /* FIFOs on (bits 7:6), received data available */
-#define IIR_NONE 0xc1 /* FIFOs on, no interrupt pending */
+#define IIR_RDA	 0x04 /* received data at the trigger level (with FIFOs off: a byte) */
+#define IIR_CTI	 0x0c /* character timeout: bytes below the trigger level, the line idle */
+#define IIR_NONE 0x01 /* no interrupt pending */
+#define IIR_FIFO 0xc0 /* bits 7:6 while FCR bit 0 has the FIFOs on */
+#define FCR_FIFO 0x01
 #define LSR_DR	 0x01 /* a byte waits in RBR */
 #define LSR_IDLE 0x60 /* THRE | TEMT: the transmitter takes bytes at once */
 #define PING	 "ping\n"
 #define PONG	 "pong\n"
+
+/* 8259A ICW1 and ICW4 bits (Intel 8259A datasheet, "Initialization Command Words") */
+#define ICW1_IC4  0x01 /* ICW4 follows */
+#define ICW1_SNGL 0x02 /* single chip: no ICW3 */
+#define ICW1_INIT 0x10 /* a command-port write with this bit is ICW1 */
+#define ICW4_AEOI 0x02 /* automatic EOI: INTA leaves nothing in service */
+
+/* What the ping guest programmed at boot that its floor's devices must follow. */
+struct pingsetup {
+	u8 icw1, icw4; /* the master 8259A's */
+	int icw_step;  /* A0=1 writes since ICW1: ICW2, ICW3 unless SNGL, ICW4 if IC4 */
+	u8 fcr;	       /* the 16550's FIFO control: on, and the RX trigger level */
+};
 
 /* One floor VM: a rawvm guest, its VM fd kept for KVM_REGISTER_COALESCED_MMIO. */
 struct floorvm {
@@ -55,10 +76,11 @@ struct floorvm {
 
 /* The minimal 16550 and 8259A in-service bit of a ping. */
 struct pinguart {
+	const struct pingsetup *setup;
 	size_t rx_pos;	/* bytes of PING the guest has read */
 	char tx[64];	/* what it wrote to THR */
 	size_t tx_len;	/* may exceed sizeof(tx): counted, not kept */
-	int in_service; /* IRQ4 injected, no EOI yet */
+	int in_service; /* IRQ4 acknowledged, no EOI yet (never, in AEOI mode) */
 };
 
 static const char *why; /* what went wrong, for the one-line error */
@@ -97,8 +119,39 @@ static int image_read(const char *path, u8 image[BOOT_SIZE])
 	return 0;
 }
 
-/* A fresh VM running image to its first `hlt`; with coalesce, port 0x20 then goes to the ring. */
-static int floorvm_open(struct floorvm *v, int kvm_fd, const u8 *image, int coalesce)
+/*
+ * A boot I/O exit of the ping guest: keep the master 8259A's ICW4 (the ICW
+ * sequence: ICW1 on the command port, then ICW2, ICW3 unless single, ICW4
+ * if IC4 on the data port) and the 16550's FCR.
+ */
+static void ping_boot_io(void *ctx, const struct kvm_run *r)
+{
+	struct pingsetup *s = ctx;
+	const u8 *d = (const u8 *)r + r->io.data_offset;
+
+	if (r->io.direction != KVM_EXIT_IO_OUT || r->io.size != 1)
+		return;
+	for (u32 i = 0; i < r->io.count; i++) {
+		if (r->io.port == PIC_MASTER_CMD && (d[i] & ICW1_INIT)) {
+			s->icw1 = d[i];
+			s->icw4 = 0; /* without IC4 every ICW4 bit is 0 */
+			s->icw_step = 0;
+		} else if (r->io.port == PIC_MASTER_DATA && s->icw_step >= 0) {
+			if (++s->icw_step == ((s->icw1 & ICW1_SNGL) ? 2 : 3) && (s->icw1 & ICW1_IC4))
+				s->icw4 = d[i];
+			if (s->icw_step >= 3)
+				s->icw_step = -1; /* the rest are OCW1 */
+		} else if (r->io.port == UART_FCR) {
+			s->fcr = d[i];
+		}
+	}
+}
+
+/*
+ * A fresh VM running image to its first `hlt`; with coalesce, port 0x20 then
+ * goes to the ring. setup, if not NULL, learns what the boot programmed.
+ */
+static int floorvm_open(struct floorvm *v, int kvm_fd, const u8 *image, int coalesce, struct pingsetup *setup)
 {
 	struct kvm_coalesced_mmio_zone zone = { .addr = EOI_PORT, .size = 1, .pio = 1 };
 	u32 ns[NSTAGES];
@@ -115,8 +168,10 @@ static int floorvm_open(struct floorvm *v, int kvm_fd, const u8 *image, int coal
 		return fail("mmap(guest RAM)", errno);
 	}
 	memcpy(v->ram + BOOT_ADDR, image, BOOT_SIZE);
+	if (setup)
+		*setup = (struct pingsetup){ .icw_step = -1 };
 	if (rawvm_create_keep(&v->g, kvm_fd, v->run_size, v->ram, GUEST_RAM_SIZE, BOOT_ADDR, NULL, ns, &failed,
-			      &v->vm_fd) < 0)
+			      &v->vm_fd, setup ? ping_boot_io : NULL, setup) < 0)
 		return fail(errno == EPROTO ? "the guest's boot (an exit other than I/O or hlt)"
 					    : rawvm_stage_call[failed],
 			    errno);
@@ -228,7 +283,7 @@ static int tick_round(int kvm_fd, const u8 *image, int coalesce, long ticks, u32
 	u64 c0, c1, t0, x0;
 	int rc = -1, reason;
 
-	if (floorvm_open(&v, kvm_fd, image, coalesce) < 0)
+	if (floorvm_open(&v, kvm_fd, image, coalesce, NULL) < 0)
 		goto out;
 	c0 = cpu_ns();
 	while ((reason = floorvm_run(&v)) == KVM_EXIT_IO)
@@ -273,10 +328,17 @@ out:
 	return rc;
 }
 
-/* The guest's port access, answered as a 16550 with FIFOs on would (and the master PIC's EOI). */
+/*
+ * The guest's port access, answered as a 16550 would (PC16550D, table IV)
+ * with the whole request in its RX FIFO and the line idle since (so below
+ * the trigger level it reports the character timeout at once, as kvmlite's
+ * model does once the host has no more input), and the master 8259A's EOI.
+ */
 static void ping_pio(struct pinguart *u, u16 port, int is_write, u8 *data)
 {
+	static const u8 trigger[4] = { 1, 4, 8, 14 }; /* FCR bits 7:6: the RX trigger level */
 	size_t left = sizeof(PING) - 1 - u->rx_pos;
+	u8 fcr = u->setup->fcr;
 
 	if (is_write) {
 		if (port == COM1_BASE && u->tx_len < sizeof(u->tx))
@@ -287,8 +349,10 @@ static void ping_pio(struct pinguart *u, u16 port, int is_write, u8 *data)
 			u->in_service = 0;
 		return;
 	}
-	if (port == UART_IIR)
-		*data = left ? IIR_RX : IIR_NONE;
+	if (port == UART_IIR && !(fcr & FCR_FIFO))
+		*data = left ? IIR_RDA : IIR_NONE; /* 16450 mode: one byte is the trigger level */
+	else if (port == UART_IIR)
+		*data = IIR_FIFO | (left >= trigger[fcr >> 6] ? IIR_RDA : left ? IIR_CTI : IIR_NONE);
 	else if (port == UART_RBR)
 		*data = left ? (u8)PING[u->rx_pos++] : 0;
 	else if (port == UART_LSR)
@@ -298,19 +362,17 @@ static void ping_pio(struct pinguart *u, u16 port, int is_write, u8 *data)
 }
 
 /* One request: "ping\n" received, IRQ4 raised; runs the guest until it halts having answered. */
-static int ping_once(struct floorvm *v)
+static int ping_once(struct floorvm *v, const struct pingsetup *setup)
 {
 	struct kvm_run *r = v->g.run;
-	struct pinguart u = { 0 };
+	struct pinguart u = { .setup = setup };
 	int reason;
 
+	/* One rising edge of IRQ4 per request, acknowledged as it is injected. */
+	if (floorvm_inject(v, PING_VECTOR) < 0)
+		return -1;
+	u.in_service = !(setup->icw4 & ICW4_AEOI);
 	for (;;) {
-		/* The 8259A raises IRQ4 while the UART has data and IRQ4 is not in service. */
-		if (u.rx_pos < sizeof(PING) - 1 && !u.in_service) {
-			if (floorvm_inject(v, PING_VECTOR) < 0)
-				return -1;
-			u.in_service = 1;
-		}
 		reason = floorvm_run(v);
 		if (reason == KVM_EXIT_HLT)
 			break;
@@ -331,10 +393,11 @@ static int ping_once(struct floorvm *v)
 static int ping_round(int kvm_fd, const u8 *image, long requests, u32 row[NCOLS], double *exits)
 {
 	struct floorvm v;
+	struct pingsetup setup;
 	u64 c0, t0, x0;
 	int rc = -1;
 
-	if (floorvm_open(&v, kvm_fd, image, 0) < 0)
+	if (floorvm_open(&v, kvm_fd, image, 0, &setup) < 0)
 		goto out;
 	if (!v.g.run->if_flag) {
 		fail("the ping guest halted with interrupts off at boot", 0);
@@ -344,7 +407,7 @@ static int ping_round(int kvm_fd, const u8 *image, long requests, u32 row[NCOLS]
 	t0 = now_ns();
 	c0 = cpu_ns();
 	for (long i = 0; i < requests; i++)
-		if (ping_once(&v) < 0)
+		if (ping_once(&v, &setup) < 0)
 			goto out;
 	row[COL_CPU] = (u32)((cpu_ns() - c0) / (u64)requests);
 	row[COL_WALL] = (u32)((now_ns() - t0) / (u64)requests);

@@ -67,10 +67,13 @@ static inline u64 now_ns(void)
  * to ns[]. On failure returns -1 with errno set and the stage in *failed.
  * vm_fd: NULL closes the VM fd as kvmlite does; otherwise it is kept and
  * returned there, for VM ioctls after the first run (bench/floor.c's
- * KVM_REGISTER_COALESCED_MMIO), and the caller closes it.
+ * KVM_REGISTER_COALESCED_MMIO), and the caller closes it. boot_io, if not
+ * NULL, sees each I/O exit of that run before it is answered (bench/floor.c
+ * learns how the guest programmed its devices).
  */
 static inline int rawvm_create_keep(struct rawvm *g, int kvm_fd, int run_size, u8 *ram, u64 ram_size, u16 ip,
-				    const u8 *fw, u32 ns[NSTAGES], int *failed, int *vm_fd_out)
+				    const u8 *fw, u32 ns[NSTAGES], int *failed, int *vm_fd_out,
+				    void (*boot_io)(void *ctx, const struct kvm_run *r), void *io_ctx)
 {
 	struct kvm_userspace_memory_region slot = { .slot = 0, .memory_size = ram_size,
 						    .userspace_addr = (u64)(uintptr_t)ram };
@@ -144,7 +147,11 @@ static inline int rawvm_create_keep(struct rawvm *g, int kvm_fd, int run_size, u
 			errno = EPROTO; /* the guest did not run as written */
 			goto fail;
 		}
-		if (r->io.direction == KVM_EXIT_IO_IN && r->io.data_offset + (u64)r->io.size * r->io.count <= (u64)run_size)
+		if (r->io.data_offset + (u64)r->io.size * r->io.count > (u64)run_size)
+			continue; /* nothing to see or answer outside the mapping */
+		if (boot_io)
+			boot_io(io_ctx, r);
+		if (r->io.direction == KVM_EXIT_IO_IN)
 			memset((u8 *)r + r->io.data_offset, 0xff, (size_t)r->io.size * r->io.count);
 	}
 	STAGE_DONE(ST_FIRST_RUN);
@@ -172,7 +179,7 @@ fail:
 static inline int rawvm_create(struct rawvm *g, int kvm_fd, int run_size, u8 *ram, u64 ram_size, u16 ip,
 			       const u8 *fw, u32 ns[NSTAGES], int *failed)
 {
-	return rawvm_create_keep(g, kvm_fd, run_size, ram, ram_size, ip, fw, ns, failed, NULL);
+	return rawvm_create_keep(g, kvm_fd, run_size, ram, ram_size, ip, fw, ns, failed, NULL, NULL, NULL);
 }
 
 static inline void rawvm_destroy(struct rawvm *g, int run_size)

@@ -87,6 +87,25 @@ $QEMU_MAX (QEMU); cost with $COST_MVM \`mvm\` / $COST_TICK \`tick\` guests idle 
 startup batch of $START_N ($START_ROUNDS round(s)); requests with $REQ_NS guests
 and $REQ_CONNS connections, $REQ_S s each; fairness with $FAIR_KS guests.
 
+## Targets
+
+Issue 15's targets for this host, checked against this run's figures (benchmarks,
+not tests: a FAIL says where this run stood, on this host at its load).
+
+| target | measured | result |
+|---|---|---|
+EOF
+# target_row TEXT MEASURED VERDICT: one row; an empty MEASURED was not measured in this run
+target_row() { printf '| %s | %s | %s |\n' "$1" "${2:-not measured}" "${3:+**$3**}"; }
+# Exits per ping: kvmlite's stats over each request row (section 4), the most of them; the raw
+# ping floor's beside it (the guest's own exits, which kvmlite's devices must not add to).
+xp=$(awk -F, 'NR > 1 && $12 > 0 {n++; if ($12 > m) m = $12} END {if (n) print m}' "$D/requests.csv" 2>/dev/null || true)
+xf=$(awk -F, 'NR == 2 && $7 > 0 {print $7}' "$D/requests-floor.csv" 2>/dev/null || true)
+target_row "at most 12 exits per \`ping\`" "${xp:+$xp (kvmlite, the most over the rows of section 4)${xf:+; raw ping floor $xf}}" \
+	"${xp:+$(awk -v x="$xp" 'BEGIN {print (x <= 12) ? "PASS" : "FAIL"}')}"
+echo
+
+cat <<EOF
 ## 1. Standardized scalability test
 
 Host CPU (all CPUs, /proc/stat) and memory in use ((MemTotal - MemAvailable) /

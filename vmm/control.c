@@ -1,23 +1,18 @@
-/* control.c - the control socket: listening, client connections, requests routed to shards, answers put together. */
+/* control.c - the control socket's clients: connections, requests routed to shards, answers put together. */
 #define _GNU_SOURCE /* SO_PEERCRED, struct ucred */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <linux/openat2.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "frontdoor.h"
-#include "supervisor.h"
+#include "control.h"
+#include "link.h"
+#include "summary.h"
 
 /* A guest's output streams while anyone watches it: unwatch with the last. */
 /* ---- connections ---- */
@@ -71,7 +66,8 @@ static void conn_close(struct spawn *sv, struct conn *c)
 	conn_unwatch(sv, c);
 	spare_keep(sv, c->fd);
 	conn_out_free(sv, c);
-	frontdoor_conn_free(sv, c);
+	if (c->door)
+		c->door->release(sv, c);
 	c->used = false;
 	c->gen++;
 }
@@ -111,7 +107,7 @@ static void conn_reply(struct spawn *sv, struct conn *c, const char *s, size_t n
 {
 	size_t cap = c->out.cap;
 
-	if (c->front && frontdoor_capture(sv, c, s, n))
+	if (c->door && c->door->capture(sv, c, s, n))
 		return; /* an answer a front door turns into its own protocol */
 	if (c->closing)
 		return;
@@ -140,23 +136,25 @@ static void conn_reply(struct spawn *sv, struct conn *c, const char *s, size_t n
 /* A front door's own bytes to its client: an HTTP response, a guest's output. */
 void control_reply(struct spawn *sv, struct conn *c, const char *s, size_t n)
 {
-	struct front *f = c->front;
+	const struct conn_door *door = c->door;
 
-	c->front = NULL; /* straight to its buffer, not captured */
+	c->door = NULL; /* straight to its buffer, not captured */
 	conn_reply(sv, c, s, n);
-	c->front = f;
+	c->door = door;
 }
 
+/* A line to the client, formatted as outbuf_printf does, through conn_reply's limits. */
+static void conn_printf(struct spawn *sv, struct conn *c, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void conn_printf(struct spawn *sv, struct conn *c, const char *fmt, ...)
 {
-	char tmp[1024];
+	char tmp[OUTBUF_LINE];
 	va_list ap;
-	int n;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	n = outbuf_vformat(tmp, fmt, ap);
 	va_end(ap);
-	conn_reply(sv, c, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+	conn_reply(sv, c, tmp, n);
 }
 
 /* ---- requests ---- */
@@ -248,11 +246,74 @@ static void conn_list_lost(struct spawn *sv, struct conn *c)
 }
 
 /* Handles one request line from a client. */
+/* list and stats: asked of every shard that is alive, their answers put together (PEND_COUNTS, _RANGES, _STATS). */
+static void conn_fan_out(struct spawn *sv, struct conn *c, const struct proto_req *r, char *line, size_t len)
+{
+	struct pending *p;
+	u32 live = 0;
+
+	for (u32 i = 0; i < sv->nlinks; i++)
+		live += !sv->links[i].dead;
+	if (r->cmd == PROTO_LIST && r->arg && r->arg_len == 4 && memcmp(r->arg, "lost", 4) == 0) {
+		conn_list_lost(sv, c);
+		return;
+	}
+	/* Counts and stats are summed over all shards at once; ranges
+	 * are asked of one shard after the other and written to the
+	 * client as each comes, in id order. */
+	p = live ? pend_new(sv, c,
+			    r->cmd == PROTO_STATS ? PEND_STATS
+			    : r->arg		  ? PEND_RANGES
+						  : PEND_COUNTS,
+			    r->arg ? 1 : live)
+		 : NULL;
+	if (!p) {
+		conn_printf(sv, c, live ? "error busy\n" : "error no worker is alive\n");
+		return;
+	}
+	if (p->kind == PEND_RANGES) {
+		snprintf(p->state, sizeof(p->state), "%.*s", (int)r->arg_len, r->arg);
+		conn_printf(sv, c, "ok ");
+		pend_ask(sv, p, 0, line, len);
+		return;
+	}
+	for (u32 i = 0; i < sv->nlinks; i++)
+		if (!sv->links[i].dead)
+			pend_ask(sv, p, i, line, len);
+}
+
+/* A request for one guest: forwarded to its shard (watch: the connection watches it from now on). */
+static void conn_forward(struct spawn *sv, struct conn *c, const struct proto_req *r, char *line, size_t len)
+{
+	struct pending *p;
+	struct link *l = link_of(sv, r->id);
+
+	if (!l) {
+		conn_printf(sv, c, "error no such guest\n");
+		return;
+	}
+	if (l->dead || (sv->gflags[r->id - sv->o->first_id] & G_LOST)) {
+		conn_printf(sv, c, "error guest lost\n");
+		return;
+	}
+	p = pend_new(sv, c, PEND_FORWARD, 1);
+	if (!p) {
+		conn_printf(sv, c, "error busy\n");
+		return;
+	}
+	if (r->cmd == PROTO_WATCH) {
+		conn_unwatch(sv, c); /* one watched guest per connection */
+		c->watching = true;
+		c->watch_id = r->id;
+		sv->watchers[r->id - sv->o->first_id]++;
+	}
+	pend_ask(sv, p, (u32)(l - sv->links), line, len);
+}
+
 static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t len)
 {
 	struct proto_req r;
 	const char *err;
-	struct pending *p;
 
 	if (proto_parse(line, len, &r, &err) < 0) {
 		conn_printf(sv, c, "error %s\n", err);
@@ -265,61 +326,10 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 		sv->stopping = true;
 		return;
 	}
-	if (r.cmd == PROTO_LIST || r.cmd == PROTO_STATS) {
-		u32 live = 0;
-
-		for (u32 i = 0; i < sv->nlinks; i++)
-			live += !sv->links[i].dead;
-		if (r.cmd == PROTO_LIST && r.arg && r.arg_len == 4 && memcmp(r.arg, "lost", 4) == 0) {
-			conn_list_lost(sv, c);
-			return;
-		}
-		/* Counts and stats are summed over all shards at once; ranges
-		 * are asked of one shard after the other and written to the
-		 * client as each comes, in id order. */
-		p = live ? pend_new(sv, c,
-				    r.cmd == PROTO_STATS ? PEND_STATS
-				    : r.arg		 ? PEND_RANGES
-							 : PEND_COUNTS,
-				    r.arg ? 1 : live)
-			 : NULL;
-		if (!p) {
-			conn_printf(sv, c, live ? "error busy\n" : "error no worker is alive\n");
-			return;
-		}
-		if (p->kind == PEND_RANGES) {
-			snprintf(p->state, sizeof(p->state), "%.*s", (int)r.arg_len, r.arg);
-			conn_printf(sv, c, "ok ");
-			pend_ask(sv, p, 0, line, len);
-			return;
-		}
-		for (u32 i = 0; i < sv->nlinks; i++)
-			if (!sv->links[i].dead)
-				pend_ask(sv, p, i, line, len);
-		return;
-	}
-	struct link *l = link_of(sv, r.id);
-
-	if (!l) {
-		conn_printf(sv, c, "error no such guest\n");
-		return;
-	}
-	if (l->dead || (sv->gflags[r.id - sv->o->first_id] & G_LOST)) {
-		conn_printf(sv, c, "error guest lost\n");
-		return;
-	}
-	p = pend_new(sv, c, PEND_FORWARD, 1);
-	if (!p) {
-		conn_printf(sv, c, "error busy\n");
-		return;
-	}
-	if (r.cmd == PROTO_WATCH) {
-		conn_unwatch(sv, c); /* one watched guest per connection */
-		c->watching = true;
-		c->watch_id = r.id;
-		sv->watchers[r.id - sv->o->first_id]++;
-	}
-	pend_ask(sv, p, (u32)(l - sv->links), line, len);
+	if (r.cmd == PROTO_LIST || r.cmd == PROTO_STATS)
+		conn_fan_out(sv, c, &r, line, len);
+	else
+		conn_forward(sv, c, &r, line, len);
 }
 
 /* A request line of a front door's client (frontdoor.c), down the same path. */
@@ -332,8 +342,8 @@ void control_request(struct spawn *sv, struct conn *c, char *line, size_t len)
  * the next is not started before the previous one was answered. */
 void control_process(struct spawn *sv, struct conn *c)
 {
-	if (c->front) {
-		frontdoor_process(sv, c);
+	if (c->door) {
+		c->door->process(sv, c);
 		return;
 	}
 	while (!c->waiting && !c->closing && c->rpos < c->rlen) {
@@ -378,8 +388,8 @@ void control_arm(struct spawn *sv, struct conn *c)
 		io_uring_sqe_set_data64(sqe, UD(K_CONN_POLL, c->gen, i));
 		c->poll_busy = true;
 	}
-	if (c->front && !c->out.len)
-		frontdoor_flushed(sv, c);
+	if (c->door && !c->out.len)
+		c->door->flushed(sv, c);
 	conn_out_fit(sv, c);
 	/* Nothing is read while a request is pending (one at a time), so a
 	 * client that hangs up would not be seen before its answer came, up
@@ -553,9 +563,9 @@ static void pend_metrics(struct spawn *sv, const u64 *sums)
 {
 	struct outbuf b = { 0 };
 
-	spawn_stats_json(sv, &b, sums);
+	summary_stats_json(sv, &b, sums);
 	if (b.buf)
-		spawn_metrics_write(sv, b.buf, b.len);
+		summary_metrics_write(sv, b.buf, b.len);
 	free(b.buf);
 }
 
@@ -595,7 +605,7 @@ static void pend_sums_reply(struct spawn *sv, struct pending *p, struct conn *c)
 
 	if (p->kind == PEND_STATS) {
 		outbuf_printf(&b, "ok ");
-		spawn_stats_json(sv, &b, p->sums);
+		summary_stats_json(sv, &b, p->sums);
 		outbuf_printf(&b, "\n");
 	} else {
 		outbuf_printf(&b,
@@ -607,186 +617,6 @@ static void pend_sums_reply(struct spawn *sv, struct pending *p, struct conn *c)
 	}
 	conn_reply(sv, c, b.buf, b.len);
 	free(b.buf);
-}
-
-/* ---- the socket ---- */
-
-/* openat2() with RESOLVE_NO_SYMLINKS: no component of path may be a symlink. */
-static int open_nofollow(int at, const char *path)
-{
-	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
-
-	return (int)syscall(SYS_openat2, at, path, &how, sizeof(how));
-}
-
-/*
- * Opens the socket's directory, creating its last component (0700) if it
- * is missing, through no symlink; then it must be ours and closed to
- * everyone else. -1 with err.
- */
-static int socket_dir_open(const char *dir, char *err, size_t errlen)
-{
-	char parent[PATH_MAX];
-	const char *base = strrchr(dir, '/');
-	struct stat st;
-	int fd = open_nofollow(AT_FDCWD, dir);
-
-	if (fd < 0 && errno == ENOENT) {
-		int pfd;
-
-		/* "a/b" -> "a" and "b"; "/b" -> "/" and "b"; "b" -> "." and "b" */
-		snprintf(parent, sizeof(parent), "%.*s", base ? (int)(base == dir ? 1 : base - dir) : 1,
-			 base ? dir : ".");
-		base = base ? base + 1 : dir;
-		pfd = open_nofollow(AT_FDCWD, parent);
-		if (pfd >= 0 && mkdirat(pfd, base, 0700) < 0 && errno != EEXIST) {
-			snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-			close(pfd);
-			return -1;
-		}
-		fd = pfd >= 0 ? open_nofollow(pfd, base) : -1;
-		if (pfd >= 0)
-			close(pfd);
-	}
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", dir,
-			 errno == ELOOP ? "refusing a socket directory reached through a symlink" : strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0)
-		st = (struct stat){ .st_uid = (uid_t)-1 };
-	if (st.st_uid != geteuid() || (st.st_mode & 077)) {
-		snprintf(err, errlen, "%s: refusing a socket directory %s (mode %04o): it must be ours, mode 0700", dir,
-			 st.st_uid != geteuid() ? "owned by another user" : "that others may enter",
-			 (unsigned)(st.st_mode & 07777));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * bind() or connect() to the socket `name` in the directory dfd. A unix
- * socket is named by a path, so it is resolved from that directory (the
- * process still has one thread) rather than from the root again, where a
- * component could have changed meanwhile.
- */
-static int socket_at(int dfd, const char *name, int fd, bool listen)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), r = -1, e;
-
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", name);
-	if (cwd >= 0 && fchdir(dfd) == 0) {
-		r = listen ? bind(fd, (struct sockaddr *)&addr, sizeof(addr))
-			   : connect(fd, (struct sockaddr *)&addr, sizeof(addr));
-		e = errno;
-		if (fchdir(cwd) < 0)
-			r = -1;
-		errno = e;
-	}
-	if (cwd >= 0)
-		close(cwd);
-	return r;
-}
-
-/*
- * Whether a spawn serves the socket `name` in `dfd`. One that was killed
- * can still take connections for a moment: the accept it had in flight in
- * its io_uring holds the listening socket until the kernel has torn the
- * dead process's ring down (seen here: a few ms). So a socket counts as
- * served only if it takes connections for a whole second.
- */
-static bool socket_served(int dfd, const char *name)
-{
-	for (int i = 0; i < 20; i++) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		bool took = fd >= 0 && socket_at(dfd, name, fd, false) == 0;
-
-		if (fd >= 0)
-			close(fd);
-		if (!took)
-			return false;
-		usleep(50000);
-	}
-	return true;
-}
-
-/*
- * The socket lives in a directory only we can enter (0700, ours, reached
- * through no symlink) and is itself 0600: the file system keeps other
- * users out before SO_PEERCRED does. Once the directory is open, all is
- * done relative to it (sv->dir_fd): checking and removing a stale socket,
- * the bind, and the removal at the end.
- */
-int control_listen(struct spawn *sv, char *err, size_t errlen)
-{
-	char dir[sizeof(sv->path)];
-	const char *src = sv->o->socket;
-	struct stat st;
-	char *slash;
-	mode_t old;
-	int fd;
-
-	if (!src && control_default_path(sv->path, sizeof(sv->path)) < 0) {
-		snprintf(err, errlen, "no place for the control socket: set XDG_RUNTIME_DIR or use --socket");
-		return -1;
-	}
-	if (src && strlen(src) >= sizeof(sv->path)) { /* sun_path's size, with its NUL */
-		snprintf(err, errlen, "--socket: the path is %zu bytes, a unix socket's at most %zu", strlen(src),
-			 sizeof(sv->path) - 1);
-		return -1;
-	}
-	if (src)
-		snprintf(sv->path, sizeof(sv->path), "%s", src);
-	slash = strrchr(sv->path, '/');
-	sv->sock_name = slash ? slash + 1 : sv->path;
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash == sv->path ? 1 : slash - sv->path) : 1,
-		 slash ? sv->path : ".");
-	if (!*sv->sock_name || strcmp(sv->sock_name, ".") == 0 || strcmp(sv->sock_name, "..") == 0) {
-		snprintf(err, errlen, "%s: names no socket file", sv->path);
-		return -1;
-	}
-	if ((sv->dir_fd = socket_dir_open(dir, err, errlen)) < 0)
-		return -1;
-	if (fstatat(sv->dir_fd, sv->sock_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
-			snprintf(err, errlen, "%s: refusing: it exists and is %s", sv->path,
-				 S_ISLNK(st.st_mode)	 ? "a symlink"
-				 : !S_ISSOCK(st.st_mode) ? "not a socket"
-							 : "another user's");
-			goto fail;
-		}
-		if (socket_served(sv->dir_fd, sv->sock_name)) {
-			snprintf(err, errlen, "%s: another kvmlite spawn is serving this socket", sv->path);
-			goto fail;
-		}
-		unlinkat(sv->dir_fd, sv->sock_name, 0); /* stale: left by a spawn that was killed */
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	old = umask(0177); /* the socket file: 0600 */
-	if (fd < 0 || socket_at(sv->dir_fd, sv->sock_name, fd, true) < 0 || listen(fd, 1024) < 0) {
-		umask(old);
-		snprintf(err, errlen, "%s: cannot listen: %s", sv->path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		goto fail;
-	}
-	umask(old);
-	sv->listen_fd = fd;
-	return 0;
-fail:
-	close(sv->dir_fd);
-	sv->dir_fd = -1;
-	return -1;
-}
-
-/* Removes the socket control_listen() made: by name in its directory, the
- * one removal the supervisor's sandbox allows. */
-void control_unlink(struct spawn *sv)
-{
-	if (sv->dir_fd >= 0)
-		unlinkat(sv->dir_fd, sv->sock_name, 0);
 }
 
 /* "TAG ok ..." or "TAG error ...": a shard's answer to a pending request. */
@@ -850,8 +680,8 @@ void control_watch_output(struct spawn *sv, u32 id, const char *data)
 	for (u32 i = 0; i < sv->nconns; i++) {
 		struct conn *c = &sv->conns[i];
 
-		if (c->used && !c->closing && c->watching && c->watch_id == id && c->front) {
-			frontdoor_output(sv, c, data);
+		if (c->used && !c->closing && c->watching && c->watch_id == id && c->door) {
+			c->door->output(sv, c, data);
 			control_arm(sv, c);
 		} else if (c->used && !c->closing && c->watching && c->watch_id == id) {
 			/* DATA may be 16 KiB: not through conn_printf's buffer */

@@ -2,7 +2,7 @@
 #include <poll.h>
 #include <stdlib.h>
 
-#include "supervisor.h"
+#include "link.h"
 
 /* An SQE from the supervisor's ring, submitting what is queued if it is full. */
 struct io_uring_sqe *link_sqe(struct spawn *sv)

@@ -47,178 +47,185 @@ static int opt_addr(void *dest, const char *value, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * kvmlite spawn's options as a table (main() runs one command, once), with
+ * their defaults. The firmware by default, as in run: a guest that uses the
+ * BIOS boots without being told. It lives in the guest's RAM slot (4 KiB of
+ * its RAM, no memslot of its own); --firmware none saves that and its run.
+ */
+static struct spawn_opts spawn_o = {
+	.for_s = -1, .mem_budget = 90, .park = PARK_AUTO, .cpu_max = 20, .boot_timeout = BOOT_TIMEOUT_S
+};
+static int spawn_firmware = 1, spawn_park = PARK_AUTO;
+
+static const struct cli_opt spawn_table[] = {
+	{ .name = "guest",
+	  .kind = CLI_CALL,
+	  .dest = &spawn_o,
+	  .arg = "IMAGE|NAME[:COUNT]",
+	  .help = "the guest the VMs run (default mvm); repeat it to mix:\n"
+		  "the first COUNT ids boot the first image, and so on;\n"
+		  "guest i gets i in ESI",
+	  .call = opt_guest },
+	{ .name = "for",
+	  .kind = CLI_SECONDS,
+	  .dest = &spawn_o.for_s,
+	  .arg = "SECONDS",
+	  .help = "serve this long once all booted, then stop (0: stop\n"
+		  "after a second of measuring idle CPU and memory);\n"
+		  "default: until Ctrl-C, SIGTERM or `kvmlite stop`",
+	  .min = 0,
+	  .max = 31536000 },
+	{ .name = "socket",
+	  .kind = CLI_STRING,
+	  .dest = &spawn_o.socket,
+	  .arg = "PATH",
+	  .help = "the control socket (default\n$XDG_RUNTIME_DIR/kvmlite/control)" },
+	{ .name = "json",
+	  .kind = CLI_FLAG,
+	  .dest = &spawn_o.json,
+	  .help = "the summary as one JSON object (docs/json.md)" },
+	{ .name = "http",
+	  .kind = CLI_CALL,
+	  .dest = &spawn_o.http,
+	  .arg = "ADDR:PORT",
+	  .help = "serve HTTP/1.1 there too: GET /guests/ID/PATH asks\n"
+		  "guest ID `GET /PATH`; /guests/ID, /stats, /metrics\n"
+		  "(PORT alone: on 127.0.0.1; port 0: any, said on\n"
+		  "stderr; docs/http.md)",
+	  .call = opt_addr },
+	{ .name = "tcp",
+	  .kind = CLI_CALL,
+	  .dest = &spawn_o.tcp,
+	  .arg = "ADDR:PORT",
+	  .help = "a raw serial port over TCP: a client sends a guest's\n"
+		  "id and a newline, then bytes flow both ways as with\n"
+		  "`kvmlite console`",
+	  .call = opt_addr },
+	{ .name = "tcp-per-guest",
+	  .kind = CLI_CALL,
+	  .dest = &spawn_o.tcp_per_guest,
+	  .arg = "[ADDR:]BASEPORT",
+	  .help = "guest i's serial port on BASEPORT + i, for as many\n"
+		  "guests as ports and the supervisor's fds allow",
+	  .call = opt_addr },
+	{ .name = "metrics-file",
+	  .kind = CLI_STRING,
+	  .dest = &spawn_o.metrics_file,
+	  .arg = "PATH",
+	  .help = "keep PATH up to date with the counters in the\n"
+		  "Prometheus text format, for node_exporter's\n"
+		  "textfile collector (every 5 s; docs/metrics.md)" },
+	{ .name = "log",
+	  .kind = CLI_STRING,
+	  .dest = &spawn_o.log,
+	  .arg = "FILE",
+	  .help = "append every guest's output lines to FILE, each\n"
+		  "prefixed with the guest's id" },
+	{ .name = "first-id",
+	  .kind = CLI_U32,
+	  .dest = &spawn_o.first_id,
+	  .arg = "B",
+	  .help = "number the guests B..B+N-1 (in ESI, on the control\n"
+		  "socket, in --log): one node's share of a fleet\n"
+		  "(docs/cluster.md)",
+	  .min = 0,
+	  .max = UINT32_MAX - 1 },
+	{ .name = "boot-times",
+	  .kind = CLI_STRING,
+	  .dest = &spawn_o.boot_times,
+	  .arg = "FILE",
+	  .help = "at the end, write each booted guest's id and µs from\n"
+		  "the start to its first serial byte, one a line" },
+	{ .name = "workers",
+	  .kind = CLI_U32,
+	  .dest = &spawn_o.workers,
+	  .arg = "K",
+	  .help = "worker processes (default: one per online CPU, more\n"
+		  "when RLIMIT_NOFILE or vm.max_map_count require)",
+	  .min = 1,
+	  .max = 4096 },
+	{ .name = "threads",
+	  .kind = CLI_U32,
+	  .dest = &spawn_o.threads,
+	  .arg = "T",
+	  .help = "worker threads per process (default 1)",
+	  .min = 1,
+	  .max = 256 },
+	{ .name = "per-process",
+	  .kind = CLI_U32,
+	  .dest = &spawn_o.per_process,
+	  .arg = "N",
+	  .help = "at most N guests per worker process (default: what\nthe limits allow)",
+	  .min = 1,
+	  .max = UINT32_MAX },
+	{ .name = "mem-budget",
+	  .kind = CLI_U32,
+	  .dest = &spawn_o.mem_budget,
+	  .arg = "PCT",
+	  .help = "create no more guests once host memory in use\nreaches PCT% (default 90)",
+	  .min = 1,
+	  .max = 99 },
+	{ .name = "park",
+	  .kind = CLI_CHOICE,
+	  .dest = &spawn_park,
+	  .arg = "auto|never|always",
+	  .help = "give idle guests' KVM VMs back and keep only their\n"
+		  "state: auto (default) once the memory budget or the\n"
+		  "host's PIDs or fds run short, least recently active\n"
+		  "first; always: every guest as soon as it halts;\n"
+		  "never: every guest stays live",
+	  .choices = park_choices },
+	{ .name = "resident",
+	  .kind = CLI_U32,
+	  .dest = &spawn_o.resident,
+	  .arg = "N",
+	  .help = "at most N guests on a KVM VM at once (default: what\nthe host allows); the others are "
+		  "parked",
+	  .min = 1,
+	  .max = UINT32_MAX },
+	{ .name = "cpu-max",
+	  .kind = CLI_U32,
+	  .dest = &spawn_o.cpu_max,
+	  .arg = "PCT",
+	  .help = "no guest may use more than PCT% of a CPU (default\n"
+		  "20; 100: no cap); one over its share waits for the\n"
+		  "next 100 ms period",
+	  .min = 1,
+	  .max = 100 },
+	{ .name = "firmware",
+	  .kind = CLI_CHOICE,
+	  .dest = &spawn_firmware,
+	  .arg = "pc|none",
+	  .help = "pc (default): start in kvmlite's PC firmware, copied\n"
+		  "into each guest's RAM (4 KiB); none: at 0000:7c00,\n"
+		  "every device in its reset state",
+	  .choices = firmware_choices },
+	{ .name = "boot-timeout",
+	  .kind = CLI_SECONDS,
+	  .dest = &spawn_o.boot_timeout,
+	  .arg = "S",
+	  .help = "a guest that wrote nothing in its first S seconds\n"
+		  "is reported silent, with what it does (default 5;\n"
+		  "0: never); --for 0 does not wait for it",
+	  .min = 0,
+	  .max = 86400 },
+	{ .name = "no-sandbox",
+	  .kind = CLI_FLAG,
+	  .dest = &spawn_o.no_sandbox,
+	  .help = "no seccomp filters or io_uring restrictions\n(debugging; docs/security.md)" },
+	{ .name = "verbose",
+	  .short_name = 'v',
+	  .kind = CLI_FLAG,
+	  .dest = &spawn_o.verbose,
+	  .help = "say more about parking and resume failures" },
+};
+
 static int cmd_spawn(int argc, char **argv)
 {
-	/* The firmware by default, as in run: a guest that uses the BIOS boots
-	 * without being told. It lives in the guest's RAM slot (4 KiB of its
-	 * RAM, no memslot of its own); --firmware none saves that and its run. */
-	struct spawn_opts o = {
-		.for_s = -1, .mem_budget = 90, .park = PARK_AUTO, .cpu_max = 20, .boot_timeout = BOOT_TIMEOUT_S
-	};
-	int firmware = 1, park = PARK_AUTO, nargs;
+	struct spawn_opts o;
+	int nargs;
 	char err[256];
-	const struct cli_opt opts[] = {
-		{ .name = "guest",
-		  .kind = CLI_CALL,
-		  .dest = &o,
-		  .arg = "IMAGE|NAME[:COUNT]",
-		  .help = "the guest the VMs run (default mvm); repeat it to mix:\n"
-			  "the first COUNT ids boot the first image, and so on;\n"
-			  "guest i gets i in ESI",
-		  .call = opt_guest },
-		{ .name = "for",
-		  .kind = CLI_SECONDS,
-		  .dest = &o.for_s,
-		  .arg = "SECONDS",
-		  .help = "serve this long once all booted, then stop (0: stop\n"
-			  "after a second of measuring idle CPU and memory);\n"
-			  "default: until Ctrl-C, SIGTERM or `kvmlite stop`",
-		  .min = 0,
-		  .max = 31536000 },
-		{ .name = "socket",
-		  .kind = CLI_STRING,
-		  .dest = &o.socket,
-		  .arg = "PATH",
-		  .help = "the control socket (default\n$XDG_RUNTIME_DIR/kvmlite/control)" },
-		{ .name = "json",
-		  .kind = CLI_FLAG,
-		  .dest = &o.json,
-		  .help = "the summary as one JSON object (docs/json.md)" },
-		{ .name = "http",
-		  .kind = CLI_CALL,
-		  .dest = &o.http,
-		  .arg = "ADDR:PORT",
-		  .help = "serve HTTP/1.1 there too: GET /guests/ID/PATH asks\n"
-			  "guest ID `GET /PATH`; /guests/ID, /stats, /metrics\n"
-			  "(PORT alone: on 127.0.0.1; port 0: any, said on\n"
-			  "stderr; docs/http.md)",
-		  .call = opt_addr },
-		{ .name = "tcp",
-		  .kind = CLI_CALL,
-		  .dest = &o.tcp,
-		  .arg = "ADDR:PORT",
-		  .help = "a raw serial port over TCP: a client sends a guest's\n"
-			  "id and a newline, then bytes flow both ways as with\n"
-			  "`kvmlite console`",
-		  .call = opt_addr },
-		{ .name = "tcp-per-guest",
-		  .kind = CLI_CALL,
-		  .dest = &o.tcp_per_guest,
-		  .arg = "[ADDR:]BASEPORT",
-		  .help = "guest i's serial port on BASEPORT + i, for as many\n"
-			  "guests as ports and the supervisor's fds allow",
-		  .call = opt_addr },
-		{ .name = "metrics-file",
-		  .kind = CLI_STRING,
-		  .dest = &o.metrics_file,
-		  .arg = "PATH",
-		  .help = "keep PATH up to date with the counters in the\n"
-			  "Prometheus text format, for node_exporter's\n"
-			  "textfile collector (every 5 s; docs/metrics.md)" },
-		{ .name = "log",
-		  .kind = CLI_STRING,
-		  .dest = &o.log,
-		  .arg = "FILE",
-		  .help = "append every guest's output lines to FILE, each\n"
-			  "prefixed with the guest's id" },
-		{ .name = "first-id",
-		  .kind = CLI_U32,
-		  .dest = &o.first_id,
-		  .arg = "B",
-		  .help = "number the guests B..B+N-1 (in ESI, on the control\n"
-			  "socket, in --log): one node's share of a fleet\n"
-			  "(docs/cluster.md)",
-		  .min = 0,
-		  .max = UINT32_MAX - 1 },
-		{ .name = "boot-times",
-		  .kind = CLI_STRING,
-		  .dest = &o.boot_times,
-		  .arg = "FILE",
-		  .help = "at the end, write each booted guest's id and µs from\n"
-			  "the start to its first serial byte, one a line" },
-		{ .name = "workers",
-		  .kind = CLI_U32,
-		  .dest = &o.workers,
-		  .arg = "K",
-		  .help = "worker processes (default: one per online CPU, more\n"
-			  "when RLIMIT_NOFILE or vm.max_map_count require)",
-		  .min = 1,
-		  .max = 4096 },
-		{ .name = "threads",
-		  .kind = CLI_U32,
-		  .dest = &o.threads,
-		  .arg = "T",
-		  .help = "worker threads per process (default 1)",
-		  .min = 1,
-		  .max = 256 },
-		{ .name = "per-process",
-		  .kind = CLI_U32,
-		  .dest = &o.per_process,
-		  .arg = "N",
-		  .help = "at most N guests per worker process (default: what\nthe limits allow)",
-		  .min = 1,
-		  .max = UINT32_MAX },
-		{ .name = "mem-budget",
-		  .kind = CLI_U32,
-		  .dest = &o.mem_budget,
-		  .arg = "PCT",
-		  .help = "create no more guests once host memory in use\nreaches PCT% (default 90)",
-		  .min = 1,
-		  .max = 99 },
-		{ .name = "park",
-		  .kind = CLI_CHOICE,
-		  .dest = &park,
-		  .arg = "auto|never|always",
-		  .help = "give idle guests' KVM VMs back and keep only their\n"
-			  "state: auto (default) once the memory budget or the\n"
-			  "host's PIDs or fds run short, least recently active\n"
-			  "first; always: every guest as soon as it halts;\n"
-			  "never: every guest stays live",
-		  .choices = park_choices },
-		{ .name = "resident",
-		  .kind = CLI_U32,
-		  .dest = &o.resident,
-		  .arg = "N",
-		  .help = "at most N guests on a KVM VM at once (default: what\nthe host allows); the others are "
-			  "parked",
-		  .min = 1,
-		  .max = UINT32_MAX },
-		{ .name = "cpu-max",
-		  .kind = CLI_U32,
-		  .dest = &o.cpu_max,
-		  .arg = "PCT",
-		  .help = "no guest may use more than PCT% of a CPU (default\n"
-			  "20; 100: no cap); one over its share waits for the\n"
-			  "next 100 ms period",
-		  .min = 1,
-		  .max = 100 },
-		{ .name = "firmware",
-		  .kind = CLI_CHOICE,
-		  .dest = &firmware,
-		  .arg = "pc|none",
-		  .help = "pc (default): start in kvmlite's PC firmware, copied\n"
-			  "into each guest's RAM (4 KiB); none: at 0000:7c00,\n"
-			  "every device in its reset state",
-		  .choices = firmware_choices },
-		{ .name = "boot-timeout",
-		  .kind = CLI_SECONDS,
-		  .dest = &o.boot_timeout,
-		  .arg = "S",
-		  .help = "a guest that wrote nothing in its first S seconds\n"
-			  "is reported silent, with what it does (default 5;\n"
-			  "0: never); --for 0 does not wait for it",
-		  .min = 0,
-		  .max = 86400 },
-		{ .name = "no-sandbox",
-		  .kind = CLI_FLAG,
-		  .dest = &o.no_sandbox,
-		  .help = "no seccomp filters or io_uring restrictions\n(debugging; docs/security.md)" },
-		{ .name = "verbose",
-		  .short_name = 'v',
-		  .kind = CLI_FLAG,
-		  .dest = &o.verbose,
-		  .help = "say more about parking and resume failures" },
-	};
 	const struct cli_cmd cmd = { "spawn",
 				     "N [options]",
 				     "N guests, served on a control socket",
@@ -227,16 +234,17 @@ static int cmd_spawn(int argc, char **argv)
 				     "`watch`, `read`, `info`, `list`, `stats` and `stop` talk to it. On a\n"
 				     "terminal a status line shows progress; when the spawn ends it prints a\n"
 				     "summary: boot times, memory per guest (user space, kernel), idle CPU.\n",
-				     opts,
-				     (int)ARRAY_SIZE(opts),
+				     spawn_table,
+				     (int)ARRAY_SIZE(spawn_table),
 				     "Exit status: 0, or 1 if any guest failed, was lost or is silent at the end,\n"
 				     "2 if it could not start. The socket's protocol: docs/control-protocol.md.\n" };
 	int r = cli_parse(&cmd, argc, argv, &nargs);
 
 	if (r)
 		return r > 0 ? 0 : 2;
-	o.firmware = firmware == 1;
-	o.park = (enum park_mode)park;
+	o = spawn_o;
+	o.firmware = spawn_firmware == 1;
+	o.park = (enum park_mode)spawn_park;
 	if (o.resident && o.park == PARK_NEVER)
 		return cli_error(&cmd, "--resident needs parking: --park auto or always");
 	if (nargs == 0)

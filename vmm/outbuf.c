@@ -26,16 +26,23 @@ void outbuf_put(struct outbuf *b, const char *s, size_t n)
 	b->len += n;
 }
 
+size_t outbuf_vformat(char *tmp, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(tmp, OUTBUF_LINE, fmt, ap);
+
+	return n < 0 ? 0 : n < OUTBUF_LINE ? (size_t)n : OUTBUF_LINE - 1;
+}
+
 void outbuf_printf(struct outbuf *b, const char *fmt, ...)
 {
-	char tmp[1024];
+	char tmp[OUTBUF_LINE];
 	va_list ap;
-	int n;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	n = outbuf_vformat(tmp, fmt, ap);
 	va_end(ap);
-	outbuf_put(b, tmp, n < (int)sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+	outbuf_put(b, tmp, n);
 }
 
 /* Writes what it can now; returns false when the rest must wait for POLLOUT.

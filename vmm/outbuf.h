@@ -2,6 +2,7 @@
 #ifndef KVMLITE_OUTBUF_H
 #define KVMLITE_OUTBUF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -15,6 +16,10 @@ struct outbuf {
  * then too far behind and is hung up on by its owner). */
 void outbuf_put(struct outbuf *b, const char *s, size_t n);
 void outbuf_printf(struct outbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The one formatting of a line for a buffer: into tmp (OUTBUF_LINE bytes), cut to fit; its length.
+ * outbuf_printf uses it, and so does a caller with its own accounting around outbuf_put (control.c). */
+#define OUTBUF_LINE 1024
+size_t outbuf_vformat(char *tmp, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Writes what it can now; returns false when the rest must wait for
  * POLLOUT. A peer that is gone (EPIPE, ECONNRESET) can take nothing more:
  * the rest is discarded, so that it is not kept, nor polled for, forever. */

@@ -1,4 +1,4 @@
-/* supervisor.h - the state `kvmlite spawn`'s supervisor shares between spawn.c (workers) and control.c (clients). */
+/* supervisor.h - the state of `kvmlite spawn`'s supervisor: its links to shards, its clients, their requests; the parts that act on it have their own headers. */
 #ifndef KVMLITE_SUPERVISOR_H
 #define KVMLITE_SUPERVISOR_H
 
@@ -11,7 +11,7 @@
 #include "metrics.h"
 #include "outbuf.h"
 #include "proto.h"
-#include "spawn.h"
+#include "spawn_opts.h"
 #include "wire.h"
 
 #define MAX_LINKS    256	  /* shards at most: worker processes x threads */
@@ -59,6 +59,23 @@ struct link {
 	u8 rbuf[65536];
 };
 
+struct spawn;
+struct conn;
+
+/*
+ * A client that speaks another protocol than the control socket's (a
+ * front door's: gateway.c). control.c hands it what it sent, the answers
+ * of the request path and a watched guest's output through these, and
+ * knows nothing else of it.
+ */
+struct conn_door {
+	void (*process)(struct spawn *sv, struct conn *c); /* its bytes in rbuf, or an answer, are ready */
+	bool (*capture)(struct spawn *sv, struct conn *c, const char *s, size_t n); /* an answer's bytes: taken? */
+	void (*output)(struct spawn *sv, struct conn *c, const char *data);	     /* a watched guest wrote DATA */
+	void (*flushed)(struct spawn *sv, struct conn *c);			     /* all that was queued was sent */
+	void (*release)(struct spawn *sv, struct conn *c);			     /* it closes: its state goes */
+};
+
 struct conn {
 	int fd;
 	u32 gen;
@@ -72,7 +89,8 @@ struct conn {
 	bool skipping; /* inside a line that was too long */
 	u8 rbuf[PROTO_LINE_MAX + 2];
 	struct outbuf out;
-	struct front *front; /* a client of an HTTP or TCP front door (frontdoor.c); NULL: of the control socket */
+	const struct conn_door *door; /* a front door's client (gateway.c); NULL: the control socket's */
+	struct front *front;	      /* and its state there */
 };
 
 /*
@@ -150,40 +168,5 @@ struct spawn {
 	bool metrics_failed;	     /* a write failed (said once) */
 	struct frontdoor *front;     /* --http, --tcp, --tcp-per-guest (frontdoor.c); NULL: none */
 };
-
-/* control.c */
-int control_listen(struct spawn *sv, char *err, size_t errlen);
-void control_unlink(struct spawn *sv);
-void control_accept_arm(struct spawn *sv);
-void control_accepted(struct spawn *sv, int fd);
-void control_process(struct spawn *sv, struct conn *c);
-void control_arm(struct spawn *sv, struct conn *c);
-void control_polled(struct spawn *sv, struct conn *c, bool hup, int res);
-void control_answer(struct spawn *sv, struct link *l, char *line, size_t len);
-void control_watch_output(struct spawn *sv, u32 id, const char *data);
-void control_metrics_request(struct spawn *sv);
-struct conn *control_conn_new(struct spawn *sv, int fd);
-void control_request(struct spawn *sv, struct conn *c, char *line, size_t len);
-void control_reply(struct spawn *sv, struct conn *c, const char *s, size_t n);
-void control_drop(struct spawn *sv, struct conn *c);
-
-/* link.c: calls nothing above it (control.c, spawn.c call it) */
-/* An SQE from the supervisor's ring (links and client connections share it), submitting what is queued if it is full. */
-struct io_uring_sqe *link_sqe(struct spawn *sv);
-/* The link to the shard that holds guest id, or NULL. */
-struct link *link_of(struct spawn *sv, u32 id);
-/* Reads the link's socket if not already, and writes what it has to say (polling for room if need be). */
-void link_arm(struct spawn *sv, struct link *l);
-/* Gives back what a long line made its buffers take; counts them in out_held. */
-void link_fit(struct spawn *sv, struct link *l);
-/* A line (wire.h) to a shard: n bytes, a client's request with its tag, or a control of the supervisor's own. */
-void link_send(struct spawn *sv, struct link *l, const char *line, size_t n);
-void link_request(struct spawn *sv, struct link *l, u32 tag, const char *request, size_t len);
-void link_control(struct spawn *sv, struct link *l, enum wire_control control, u32 id);
-
-/* spawn.c */
-/* The `stats` JSON object: the supervisor's own figures, then the shards' sums (wire_stat_names). */
-void spawn_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums);
-void spawn_metrics_write(struct spawn *sv, const char *json, size_t len);
 
 #endif

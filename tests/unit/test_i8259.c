@@ -514,6 +514,35 @@ static void test_aeoi_leaves_isr_clear(void **state)
 	assert_int_equal(read_isr(&p, 0x20), 0x00);
 }
 
+/*
+ * The server guests' IRQ4 (guest/server.inc): master in AEOI mode, the
+ * UART's line held high while its handler drains the FIFO, then low. In
+ * edge mode a line held high asks once ("Edge and Level Triggered Modes"),
+ * however long it stays up with nothing in service; the next request needs
+ * the next rising edge, and no EOI is ever written. A stray non-specific
+ * EOI (an OCW2 with nothing in service) changes nothing.
+ */
+static void test_aeoi_edge_held_high_asks_once_and_needs_no_eoi(void **state)
+{
+	struct pic p;
+
+	setup_pc(&p);
+	program_chip(&p, PIC_MASTER_CMD, 0x11, PIC_MASTER_VECTOR, 0x04, 0x03);
+	out8(&p, 0x21, 0xef); /* OCW1: only IR4 */
+	for (int i = 0; i < 3; i++) {
+		fire(&p, 4);
+		assert_true(pic_intr(&p));
+		assert_int_equal(pic_intack(&p), PIC_MASTER_VECTOR + 4);
+		assert_int_equal(read_isr(&p, 0x20), 0x00);
+		assert_false(pic_intr(&p)); /* still high: no second request */
+		eoi(&p, 0x20);
+		assert_false(pic_intr(&p));
+		pic_set_irq(&p, 4, 0);
+	}
+	assert_int_equal(p.stats.acks, 3);
+	assert_int_equal(p.stats.spurious, 0);
+}
+
 static void test_aeoi_slave_delivers_back_to_back_requests(void **state)
 {
 	struct pic p;
@@ -864,6 +893,7 @@ int main(void)
 		cmocka_unit_test(test_withdrawn_slave_request_is_master_spurious),
 		cmocka_unit_test(test_spurious_slave_gives_slave_irq7_and_master_irq2_in_service),
 		cmocka_unit_test(test_aeoi_leaves_isr_clear),
+		cmocka_unit_test(test_aeoi_edge_held_high_asks_once_and_needs_no_eoi),
 		cmocka_unit_test(test_aeoi_slave_delivers_back_to_back_requests),
 		cmocka_unit_test(test_rotation_does_not_break_eoi),
 		cmocka_unit_test(test_set_priority_makes_named_level_lowest),
