@@ -17,8 +17,8 @@ endif
 # Debian packages: what the VMM links against, what builds the guests, what the tests use.
 DEPS_BUILD := gcc make binutils liburing-dev libseccomp-dev
 DEPS_TEST := libcmocka-dev qemu-system-x86 xxd socat clang python3 slurm-wlm munge python3-prometheus-client \
-	man-db groff-base gnuplot-nox
-DEPS_BENCH := qemu-system-x86 gnuplot-nox
+	man-db groff-base gnuplot-nox curl netcat-openbsd
+DEPS_BENCH := qemu-system-x86 gnuplot-nox wrk
 
 GUESTS := $(patsubst guest/%.S,%,$(filter-out guest/firmware.S,$(wildcard guest/*.S)))
 GUEST_IMGS := $(patsubst %,build/guest/%.img,$(GUESTS))
@@ -122,6 +122,7 @@ integration: all
 	KVMLITE=$(BUILD)/kvmlite tests/integration/tool.sh
 	tests/integration/plots.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/limits.sh
+	KVMLITE=$(BUILD)/kvmlite tests/integration/http.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/cluster.sh
 	KVMLITE=$(BUILD)/kvmlite tests/integration/tutorial.sh
 	KVMLITE=$(BUILD)/kvmlite KVMLITE_FIRMWARE=pc GUEST_RUNNER=tests/integration/kvmlite_runner.sh \
@@ -181,11 +182,11 @@ build/bench/%: bench/%.c bench/rawvm.h vmm/layout.h vmm/types.h vmm/hostinfo.c v
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< vmm/hostinfo.c
 
-# `make bench-quick`: the five density experiments (docs/experiments.md) at small scale, in about
+# `make bench-quick`: the seven density experiments (docs/experiments.md) at small scale, in about
 # two minutes; report in build/bench/quick/results.md. bench/spawn.sh quick|full: the spawn benchmarks.
 bench-quick: deps-bench all $(BENCH_PROGS)
 	bench/experiments.sh quick
-# `make bench`: the five experiments for kvmlite, QEMU and the raw baseline (at most 20 minutes here);
+# `make bench`: the seven experiments for kvmlite, QEMU and the raw baseline (at most 20 minutes here);
 # CSVs and plots in build/bench/full/, the report generated as docs/results.md.
 bench: deps-bench all $(BENCH_PROGS)
 	bench/experiments.sh full

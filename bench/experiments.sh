@@ -1,8 +1,8 @@
 #!/bin/bash
-# experiments.sh - the density experiments for kvmlite, QEMU and the raw-ioctl baseline: ramp, cost, startup, requests, fairness.
+# experiments.sh - the density experiments for kvmlite, QEMU and the raw-ioctl baseline: ramp, cost, startup, requests, fairness, isolation, http.
 #
 # Usage: bench/experiments.sh [quick|full] [EXPERIMENT...]   (make bench-quick / make bench)
-# EXPERIMENTs: ramp cost startup requests fairness isolation (default: all six).
+# EXPERIMENTs: ramp cost startup requests fairness isolation http (default: all seven).
 # What each measures and how to read it: docs/experiments.md.
 # Data go to build/bench/MODE/ as CSV files, each row written as it is taken
 # (an interrupted run keeps them), plots as PNG; then bench/results.sh writes
@@ -18,7 +18,7 @@ case $MODE in
 quick | full) ;;
 *) sed -n '4,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
-ALL_EXPS='ramp cost startup requests fairness isolation'
+ALL_EXPS='ramp cost startup requests fairness isolation http'
 EXPS=${*:-$ALL_EXPS}
 want() { [[ " $EXPS " == *" $1 "* ]]; }
 
@@ -615,6 +615,13 @@ if want isolation; then
 	settle
 	timed isolation run_fg bench/isolation.sh "$MODE" "$D" >/dev/null
 	say "6. isolation: $D/isolation-summary.csv"
+fi
+# ======== 7. the HTTP front door: wrk beside reqload in one spawn (bench/http.sh) ========
+if want http; then
+	settle
+	progress "http: wrk and reqload on one spawn (bench/http.sh $MODE)"
+	timed http run_fg bench/http.sh "$MODE" "$D" >/dev/null
+	say "7. http: $D/http-summary.csv"
 fi
 done_progress
 echo "total,$(($(date +%s) - T0)),$(load1)" >>"$D/timing.csv"

@@ -5,7 +5,7 @@
 # Default: build/bench/full -> docs/results.md. Needs no hand edits: everything
 # in the report comes from DATA_DIR (host.env, timing.csv, ramp-*.csv,
 # ramp-stops.csv, qemu-*.json, cost.csv, cost-floor.csv, startup.csv, requests.csv,
-# requests-floor.csv, fairness.csv, isolation-summary.csv, *.png). Plots are copied next to the report (OUT's directory,
+# requests-floor.csv, fairness.csv, isolation-summary.csv, http-summary.csv, *.png). Plots are copied next to the report (OUT's directory,
 # results/) when it lies outside DATA_DIR. A missing experiment is reported
 # as not run.
 set -eu
@@ -153,7 +153,7 @@ fi
 
 # cost VMM GUEST COLUMN: one figure of the cost table ("" if absent; for the host-wide memory and
 # CPU figures "noise" where it lies within the noise measured with it, as in the table)
-cost() { [ -s "$D/cost.csv" ] && awk -F, -v v="$1" -v g="$2" -v c="$3" -v cpus="$CPUS" '
+cost() { [ -s "$D/cost.csv" ] || return 0; awk -F, -v v="$1" -v g="$2" -v c="$3" -v cpus="$CPUS" '
 	NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; k = col[c]; next}
 	$1 == v && $2 == g && k {
 		n = ($col["guests"] > 0) ? $col["guests"] : 1; z = -1
@@ -417,7 +417,36 @@ else
 fi
 
 cat <<'EOF'
-## 7. Compared with the research
+## 7. The HTTP front door
+
+`wrk` against `spawn --http` beside `bench/reqload` on the control socket,
+in one spawn (`bench/http.sh`): wrk asks the upper half of the guests
+`GET /guests/ID/ping`, reqload the lower half `req ID GET /ping`, so every
+guest is sent the same line and answers `200 OK /ping`; each client keeps
+its connections busy in a closed loop. Each round runs wrk alone, reqload
+alone, then both at once; medians over the rounds. The supervisor's CPU
+per request is its CPU time (/proc) over a run alone divided by the
+requests answered; the gateway's cost is HTTP's less the socket's: what
+parsing, routing and writing the response add to the request path they
+share.
+
+EOF
+if have http-summary.csv; then
+	echo "| run | client | rounds | requests | errors | requests/s | p50 | p90 | p99 | p99.9 | supervisor CPU per request | the gateway's cost |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	awk -F, 'NR > 1 {printf "| %s | %s | %d | %d | %d | %.0f | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %s | %s |\n", $1,
+		($2 == "http") ? "wrk, HTTP" : "reqload, unix socket", $3, $4, $5, $6, $7, $8, $9, $10,
+		($12 != "") ? $12 " µs" : "", ($13 != "") ? "**" $13 " µs**" : ""}' "$D/http-summary.csv"
+	echo
+	echo "Guests, connections and seconds: \`bench/http.sh\`'s $MODE settings. Rounds: \`$D/http.csv\`; the commands:"
+	echo "\`bench/experiments.sh $MODE http\` or \`bench/http.sh $MODE DIR\`."
+	echo
+else
+	not_run http
+fi
+
+cat <<'EOF'
+## 8. Compared with the research
 
 The research's figures (Bratterud & Haugerud 2013 on a 48-core, 128 GB host
 with QEMU/KVM; Razavi et al. 2015 in OpenStack) beside this run's, per VM or
@@ -435,13 +464,13 @@ qpss=$(cost qemu mvm vmm_pss_kib)
 us() { awk -v u="${1:-x}" 'BEGIN {if (u == "x") printf "n/a"; else if (u != "noise" && u >= 0) printf "%.1f µs/s", u; else printf "below noise"}'; }
 # per_gib KIB: VMs per GiB of host memory at KIB per VM
 per_gib() { awk -v k="${1:-0}" 'BEGIN {if (k != "noise" && k > 0) printf "%.0f", 1048576 / k; else printf "n/a"}'; }
-qslope=$(sed -n 's/.*"slope_kib_per_vm":\([-0-9.]*\).*/\1/p' "$D/qemu-mvm.json" 2>/dev/null)
+qslope=$(sed -n 's/.*"slope_kib_per_vm":\([-0-9.]*\).*/\1/p' "$D/qemu-mvm.json" 2>/dev/null || true)
 km=$(cost kvmlite mvm memavail_kib)
 kt=$(cost kvmlite tick host_us_per_vm_s) kn=$(cost kvmlite mvm host_us_per_vm_s)
 qt=$(cost qemu tick host_us_per_vm_s) qn=$(cost qemu mvm host_us_per_vm_s)
 sb=$(awk -F, '$1 == "kvmlite" {print $5}' "$D/startup.csv" 2>/dev/null | sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]}')
-sn=$(awk -F, '$1 == "kvmlite" {print $3; exit}' "$D/startup.csv" 2>/dev/null)
-jain=$(awk -F, 'NR > 1 {j = $11; k = $1} END {if (k) printf "%s (K = %s)", j, k}' "$D/fairness.csv" 2>/dev/null)
+sn=$(awk -F, '$1 == "kvmlite" {print $3; exit}' "$D/startup.csv" 2>/dev/null || true)
+jain=$(awk -F, 'NR > 1 {j = $11; k = $1} END {if (k) printf "%s (K = %s)", j, k}' "$D/fairness.csv" 2>/dev/null || true)
 echo "| figure | research | this run |"
 echo "|---|---|---|"
 echo "| host CPU per idle VM, PIT on (\`tick\`) | 2,878 µs/s (9,600 VMs: 57.55% of 48 cores) | kvmlite $(us "$kt"), QEMU $(us "$qt") |"

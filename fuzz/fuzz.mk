@@ -1,4 +1,4 @@
-# fuzz.mk - libFuzzer targets (devices, exit dispatch, control protocol, loader, parking on KVM): `make fuzz`, `make fuzz-short`.
+# fuzz.mk - libFuzzer targets (devices, exit dispatch, control protocol, HTTP, loader, parking on KVM): `make fuzz`, `make fuzz-short`.
 #
 # Included by the Makefile. Each target is fuzz/fuzz_NAME.c plus the vmm/
 # sources it exercises, compiled here with clang, libFuzzer, ASan and UBSan
@@ -17,7 +17,7 @@ FUZZ_SHORT_SECONDS ?= 15
 # Targets fuzzed at the same time: one per core.
 FUZZ_JOBS ?= $(shell nproc)
 FUZZ_DIR := build/fuzz
-FUZZ_NAMES := uart pit pic exit proto loader park disk
+FUZZ_NAMES := uart pit pic exit proto loader park disk http
 # The project's warning flags; -O1 -g as libFuzzer's documentation suggests.
 FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Ivmm -g -O1 \
 	-fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -34,6 +34,7 @@ $(FUZZ_DIR)/fuzz_pit: $(call fuzz_objs,vmm/devices/i8254.c)
 $(FUZZ_DIR)/fuzz_pic: $(call fuzz_objs,vmm/devices/i8259.c)
 $(FUZZ_DIR)/fuzz_exit: $(call fuzz_objs,vmm/vm.c vmm/kick.c vmm/kvm.c vmm/machine.c vmm/trace.c vmm/fault.c vmm/bios.c vmm/disk.c vmm/mem.c $(FUZZ_DEVICES))
 $(FUZZ_DIR)/fuzz_proto: $(call fuzz_objs,vmm/proto.c)
+$(FUZZ_DIR)/fuzz_http: $(call fuzz_objs,vmm/http.c)
 # Parking drives /dev/kvm: each input is a few dozen ioctls and two guest entries (~2 ms here).
 $(FUZZ_DIR)/fuzz_park: $(call fuzz_objs,vmm/park.c vmm/vm.c vmm/kick.c vmm/kvm.c vmm/machine.c vmm/trace.c vmm/fault.c vmm/bios.c vmm/disk.c vmm/mem.c $(FUZZ_DEVICES))
 # The loader refers to the built-in images, so it links them (assembled by clang from the guests gcc built).

@@ -129,3 +129,10 @@ seed fuzz_park registers  02 01 00  07 00 0123456789abcdef fedcba9876543210  00 
 	07 00 5555555555555555 aaaaaaaaaaaaaaaa
 # CR0.PG with page tables KVM cannot use queues a triple fault for the next entry: the next guest on that VM must not get it
 seed fuzz_park paging_then_reuse  01 00 00  02 08 1100008000000000
+
+# fuzz_http: PIECE (bytes per http_feed, 0: all at once), then what a client sends
+seed_text() { mkdir -p "$1"; printf '%b' "$3" >"$1/$2"; }
+seed_text fuzz_http pipelined '\007GET /guests/1/hello HTTP/1.1\r\nHost: x\r\n\r\nHEAD /stats HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n'
+seed_text fuzz_http body_then_next '\003GET /guests/7 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET http://h/guests/2/a?b HTTP/1.1\nHost: h\n\n'
+seed_text fuzz_http errors '\000POST /stats HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'
+seed_text fuzz_http expect '\020\r\nGET /guests/1/x HTTP/1.1\r\nHost: [::1]:80\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi'

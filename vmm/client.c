@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "client.h"
 #include "conn.h"
+#include "json.h"
 #include "metrics.h"
 #include "proto.h"
 #include "watch.h"
@@ -187,45 +188,35 @@ static const char *json_print(const char *p, const char *prefix, int depth)
 	}
 }
 
-/* A JSON string: quotes, backslashes and control bytes escaped. */
-static void json_string(const char *s, size_t n)
+/* A JSON string on stdout, escaped as json_string() does. */
+static void json_print_string(const char *s, size_t n)
 {
-	putchar('"');
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
+	char *out = malloc(6 * n + 3);
 
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
+	if (out && json_string(s, n, out, 6 * n + 3) < 6 * n + 3)
+		fputs(out, stdout);
+	free(out);
 }
 
 /*
- * "k=v k=v ... [reason=TEXT]" as JSON members: numbers stay numbers,
- * with flags booted=0/1 becomes false/true, reason (always last, may hold
- * spaces) and any other word are strings. Appended after what was printed.
+ * `list`'s "k=v k=v ..." as JSON members: numbers stay numbers, any other
+ * word is a string. Appended after what was printed. (`info`'s answer is
+ * json_info()'s, as the HTTP front door gives it.)
  */
-static void kv_json(const char *p, bool first, bool flags)
+static void kv_json(const char *p, bool first)
 {
 	while (*(p += strspn(p, " "))) {
 		size_t klen = strcspn(p, "= "), vlen;
 		const char *v = p[klen] == '=' ? p + klen + 1 : p + klen;
-		bool reason = klen == 6 && !strncmp(p, "reason", 6);
 
-		vlen = reason ? strlen(v) : strcspn(v, " ");
+		vlen = strcspn(v, " ");
 		printf("%s", first ? "" : ",");
-		json_string(p, klen);
+		json_print_string(p, klen);
 		putchar(':');
-		if (flags && klen == 6 && !strncmp(p, "booted", 6) && vlen == 1)
-			printf("%s", *v == '1' ? "true" : "false");
-		else if (!reason && vlen && strspn(v, "0123456789") == vlen)
+		if (vlen && strspn(v, "0123456789") == vlen)
 			printf("%.*s", (int)vlen, v);
 		else
-			json_string(v, vlen);
+			json_print_string(v, vlen);
 		first = false;
 		p = v + vlen;
 	}
@@ -284,7 +275,7 @@ static int print_answer(struct conn *c, const struct client_cmd *cmd, char **arg
 			return bad_answer(c, rest);
 	} else if (!strcmp(cmd->name, "list") && fl->json) {
 		putchar('{');
-		kv_json(rest, true, false);
+		kv_json(rest, true);
 		printf("}\n");
 	} else if (!strcmp(cmd->name, "list") && !nargs) {
 		/* "running=N halted=N ..." becomes "running N\nhalted N\n..." */
@@ -293,12 +284,15 @@ static int print_answer(struct conn *c, const struct client_cmd *cmd, char **arg
 		puts(rest);
 	} else if (!strcmp(cmd->name, "info") && fl->json) {
 		/* "STATE k=v ...": the state first, then the counters */
-		size_t n = strcspn(rest, " ");
+		size_t n = strlen(rest), cap = 6 * n + 64;
+		char *out = malloc(cap);
 
-		printf("{\"id\":%s,\"state\":", args[0]);
-		json_string(rest, n);
-		kv_json(rest + n, false, true);
-		printf("}\n");
+		if (!out || !json_info((u32)strtoul(args[0], NULL, 10), rest, n, out, cap)) {
+			free(out);
+			return bad_answer(c, rest);
+		}
+		puts(out);
+		free(out);
 	} else if (!strcmp(cmd->name, "stats") && fl->prometheus) {
 		char text[METRICS_TEXT_MAX];
 		size_t n = metrics_format(rest, text, sizeof(text));

@@ -65,6 +65,8 @@ static void conn_close(struct spawn *sv, struct conn *c)
 	conn_unwatch(sv, c);
 	spare_keep(sv, c->fd);
 	conn_out_free(sv, c);
+	if (c->door)
+		c->door->release(sv, c);
 	c->used = false;
 	c->gen++;
 }
@@ -92,7 +94,7 @@ static void conn_out_fit(struct spawn *sv, struct conn *c)
 
 /* A client that stopped reading: drop what it did not take and hang up;
  * the shutdown completes its pending poll, then it is closed. */
-static void conn_drop(struct spawn *sv, struct conn *c)
+void control_drop(struct spawn *sv, struct conn *c)
 {
 	conn_out_free(sv, c);
 	c->closing = true;
@@ -104,12 +106,14 @@ static void conn_reply(struct spawn *sv, struct conn *c, const char *s, size_t n
 {
 	size_t cap = c->out.cap;
 
+	if (c->door && c->door->capture(sv, c, s, n))
+		return; /* an answer a front door turns into its own protocol */
 	if (c->closing)
 		return;
 	outbuf_put(&c->out, s, n);
 	sv->out_held += c->out.cap - cap;
 	if (c->out.len > CONN_OUT_MAX) {
-		conn_drop(sv, c);
+		control_drop(sv, c);
 		return;
 	}
 	/* Clients each within their own limit could still hold more than the
@@ -122,10 +126,20 @@ static void conn_reply(struct spawn *sv, struct conn *c, const char *s, size_t n
 		for (u32 i = 0; i < sv->nconns; i++)
 			if (sv->conns[i].used && sv->conns[i].out.cap > far->out.cap)
 				far = &sv->conns[i];
-		conn_drop(sv, far);
+		control_drop(sv, far);
 		if (far == c)
 			return;
 	}
+}
+
+/* A front door's own bytes to its client: an HTTP response, a guest's output. */
+void control_reply(struct spawn *sv, struct conn *c, const char *s, size_t n)
+{
+	const struct conn_door *door = c->door;
+
+	c->door = NULL; /* straight to its buffer, not captured */
+	conn_reply(sv, c, s, n);
+	c->door = door;
 }
 
 /* Text to the client, through conn_reply's limits. Answers are fixed words, or are put together piece by piece
@@ -312,10 +326,20 @@ static void conn_request(struct spawn *sv, struct conn *c, char *line, size_t le
 		conn_forward(sv, c, &r, line, len);
 }
 
+/* A request line of a front door's client (frontdoor.c), down the same path. */
+void control_request(struct spawn *sv, struct conn *c, char *line, size_t len)
+{
+	conn_request(sv, c, line, len);
+}
+
 /* Takes whole lines from what the client sent, one request at a time:
  * the next is not started before the previous one was answered. */
 void control_process(struct spawn *sv, struct conn *c)
 {
+	if (c->door) {
+		c->door->process(sv, c);
+		return;
+	}
 	while (!c->waiting && !c->closing && c->rpos < c->rlen) {
 		u8 *start = c->rbuf + c->rpos, *nl = memchr(start, '\n', c->rlen - c->rpos);
 
@@ -358,6 +382,8 @@ void control_arm(struct spawn *sv, struct conn *c)
 		io_uring_sqe_set_data64(sqe, UD(K_CONN_POLL, c->gen, i));
 		c->poll_busy = true;
 	}
+	if (c->door && !c->out.len)
+		c->door->flushed(sv, c);
 	conn_out_fit(sv, c);
 	/* Nothing is read while a request is pending (one at a time), so a
 	 * client that hangs up would not be seen before its answer came, up
@@ -488,22 +514,30 @@ void control_accepted(struct spawn *sv, int fd)
 		conn_refuse(fd, "error permission denied\n");
 		return;
 	}
-	for (u32 i = 0; i < sv->nconns; i++)
-		if (!sv->conns[i].used) {
-			c = &sv->conns[i];
-			break;
-		}
+	c = control_conn_new(sv, fd);
 	if (!c) {
 		conn_refuse(fd, "error too many connections\n");
 		return;
 	}
-	u32 gen = c->gen;
-
-	memset(c, 0, sizeof(*c));
-	c->gen = gen;
-	c->fd = fd;
-	c->used = true;
 	control_arm(sv, c);
+}
+
+/* A free connection slot for the client on fd, made new; NULL when all are in use. */
+struct conn *control_conn_new(struct spawn *sv, int fd)
+{
+	for (u32 i = 0; i < sv->nconns; i++) {
+		struct conn *c = &sv->conns[i];
+		u32 gen = c->gen;
+
+		if (c->used)
+			continue;
+		memset(c, 0, sizeof(*c));
+		c->gen = gen;
+		c->fd = fd;
+		c->used = true;
+		return c;
+	}
+	return NULL;
 }
 
 /* One shard's part of a fanned-out answer: "ok k=v k=v ..." or "ok RANGES". */
@@ -640,7 +674,10 @@ void control_watch_output(struct spawn *sv, u32 id, const char *data)
 	for (u32 i = 0; i < sv->nconns; i++) {
 		struct conn *c = &sv->conns[i];
 
-		if (c->used && !c->closing && c->watching && c->watch_id == id) {
+		if (c->used && !c->closing && c->watching && c->watch_id == id && c->door) {
+			c->door->output(sv, c, data);
+			control_arm(sv, c);
+		} else if (c->used && !c->closing && c->watching && c->watch_id == id) {
 			char head[24];
 
 			conn_reply(sv, c, head, (size_t)snprintf(head, sizeof(head), "out %u ", id));

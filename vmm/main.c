@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "frontdoor.h"
 #include "loader.h"
 #include "run.h"
 #include "spawn.h"
@@ -31,6 +32,18 @@ static int opt_guest(void *dest, const char *value, char *err, size_t errlen)
 		*colon = '\0';
 	}
 	o->guest[o->nguest++] = value;
+	return 0;
+}
+
+/* --http, --tcp, --tcp-per-guest: an address checked now, so that a typo is named before any guest starts. */
+static int opt_addr(void *dest, const char *value, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (frontdoor_addr_parse(value, &ss, &len, err, errlen) < 0)
+		return -1;
+	*(const char **)dest = value;
 	return 0;
 }
 
@@ -72,6 +85,30 @@ static const struct cli_opt spawn_table[] = {
 	  .kind = CLI_FLAG,
 	  .dest = &spawn_o.json,
 	  .help = "the summary as one JSON object (docs/json.md)" },
+	{ .name = "http",
+	  .kind = CLI_CALL,
+	  .dest = &spawn_o.http,
+	  .arg = "ADDR:PORT",
+	  .help = "serve HTTP/1.1 there too: GET /guests/ID/PATH asks\n"
+		  "guest ID `GET /PATH`; /guests/ID, /stats, /metrics\n"
+		  "(PORT alone: on 127.0.0.1; port 0: any, said on\n"
+		  "stderr; docs/http.md)",
+	  .call = opt_addr },
+	{ .name = "tcp",
+	  .kind = CLI_CALL,
+	  .dest = &spawn_o.tcp,
+	  .arg = "ADDR:PORT",
+	  .help = "a raw serial port over TCP: a client sends a guest's\n"
+		  "id and a newline, then bytes flow both ways as with\n"
+		  "`kvmlite console`",
+	  .call = opt_addr },
+	{ .name = "tcp-per-guest",
+	  .kind = CLI_CALL,
+	  .dest = &spawn_o.tcp_per_guest,
+	  .arg = "[ADDR:]BASEPORT",
+	  .help = "guest i's serial port on BASEPORT + i, for as many\n"
+		  "guests as ports and the supervisor's fds allow",
+	  .call = opt_addr },
 	{ .name = "metrics-file",
 	  .kind = CLI_STRING,
 	  .dest = &spawn_o.metrics_file,

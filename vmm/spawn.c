@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "control_socket.h"
+#include "frontdoor.h"
 #include "kick.h"
 #include "sandbox.h"
 #include "shard.h"
@@ -175,6 +176,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 	 * MMU notifiers (see console_page_get in console.c). */
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	close(sv->listen_fd); /* the supervisor's alone */
+	frontdoor_close(sv);
 	close(sv->dir_fd);
 	metrics_file_close(&sv->metrics, false);
 	shards = calloc(sv->threads, sizeof(*shards));
@@ -330,6 +332,7 @@ static void sv_free(struct spawn *sv)
 		close(sv->dir_fd);
 	if (sv->spare_fd >= 0)
 		close(sv->spare_fd);
+	frontdoor_free(sv);
 	/* gone with the spawn, as the socket is: no stale figures for a scraper */
 	metrics_file_close(&sv->metrics, true);
 	if (sv->kvm.fd > 0)
@@ -428,8 +431,15 @@ static bool spawn_open(struct spawn *sv, FILE **times)
  */
 static bool spawn_start(struct spawn *sv, u32 per)
 {
+	char err[256];
 	sigset_t set;
 
+	/* the front doors' sockets: sized to the plan's fds, made before the workers (which close them) */
+	if (frontdoor_open(sv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kvmlite: %s\n", err);
+		control_unlink(sv);
+		return false;
+	}
 	/* Signals arrive through a signalfd read on the ring: block them
 	 * before forking so no worker inherits a handler of ours. */
 	sigemptyset(&set);
@@ -506,6 +516,7 @@ static int spawn_finish(struct spawn *sv, FILE *times)
 		summary_boot_times_write(sv, times);
 	close(sv->listen_fd);
 	sv->listen_fd = -1;
+	frontdoor_close(sv);
 	control_unlink(sv);
 	/* The ring goes first: its pending reads hold the shard sockets open,
 	 * and the workers wait for those to close before they end. */

@@ -34,6 +34,9 @@ struct spawn_opts {
 	u32 first_id;		/* --first-id: guests are numbered first_id .. first_id + count - 1 */
 	const char *boot_times; /* --boot-times FILE: each booted guest's id and µs to its first byte */
 	double boot_timeout;	/* --boot-timeout: a guest that wrote nothing by then is silent (s; 0: never) */
+	const char *http;	   /* --http ADDR:PORT: the HTTP front door (frontdoor.c); NULL: none */
+	const char *tcp;	   /* --tcp ADDR:PORT: the raw serial front door */
+	const char *tcp_per_guest; /* --tcp-per-guest [ADDR:]BASEPORT: a port per guest from the first */
 };
 
 #endif

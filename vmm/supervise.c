@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "control.h"
+#include "frontdoor.h"
 #include "link.h"
 #include "summary.h"
 #include "supervise.h"
@@ -416,6 +417,12 @@ static void sv_handle(struct spawn *sv, u64 ud, int res)
 		sv_tick(sv);
 		sv_tick_arm(sv);
 		return;
+	case K_FRONT_ACCEPT:
+	case K_FRONT_WAIT:
+	case K_FRONT_SWEEP:
+	case K_FRONT_RETRY:
+		frontdoor_handle(sv, ud, res);
+		return;
 	}
 }
 
@@ -424,6 +431,7 @@ void supervise_arm(struct spawn *sv)
 	for (u32 i = 0; i < sv->nlinks; i++)
 		link_arm(sv, &sv->links[i]);
 	control_accept_arm(sv);
+	frontdoor_arm(sv);
 	sv_signal_arm(sv);
 	sv_tick_arm(sv);
 }

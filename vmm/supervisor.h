@@ -34,7 +34,8 @@
  * 32-bit generation (a completion for an earlier connection in the same
  * slot is recognised by it), then the index of the connection or link.
  */
-enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK, K_ACCEPT_WAIT, K_CONN_HUP, K_LINK_POLL };
+enum { K_ACCEPT = 1, K_CONN_READ, K_CONN_POLL, K_LINK_READ, K_SIGNAL, K_TICK, K_ACCEPT_WAIT, K_CONN_HUP, K_LINK_POLL,
+       K_FRONT_ACCEPT, K_FRONT_WAIT, K_FRONT_SWEEP, K_FRONT_RETRY /* frontdoor.c's */ };
 #define UD(kind, gen, idx) (((u64)(kind) << 56) | ((u64)(u32)(gen) << 24) | ((u32)(idx)&0xffffff))
 #define UD_KIND(ud)	   ((int)((ud) >> 56))
 #define UD_GEN(ud)	   ((u32)((ud) >> 24))
@@ -58,6 +59,23 @@ struct link {
 	u8 rbuf[65536];
 };
 
+struct spawn;
+struct conn;
+
+/*
+ * A client that speaks another protocol than the control socket's (a
+ * front door's: gateway.c). control.c hands it what it sent, the answers
+ * of the request path and a watched guest's output through these, and
+ * knows nothing else of it.
+ */
+struct conn_door {
+	void (*process)(struct spawn *sv, struct conn *c); /* its bytes in rbuf, or an answer, are ready */
+	bool (*capture)(struct spawn *sv, struct conn *c, const char *s, size_t n); /* an answer's bytes: taken? */
+	void (*output)(struct spawn *sv, struct conn *c, const char *data);	     /* a watched guest wrote DATA */
+	void (*flushed)(struct spawn *sv, struct conn *c);			     /* all that was queued was sent */
+	void (*release)(struct spawn *sv, struct conn *c);			     /* it closes: its state goes */
+};
+
 struct conn {
 	int fd;
 	u32 gen;
@@ -71,6 +89,8 @@ struct conn {
 	bool skipping; /* inside a line that was too long */
 	u8 rbuf[PROTO_LINE_MAX + 2];
 	struct outbuf out;
+	const struct conn_door *door; /* a front door's client (gateway.c); NULL: the control socket's */
+	struct front *front;	      /* and its state there */
 };
 
 /*
@@ -146,6 +166,7 @@ struct spawn {
 	struct metrics_file metrics; /* --metrics-file, when metrics.dir_fd >= 0 */
 	u64 metrics_next;	     /* when it is refreshed next */
 	bool metrics_failed;	     /* a write failed (said once) */
+	struct frontdoor *front;     /* --http, --tcp, --tcp-per-guest (frontdoor.c); NULL: none */
 };
 
 #endif

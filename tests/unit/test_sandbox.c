@@ -16,6 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "unit.h"
 #include "sandbox.h"
 
@@ -38,6 +41,10 @@ enum {
 	DO_UNLINK_SOCKET,
 	DO_KILL,
 	DO_TGKILL,
+	DO_TCP_SERVE,
+	DO_BIND,
+	DO_LISTEN,
+	DO_CONNECT,
 };
 
 /*
@@ -50,6 +57,34 @@ enum {
 static char dir[64], file[80], created[80];
 static int dir_fd = -1, file_fd = -1;
 static int granted_fd = -1; /* a results file the supervisor's filter is given (--boot-times) */
+/* a front door's listening TCP socket made before the filter (frontdoor.c), and a socket not yet bound */
+static int tcp_listen_fd = -1, tcp_unbound_fd = -1;
+static struct sockaddr_in tcp_addr;
+
+/*
+ * What the supervisor does with a front door's client, through its ring
+ * as spawn does: accept it, read its "ping", send "pong". 0 if all went.
+ */
+static int tcp_serve(struct io_uring *ring)
+{
+	struct io_uring_cqe *cqe;
+	char buf[8];
+	int fd, n;
+
+	io_uring_prep_accept(io_uring_get_sqe(ring), tcp_listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (io_uring_submit_and_wait(ring, 1) < 0 || io_uring_wait_cqe(ring, &cqe) < 0 || cqe->res < 0)
+		return -1;
+	fd = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	io_uring_prep_recv(io_uring_get_sqe(ring), fd, buf, sizeof(buf), 0);
+	if (io_uring_submit_and_wait(ring, 1) < 0 || io_uring_wait_cqe(ring, &cqe) < 0)
+		return -1;
+	n = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	if (n != 4 || memcmp(buf, "ping", 4) || send(fd, "pong", 4, MSG_NOSIGNAL | MSG_DONTWAIT) != 4)
+		return -1;
+	return close(fd);
+}
 
 static void scratch_make(void)
 {
@@ -121,7 +156,11 @@ static int run_in_role(enum sandbox_role role, int what)
 		struct winsize ws;
 
 		struct sandbox_grant grant = { .dir = dir_fd, .out = &granted_fd, .nout = 1 };
+		struct io_uring ring;
 
+		/* a ring is made before the filter goes in, as spawn makes its own */
+		if (what == DO_TCP_SERVE && sandbox_ring_init(&ring, 8, role, true, NULL, 0) < 0)
+			_exit(102);
 		if ((role == SANDBOX_SUPERVISOR ? sandbox_enter_supervisor(&grant, err, sizeof(err))
 						: sandbox_enter(role, err, sizeof(err))) < 0)
 			_exit(100);
@@ -182,6 +221,19 @@ static int run_in_role(enum sandbox_role role, int what)
 			break;
 		case DO_TGKILL:
 			syscall(SYS_tgkill, parent, parent, 0);
+			break;
+		case DO_TCP_SERVE:
+			if (tcp_serve(&ring) < 0)
+				_exit(101);
+			break;
+		case DO_BIND:
+			bind(tcp_unbound_fd, (struct sockaddr *)&tcp_addr, sizeof(tcp_addr));
+			break;
+		case DO_LISTEN:
+			listen(tcp_unbound_fd, 1);
+			break;
+		case DO_CONNECT:
+			connect(tcp_unbound_fd, (struct sockaddr *)&tcp_addr, sizeof(tcp_addr));
 			break;
 		}
 		/* plain exit_group: a sanitizer build's atexit checks are the
@@ -397,6 +449,42 @@ static void test_the_supervisor_writes_only_its_metrics_files(void **state)
 }
 
 /*
+ * The front doors' listening sockets are made before the supervisor's
+ * filter: behind it, their clients are accepted and read through its
+ * ring and answered with send(), while no new socket can be bound,
+ * listened on or connected (socket() itself kills: above).
+ */
+static void test_the_supervisor_serves_tcp_sockets_made_before_its_filter(void **state)
+{
+	socklen_t len = sizeof(tcp_addr);
+	int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char buf[8] = "";
+
+	tcp_addr = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	tcp_listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	tcp_unbound_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(tcp_listen_fd >= 0 && tcp_unbound_fd >= 0 && client >= 0);
+	assert_int_equal(bind(tcp_listen_fd, (struct sockaddr *)&tcp_addr, sizeof(tcp_addr)), 0);
+	assert_int_equal(listen(tcp_listen_fd, 4), 0);
+	assert_int_equal(getsockname(tcp_listen_fd, (struct sockaddr *)&tcp_addr, &len), 0);
+	/* the client is waiting in the backlog before the supervisor's child starts */
+	assert_int_equal(connect(client, (struct sockaddr *)&tcp_addr, sizeof(tcp_addr)), 0);
+	assert_int_equal(send(client, "ping", 4, 0), 4);
+	assert_true(exited_0(run_in_role(SANDBOX_SUPERVISOR, DO_TCP_SERVE)));
+	assert_int_equal(recv(client, buf, sizeof(buf), 0), 4);
+	assert_memory_equal(buf, "pong", 4);
+	tcp_addr.sin_port = 0;
+	for (int r = 0; r < SANDBOX_ROLES; r++) {
+		assert_true(killed_by_sigsys(run_in_role((enum sandbox_role)r, DO_BIND)));
+		assert_true(killed_by_sigsys(run_in_role((enum sandbox_role)r, DO_LISTEN)));
+		assert_true(killed_by_sigsys(run_in_role((enum sandbox_role)r, DO_CONNECT)));
+	}
+	close(client);
+	close(tcp_listen_fd);
+	close(tcp_unbound_fd);
+}
+
+/*
  * A shard's ring is given its files (the supervisor's socket, the log) and
  * reaches no other: an operation must name a registered file by its index
  * (IOSQE_FIXED_FILE is required), so a write to any other fd the process
@@ -438,6 +526,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_role_survives_what_it_needs),
 		cmocka_unit_test(test_no_role_may_open_a_socket),
+		cmocka_unit_test(test_the_supervisor_serves_tcp_sockets_made_before_its_filter),
 		cmocka_unit_test(test_no_role_may_map_executable_memory),
 		cmocka_unit_test(test_no_role_may_start_a_process),
 		cmocka_unit_test(test_only_the_supervisor_opens_files_and_only_to_read),
