@@ -138,6 +138,63 @@ static void plan_say(struct spawn *sv, const struct plan_limits *lim)
 		    sv->procs, sv->procs == 1 ? "" : "es", sv->threads);
 }
 
+/*
+ * KVM VMs the host can hold at once, and what limits them: PIDs (each VM
+ * has a kernel thread), the workers' open files, memory up to where
+ * --park auto holds the VM count (PARK_MARGIN points below --mem-budget)
+ * at PLAN_VM_KIB a VM.
+ */
+#define PLAN_VM_KIB 400 /* a live VM here: ~375 KiB of the kernel's, ~13 KiB of the VMM's (docs/spawn.md) */
+static u64 plan_vms_held(struct spawn *sv, const struct plan_limits *lim, const char **by)
+{
+	struct meminfo m;
+	long pids = host_pids_left() - PID_RESERVE;
+	u64 held = pids > 0 ? (u64)pids : 0, fds = lim->vms * sv->procs;
+	u32 hold_at = sv->o->mem_budget > PARK_MARGIN ? sv->o->mem_budget - PARK_MARGIN : 0;
+
+	*by = "PIDs (kernel.pid_max)";
+	if (fds < held) {
+		held = fds;
+		*by = "the workers' open files";
+	}
+	if (meminfo_read(&m) == 0) {
+		s64 room = (s64)m.available_kib - (s64)(m.total_kib * (100 - hold_at) / 100);
+		u64 by_mem = room > 0 ? (u64)room / PLAN_VM_KIB : 0;
+
+		if (by_mem < held) {
+			held = by_mem;
+			*by = "memory (--mem-budget)";
+		}
+	}
+	return held;
+}
+
+/*
+ * --park auto, with more guests coming than the host can hold on KVM VMs:
+ * most of them will be parked anyway, so every guest is parked as it
+ * halts, from the start, as with --park always. Filling the host with VMs
+ * first would only cost their creation, their teardown and the memory
+ * they hold at the end (a million guests: 28,000 VMs until PIDs ran
+ * short). --resident is the user's own choice of how many stay: kept.
+ */
+static void plan_park(struct spawn *sv, const struct plan_limits *lim)
+{
+	const char *by;
+	u64 held;
+
+	if (sv->o->park != PARK_AUTO || sv->o->resident)
+		return;
+	held = plan_vms_held(sv, lim, &by);
+	if (sv->o->count <= held)
+		return;
+	sv->park_early = true;
+	if (!sv->o->json)
+		summary_say(sv,
+			    "%u guests are more than this host holds on KVM VMs (about %llu, by %s): --park auto "
+			    "parks every guest as it halts, from the start",
+			    sv->o->count, (unsigned long long)held, by);
+}
+
 /* Worker processes and threads for the host's limits; returns the guests one process may hold. */
 static u32 sv_plan(struct spawn *sv)
 {
@@ -148,11 +205,13 @@ static u32 sv_plan(struct spawn *sv)
 	plan_threads(sv, lim.vms);
 	if (!sv->o->json)
 		plan_say(sv, &lim);
+	plan_park(sv, &lim);
 	return (u32)lim.per;
 }
 
 static void worker_main(struct spawn *sv, u32 proc)
 {
+	struct spawn_opts o = *sv->o; /* as the plan settled them: --park auto may park from the start */
 	struct rlimit rl;
 	pthread_t tid[256];
 	struct shard *shards;
@@ -174,6 +233,8 @@ static void worker_main(struct spawn *sv, u32 proc)
 	 * MADV_DONTNEED in a process with thousands of KVM VMs walks all their
 	 * MMU notifiers (see console_page_get in console.c). */
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
+	if (sv->park_early)
+		o.park = PARK_ALWAYS;
 	close(sv->listen_fd); /* the supervisor's alone */
 	close(sv->dir_fd);
 	metrics_file_close(&sv->metrics, false);
@@ -189,7 +250,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 			close(l->fd);
 			continue;
 		}
-		if (shard_init(&shards[n], i, l->first, l->count, &sv->kvm, sv->images, sv->o, l->fd, sv->log_fd,
+		if (shard_init(&shards[n], i, l->first, l->count, &sv->kvm, sv->images, &o, l->fd, sv->log_fd,
 			       sv->vm_per_shard) < 0) {
 			fprintf(stderr, "kvmlite: %s\n", shards[n].err);
 			_exit(1);

@@ -48,6 +48,14 @@ static u32 sv_parked(const struct spawn *sv, u64 *bytes)
 
 static const char *const park_names[] = { "never", "auto", "always" };
 
+/* The --park mode asked for, and what --park auto chose. */
+static const char *sv_park_name(const struct spawn *sv, bool said)
+{
+	if (said && sv->park_early)
+		return "auto, parking every guest as it halts (more guests than the host holds on KVM VMs)";
+	return park_names[sv->o->park];
+}
+
 void summary_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums)
 {
 	u64 bytes;
@@ -58,7 +66,7 @@ void summary_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums)
 		      "\"ended\":%u,\"failed\":%u,\"silent\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u,"
 		      "\"accept_errors\":%u",
 		      sv->o->count, sv->created, sv->booted, live, live > parked ? live - parked : 0, parked,
-		      sv->ended - sv->failed, sv->failed, sv->silent, sv->lost, park_names[sv->o->park],
+		      sv->ended - sv->failed, sv->failed, sv->silent, sv->lost, sv_park_name(sv, false),
 		      sv->clients_dropped, sv->accept_errors);
 	outbuf_printf(b,
 		      ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"sandbox\":%s,\"cpu_max\":%u,"
@@ -403,7 +411,8 @@ static void sv_summary_json(struct spawn *sv, const struct figures *f)
 	       "\"resume_failures\":%u",
 	       sv->o->count, sv->created, sv->booted, sv->ended - sv->failed, sv->failed, sv->lost,
 	       sv->o->count - sv->created - (sv->lost - sv->lost_live), f->live, f->resident, f->parked,
-	       park_names[sv->o->park], sv->resume_failed);
+	       sv_park_name(sv, false), sv->resume_failed);
+	printf(",\"park_early\":%s", sv->park_early ? "true" : "false");
 	json_num("time_to_all_booted_s", f->boot_s, 3);
 	json_num("boot_rate_per_s", f->boot_s > 0 ? sv->booted / f->boot_s : NAN, 1);
 	printf(",\"spare_vms_at_end\":%u", f->spare);
@@ -516,7 +525,7 @@ static void sv_print_totals(const struct figures *f, int w)
 	if (!isnan(f->slab_total_kib))
 		snprintf(slab, sizeof(slab), "; of it slab %.0f KiB", f->slab_total_kib);
 	if (!isnan(f->ptables_total_kib))
-		snprintf(pt, sizeof(pt), ", page tables %.0f KiB", f->ptables_total_kib);
+		snprintf(pt, sizeof(pt), "%s page tables %.0f KiB", slab[0] ? "," : "; of it", f->ptables_total_kib);
 	cli_wrap(stdout, "  kernel, all", LABEL, w,
 		 "%.0f KiB (MemAvailable drop minus VMM userspace): %u resident guests' and %u spare KVM VMs, the "
 		 "page tables of every guest's RAM%s%s",
@@ -530,7 +539,7 @@ static void sv_print_memory(struct spawn *sv, const struct figures *f, int w)
 		return;
 	cli_wrap(stdout, "  at the end", LABEL, w,
 		 "%u resident (on a KVM VM), %u parked (state only), %u spare KVM VMs; --park %s", f->resident,
-		 f->parked, f->spare, park_names[sv->o->park]);
+		 f->parked, f->spare, sv_park_name(sv, true));
 	if (f->parked)
 		cli_wrap(stdout, "  parked", LABEL, w,
 			 "%.1f KiB per parked guest (saved vCPU state, touched RAM pages, kept output, its "

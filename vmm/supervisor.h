@@ -138,6 +138,7 @@ struct spawn {
 	u64 t0, t_booted, t_last_progress, stop_at;
 	bool stopping, tty, create_stopped, accept_busy;
 	bool held; /* --park auto: shards were told to hold their VM count */
+	bool park_early; /* --park auto parks every guest as it halts: more guests than the host holds on VMs */
 	char stop_reason[128];
 	struct meminfo mem0, mem_booted; /* host memory at the start, and once all booted */
 	u64 anon_booted;		 /* the workers' anonymous memory (KiB) once all booted */

@@ -204,6 +204,21 @@ timeout 300 "$KVMLITE" spawn 600 --park never --workers 1 --for 0 --socket "$SOC
 check "600 resident guests on one shard: a figure per resident guest, VMM userspace between 4 and 64 KiB" \
 	"jcheck 'j[\"resident_at_end\"] == 600 and 4 < j[\"vmm_userspace_kib_per_guest\"] < 64'" "$(cat "$T/sum.json")"
 
+# ---- --park auto with more guests than the host holds on KVM VMs: each parked as it halts, from the start ----
+# (issue 19: `spawn 1000000` by default filled the host with VMs until PIDs ran short, then parked.)
+# A hard fd limit of 200 leaves the one worker room for 68 VMs (two fds each): 500 guests are more,
+# as a million are for this host's PIDs. The same decision as --park always, taken by itself.
+early() { (ulimit -n 200 && exec timeout 300 "$KVMLITE" spawn 500 --workers 1 --for 0 --socket "$SOCK" "$@"); }
+early --json >"$T/sum.json" 2>"$T/early.err" || bad "spawn 500 under ulimit -n 200 ended" "$(cat "$T/early.err")"
+check "500 guests, room for 68 VMs: nearly all are parked at the end (not 68 resident)" \
+	"jcheck 'j[\"parked_at_end\"] >= 497 and j[\"park\"] == \"auto\"'" "$(cat "$T/sum.json")"
+check "the summary says --park auto parked from the start, and held no more VMs than a pool (32) and a few" \
+	"jcheck 'j[\"park_early\"] is True and j[\"resident_at_end\"] + j[\"spare_vms_at_end\"] <= 35'" "$(cat "$T/sum.json")"
+early >"$T/early.txt" 2>&1
+check "and says why, with the limit that decided it" \
+	"flat '$T/early.txt' | grep -q '500 guests are more than this host holds on KVM VMs (about 68, by the workers. open files): --park auto parks every guest as it halts, from the start'" \
+	"$(cat "$T/early.txt")"
+
 # ---- --park auto with a resident limit: the least recently active make room ----
 start_spawn 600 --resident 100 || bad "spawn 600 --resident 100 booted" "$(cat "$T/spawn.err")"
 check "every guest answers id with its own index while at most 100 hold a VM" "sweep 600 '$T/auto'" \
