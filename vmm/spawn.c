@@ -561,6 +561,8 @@ static bool spawn_confine(struct spawn *sv, FILE *times)
 static int spawn_finish(struct spawn *sv, FILE *times)
 {
 	int status;
+	u32 live;
+	u64 t;
 
 	summary_print(sv);
 	if (times)
@@ -571,7 +573,12 @@ static int spawn_finish(struct spawn *sv, FILE *times)
 	/* The ring goes first: its pending reads hold the shard sockets open,
 	 * and the workers wait for those to close before they end. */
 	io_uring_queue_exit(&sv->ring);
+	t = clock_now();
+	live = summary_live(sv);
 	sv_teardown(sv);
+	if (!sv->o->json && sv->procs)
+		summary_say(sv, "%u worker process%s released %u guests and exited in %.1f s", sv->procs,
+			    sv->procs == 1 ? "" : "es", live, (double)(clock_now() - t) / 1e9);
 	status = sv->failed || sv->lost || sv->silent ? 1 : 0;
 	sv_free(sv);
 	return status;
