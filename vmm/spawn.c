@@ -211,7 +211,7 @@ static u32 sv_plan(struct spawn *sv)
 
 static void worker_main(struct spawn *sv, u32 proc)
 {
-	struct spawn_opts o = *sv->o; /* as the plan settled them: --park auto may park from the start */
+	struct spawn_opts o = *sv->o; /* as the plan settled them (plan_park) */
 	struct rlimit rl;
 	pthread_t tid[256];
 	struct shard *shards;
@@ -233,8 +233,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 	 * MADV_DONTNEED in a process with thousands of KVM VMs walks all their
 	 * MMU notifiers (see console_page_get in console.c). */
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
-	if (sv->park_early)
-		o.park = PARK_ALWAYS;
+	o.park = sv->park_early ? PARK_ALWAYS : o.park;
 	close(sv->listen_fd); /* the supervisor's alone */
 	close(sv->dir_fd);
 	metrics_file_close(&sv->metrics, false);
