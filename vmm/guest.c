@@ -163,16 +163,17 @@ void guest_settle(struct shard *s, struct guest *g, u64 now)
 	pool_release(s, g);
 }
 
-/* Tells the supervisor what changed: guests created, guests parked. */
+/* Tells the supervisor what changed: guests created, guests parked, spare VMs. */
 void guest_report(struct shard *s)
 {
-	if (s->created == s->created_reported && s->parked == s->parked_reported &&
+	if (s->created == s->created_reported && s->parked == s->parked_reported && s->pool_len == s->pool_reported &&
 	    s->stats.staged == s->staged_reported)
 		return;
 	struct wire_created c = {
 		.created = s->created,
 		.parked = s->parked,
 		.parked_bytes = s->parked_bytes,
+		.spare = s->pool_len,
 		.staged = s->stats.staged,
 		.created_staged = s->stats.created_staged,
 	};
@@ -182,6 +183,7 @@ void guest_report(struct shard *s)
 	sendbuf_put(&s->to_sv, line, wire_created_format(line, sizeof(line), &c));
 	s->created_reported = s->created;
 	s->parked_reported = s->parked;
+	s->pool_reported = s->pool_len;
 	s->staged_reported = s->stats.staged;
 }
 

@@ -173,7 +173,8 @@ static const struct cli_opt spawn_table[] = {
 	  .help = "give idle guests' KVM VMs back and keep only their\n"
 		  "state: auto (default) once the memory budget or the\n"
 		  "host's PIDs or fds run short, least recently active\n"
-		  "first; always: every guest as soon as it halts;\n"
+		  "first (from the start when N is more than the host\n"
+		  "holds on VMs); always: every guest as soon as it halts;\n"
 		  "never: every guest stays live",
 	  .choices = park_choices },
 	{ .name = "resident",

@@ -1,6 +1,7 @@
 /* pool.c - a shard's KVM machines: the spare ones, parking a halted guest to free its machine, resuming it on another.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,8 +151,11 @@ int pool_park(struct shard *s, struct guest *g)
 	sched_lru_remove(&s->sched, guest_slot(s, g));
 	s->resident--;
 	s->parked++;
-	/* Counted once, here: its pages cannot change while it is parked. */
-	p->counted = (u32)(sizeof(*g) + park_size(p) + guest_ram_resident(s, g) + disk_overlay_bytes(&g->vm.disk) +
+	/* Counted once, here: its pages cannot change while it is parked. The
+	 * record as malloc holds it (with its chunk header), and the guest's
+	 * places in the scheduler's arrays (sched_init) beside its struct. */
+	p->counted = (u32)(sizeof(*g) + sizeof(struct sched_entry) + 2 * sizeof(u32) + malloc_usable_size(p) +
+			   sizeof(size_t) + guest_ram_resident(s, g) + disk_overlay_bytes(&g->vm.disk) +
 			   vgatext_bytes(g->vm.vga));
 	s->parked_bytes += p->counted;
 	s->stats.parks++;

@@ -74,7 +74,7 @@ struct shard {
 	u64 staged_reported;
 	u64 parked_bytes;   /* what parked guests take: records, RAM pages, struct guest */
 	struct machine pool[SHARD_POOL_MAX]; /* spare machines, no guest's RAM mapped */
-	u32 pool_len;
+	u32 pool_len, pool_reported;
 	struct park *fresh;	/* the first VM's state before it ever ran: a reused VM's reset */
 	int sock;	    /* socketpair end to the supervisor */
 	struct guest *g;

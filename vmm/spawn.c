@@ -139,6 +139,63 @@ static void plan_say(struct spawn *sv, const struct plan_limits *lim)
 		    sv->procs, sv->procs == 1 ? "" : "es", sv->threads);
 }
 
+/*
+ * KVM VMs the host can hold at once, and what limits them: PIDs (each VM
+ * has a kernel thread), the workers' open files, memory up to where
+ * --park auto holds the VM count (PARK_MARGIN points below --mem-budget)
+ * at PLAN_VM_KIB a VM.
+ */
+#define PLAN_VM_KIB 400 /* a live VM here: ~375 KiB of the kernel's, ~13 KiB of the VMM's (docs/spawn.md) */
+static u64 plan_vms_held(struct spawn *sv, const struct plan_limits *lim, const char **by)
+{
+	struct meminfo m;
+	long pids = host_pids_left() - PID_RESERVE;
+	u64 held = pids > 0 ? (u64)pids : 0, fds = lim->vms * sv->procs;
+	u32 hold_at = sv->o->mem_budget > PARK_MARGIN ? sv->o->mem_budget - PARK_MARGIN : 0;
+
+	*by = "PIDs (kernel.pid_max)";
+	if (fds < held) {
+		held = fds;
+		*by = "the workers' open files";
+	}
+	if (meminfo_read(&m) == 0) {
+		s64 room = (s64)m.available_kib - (s64)(m.total_kib * (100 - hold_at) / 100);
+		u64 by_mem = room > 0 ? (u64)room / PLAN_VM_KIB : 0;
+
+		if (by_mem < held) {
+			held = by_mem;
+			*by = "memory (--mem-budget)";
+		}
+	}
+	return held;
+}
+
+/*
+ * --park auto, with more guests coming than the host can hold on KVM VMs:
+ * most of them will be parked anyway, so every guest is parked as it
+ * halts, from the start, as with --park always. Filling the host with VMs
+ * first would only cost their creation, their teardown and the memory
+ * they hold at the end (a million guests: 28,000 VMs until PIDs ran
+ * short). --resident is the user's own choice of how many stay: kept.
+ */
+static void plan_park(struct spawn *sv, const struct plan_limits *lim)
+{
+	const char *by;
+	u64 held;
+
+	if (sv->o->park != PARK_AUTO || sv->o->resident)
+		return;
+	held = plan_vms_held(sv, lim, &by);
+	if (sv->o->count <= held)
+		return;
+	sv->park_early = true;
+	if (!sv->o->json)
+		summary_say(sv,
+			    "%u guests are more than this host holds on KVM VMs (about %llu, by %s): --park auto "
+			    "parks every guest as it halts, from the start",
+			    sv->o->count, (unsigned long long)held, by);
+}
+
 /* Worker processes and threads for the host's limits; returns the guests one process may hold. */
 static u32 sv_plan(struct spawn *sv)
 {
@@ -149,11 +206,13 @@ static u32 sv_plan(struct spawn *sv)
 	plan_threads(sv, lim.vms);
 	if (!sv->o->json)
 		plan_say(sv, &lim);
+	plan_park(sv, &lim);
 	return (u32)lim.per;
 }
 
 static void worker_main(struct spawn *sv, u32 proc)
 {
+	struct spawn_opts o = *sv->o; /* as the plan settled them (plan_park) */
 	struct rlimit rl;
 	pthread_t tid[256];
 	struct shard *shards;
@@ -175,6 +234,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 	 * MADV_DONTNEED in a process with thousands of KVM VMs walks all their
 	 * MMU notifiers (see console_page_get in console.c). */
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
+	o.park = sv->park_early ? PARK_ALWAYS : o.park;
 	close(sv->listen_fd); /* the supervisor's alone */
 	frontdoor_close(sv);
 	close(sv->dir_fd);
@@ -191,7 +251,7 @@ static void worker_main(struct spawn *sv, u32 proc)
 			close(l->fd);
 			continue;
 		}
-		if (shard_init(&shards[n], i, l->first, l->count, &sv->kvm, sv->images, sv->o, l->fd, sv->log_fd,
+		if (shard_init(&shards[n], i, l->first, l->count, &sv->kvm, sv->images, &o, l->fd, sv->log_fd,
 			       sv->vm_per_shard) < 0) {
 			fprintf(stderr, "kvmlite: %s\n", shards[n].err);
 			_exit(1);
@@ -510,6 +570,8 @@ static bool spawn_confine(struct spawn *sv, FILE *times)
 static int spawn_finish(struct spawn *sv, FILE *times)
 {
 	int status;
+	u32 live;
+	u64 t;
 
 	summary_print(sv);
 	if (times)
@@ -521,7 +583,12 @@ static int spawn_finish(struct spawn *sv, FILE *times)
 	/* The ring goes first: its pending reads hold the shard sockets open,
 	 * and the workers wait for those to close before they end. */
 	io_uring_queue_exit(&sv->ring);
+	t = clock_now();
+	live = summary_live(sv);
 	sv_teardown(sv);
+	if (!sv->o->json && sv->procs)
+		summary_say(sv, "%u worker process%s released %u guests and exited in %.1f s", sv->procs,
+			    sv->procs == 1 ? "" : "es", live, (double)(clock_now() - t) / 1e9);
 	status = sv->failed || sv->lost || sv->silent ? 1 : 0;
 	sv_free(sv);
 	return status;

@@ -48,6 +48,14 @@ static u32 sv_parked(const struct spawn *sv, u64 *bytes)
 
 static const char *const park_names[] = { "never", "auto", "always" };
 
+/* The --park mode asked for, and what --park auto chose. */
+static const char *sv_park_name(const struct spawn *sv, bool said)
+{
+	if (said && sv->park_early)
+		return "auto, parking every guest as it halts (more guests than the host holds on KVM VMs)";
+	return park_names[sv->o->park];
+}
+
 void summary_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums)
 {
 	u64 bytes;
@@ -58,7 +66,7 @@ void summary_stats_json(struct spawn *sv, struct outbuf *b, const u64 *sums)
 		      "\"ended\":%u,\"failed\":%u,\"silent\":%u,\"lost\":%u,\"park\":\"%s\",\"clients_dropped\":%u,"
 		      "\"accept_errors\":%u",
 		      sv->o->count, sv->created, sv->booted, live, live > parked ? live - parked : 0, parked,
-		      sv->ended - sv->failed, sv->failed, sv->silent, sv->lost, park_names[sv->o->park],
+		      sv->ended - sv->failed, sv->failed, sv->silent, sv->lost, sv_park_name(sv, false),
 		      sv->clients_dropped, sv->accept_errors);
 	outbuf_printf(b,
 		      ",\"workers\":%u,\"threads_per_worker\":%u,\"kvm_backend\":\"%s\",\"sandbox\":%s,\"cpu_max\":%u,"
@@ -221,74 +229,121 @@ static bool sv_boot_times(struct spawn *sv, double ms[3], double us[NSTAGES])
  * window after all guests booted, while the guests stood still. A figure
  * within that noise, or below zero, is NAN too and is said to be below
  * noise: no per-guest figure is ever printed negative.
+ *
+ * Whole-VMM figures are totals. Each per-guest figure is divided by the
+ * guests it is about: per parked guest what the shards count for their
+ * parked guests, per resident guest the rest, and only when the resident
+ * guests are many enough to outweigh the fixed costs in that rest
+ * (RESIDENT_FIGURE_MIN a shard; with a million parked and 5 resident,
+ * dividing the rest by 5 gave "8,199 KiB per resident guest").
  */
 struct figures {
 	bool timed;
 	double boot_s, boot_ms[3], stage_us[NSTAGES];
-	u32 live, parked, resident;
-	u64 rss, anon;					/* KiB, all workers */
-	double parked_kib;				/* per parked guest */
-	double user_kib, rss_kib, kernel_kib, slab_kib; /* per resident guest */
-	double noise_kib, noise_s;			/* host-wide, over the window after booting */
+	u32 live, parked, resident, spare;
+	bool per_resident;		     /* enough resident guests for per-guest figures */
+	u64 rss, anon;			     /* KiB, all workers */
+	double parked_total_kib, parked_kib; /* the shards' count for parked guests: in all, per guest */
+	double kernel_total_kib, slab_total_kib, ptables_total_kib; /* host-wide, since the start */
+	double user_kib, rss_kib, kernel_kib, slab_kib;		    /* per resident guest */
+	double noise_kib, noise_s;				    /* host-wide, over the window after booting */
 	double mem_used_pct, idle_cpu, vmm_cpu;
 	u64 started_unix_ns; /* the start on the wall clock, to set beside a launcher's (dist/slurm) */
 };
 
-/* A host-wide total per guest, or NAN when the total is below zero or within noise. */
-static double sv_host_figure(double total_kib, u32 n, double noise_kib)
+/*
+ * Resident guests a shard must hold, on average, for per-resident figures.
+ * What is not a parked guest's includes each shard's fixed costs: ~360
+ * KiB of its worker's own memory (buffers, rings, tables) and up to
+ * SHARD_POOL_LOW spare VMs (~350 KiB of kernel memory each). At 250
+ * resident guests a shard (13 KiB and ~375 KiB each) they are at most a
+ * tenth of the figure; below it the figures are shown as totals only.
+ */
+#define RESIDENT_FIGURE_MIN 250
+
+/* A host-wide total, or NAN when it is below zero or within noise. */
+static double sv_host_total(double total_kib, double noise_kib)
 {
-	return n && total_kib > 0 && total_kib > noise_kib ? total_kib / n : NAN;
+	return total_kib > 0 && total_kib > noise_kib ? total_kib : NAN;
+}
+
+/* Guests, KVM VMs in the shards' pools, and what parked guests take (KiB), as the shards last said. */
+static void sv_held(struct spawn *sv, struct figures *f)
+{
+	u64 pbytes;
+
+	f->live = summary_live(sv);
+	f->parked = sv_parked(sv, &pbytes);
+	f->resident = f->live > f->parked ? f->live - f->parked : 0;
+	for (u32 i = 0; i < sv->nlinks; i++)
+		f->spare += sv->links[i].dead ? 0 : sv->links[i].spare;
+	f->parked_total_kib = (double)pbytes / 1024.0;
+	f->parked_kib = f->parked ? f->parked_total_kib / f->parked : NAN;
+	f->per_resident = f->resident && f->resident >= (u64)RESIDENT_FIGURE_MIN * sv->nlinks;
+}
+
+/* The host's CPU and kvmlite's share since all booted, and how far host memory moved meanwhile. */
+static void sv_idle(struct spawn *sv, struct figures *f, u64 now, const struct meminfo *m)
+{
+	struct cpustat cpu;
+	long hz = sysconf(_SC_CLK_TCK), cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	u64 ticks;
+
+	if (!sv->t_booted || now - sv->t_booted < SETTLE_NS - SETTLE_NS / 10 || cpustat_read(&cpu) < 0)
+		return;
+	f->idle_cpu = cpustat_busy_pct(&sv->cpu_booted, &cpu);
+	/* kvmlite's own share: its processes' CPU time over the same window
+	 * (unknown if a worker died meanwhile: its time left the sum) */
+	ticks = summary_vmm_ticks(sv);
+	f->vmm_cpu = ticks < sv->vmm_ticks_booted ? NAN
+						  : 100.0 * (double)(ticks - sv->vmm_ticks_booted) / (double)hz /
+							    ((double)(now - sv->t_booted) / 1e9) / (double)cpus;
+	/* What the host's memory did meanwhile that kvmlite's processes did not. */
+	f->noise_kib = ((double)sv->mem_booted.available_kib - (double)m->available_kib) -
+		       ((double)f->anon - (double)sv->anon_booted);
+	f->noise_kib = f->noise_kib < 0 ? -f->noise_kib : f->noise_kib;
+	f->noise_s = (double)(now - sv->t_booted) / 1e9;
 }
 
 static void sv_figures(struct spawn *sv, struct figures *f)
 {
 	struct meminfo m;
-	struct cpustat cpu;
 	struct timespec wall;
-	u64 now = clock_now(), pbytes, ticks;
-	double pkib, user;
+	u64 now = clock_now();
+	double user, noise;
 
 	memset(f, 0, sizeof(*f));
 	clock_gettime(CLOCK_REALTIME, &wall);
 	f->started_unix_ns = (u64)wall.tv_sec * 1000000000ull + (u64)wall.tv_nsec - (now - sv->t0);
 	f->timed = sv_boot_times(sv, f->boot_ms, f->stage_us);
 	f->boot_s = sv->t_booted ? (double)(sv->t_booted - sv->t0) / 1e9 : NAN;
-	f->live = summary_live(sv);
-	f->parked = sv_parked(sv, &pbytes);
-	f->resident = f->live > f->parked ? f->live - f->parked : 0;
-	pkib = (double)pbytes / 1024.0;
-	f->parked_kib = f->parked ? pkib / f->parked : NAN;
+	sv_held(sv, f);
 	meminfo_read(&m);
 	f->mem_used_pct = meminfo_used_pct(&m);
 	summary_worker_mem(sv, &f->rss, &f->anon);
 	f->idle_cpu = f->vmm_cpu = f->noise_kib = NAN;
-	if (sv->t_booted && now - sv->t_booted >= SETTLE_NS - SETTLE_NS / 10 && cpustat_read(&cpu) == 0) {
-		long hz = sysconf(_SC_CLK_TCK), cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-		f->idle_cpu = cpustat_busy_pct(&sv->cpu_booted, &cpu);
-		/* kvmlite's own share: its processes' CPU time over the same window
-		 * (unknown if a worker died meanwhile: its time left the sum) */
-		ticks = summary_vmm_ticks(sv);
-		f->vmm_cpu = ticks < sv->vmm_ticks_booted
-				     ? NAN
-				     : 100.0 * (double)(ticks - sv->vmm_ticks_booted) / (double)hz /
-					       ((double)(now - sv->t_booted) / 1e9) / (double)cpus;
-		/* What the host's memory did meanwhile that kvmlite's processes did not. */
-		f->noise_kib = ((double)sv->mem_booted.available_kib - (double)m.available_kib) -
-			       ((double)f->anon - (double)sv->anon_booted);
-		f->noise_kib = f->noise_kib < 0 ? -f->noise_kib : f->noise_kib;
-		f->noise_s = (double)(now - sv->t_booted) / 1e9;
-	}
+	sv_idle(sv, f, now, &m);
+	noise = isnan(f->noise_kib) ? 0 : f->noise_kib;
+	/* What the host lost, minus what the VMM's processes allocated: the
+	 * kernel's share (the VMs held, resident guests' and spare ones, and
+	 * the page tables of every guest's RAM in the workers). */
+	f->kernel_total_kib =
+		sv_host_total((double)sv->mem0.available_kib - (double)m.available_kib - (double)f->anon, noise);
+	f->slab_total_kib = sv_host_total((double)m.slab_kib - (double)sv->mem0.slab_kib, 0);
+	f->ptables_total_kib = sv_host_total((double)m.page_tables_kib - (double)sv->mem0.page_tables_kib, 0);
+	f->user_kib = f->rss_kib = f->kernel_kib = f->slab_kib = NAN;
+	if (!f->per_resident)
+		return;
 	/* The shards count what their parked guests take; the rest of the VMM's
 	 * memory is the resident guests'. No figure mixes the two. */
-	user = (double)f->anon - pkib;
-	f->user_kib = f->resident && user >= 0 ? user / f->resident : NAN;
-	f->rss_kib = f->resident && (double)f->rss >= pkib ? ((double)f->rss - pkib) / f->resident : NAN;
-	/* What the host lost, minus what the VMM's processes allocated: the
-	 * kernel's share, all of it for resident guests (and the spare VMs). */
-	f->kernel_kib = sv_host_figure((double)sv->mem0.available_kib - (double)m.available_kib - (double)f->anon,
-				       f->resident, isnan(f->noise_kib) ? 0 : f->noise_kib);
-	f->slab_kib = sv_host_figure((double)m.slab_kib - (double)sv->mem0.slab_kib, f->resident, 0);
+	user = (double)f->anon - f->parked_total_kib;
+	f->user_kib = user >= 0 ? user / f->resident : NAN;
+	f->rss_kib = (double)f->rss >= f->parked_total_kib ? ((double)f->rss - f->parked_total_kib) / f->resident : NAN;
+	/* the page tables of the parked guests' RAM are theirs, by their share */
+	f->kernel_kib =
+		(f->kernel_total_kib - (isnan(f->ptables_total_kib) ? 0 : f->ptables_total_kib) * f->parked / f->live) /
+		f->resident;
+	f->slab_kib = f->slab_total_kib / f->resident;
 }
 
 /* "KEY":value with PREC decimals, or "KEY":null for a figure not measured. */
@@ -356,15 +411,21 @@ static void sv_summary_json(struct spawn *sv, const struct figures *f)
 	       "\"resume_failures\":%u",
 	       sv->o->count, sv->created, sv->booted, sv->ended - sv->failed, sv->failed, sv->lost,
 	       sv->o->count - sv->created - (sv->lost - sv->lost_live), f->live, f->resident, f->parked,
-	       park_names[sv->o->park], sv->resume_failed);
+	       sv_park_name(sv, false), sv->resume_failed);
+	printf(",\"park_early\":%s", sv->park_early ? "true" : "false");
 	json_num("time_to_all_booted_s", f->boot_s, 3);
 	json_num("boot_rate_per_s", f->boot_s > 0 ? sv->booted / f->boot_s : NAN, 1);
+	printf(",\"spare_vms_at_end\":%u", f->spare);
 	json_num("vmm_userspace_kib_per_guest", f->user_kib, 2);
 	json_num("vmm_userspace_kib_per_parked", f->parked_kib, 2);
 	json_num("vmm_rss_kib_per_guest", f->rss_kib, 2);
 	printf(",\"vmm_anon_kib\":%llu", (unsigned long long)f->anon);
+	json_num("vmm_parked_kib", f->parked_total_kib, 0);
 	json_num("kernel_kib_per_guest", f->kernel_kib, 1);
 	json_num("slab_kib_per_guest", f->slab_kib, 1);
+	json_num("kernel_kib", f->kernel_total_kib, 0);
+	json_num("slab_kib", f->slab_total_kib, 0);
+	json_num("page_tables_kib", f->ptables_total_kib, 0);
 	json_num("host_mem_noise_kib", f->noise_kib, 0);
 	json_num("host_mem_used_pct", f->mem_used_pct, 1);
 	json_num("host_cpu_idle_pct", f->idle_cpu, 2);
@@ -423,38 +484,70 @@ static void sv_print_boot(struct spawn *sv, const struct figures *f, int w)
 	}
 }
 
-/* What the guests live at the end take: the VMM's memory and the kernel's, per resident and per parked guest. */
+/* Resident guests' figures: per guest when they are many enough, else why not. */
+static void sv_print_resident(struct spawn *sv, const struct figures *f, int w)
+{
+	if (!f->per_resident) {
+		cli_wrap(stdout, "  per resident guest", LABEL, w,
+			 "none: %u resident guests are fewer than %u a shard (%u shards), too few for a figure "
+			 "not made of the shards' fixed costs; totals below",
+			 f->resident, RESIDENT_FIGURE_MIN, sv->nlinks);
+		return;
+	}
+	if (!isnan(f->user_kib))
+		cli_wrap(stdout, "  VMM userspace", LABEL, w,
+			 "%.1f KiB per resident guest (anonymous: guest pages, output rings, state)", f->user_kib);
+	if (!isnan(f->kernel_kib))
+		cli_wrap(stdout, "  kernel", LABEL, w,
+			 "%.0f KiB per resident guest (MemAvailable drop minus VMM userspace and the parked guests' "
+			 "page tables; the host's own noise ±%.1f KiB per guest)",
+			 f->kernel_kib, isnan(f->noise_kib) ? 0.0 : f->noise_kib / f->resident);
+	if (!isnan(f->slab_kib))
+		cli_wrap(stdout, "", LABEL, w,
+			 "of it slab %.0f KiB, and %.1f KiB of kvm_run pages mapped into the VMM (in its RSS)",
+			 f->slab_kib, (double)(f->rss - f->anon) / f->resident);
+}
+
+/* Whole-VMM figures, as totals: the workers' memory, and the kernel's. */
+static void sv_print_totals(const struct figures *f, int w)
+{
+	char noise[128], slab[64] = "", pt[64] = "";
+
+	cli_wrap(stdout, "  VMM userspace, all", LABEL, w,
+		 "%llu KiB (the workers' anonymous memory), of which parked guests %.0f KiB; %.1f KiB per live "
+		 "guest, everything included",
+		 (unsigned long long)f->anon, f->parked_total_kib, f->live ? (double)f->anon / f->live : 0.0);
+	if (isnan(f->kernel_total_kib)) {
+		sv_noise_text(f, noise, sizeof(noise));
+		cli_wrap(stdout, "  kernel, all", LABEL, w, "%s", noise);
+		return;
+	}
+	if (!isnan(f->slab_total_kib))
+		snprintf(slab, sizeof(slab), "; of it slab %.0f KiB", f->slab_total_kib);
+	if (!isnan(f->ptables_total_kib))
+		snprintf(pt, sizeof(pt), "%s page tables %.0f KiB", slab[0] ? "," : "; of it", f->ptables_total_kib);
+	cli_wrap(stdout, "  kernel, all", LABEL, w,
+		 "%.0f KiB (MemAvailable drop minus VMM userspace): %u resident guests' and %u spare KVM VMs, the "
+		 "page tables of every guest's RAM%s%s",
+		 f->kernel_total_kib, f->resident, f->spare, slab, pt);
+}
+
+/* What the guests live at the end take: per parked guest, per resident guest, and in all. */
 static void sv_print_memory(struct spawn *sv, const struct figures *f, int w)
 {
-	char noise[128];
-
-	sv_noise_text(f, noise, sizeof(noise));
-	if (f->live)
-		cli_wrap(stdout, "  at the end", LABEL, w,
-			 "%u resident (on a KVM VM), %u parked (state only); --park %s", f->resident, f->parked,
-			 park_names[sv->o->park]);
-	if (f->resident) {
-		if (!isnan(f->user_kib))
-			cli_wrap(stdout, "  VMM userspace", LABEL, w,
-				 "%.1f KiB per resident guest (anonymous: guest pages, output rings, state)",
-				 f->user_kib);
-		if (!isnan(f->kernel_kib))
-			cli_wrap(stdout, "  kernel", LABEL, w,
-				 "%.0f KiB per resident guest (MemAvailable drop minus VMM userspace; the host's own "
-				 "noise ±%.1f KiB per guest)",
-				 f->kernel_kib, isnan(f->noise_kib) ? 0.0 : f->noise_kib / f->resident);
-		else
-			cli_wrap(stdout, "  kernel", LABEL, w, "%s", noise);
-		if (!isnan(f->slab_kib))
-			cli_wrap(stdout, "", LABEL, w,
-				 "of it slab %.0f KiB, and %.1f KiB of kvm_run pages mapped into the VMM (in its RSS)",
-				 f->slab_kib, (double)(f->rss - f->anon) / f->resident);
-	}
+	if (!f->live)
+		return;
+	cli_wrap(stdout, "  at the end", LABEL, w,
+		 "%u resident (on a KVM VM), %u parked (state only), %u spare KVM VMs; --park %s", f->resident,
+		 f->parked, f->spare, sv_park_name(sv, true));
 	if (f->parked)
 		cli_wrap(stdout, "  parked", LABEL, w,
 			 "%.1f KiB per parked guest (saved vCPU state, touched RAM pages, kept output, its "
-			 "bookkeeping); no kernel memory",
+			 "bookkeeping); no kernel memory but the page tables of its RAM",
 			 f->parked_kib);
+	if (f->resident)
+		sv_print_resident(sv, f, w);
+	sv_print_totals(f, w);
 }
 
 static void sv_summary_text(struct spawn *sv, const struct figures *f)

@@ -50,6 +50,7 @@ struct link {
 	u32 first, count, created;
 	u32 parked;	   /* its guests parked now, as it last said */
 	u64 parked_bytes;  /* and what they take */
+	u32 spare;	   /* KVM VMs in its pool, carrying no guest */
 	u64 staged, stage_ns[NSTAGES]; /* boot stage times: the first byte's summed over its booted guests */
 	u64 created_staged;	       /* and the others' over the guests it created */
 	bool dead, read_busy, poll_busy;
@@ -157,6 +158,7 @@ struct spawn {
 	u64 t0, t_booted, t_last_progress, stop_at;
 	bool stopping, tty, create_stopped, accept_busy;
 	bool held; /* --park auto: shards were told to hold their VM count */
+	bool park_early; /* --park auto parks every guest as it halts: more guests than the host holds on VMs */
 	char stop_reason[128];
 	struct meminfo mem0, mem_booted; /* host memory at the start, and once all booted */
 	u64 anon_booted;		 /* the workers' anonymous memory (KiB) once all booted */

@@ -73,8 +73,9 @@ void wire_sums_add(const char *answer, const char *const *names, size_t n, u64 *
 
 size_t wire_created_format(char *buf, size_t cap, const struct wire_created *c)
 {
-	size_t len = wire_printf(buf, cap, "@created %u %u %llu %llu", c->created, c->parked,
-				 (unsigned long long)c->parked_bytes, (unsigned long long)c->staged);
+	size_t len = wire_printf(buf, cap, "@created %u %u %llu %llu %llu", c->created, c->parked,
+				 (unsigned long long)c->parked_bytes, (unsigned long long)c->spare,
+				 (unsigned long long)c->staged);
 
 	for (int k = 0; k < NSTAGES; k++)
 		len += wire_printf(buf + len, cap - len, " %llu", (unsigned long long)c->stage_ns[k]);
@@ -118,6 +119,7 @@ static void wire_created_parse(const char *arg, struct wire_created *c)
 	c->created = (u32)strtoul(p, &p, 10);
 	c->parked = (u32)strtoul(p, &p, 10);
 	c->parked_bytes = strtoull(p, &p, 10);
+	c->spare = strtoull(p, &p, 10);
 	c->staged = strtoull(p, &p, 10);
 	for (int k = 0; k < NSTAGES; k++)
 		c->stage_ns[k] = strtoull(p, &p, 10);

@@ -58,10 +58,11 @@ size_t wire_counts_format(char *buf, size_t cap, u32 tag, const u64 counts[WIRE_
 /* Adds the values of an answer "ok k=v ..." (after its tag) to sums, n keys of names; nothing for an error. */
 void wire_sums_add(const char *answer, const char *const *names, size_t n, u64 *sums);
 
-/* "@created N PARKED BYTES STAGED STAGE_NS... CREATED_STAGED": what a shard created, parked and timed so far. */
+/* "@created N PARKED BYTES SPARE STAGED STAGE_NS... CREATED_STAGED": what a shard created, parked, holds and timed. */
 struct wire_created {
 	u32 created, parked;
 	u64 parked_bytes;
+	u64 spare;		       /* KVM VMs in its pool, carrying no guest */
 	u64 staged, stage_ns[NSTAGES]; /* the first byte's stage summed over its booted guests... */
 	u64 created_staged;	       /* ...the others' over the guests it created */
 };

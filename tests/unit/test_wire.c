@@ -21,6 +21,7 @@ static void test_created_round_trips_every_number(void **state)
 	struct wire_created c = { .created = 4000000000u,
 				  .parked = 7,
 				  .parked_bytes = 1ull << 40,
+				  .spare = 32,
 				  .staged = 3,
 				  .created_staged = UINT64_MAX };
 	struct wire_event e;
