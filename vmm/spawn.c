@@ -210,14 +210,10 @@ static u32 sv_plan(struct spawn *sv)
 	return (u32)lim.per;
 }
 
-static void worker_main(struct spawn *sv, u32 proc)
+/* A worker process as its shards need it: signals, its fd limit, the kick, the heap. */
+static void worker_setup(void)
 {
-	struct spawn_opts o = *sv->o; /* as the plan settled them (plan_park) */
 	struct rlimit rl;
-	pthread_t tid[256];
-	struct shard *shards;
-	u32 n = 0, first = UINT32_MAX;
-	char err[256];
 	sigset_t set;
 
 	/* Die with the supervisor; Ctrl-C is the supervisor's to handle. */
@@ -234,6 +230,17 @@ static void worker_main(struct spawn *sv, u32 proc)
 	 * MADV_DONTNEED in a process with thousands of KVM VMs walks all their
 	 * MMU notifiers (see console_page_get in console.c). */
 	mallopt(M_TRIM_THRESHOLD, INT_MAX);
+}
+
+static void worker_main(struct spawn *sv, u32 proc)
+{
+	struct spawn_opts o = *sv->o; /* as the plan settled them (plan_park) */
+	pthread_t tid[256];
+	struct shard *shards;
+	u32 n = 0, first = UINT32_MAX;
+	char err[256];
+
+	worker_setup();
 	o.park = sv->park_early ? PARK_ALWAYS : o.park;
 	close(sv->listen_fd); /* the supervisor's alone */
 	frontdoor_close(sv);
