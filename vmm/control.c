@@ -470,6 +470,16 @@ static void conn_refuse(int fd, const char *msg)
 	close(fd);
 }
 
+bool control_spare_spend(struct spawn *sv, int err)
+{
+	if ((err != -EMFILE && err != -ENFILE) || sv->spare_fd < 0)
+		return false;
+	close(sv->spare_fd);
+	sv->spare_fd = -1;
+	sv->refusing = true;
+	return true;
+}
+
 /*
  * A new client, or why accept() failed. At the supervisor's fd limit
  * accept() fails with EMFILE at once, again and again: re-armed as it is,
@@ -489,14 +499,10 @@ void control_accepted(struct spawn *sv, int fd)
 	sv->accept_busy = false;
 	if (fd < 0) {
 		sv->accept_errors++;
-		if ((fd == -EMFILE || fd == -ENFILE) && sv->spare_fd >= 0) {
-			close(sv->spare_fd);
-			sv->spare_fd = -1;
-			sv->refusing = true;
+		if (control_spare_spend(sv, fd))
 			control_accept_arm(sv);
-		} else {
+		else
 			control_accept_later(sv);
-		}
 		return;
 	}
 	control_accept_arm(sv);

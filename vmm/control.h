@@ -6,6 +6,9 @@
 
 void control_accept_arm(struct spawn *sv);
 void control_accepted(struct spawn *sv, int fd);
+/* An accept that failed with err: at the fd limit (EMFILE, ENFILE) the spare fd is closed, so that the next
+ * accept gets a client to refuse ("too many connections"); true if it was there to spend. */
+bool control_spare_spend(struct spawn *sv, int err);
 void control_process(struct spawn *sv, struct conn *c);
 void control_arm(struct spawn *sv, struct conn *c);
 void control_polled(struct spawn *sv, struct conn *c, bool hup, int res);

@@ -347,10 +347,7 @@ static void front_accepted(struct spawn *sv, u32 i, int fd)
 	l->busy = false;
 	if (fd < 0) {
 		sv->accept_errors++;
-		if ((fd == -EMFILE || fd == -ENFILE) && sv->spare_fd >= 0) {
-			close(sv->spare_fd);
-			sv->spare_fd = -1;
-			sv->refusing = true;
+		if (control_spare_spend(sv, fd)) {
 			listener_arm(sv, i);
 		} else if (l->fd >= 0) { /* tried again after a pause */
 			sqe = link_sqe(sv);
