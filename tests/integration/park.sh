@@ -221,10 +221,12 @@ check "600 resident guests on one shard: a figure per resident guest, VMM usersp
 # as a million are for this host's PIDs. The same decision as --park always, taken by itself.
 early() { (ulimit -n 200 && exec timeout 300 "$KVMLITE" spawn 500 --workers 1 --for 0 --socket "$SOCK" "$@"); }
 early --json >"$T/sum.json" 2>"$T/early.err" || bad "spawn 500 under ulimit -n 200 ended" "$(cat "$T/early.err")"
-check "500 guests, room for 68 VMs: nearly all are parked at the end (not 68 resident)" \
-	"jcheck 'j[\"parked_at_end\"] >= 497 and j[\"park\"] == \"auto\"'" "$(cat "$T/sum.json")"
-check "the summary says --park auto parked from the start, and held no more VMs than a pool (32) and a few" \
-	"jcheck 'j[\"park_early\"] is True and j[\"resident_at_end\"] + j[\"spare_vms_at_end\"] <= 35'" "$(cat "$T/sum.json")"
+# Parked as each halts: at the end only guests caught between booting and halting are resident (a
+# few; tens beside a busy neighbour), where filling the VMs first left 60 of the 68 resident.
+check "500 guests, room for 68 VMs: nearly all are parked at the end (not 60 resident)" \
+	"jcheck 'j[\"parked_at_end\"] >= 470 and j[\"park\"] == \"auto\"'" "$(cat "$T/sum.json")"
+check "the summary says --park auto parked from the start, and held at most 30 guests on VMs" \
+	"jcheck 'j[\"park_early\"] is True and j[\"resident_at_end\"] <= 30'" "$(cat "$T/sum.json")"
 early >"$T/early.txt" 2>&1
 check "and says why, with the limit that decided it" \
 	"flat '$T/early.txt' | grep -q '500 guests are more than this host holds on KVM VMs (about 68, by the workers. open files): --park auto parks every guest as it halts, from the start'" \
