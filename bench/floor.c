@@ -331,8 +331,7 @@ static int tick_floor_boot(struct floorvm *v, u32 *out_ns)
  * its handler and main loop run as they do under kvmlite; otherwise
  * tickfloor.S, first timing one `out`.
  */
-static int tick_round(int kvm_fd, const u8 *image, int coalesce, int server, long ticks, u32 row[NCOLS],
-		      double *exits)
+static int tick_round(int kvm_fd, const u8 *image, int coalesce, int server, long ticks, u32 row[NCOLS], double *exits)
 {
 	struct floorvm v;
 	struct pingsetup setup;
@@ -529,7 +528,7 @@ static int floor_measure(struct floor *f, int kvm_fd, int rounds)
 	for (int i = 0; i < rounds; i++)
 		if ((f->vms > 1	  ? tick_round_many(kvm_fd, f->image, f->vms, f->n, rows[i], &exits)
 		     : f->is_tick ? tick_round(kvm_fd, f->image, f->coalesce, f->server, f->n, rows[i], &exits)
-				: ping_round(kvm_fd, f->image, f->coalesce, f->n, rows[i], &exits)) < 0)
+				  : ping_round(kvm_fd, f->image, f->coalesce, f->n, rows[i], &exits)) < 0)
 			return -1;
 	f->cpu_us = median_us(&rows[0][0], (size_t)rounds, NCOLS, COL_CPU);
 	f->wall_us = median_us(&rows[0][0], (size_t)rounds, NCOLS, COL_WALL);
@@ -591,16 +590,17 @@ static void floor_report(const struct floor fl[NFLOORS], int json, int rounds, i
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: floor [--tick|--ping] [--ticks N] [--requests N] [--rounds R] [--tick-image IMG]\n"
-			"             [--ping-image IMG] [--vms N] [--json]\n"
-			"The raw KVM floors of a timer tick (guest/tickfloor.S; the EOI exiting, and coalesced when\n"
-			"KVM_CAP_COALESCED_PIO is present; and guest/tick.S's own handler and loop, coalesced as\n"
-			"kvmlite does) and of a ping (guest/mvm.S answering \"ping\"; its answer's THR writes exiting,\n"
-			"and coalesced): µs of this process's CPU and of wall time per tick or request, median of\n"
-			"R rounds (default 5, at most 64), and exits per tick or request. --vms N (N > 1) adds\n"
-			"tick.img's floor over N VMs served in turn from this one thread, as a kvmlite shard does.\n"
-			"Defaults: both floors, 20000 ticks, 2000 requests, images from build/guest/ (run from the\n"
-			"repository root).\n");
+	fprintf(stderr,
+		"usage: floor [--tick|--ping] [--ticks N] [--requests N] [--rounds R] [--tick-image IMG]\n"
+		"             [--ping-image IMG] [--vms N] [--json]\n"
+		"The raw KVM floors of a timer tick (guest/tickfloor.S; the EOI exiting, and coalesced when\n"
+		"KVM_CAP_COALESCED_PIO is present; and guest/tick.S's own handler and loop, coalesced as\n"
+		"kvmlite does) and of a ping (guest/mvm.S answering \"ping\"; its answer's THR writes exiting,\n"
+		"and coalesced): µs of this process's CPU and of wall time per tick or request, median of\n"
+		"R rounds (default 5, at most 64), and exits per tick or request. --vms N (N > 1) adds\n"
+		"tick.img's floor over N VMs served in turn from this one thread, as a kvmlite shard does.\n"
+		"Defaults: both floors, 20000 ticks, 2000 requests, images from build/guest/ (run from the\n"
+		"repository root).\n");
 	exit(2);
 }
 
