@@ -95,6 +95,15 @@ not tests: a FAIL says where this run stood, on this host at its load).
 | target | measured | result |
 |---|---|---|
 EOF
+# cost VMM GUEST COLUMN: one figure of the cost table ("" if absent; for the host-wide memory and
+# CPU figures "noise" where it lies within the noise measured with it, as in the table)
+cost() { [ -s "$D/cost.csv" ] || return 0; awk -F, -v v="$1" -v g="$2" -v c="$3" -v cpus="$CPUS" '
+	NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; k = col[c]; next}
+	$1 == v && $2 == g && k {
+		n = ($col["guests"] > 0) ? $col["guests"] : 1; z = -1
+		if (c == "memavail_kib" || c == "kernel_kib") z = $col["mem_noise_kib"] / n
+		if (c == "host_us_per_vm_s") z = $col["cpu_noise_pct"] / 100 * cpus * 1e6 / n
+		print (z >= 0 && $k != "" && ($k < 0 || $k <= z)) ? "noise" : $k}' "$D/cost.csv"; }
 # target_row TEXT MEASURED VERDICT: one row; an empty MEASURED was not measured in this run
 target_row() { printf '| %s | %s | %s |\n' "$1" "${2:-not measured}" "${3:+**$3**}"; }
 # Exits per ping: kvmlite's stats over each request row (section 4), the most of them; the raw
@@ -103,6 +112,19 @@ xp=$(awk -F, 'NR > 1 && $12 > 0 {n++; if ($12 > m) m = $12} END {if (n) print m}
 xf=$(awk -F, 'NR == 2 && $7 > 0 {print $7}' "$D/requests-floor.csv" 2>/dev/null || true)
 target_row "at most 12 exits per \`ping\`" "${xp:+$xp (kvmlite, the most over the rows of section 4)${xf:+; raw ping floor $xf}}" \
 	"${xp:+$(awk -v x="$xp" 'BEGIN {print (x <= 12) ? "PASS" : "FAIL"}')}"
+# CPU per tick (section 2's tick rows, the processes' own, / 18.2065 Hz) against the raw floor with
+# the EOI exiting and against QEMU's processes and kvm-pit threads, as section 2 sets them.
+kp=$(cost kvmlite tick vmm_us_per_vm_s)
+qp=$(cost qemu tick vmm_us_per_vm_s)
+qpit=$(sed -n 's/.*"pit_cpu_ms_per_vm_per_s":\([-0-9.]*\).*/\1/p' "$D/qemu-tick.json" 2>/dev/null || true)
+fa=$(awk -F, 'NR > 1 && $1 == "exit" {print $4}' "$D/cost-floor.csv" 2>/dev/null || true)
+r=$(awk -v k="$kp" -v f="$fa" 'BEGIN {if (k > 0 && f > 0) printf "%.2f", k / 18.2065 / f}')
+target_row "CPU per tick at most 1.5x the raw floor with the EOI exiting" \
+	"${r:+$r ($(awk -v k="$kp" 'BEGIN {printf "%.1f", k / 18.2065}') µs of the kvmlite processes against $fa µs)}" \
+	"${r:+$(awk -v r="$r" 'BEGIN {print (r <= 1.5) ? "PASS" : "FAIL"}')}"
+r=$(awk -v k="$kp" -v q="$qp" -v p="${qpit:-0}" 'BEGIN {if (k > 0 && q > 0) printf "%.2f", k / (q + p * 1000)}')
+target_row "CPU per tick at most 0.7x QEMU's" "${r:+$r (the kvmlite processes against the QEMU processes and their kvm-pit threads)}" \
+	"${r:+$(awk -v r="$r" 'BEGIN {print (r <= 0.7) ? "PASS" : "FAIL"}')}"
 echo
 
 cat <<EOF
@@ -125,9 +147,13 @@ if have ramp-stops.csv; then
 			END {
 				if (n < 2 || c[n] == 0) {printf "| %s | %s | %d | %s | | | | | | |\n", vmm, g, c[n], stop; exit}
 				dm = (m[n] - m[1]) / c[n]; dc = (cpu[n] - cpu[1]) / c[n]
-				printf "| %s | %s | %d | %s | %.1f%% | %.1f%% | %.0f KiB | %.1f µs/s | %s | %s |\n", vmm, g, c[n], stop,
-					cpu[n], m[n], dm / 100 * mem, dc / 100 * cpus * 1e6,
-					(dm > 0) ? sprintf("%.0f", (90 - m[1]) / dm) : "-", (dc > 0) ? sprintf("%.0f", (90 - cpu[1]) / dc) : "-"}' "$f"
+				# A slope that did not rise is below the host'"'"'s noise, not a negative cost; nothing
+				# is extrapolated from it, nor from a host already at 90% before the first guest.
+				printf "| %s | %s | %d | %s | %.1f%% | %.1f%% | %s | %s | %s | %s |\n", vmm, g, c[n], stop,
+					cpu[n], m[n], (dm > 0) ? sprintf("%.0f KiB", dm / 100 * mem) : "below noise",
+					(dc > 0) ? sprintf("%.1f µs/s", dc / 100 * cpus * 1e6) : "below noise",
+					(dm > 0 && m[1] < 90) ? sprintf("%.0f", (90 - m[1]) / dm) : "-",
+					(dc > 0 && cpu[1] < 90) ? sprintf("%.0f", (90 - cpu[1]) / dc) : "-"}' "$f"
 	done < <(tail -n +2 "$D/ramp-stops.csv")
 	echo
 	echo "Slopes are from the first to the last step (count 0 is the host without guests);"
@@ -151,15 +177,6 @@ else
 	not_run ramp
 fi
 
-# cost VMM GUEST COLUMN: one figure of the cost table ("" if absent; for the host-wide memory and
-# CPU figures "noise" where it lies within the noise measured with it, as in the table)
-cost() { [ -s "$D/cost.csv" ] || return 0; awk -F, -v v="$1" -v g="$2" -v c="$3" -v cpus="$CPUS" '
-	NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; k = col[c]; next}
-	$1 == v && $2 == g && k {
-		n = ($col["guests"] > 0) ? $col["guests"] : 1; z = -1
-		if (c == "memavail_kib" || c == "kernel_kib") z = $col["mem_noise_kib"] / n
-		if (c == "host_us_per_vm_s") z = $col["cpu_noise_pct"] / 100 * cpus * 1e6 / n
-		print (z >= 0 && $k != "" && ($k < 0 || $k <= z)) ? "noise" : $k}' "$D/cost.csv"; }
 cat <<'EOF'
 ## 2. Cost per VM
 

@@ -296,7 +296,8 @@ static void guest_charge(struct shard *s, struct guest *g)
  */
 static void guest_arm_kick(struct shard *s, struct guest *g, u64 until)
 {
-	g->vm.run->immediate_exit = 0;
+	if (g->vm.run) /* none for a guest stopped while it waited in the queue: vm_run() returns at once */
+		g->vm.run->immediate_exit = 0;
 	kick_target(g->vm.run);
 	if (s->slice_timer_at && s->slice_timer_at > clock_now() && s->slice_timer_at <= until)
 		return;
