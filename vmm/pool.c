@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "fault.h"
 #include "layout.h"
@@ -113,51 +112,56 @@ int pool_get(struct shard *s, struct machine *m, const char **what, u64 *vm_ns)
 	return pool_create(s, m, what, vm_ns);
 }
 
-/* Bytes of RAM the guest has touched: all of it is the VMM's to keep. */
-static size_t guest_ram_resident(struct shard *s, struct guest *g)
+/* The image a guest boots: its template's key. */
+static const struct guest_image *pool_image(const struct shard *s, const struct guest *g)
 {
-	unsigned char vec[GUEST_RAM_SIZE / GUEST_PAGE_SIZE];
-	size_t n = 0;
+	const struct guest_image *gi = s->images;
 
-	if (mincore(g->vm.ram, GUEST_RAM_SIZE, vec) < 0)
-		return GUEST_RAM_SIZE;
-	for (size_t i = 0; i < sizeof(vec); i++)
-		n += vec[i] & 1;
-	return n * GUEST_PAGE_SIZE;
+	while (guest_id(g) >= gi->upto)
+		gi++;
+	return gi;
 }
 
 /*
  * Parks a halted guest: saves its vCPU, takes its RAM out of its VM and
- * gives the VM to the pool; the output it keeps moves into the record so
- * that its ring's page can go. -1 (it stays as it was) if KVM refused.
+ * gives the VM to the pool; keeps its state and RAM as their difference
+ * from its image's template (template.c) and gives the RAM's pages back to
+ * the host; the output it keeps moves into the record so that its ring's
+ * page can go. -1 (it stays as it was) if KVM refused or memory ran out.
  */
 int pool_park(struct shard *s, struct guest *g)
 {
 	u8 kept[GUEST_OUT_SIZE];	 /* not static: shards of a worker are threads */
 	u64 cpu = shard_nobody_begin(s); /* kvmlite's choice, not the guest's work */
 	u32 n = console_copy_kept(&g->con, kept);
+	u64 from = console_oldest(&g->con);
+	struct parked *k = NULL;
 	struct machine m;
 	struct park *p;
 
-	p = park_save(&g->vm, kept, n, console_oldest(&g->con));
-	if (!p) {
+	p = park_save(&g->vm, kept, n, from);
+	if (p)
+		k = template_pack(&s->templates, pool_image(s, g), p, g->vm.ram);
+	free(p);
+	if (!k) {
 		shard_nobody_end(s, cpu);
 		return -1;
 	}
 	vm_detach(&g->vm, &m);
 	pool_put(s, &m);
-	g->park = p;
-	console_page_put(&s->pages, console_park(&g->con, park_output(p), p->out_from));
+	arena_release(&s->ram, guest_slot(s, g)); /* its bytes are in k now */
+	g->park = k;
+	console_page_put(&s->pages, console_park(&g->con, parked_output(k), from));
 	sched_lru_remove(&s->sched, guest_slot(s, g));
 	s->resident--;
 	s->parked++;
-	/* Counted once, here: its pages cannot change while it is parked. The
+	/* Counted once, here: nothing of it changes while it is parked. The
 	 * record as malloc holds it (with its chunk header), and the guest's
-	 * places in the scheduler's arrays (sched_init) beside its struct. */
-	p->counted = (u32)(sizeof(*g) + sizeof(struct sched_entry) + 2 * sizeof(u32) + malloc_usable_size(p) +
-			   sizeof(size_t) + guest_ram_resident(s, g) + disk_overlay_bytes(&g->vm.disk) +
-			   vgatext_bytes(g->vm.vga));
-	s->parked_bytes += p->counted;
+	 * places in the scheduler's arrays (sched_init) beside its struct. Its
+	 * template is the shard's, counted apart (templates.bytes). */
+	k->counted = (u32)(sizeof(*g) + sizeof(struct sched_entry) + 2 * sizeof(u32) + malloc_usable_size(k) +
+			   sizeof(size_t) + disk_overlay_bytes(&g->vm.disk) + vgatext_bytes(g->vm.vga));
+	s->parked_bytes += k->counted;
 	s->stats.parks++;
 	shard_nobody_end(s, cpu);
 	return 0;
@@ -166,13 +170,38 @@ int pool_park(struct shard *s, struct guest *g)
 /* A parked guest's output goes back into a ring, and its record away. */
 static void pool_unpark(struct shard *s, struct guest *g)
 {
-	const struct park *p = g->park;
-
 	console_unpark(&g->con, console_page_get(&s->pages));
-	s->parked_bytes -= p->counted;
+	s->parked_bytes -= g->park->counted;
 	free(g->park);
 	g->park = NULL;
 	s->parked--;
+}
+
+/* Its RAM as it was, into its slot (given back while parked), and its vCPU
+ * state; NULL (the slot given back again) if its record is damaged. */
+static const struct park *pool_unpack(struct shard *s, struct guest *g)
+{
+	const struct park *p = NULL;
+
+	if (template_unpack_ram(&s->templates, g->park, g->vm.ram) == 0)
+		p = template_unpack_state(&s->templates, g->park);
+	if (!p)
+		arena_release(&s->ram, guest_slot(s, g));
+	return p;
+}
+
+void pool_describe(struct shard *s, struct guest *g, char *buf, size_t len)
+{
+	const struct park *p = pool_unpack(s, g);
+
+	/* vm_describe() reads its RAM too (the stack, the IVT): rebuilt for
+	 * that moment, then given back. */
+	if (!p) {
+		snprintf(buf, len, "parked (its record is damaged)");
+		return;
+	}
+	vm_describe(&g->vm, &p->regs, &p->sregs, true, buf, len);
+	arena_release(&s->ram, guest_slot(s, g));
 }
 
 /*
@@ -182,10 +211,10 @@ static void pool_unpark(struct shard *s, struct guest *g)
  */
 int pool_resume(struct shard *s, struct guest *g)
 {
-	const struct park *p = g->park;
 	const char *what = "KVM_SET_USER_MEMORY_REGION (RAM)";
 	bool hit = s->pool_len > 0;
 	char line[WIRE_LINE_MAX];
+	const struct park *p;
 	struct machine m;
 
 	if (fault_hit("resume", g->vm.index)) {
@@ -197,14 +226,23 @@ int pool_resume(struct shard *s, struct guest *g)
 			return -1;
 		goto fail;
 	}
+	/* Its RAM is rebuilt before any VM maps it. */
+	if (!(p = pool_unpack(s, g))) {
+		what = "rebuilding its RAM and vCPU state from its record";
+		errno = EIO;
+		pool_put(s, &m);
+		goto fail;
+	}
 	if (vm_attach(&g->vm, &m, s->kvm->run_size, &what) < 0) {
 		pool_put(s, &m);
+		arena_release(&s->ram, guest_slot(s, g));
 		goto fail;
 	}
 	if (park_restore(&g->vm, p) < 0) {
 		what = "restoring the vCPU state";
 		vm_detach(&g->vm, &m);
 		machine_destroy(&m, s->kvm->run_size); /* half-restored: not for another guest */
+		arena_release(&s->ram, guest_slot(s, g));
 		goto fail;
 	}
 	pool_unpark(s, g);

@@ -584,6 +584,7 @@ void shard_free(struct shard *s)
 	sched_free(&s->sched);
 	free(s->fresh);
 	s->fresh = NULL;
+	templates_free(&s->templates);
 	s->to_sv.buf = s->log.buf = NULL;
 	s->g = NULL;
 	s->pages.arena = NULL;

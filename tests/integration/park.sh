@@ -194,8 +194,10 @@ check "JSON: the 3 spinning guests stay resident, every other is parked or resid
 check "JSON: no per-resident figure over a few residents (null), the totals given instead" \
 	"jcheck '(all(j[k] is None for k in (\"vmm_userspace_kib_per_guest\", \"vmm_rss_kib_per_guest\", \"kernel_kib_per_guest\", \"slab_kib_per_guest\")) if $few else 4 < j[\"vmm_userspace_kib_per_guest\"] < 64) and j[\"vmm_anon_kib\"] >= j[\"vmm_parked_kib\"] > 0'" \
 	"$(cat "$T/sum.json")"
-check "JSON: per parked guest between 4 and 64 KiB, and that times the parked guests is their total" \
-	"jcheck '4 < j[\"vmm_userspace_kib_per_parked\"] < 64 and abs(j[\"vmm_userspace_kib_per_parked\"] * j[\"parked_at_end\"] - j[\"vmm_parked_kib\"]) < j[\"parked_at_end\"] * 0.01'" \
+# (Per parked guest: its struct guest, scheduler slots and record, its RAM and state a delta from its
+# image's template: ~1.3 KiB with mvm; 14.5 KiB when it kept its RAM pages.)
+check "JSON: per parked guest between 0.25 and 64 KiB, and that times the parked guests is their total" \
+	"jcheck '0.25 < j[\"vmm_userspace_kib_per_parked\"] < 64 and abs(j[\"vmm_userspace_kib_per_parked\"] * j[\"parked_at_end\"] - j[\"vmm_parked_kib\"]) < j[\"parked_at_end\"] * 0.01'" \
 	"$(cat "$T/sum.json")"
 check "JSON: the workers' memory in all is within 64 KiB per live guest (not a resident's share of everything)" \
 	"jcheck 'j[\"vmm_anon_kib\"] < 64 * j[\"live_at_end\"]'" "$(cat "$T/sum.json")"
