@@ -176,6 +176,8 @@ void guest_report(struct shard *s)
 		.spare = s->pool_len,
 		.staged = s->stats.staged,
 		.created_staged = s->stats.created_staged,
+		.templates = s->templates.n,
+		.template_bytes = s->templates.bytes,
 	};
 	char line[WIRE_LINE_MAX];
 

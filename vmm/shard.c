@@ -89,10 +89,12 @@ static void shard_stats_line(struct shard *s, u32 tag)
 		.resume_failed = st->resume_failed,
 		.vms_created = st->vms_created,
 		.parked_bytes = s->parked_bytes,
+		.templates = s->templates.n,
+		.template_bytes = s->templates.bytes,
 		.cq_overflows = st->cq_overflows,
 		.throttles = s->sched.throttles,
 	};
-	char line[2 * WIRE_LINE_MAX]; /* 25 numbers at their longest */
+	char line[2 * WIRE_LINE_MAX]; /* 27 numbers at their longest */
 
 	for (u32 i = 0; i < s->created; i++) {
 		const struct vm *vm = &s->g[i].vm;

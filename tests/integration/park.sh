@@ -151,6 +151,35 @@ for mode in filter nofilter; do
 	fi
 done
 
+# ---- guests of one image, each with bytes of its own all over its RAM, parked after every request ----
+# A parked guest keeps its RAM as its difference from its image's template (the first guest of the
+# image its shard parked). ramfill.S writes 32 pages that are the same in every guest but for one
+# byte (where and what depend on its index and the round; the first and last byte of the range
+# among them) and one page all its own (no delta is smaller: kept raw); each request checks every
+# byte and writes the next round's. mvm guests on the same shard get a template of their own.
+start_spawn 16 --guest build/itest/ramfill.img:12 --guest mvm --park always --workers 1 ||
+	bad "spawn 12 ramfill and 4 mvm guests booted" "$(cat "$T/spawn.err")"
+wait_for 60 parked_all 16
+for round in 1 2 3 4 5; do
+	for i in $(seq 0 11); do ctl req $i check 2>&1; done
+	for i in 12 13 14 15; do ctl req $i id 2>&1; done
+done >"$T/fill"
+ctl stats --json >"$T/fill.stats"
+for round in 1 2 3 4 5; do
+	for i in $(seq 0 11); do printf 'ok %04x\n' $i; done
+	printf '%s\n' 12 13 14 15
+done >"$T/fill.expected"
+check "12 guests of one image each find their own bytes in 33 pages, in each of 5 rounds parked between" \
+	"cmp -s '$T/fill.expected' '$T/fill'" "$(diff "$T/fill.expected" "$T/fill" | head -5)"
+check "each of the 80 requests resumed its guest from its record ($(jnum resumes <"$T/fill.stats") resumes)" \
+	"[ $(jnum resumes <"$T/fill.stats") -ge 80 ]" "$(cat "$T/fill.stats")"
+# One template per image on the one shard: an mvm guest kept against ramfill's template would
+# carry its 33 pages (~130 KiB); each guest here takes a few KiB.
+check "one template per image on the shard (2), and no guest's record holds another image's pages" \
+	"[ $(jnum templates <"$T/fill.stats") = 2 ] && [ $(jnum parked_bytes <"$T/fill.stats") -lt $((16 * 8192)) ]" \
+	"$(cat "$T/fill.stats")"
+stop_spawn
+
 # ---- parking and resuming thousands of guests in a loop leaks nothing ----
 # (An AddressSanitizer build keeps freed memory in quarantine: that would
 # look like growth. Without it freed park records are reused at once.)
