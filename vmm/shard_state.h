@@ -28,6 +28,7 @@
 #define SHARD_WBUF_SIZE (1 << 20)  /* bytes to the supervisor not yet written */
 #define SHARD_POOL_MAX	32	   /* spare KVM VMs a shard keeps; more are closed */
 #define SHARD_POOL_LOW	8	   /* spare VMs made ready while the shard is idle */
+#define SHARD_KEPT_MAX	SHARD_POOL_LOW /* parked guests whose pages are given back later (pool.c) */
 
 /*
  * One guest as a shard holds it: the VM, its serial console (output ring
@@ -75,6 +76,7 @@ struct shard {
 	u64 staged_reported;
 	u64 parked_bytes;   /* what parked guests take: records, struct guest, scheduler slots */
 	struct templates templates; /* one per image, parked guests' base: a fixed cost (templates.bytes) */
+	u32 kept[SHARD_KEPT_MAX], nkept; /* parked guests whose RAM pages are still in their slots, oldest first */
 	struct machine pool[SHARD_POOL_MAX]; /* spare machines, no guest's RAM mapped */
 	u32 pool_len, pool_reported;
 	struct park *fresh;	/* the first VM's state before it ever ran: a reused VM's reset */

@@ -38,6 +38,10 @@ static int template_find(struct templates *ts, const void *image, const struct p
 	for (i = 0; i < ts->n; i++)
 		if (ts->t[i]->image == image)
 			return (int)i;
+	if (ts->n == UINT16_MAX) {
+		errno = ENOSPC; /* more images than a record can name (struct parked's tmpl) */
+		return -1;
+	}
 	grown = realloc(ts->t, (ts->n + 1) * sizeof(*ts->t));
 	if (!grown)
 		return -1;
@@ -83,13 +87,15 @@ static size_t template_put_num(u8 *out, size_t v)
  * would be no smaller than the page, the page itself (length
  * GUEST_PAGE_SIZE). Pages the guest never touched are zeros.
  */
-static size_t template_encode_ram(const struct template *t, const u8 *ram, u8 *out)
+static size_t template_encode_ram(const struct template *t, const u8 *ram, u8 *out, u16 *pages)
 {
 	unsigned char vec[GUEST_RAM_PAGES];
 	size_t n = 0, next = 0;
 
 	template_resident(ram, vec);
+	*pages = 0;
 	for (size_t i = 0; i < GUEST_RAM_PAGES; i++) {
+		*pages += vec[i] & 1;
 		const u8 *cur = (vec[i] & 1) ? ram + i * GUEST_PAGE_SIZE : zero_page;
 		u8 *body = out + n + 4; /* room for both counts (each < 2^14: two bytes) */
 		ssize_t len;
@@ -115,6 +121,7 @@ static size_t template_encode_ram(const struct template *t, const u8 *ram, u8 *o
 struct parked *template_pack(struct templates *ts, const void *image, const struct park *p, const u8 *ram)
 {
 	size_t state_len = template_state_len(p), ram_len, used;
+	u16 pages;
 	const struct template *t;
 	struct parked *k;
 	ssize_t state_enc;
@@ -125,7 +132,7 @@ struct parked *template_pack(struct templates *ts, const void *image, const stru
 	if ((i = template_find(ts, image, p, ram)) < 0)
 		return NULL;
 	t = ts->t[i];
-	ram_len = template_encode_ram(t, ram, ts->scratch);
+	ram_len = template_encode_ram(t, ram, ts->scratch, &pages);
 	state_enc = delta_encode((const u8 *)p, t->state, state_len, ts->scratch + ram_len, SCRATCH_SIZE - ram_len);
 	if (state_enc < 0) {
 		errno = EOVERFLOW; /* cannot be: the scratch has room for the whole state */
@@ -139,7 +146,8 @@ struct parked *template_pack(struct templates *ts, const void *image, const stru
 	k = malloc(sizeof(*k) + used + p->out_len);
 	if (!k)
 		return NULL;
-	*k = (struct parked){ .tmpl = (u32)i,
+	*k = (struct parked){ .tmpl = (u16)i,
+			      .pages = pages,
 			      .state_len = (u16)state_len,
 			      .state_enc = (u16)state_enc,
 			      .ram_enc = (u32)ram_len,

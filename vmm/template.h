@@ -35,7 +35,8 @@ struct templates {
 /* A parked guest as kept: deltas from its image's template, and its kept output. */
 struct parked {
 	u32 counted;   /* what the parked guest takes in all, as its shard counted it */
-	u32 tmpl;      /* its template, in the shard's list */
+	u16 tmpl;      /* its template, in the shard's list */
+	u16 pages;     /* its RAM's resident pages when it was parked */
 	u16 state_len; /* its vCPU state's full length (struct park and XSAVE) */
 	u16 state_enc; /* bytes of its delta */
 	u32 ram_enc;   /* bytes of its RAM's delta: pages, each as a delta or raw */

@@ -6,9 +6,11 @@
  * in two bytes a page: pages 0x10-0x2f hold the same pattern in every guest
  * (bytes 0x40 + page number) but for two bytes whose place and value depend
  * on the guest's index and the round (page 0x10: the first two of the page,
- * page 0x2f: the last two). Page 0x30 is the guest's own from end to end (byte
- * k = k + 7 * index + round): no delta is smaller than the page, so it is
- * kept raw. Each line received gets "ok IIII" (its index, from its RAM, in
+ * page 0x2f: the last two). Page 0x30 (0x31 in odd guests) is the guest's
+ * own from end to end (byte k = k + 7 * index + round): no delta is smaller
+ * than the page, so it is kept raw. The other of the two it never writes,
+ * and checks that it reads as zeros: no byte of a guest that had its slot
+ * before may show. Each line received gets "ok IIII" (its index, from its RAM, in
  * hex) if every byte was as written, else "bad PP" (the first page that was
  * not); then the round advances and every page gets its new bytes.
  */
@@ -16,7 +18,7 @@
 
 #define PAGES	  32		/* pattern pages, from 0x10 */
 #define FIRST_SEG 0x1000	/* page 0x10 */
-#define FULL_SEG  0x3000	/* page 0x30 */
+#define FULL_SEG  0x3000	/* page 0x30 (even guests), 0x31 (odd ones) */
 
 	.struct 0x7e00
 index:	.skip 2			/* the guest index (ESI at boot), low 16 bits */
@@ -99,9 +101,16 @@ fill:
 	loop 2b
 	jmp es0
 
-/* full_start: ES:DI = the guest's own page, AL its first byte, CX its size */
+/* full_start: ES:DI = the guest's own page, AL its first byte, CX its size; DX the other parity's page */
 full_start:
-	mov $FULL_SEG, %ax
+	mov index, %ah
+	and $1, %ah
+	mov $FULL_SEG >> 8, %dh
+	xor %ah, %dh
+	mov %dh, %ah
+	xor $1, %dh
+	mov $0, %al
+	mov $0, %dl
 	mov %ax, %es
 	xor %di, %di
 	mov $4096, %cx
@@ -132,6 +141,13 @@ check:
 	jne bad
 	inc %al
 	loop 2b
+	mov %dx, %es			/* never written: it must read as zeros, */
+	mov %dh, %bh			/* whoever's slot this RAM was before */
+	xor %ax, %ax
+	xor %di, %di
+	mov $2048, %cx
+	repe scasw
+	jne bad
 	movl $('o' | 'k' << 8 | ' ' << 16), answer
 	mov $answer + 3, %di
 	call es0
