@@ -240,7 +240,8 @@ int pool_park(struct shard *s, struct guest *g)
 	 * pages while it is kept (pool_keep). Its template is the shard's,
 	 * counted apart (templates.bytes). */
 	k->counted = (u32)(sizeof(*g) + sizeof(struct sched_entry) + 2 * sizeof(u32) + malloc_usable_size(k) +
-			   sizeof(size_t) + disk_overlay_bytes(&g->vm.disk) + vgatext_bytes(g->vm.vga));
+			   sizeof(size_t) + disk_overlay_bytes(&g->vm.disk) + vgatext_bytes(g->vm.vga) +
+			   (g->con.in ? malloc_usable_size(g->con.in) + sizeof(size_t) : 0));
 	s->parked_bytes += k->counted;
 	pool_keep(s, g);
 	s->stats.parks++;
@@ -362,6 +363,7 @@ void pool_release(struct shard *s, struct guest *g)
 		vm_destroy(&g->vm);
 		s->resident--;
 	}
+	console_free(&g->con); /* input it will never read */
 	disk_free(&g->vm.disk);
 	vgatext_free(g->vm.vga);
 	g->vm.vga = NULL;

@@ -582,6 +582,8 @@ void shard_free(struct shard *s)
 	free(s->to_sv.buf);
 	free(s->log.buf);
 	line_buf_free(&s->lines);
+	for (u32 i = 0; s->g && i < s->count; i++)
+		console_free(&s->g[i].con);
 	free(s->g);
 	sched_free(&s->sched);
 	free(s->fresh);
