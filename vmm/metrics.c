@@ -76,7 +76,7 @@ static const struct metric {
 	{ "resume_failed", "kvmlite_resume_failures_total", NULL, "counter", 1,
 	  "Resumes that failed (and were retried)." },
 	{ "parked_bytes", "kvmlite_parked_state_bytes", NULL, "gauge", 1,
-	  "Memory the parked guests' saved state and pages take." },
+	  "Memory the parked guests' records (deltas from templates) and their last few pages take." },
 	{ "templates", "kvmlite_templates", NULL, "gauge", 1,
 	  "Templates parked guests are kept as differences from: one per image and shard." },
 	{ "template_bytes", "kvmlite_template_bytes", NULL, "gauge", 1,
