@@ -70,6 +70,7 @@ struct floorvm {
 	int vm_fd, run_size;
 	u8 *ram;
 	struct kvm_coalesced_mmio_ring *ring; /* NULL: nothing coalesced */
+	struct pinguart *uart;		      /* a ping's 16550, for THR writes from the ring */
 	u32 ring_max;			      /* entries in the ring's page */
 	u64 exits, outs;		      /* outs: EOI writes seen, by exit or from the ring */
 	bool synced;			      /* run->s.regs.events filled at the last exit (KVM_CAP_SYNC_REGS) */
@@ -83,6 +84,8 @@ struct pinguart {
 	size_t tx_len;	/* may exceed sizeof(tx): counted, not kept */
 	int in_service; /* IRQ4 acknowledged, no EOI yet (never, in AEOI mode) */
 };
+
+static void ping_pio(struct pinguart *u, u16 port, int is_write, u8 *data);
 
 static const char *why; /* what went wrong, for the one-line error */
 static int why_errno;	/* its errno, 0 when the guest did something unexpected */
@@ -149,12 +152,14 @@ static void ping_boot_io(void *ctx, const struct kvm_run *r)
 }
 
 /*
- * A fresh VM running image to its first `hlt`; with coalesce, port 0x20 then
- * goes to the ring. setup, if not NULL, learns what the boot programmed.
+ * A fresh VM running image to its first `hlt`; with coalesce, the ports
+ * kvmlite coalesces (vmm/machine.c: the 8259As' command ports and COM1's
+ * THR) then go to the ring. setup, if not NULL, learns what the boot
+ * programmed.
  */
 static int floorvm_open(struct floorvm *v, int kvm_fd, const u8 *image, int coalesce, struct pingsetup *setup)
 {
-	struct kvm_coalesced_mmio_zone zone = { .addr = EOI_PORT, .size = 1, .pio = 1 };
+	static const u16 ports[] = { PIC_MASTER_CMD, PIC_SLAVE_CMD, COM1_BASE };
 	u32 ns[NSTAGES];
 	int failed, off;
 
@@ -185,8 +190,12 @@ static int floorvm_open(struct floorvm *v, int kvm_fd, const u8 *image, int coal
 	off = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
 	if (off <= 0 || (off + 1) * (long)getpagesize() > v->run_size)
 		return fail("KVM_CAP_COALESCED_MMIO: no ring page in the vCPU mapping", 0);
-	if (ioctl(v->vm_fd, KVM_REGISTER_COALESCED_MMIO, &zone) < 0)
-		return fail("KVM_REGISTER_COALESCED_MMIO (pio = 1)", errno);
+	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		struct kvm_coalesced_mmio_zone zone = { .addr = ports[i], .size = 1, .pio = 1 };
+
+		if (ioctl(v->vm_fd, KVM_REGISTER_COALESCED_MMIO, &zone) < 0)
+			return fail("KVM_REGISTER_COALESCED_MMIO (pio = 1)", errno);
+	}
 	v->ring = (struct kvm_coalesced_mmio_ring *)((u8 *)v->g.run + (long)off * getpagesize());
 	v->ring_max = (u32)((getpagesize() - sizeof(*v->ring)) / sizeof(v->ring->coalesced_mmio[0]));
 	return 0;
@@ -206,7 +215,8 @@ static void floorvm_close(struct floorvm *v)
 /*
  * Take every write KVM queued in the ring, oldest first: KVM fills `last`,
  * the VMM consumes from `first` (Documentation/virt/kvm/api.rst,
- * KVM_REGISTER_COALESCED_MMIO). Each must be the EOI: the only coalesced port.
+ * KVM_REGISTER_COALESCED_MMIO). Each must be the EOI or, for a ping, a
+ * byte of its answer.
  */
 static int floorvm_drain(struct floorvm *v)
 {
@@ -221,8 +231,14 @@ static int floorvm_drain(struct floorvm *v)
 	for (; first != last; first = (first + 1) % v->ring_max) {
 		struct kvm_coalesced_mmio *e = &v->ring->coalesced_mmio[first];
 
+		if (e->phys_addr == COM1_BASE && e->len == 1 && v->uart) {
+			ping_pio(v->uart, COM1_BASE, 1, e->data);
+			continue;
+		}
 		if (e->phys_addr != EOI_PORT || e->len != 1 || e->data[0] != EOI_VALUE)
 			return fail("a coalesced write that is not the EOI", 0);
+		if (v->uart)
+			ping_pio(v->uart, EOI_PORT, 1, e->data);
 		v->outs++;
 	}
 	__atomic_store_n(&v->ring->first, first, __ATOMIC_RELEASE); /* the slots are free again */
@@ -288,37 +304,52 @@ static int floorvm_inject(struct floorvm *v, u8 vector)
 enum { COL_CPU, COL_WALL, COL_OUT, NCOLS };
 
 /*
- * One round of the tick floor on a fresh VM: the guest's run of EOI writes
- * with interrupts off (the cost of one `out`), then `ticks` ticks.
+ * tickfloor.S to its idle `sti; hlt`, timing on the way its run of EOI
+ * writes with interrupts off (the cost of one `out`, into *out_ns).
  */
-static int tick_round(int kvm_fd, const u8 *image, int coalesce, long ticks, u32 row[NCOLS], double *exits)
+static int tick_floor_boot(struct floorvm *v, u32 *out_ns)
+{
+	u64 c0 = cpu_ns();
+	int reason;
+
+	while ((reason = floorvm_run(v)) == KVM_EXIT_IO)
+		if (floorvm_eoi(v) < 0)
+			return -1;
+	if (reason != KVM_EXIT_HLT || v->outs == 0)
+		return fail("the guest's EOI writes did not end in hlt", 0);
+	*out_ns = (u32)((cpu_ns() - c0) / v->outs);
+	v->outs = 0;
+	if (floorvm_run(v) != KVM_EXIT_HLT || !v->g.run->if_flag)
+		return fail("the guest did not reach its idle `sti; hlt`", 0);
+	return 0;
+}
+
+/*
+ * One round of a tick floor on a fresh VM, `ticks` ticks from its idle
+ * `sti; hlt`. With server (guest/tick.S itself, the guest kvmlite's tick
+ * figures run), IRQ0's vector is the one its boot gave the 8259A, and
+ * its handler and main loop run as they do under kvmlite; otherwise
+ * tickfloor.S, first timing one `out`.
+ */
+static int tick_round(int kvm_fd, const u8 *image, int coalesce, int server, long ticks, u32 row[NCOLS], double *exits)
 {
 	struct floorvm v;
+	struct pingsetup setup;
 	u64 c0, c1, t0, x0;
 	int rc = -1, reason;
+	u8 vector = server ? PIC_MASTER_VECTOR + IRQ_PIT : TICK_VECTOR;
 
-	if (floorvm_open(&v, kvm_fd, image, coalesce, NULL) < 0)
+	row[COL_OUT] = 0;
+	if (floorvm_open(&v, kvm_fd, image, coalesce, server ? &setup : NULL) < 0)
 		goto out;
-	c0 = cpu_ns();
-	while ((reason = floorvm_run(&v)) == KVM_EXIT_IO)
-		if (floorvm_eoi(&v) < 0)
-			goto out;
-	if (reason != KVM_EXIT_HLT || v.outs == 0) {
-		fail("the guest's EOI writes did not end in hlt", 0);
+	if (server ? !v.g.run->if_flag && fail("the tick guest halted with interrupts off at boot", 0)
+		   : tick_floor_boot(&v, &row[COL_OUT]) < 0)
 		goto out;
-	}
-	row[COL_OUT] = (u32)((cpu_ns() - c0) / v.outs);
-	v.outs = 0;
-	/* On to the idle loop's `sti; hlt`, where every tick starts. */
-	if (floorvm_run(&v) != KVM_EXIT_HLT || !v.g.run->if_flag) {
-		fail("the guest did not reach its idle `sti; hlt`", 0);
-		goto out;
-	}
 	x0 = v.exits;
 	t0 = now_ns();
 	c0 = cpu_ns();
 	for (long i = 0; i < ticks; i++) {
-		if (floorvm_inject(&v, TICK_VECTOR) < 0)
+		if (floorvm_inject(&v, vector) < 0)
 			goto out;
 		while ((reason = floorvm_run(&v)) == KVM_EXIT_IO)
 			if (floorvm_eoi(&v) < 0)
@@ -339,6 +370,48 @@ static int tick_round(int kvm_fd, const u8 *image, int coalesce, long ticks, u32
 	rc = 0;
 out:
 	floorvm_close(&v);
+	return rc;
+}
+
+/*
+ * The same work as F_TICK_SERVER over `nvms` VMs at once, one tick each in
+ * turn, as a kvmlite shard serves many guests from one thread: each
+ * KVM_RUN then loads a vCPU other than the last one this thread ran.
+ */
+static int tick_round_many(int kvm_fd, const u8 *image, int nvms, long ticks, u32 row[NCOLS], double *exits)
+{
+	struct floorvm *v = calloc((size_t)nvms, sizeof(*v));
+	struct pingsetup setup;
+	u64 c0, t0, x = 0;
+	int rc = -1, opened = 0;
+
+	row[COL_OUT] = 0;
+	if (!v)
+		return fail("calloc", errno);
+	for (; opened < nvms; opened++)
+		if (floorvm_open(&v[opened], kvm_fd, image, 1, &setup) < 0 || !v[opened].g.run->if_flag)
+			goto out;
+	t0 = now_ns();
+	c0 = cpu_ns();
+	for (long i = 0; i < ticks; i++) {
+		struct floorvm *g = &v[i % nvms];
+		u64 x0 = g->exits;
+
+		if (floorvm_inject(g, PIC_MASTER_VECTOR + IRQ_PIT) < 0 || floorvm_run(g) != KVM_EXIT_HLT ||
+		    !g->g.run->if_flag) {
+			fail("the tick guest did not halt again with interrupts on", 0);
+			goto out;
+		}
+		x += g->exits - x0;
+	}
+	row[COL_CPU] = (u32)((cpu_ns() - c0) / (u64)ticks);
+	row[COL_WALL] = (u32)((now_ns() - t0) / (u64)ticks);
+	*exits = (double)x / (double)ticks;
+	rc = 0;
+out:
+	while (opened-- > 0)
+		floorvm_close(&v[opened]);
+	free(v);
 	return rc;
 }
 
@@ -382,6 +455,7 @@ static int ping_once(struct floorvm *v, const struct pingsetup *setup)
 	struct pinguart u = { .setup = setup };
 	int reason;
 
+	v->uart = &u; /* its THR writes may come from the ring */
 	/* One rising edge of IRQ4 per request, acknowledged as it is injected. */
 	if (floorvm_inject(v, PING_VECTOR) < 0)
 		return -1;
@@ -398,20 +472,21 @@ static int ping_once(struct floorvm *v, const struct pingsetup *setup)
 		for (u32 i = 0; i < r->io.count; i++)
 			ping_pio(&u, r->io.port, r->io.direction == KVM_EXIT_IO_OUT, (u8 *)r + r->io.data_offset + i);
 	}
+	v->uart = NULL;
 	if (!r->if_flag || u.tx_len != sizeof(PONG) - 1 || memcmp(u.tx, PONG, sizeof(PONG) - 1) ||
 	    u.rx_pos != sizeof(PING) - 1 || u.in_service)
 		return fail("the guest did not answer \"pong\" and halt", 0);
 	return 0;
 }
 
-static int ping_round(int kvm_fd, const u8 *image, long requests, u32 row[NCOLS], double *exits)
+static int ping_round(int kvm_fd, const u8 *image, int coalesce, long requests, u32 row[NCOLS], double *exits)
 {
 	struct floorvm v;
 	struct pingsetup setup;
 	u64 c0, t0, x0;
 	int rc = -1;
 
-	if (floorvm_open(&v, kvm_fd, image, 0, &setup) < 0)
+	if (floorvm_open(&v, kvm_fd, image, coalesce, &setup) < 0)
 		goto out;
 	if (!v.g.run->if_flag) {
 		fail("the ping guest halted with interrupts off at boot", 0);
@@ -436,13 +511,13 @@ out:
 /* One floor and what it reports: medians over the rounds. */
 struct floor {
 	const char *key, *name;
-	int is_tick, coalesce, wanted, done;
+	int is_tick, coalesce, server, vms, wanted, done;
 	const u8 *image;
 	long n; /* ticks or requests per round */
 	double cpu_us, wall_us, out_us, exits;
 };
 
-enum { F_TICK_EXIT, F_TICK_COALESCED, F_PING, NFLOORS };
+enum { F_TICK_EXIT, F_TICK_COALESCED, F_TICK_SERVER, F_TICK_MANY, F_PING, F_PING_COALESCED, NFLOORS };
 
 /* rounds rounds, each on a fresh VM, each filling one row; their medians into f. */
 static int floor_measure(struct floor *f, int kvm_fd, int rounds)
@@ -451,8 +526,9 @@ static int floor_measure(struct floor *f, int kvm_fd, int rounds)
 	double exits = 0;
 
 	for (int i = 0; i < rounds; i++)
-		if ((f->is_tick ? tick_round(kvm_fd, f->image, f->coalesce, f->n, rows[i], &exits)
-				: ping_round(kvm_fd, f->image, f->n, rows[i], &exits)) < 0)
+		if ((f->vms > 1	  ? tick_round_many(kvm_fd, f->image, f->vms, f->n, rows[i], &exits)
+		     : f->is_tick ? tick_round(kvm_fd, f->image, f->coalesce, f->server, f->n, rows[i], &exits)
+				  : ping_round(kvm_fd, f->image, f->coalesce, f->n, rows[i], &exits)) < 0)
 			return -1;
 	f->cpu_us = median_us(&rows[0][0], (size_t)rounds, NCOLS, COL_CPU);
 	f->wall_us = median_us(&rows[0][0], (size_t)rounds, NCOLS, COL_WALL);
@@ -471,7 +547,7 @@ static void floor_json(const struct floor *f)
 	}
 	printf("{\"%s\":%ld,\"cpu_us\":%.2f,\"wall_us\":%.2f,\"exits\":%.2f", f->is_tick ? "ticks" : "requests", f->n,
 	       f->cpu_us, f->wall_us, f->exits);
-	if (f->is_tick)
+	if (f->is_tick && !f->server)
 		printf(",\"out_us\":%.2f", f->out_us);
 	printf("}");
 }
@@ -484,7 +560,7 @@ static void floor_text(const struct floor *f)
 	}
 	printf("%-22s %8.2f µs CPU, %8.2f µs wall, %5.2f exits per %s", f->name, f->cpu_us, f->wall_us, f->exits,
 	       f->is_tick ? "tick" : "request");
-	if (f->is_tick)
+	if (f->is_tick && !f->server)
 		printf("; one EOI `out` alone %.2f µs", f->out_us);
 	printf("\n");
 }
@@ -514,13 +590,17 @@ static void floor_report(const struct floor fl[NFLOORS], int json, int rounds, i
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: floor [--tick|--ping] [--ticks N] [--requests N] [--rounds R] [--tick-image IMG]\n"
-			"             [--ping-image IMG] [--json]\n"
-			"The raw KVM floors of a timer tick (guest/tickfloor.S; the EOI exiting, and coalesced when\n"
-			"KVM_CAP_COALESCED_PIO is present) and of a ping (guest/mvm.S answering \"ping\"): µs of this\n"
-			"process's CPU and of wall time per tick or request, median of R rounds (default 5, at most\n"
-			"64), and exits per tick or request. Defaults: both floors, 20000 ticks, 2000 requests,\n"
-			"images from build/guest/ (run from the repository root).\n");
+	fprintf(stderr,
+		"usage: floor [--tick|--ping] [--ticks N] [--requests N] [--rounds R] [--tick-image IMG]\n"
+		"             [--ping-image IMG] [--vms N] [--json]\n"
+		"The raw KVM floors of a timer tick (guest/tickfloor.S; the EOI exiting, and coalesced when\n"
+		"KVM_CAP_COALESCED_PIO is present; and guest/tick.S's own handler and loop, coalesced as\n"
+		"kvmlite does) and of a ping (guest/mvm.S answering \"ping\"; its answer's THR writes exiting,\n"
+		"and coalesced): µs of this process's CPU and of wall time per tick or request, median of\n"
+		"R rounds (default 5, at most 64), and exits per tick or request. --vms N (N > 1) adds\n"
+		"tick.img's floor over N VMs served in turn from this one thread, as a kvmlite shard does.\n"
+		"Defaults: both floors, 20000 ticks, 2000 requests, images from build/guest/ (run from the\n"
+		"repository root).\n");
 	exit(2);
 }
 
@@ -534,8 +614,9 @@ int main(int argc, char **argv)
 					      { "tick-image", required_argument, NULL, 'T' },
 					      { "ping-image", required_argument, NULL, 'P' },
 					      { "json", no_argument, NULL, 'j' },
+					      { "vms", required_argument, NULL, 'v' },
 					      { 0 } };
-	static u8 tick_img[BOOT_SIZE], ping_img[BOOT_SIZE];
+	static u8 tick_img[BOOT_SIZE], ping_img[BOOT_SIZE], server_img[BOOT_SIZE];
 	struct floor fl[NFLOORS] = {
 		[F_TICK_EXIT] = { .key = "tick_exit", .name = "tick, EOI exiting", .is_tick = 1, .image = tick_img },
 		[F_TICK_COALESCED] = { .key = "tick_coalesced",
@@ -543,11 +624,28 @@ int main(int argc, char **argv)
 				       .is_tick = 1,
 				       .coalesce = 1,
 				       .image = tick_img },
+		[F_TICK_SERVER] = { .key = "tick_server",
+				    .name = "tick, tick.img coalesced",
+				    .is_tick = 1,
+				    .coalesce = 1,
+				    .server = 1,
+				    .image = server_img },
+		[F_TICK_MANY] = { .key = "tick_server_many",
+				  .name = "tick, tick.img, N VMs",
+				  .is_tick = 1,
+				  .coalesce = 1,
+				  .server = 1,
+				  .image = server_img },
 		[F_PING] = { .key = "ping", .name = "ping (mvm)", .image = ping_img },
+		[F_PING_COALESCED] = { .key = "ping_coalesced",
+				       .name = "ping (mvm) coalesced",
+				       .coalesce = 1,
+				       .image = ping_img },
 	};
 	const char *tick_path = "build/guest/tickfloor.img", *ping_path = "build/guest/mvm.img";
+	const char *server_path = "build/guest/tick.img";
 	long ticks = 20000, requests = 2000;
-	int want_tick = 0, want_ping = 0, rounds = 5, json = 0, opt, kvm_fd, has_pio;
+	int want_tick = 0, want_ping = 0, rounds = 5, json = 0, vms = 1, opt, kvm_fd, has_pio;
 	double load = loadavg_1min(); /* before: other work on a 2-CPU host skews every figure */
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -576,15 +674,19 @@ int main(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'v':
+			vms = atoi(optarg);
+			break;
 		default:
 			usage();
 		}
 	}
-	if (optind < argc || ticks < 1 || requests < 1 || rounds < 1 || rounds > 64)
+	if (optind < argc || ticks < 1 || requests < 1 || rounds < 1 || rounds > 64 || vms < 1 || vms > 4096)
 		usage();
 	if (!want_tick && !want_ping)
 		want_tick = want_ping = 1;
-	if ((want_tick && image_read(tick_path, tick_img) < 0) || (want_ping && image_read(ping_path, ping_img) < 0))
+	if ((want_tick && (image_read(tick_path, tick_img) < 0 || image_read(server_path, server_img) < 0)) ||
+	    (want_ping && image_read(ping_path, ping_img) < 0))
 		return 2;
 	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm_fd < 0) {
@@ -592,10 +694,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	has_pio = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0;
-	fl[F_TICK_EXIT].wanted = fl[F_TICK_COALESCED].wanted = want_tick;
-	fl[F_PING].wanted = want_ping;
-	fl[F_TICK_EXIT].n = fl[F_TICK_COALESCED].n = ticks;
-	fl[F_PING].n = requests;
+	fl[F_TICK_EXIT].wanted = fl[F_TICK_COALESCED].wanted = fl[F_TICK_SERVER].wanted = want_tick;
+	fl[F_TICK_MANY].wanted = want_tick && vms > 1;
+	fl[F_TICK_MANY].vms = vms;
+	fl[F_TICK_MANY].n = ticks;
+	fl[F_PING].wanted = fl[F_PING_COALESCED].wanted = want_ping;
+	fl[F_TICK_EXIT].n = fl[F_TICK_COALESCED].n = fl[F_TICK_SERVER].n = ticks;
+	fl[F_PING].n = fl[F_PING_COALESCED].n = requests;
 	for (int i = 0; i < NFLOORS; i++)
 		if (fl[i].wanted && (!fl[i].coalesce || has_pio) && floor_measure(&fl[i], kvm_fd, rounds) < 0) {
 			fprintf(stderr, "floor: %s: %s%s%s\n", fl[i].name, why ? why : "failed", why_errno ? ": " : "",

@@ -236,7 +236,11 @@ ticks per second), beside the raw tick floor measured in the same run
 (`bench/floor.c`: ticks injected into `guest/tickfloor.S`, halted in `sti;
 hlt`, whose handler writes the EOI and returns; one VM, nothing but KVM
 around it; its process's own CPU, median of the rounds) with the EOI exiting
-to userspace and with port 0x20 coalesced. Host-wide figures compare with
+to userspace and with port 0x20 coalesced; then the `tick` guest itself
+under the same harness (its own handler and main loop, 12 instructions a
+tick that kvm_pvm emulates, the EOI coalesced as kvmlite's is), on one VM
+and on as many VMs in turn as one kvmlite shard serves here: the floor of
+the same work, the vCPU switches included. Host-wide figures compare with
 host-wide ones, the processes' own with the processes' own (QEMU's: its
 processes and its VMs' `kvm-pit` kernel threads, where its PIT runs); the
 floor, one process doing nothing else, compares with both.
@@ -252,6 +256,8 @@ if [ -s "$D/cost-floor.csv" ] || have cost.csv; then
 		function rat(a, b) {return (a == "" || a == "noise" || b == "" || b == "noise" || b + 0 <= 0) ? "n/a" : sprintf("**%.3g**", a / b)}
 		NR > 1 && $1 == "exit" {fa = $4; fa_w = $5; fa_x = $6; fa_o = $7}
 		NR > 1 && $1 == "coalesced" {fb = $4; fb_w = $5; fb_x = $6; fb_o = $7}
+		NR > 1 && $1 == "server" {fc = $4; fc_w = $5}
+		NR > 1 && $1 == "server_many" {fd = $4; fd_w = $5}
 		END {
 			hz = 1193182 / 65536
 			if (kh != "" && kh != "noise") kh /= hz
@@ -266,6 +272,8 @@ if [ -s "$D/cost-floor.csv" ] || have cost.csv; then
 			else print "| raw floor, EOI exiting | not measured | | |"
 			if (fb != "") printf "| raw floor, EOI coalesced (%.1f exits a tick; wall %.1f µs) | %s | %s | %s |\n", fb_x, fb_w, fig(fb), rat(kh, fb), rat(kp, fb)
 			else print "| raw floor, EOI coalesced | not measured (or KVM_CAP_COALESCED_PIO absent) | | |"
+			if (fc != "") printf "| raw floor of the same guest: `tick` itself, EOI coalesced, one VM (wall %.1f µs) | %s | %s | %s |\n", fc_w, fig(fc), rat(kh, fc), rat(kp, fc)
+			if (fd != "") printf "| raw floor of the same work: `tick`, as many VMs in turn as a kvmlite shard serves (wall %.1f µs) | %s | %s | %s |\n", fd_w, fig(fd), rat(kh, fd), rat(kp, fd)
 			printf "| QEMU `tick`, host-wide (%s guests) | %s | %s | |\n", qn == "" ? "?" : qn, fig(qh), rat(kh, qh)
 			split_ = (qp == "") ? "" : (qpit == "") ? " (kvm-pit threads not measured)" : sprintf(" (%.1f + %.1f)", qproc, qpit * 1000 / hz)
 			printf "| QEMU `tick`, its processes + kvm-pit threads | %s%s | | %s |\n", fig(qp), split_, rat(kp, qp)
@@ -350,7 +358,8 @@ if have requests.csv; then
 		echo
 		echo "The raw ping floor is the \`mvm\` guest itself answering \`ping\` with nothing but KVM around it"
 		echo "(\`bench/floor.c\`: one VM; \"ping\\n\" put in a minimal 16550's FIFO and IRQ4 injected, its port"
-		echo "accesses answered as the UART would, until the guest halts after \"pong\\n\"; $4 requests, median of"
+		echo "accesses answered as the UART would, its THR writes coalesced as kvmlite's are where KVM can,"
+		echo "until the guest halts after \"pong\\n\"; $4 requests, median of"
 		echo "$5 rounds, the process's own CPU). Besides the exits it holds the guest's own instructions between"
 		echo "them (emulated on kvm_pvm) and the interrupt's injection: what kvmlite cannot go below for this guest."
 		echo

@@ -26,7 +26,8 @@ static void guest_file(struct shard *s, struct guest *g)
 	 * run queue: that time does not count, and it is looked at after its run. */
 	if (g->silent_at && !guest_sched(s, g)->queued && g->silent_at < attention)
 		attention = g->silent_at;
-	sched_file(&s->sched, guest_slot(s, g), vm_deadline(&g->vm), attention);
+	/* Its PIT may fire a little late, so that ticks share wakeups (sched_late). */
+	sched_file(&s->sched, guest_slot(s, g), sched_late(vm_deadline(&g->vm), clock_now()), attention);
 }
 
 /* A running guest wants the CPU: queued, unless it is held back. */
@@ -286,6 +287,33 @@ static void guest_charge(struct shard *s, struct guest *g)
 	sched_charge(&s->sched, guest_slot(s, g), used, g->vm.state != VM_ENDED);
 }
 
+/*
+ * Makes sure the slice timer kicks g out of KVM_RUN by `until`. The timer
+ * is set only when it is not already due by then: slices that follow one
+ * another within one wakeup (the ticks of many guests) share one setting,
+ * which fires at most SHARD_SLICE_NS after the first of them began, and the
+ * shard disarms it before it sleeps (guest_disarm_kick). A kick that lands
+ * on a guest after its slice ended is dropped at its next slice's start;
+ * one that lands between that and the check below is caught by the check.
+ */
+static void guest_arm_kick(struct shard *s, struct guest *g, u64 until)
+{
+	g->vm.run->immediate_exit = 0;
+	kick_target(g->vm.run);
+	if (s->slice_timer_at && s->slice_timer_at > clock_now() && s->slice_timer_at <= until)
+		return;
+	kick_timer_at(s->slice_timer, until);
+	s->slice_timer_at = until;
+}
+
+void guest_disarm_kick(struct shard *s)
+{
+	if (!s->slice_timer_at)
+		return;
+	kick_timer_at(s->slice_timer, 0);
+	s->slice_timer_at = 0;
+}
+
 /* Runs one guest until it halts, ends, or its slice (or CPU share) is over. */
 void guest_run_slice(struct shard *s, struct guest *g)
 {
@@ -306,8 +334,7 @@ void guest_run_slice(struct shard *s, struct guest *g)
 	}
 	if (deadline < until)
 		until = deadline;
-	kick_target(g->vm.run);
-	kick_timer_at(s->slice_timer, until);
+	guest_arm_kick(s, g, until);
 	s->stats.slices++;
 	do {
 		vm_run(&g->vm);
@@ -320,7 +347,6 @@ void guest_run_slice(struct shard *s, struct guest *g)
 	if (g->vm.stats.kicks != kicks)
 		s->stats.preempted++;
 	guest_charge(s, g);
-	kick_timer_at(s->slice_timer, 0);
 	/* A kick that came after the last exit is for this slice, not the next. */
 	if (g->vm.run)
 		g->vm.run->immediate_exit = 0;

@@ -12,6 +12,8 @@ bool guest_create_some(struct shard *s);
 struct guest *guest_next(struct shard *s);
 /* Runs one guest until it halts, ends, or its slice (or CPU share) is over. */
 void guest_run_slice(struct shard *s, struct guest *g);
+/* The slice timer off, before the shard sleeps: slices leave it set for the next. */
+void guest_disarm_kick(struct shard *s);
 /* After anything happened to a guest (at `now`): files it where it belongs,
  * parks it, reports it silent or ended. */
 void guest_settle(struct shard *s, struct guest *g, u64 now);

@@ -36,6 +36,25 @@ static void kvm_find_backend(struct kvm *kvm)
 	}
 }
 
+/*
+ * Port writes that need no answer can wait in a ring KVM shares with us
+ * instead of each costing an exit (KVM_REGISTER_COALESCED_MMIO with pio =
+ * 1, Linux 4.19). KVM_CAP_COALESCED_MMIO answers with the ring's page
+ * offset within the vCPU mapping, which must lie inside it; the ring
+ * fills that page (vm.c counts its entries for x86's 4 KiB pages).
+ * KVMLITE_FAULT=coalesced_pio:1:1 pretends there is none, so that tests
+ * can hold the same guest with and without it side by side.
+ */
+static void kvm_find_coalescing(struct kvm *kvm)
+{
+	int page = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	long size = sysconf(_SC_PAGESIZE);
+
+	if (page > 0 && size == 4096 && ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0 &&
+	    (page + 1) * size <= kvm->run_size && !fault_next("coalesced_pio"))
+		kvm->coalesced_offset = (u32)(page * size);
+}
+
 int kvm_open(struct kvm *kvm, char *err, size_t errlen)
 {
 	int version;
@@ -81,6 +100,7 @@ int kvm_open(struct kvm *kvm, char *err, size_t errlen)
 			  ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) > 0 && !fault_next("msr_filter");
 	kvm->triple_fault_event = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_TRIPLE_FAULT_EVENT) > 0;
 	kvm->sync_events = (ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_EVENTS) != 0;
+	kvm_find_coalescing(kvm);
 	return 0;
 fail:
 	close(kvm->fd);

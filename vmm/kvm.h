@@ -11,6 +11,7 @@ struct kvm {
 	bool msr_filter;	 /* every VM gets the MSR filter (machine.c); without it no VM is reused (park.c) */
 	bool triple_fault_event; /* a queued triple fault is part of the vCPU events (Linux 6.0) */
 	bool sync_events;	 /* kvm_run carries the vCPU events both ways (KVM_CAP_SYNC_REGS): vm_inject() */
+	u32 coalesced_offset;	 /* where the coalesced-write ring lies in the vCPU mapping; 0: none (machine.c) */
 };
 
 /*

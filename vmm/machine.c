@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "devices/uart16550.h"
 #include "layout.h"
 #include "machine.h"
 
@@ -50,7 +51,35 @@ static int machine_msr_filter(int vm_fd)
 	return kvm_ioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &f);
 }
 
-/* The VM, its MSR filter, and a triple fault as a vCPU event. */
+/*
+ * The port writes that may wait in KVM's coalesced ring until the guest's
+ * next exit instead of exiting each (kvm.c). A write belongs here when
+ * nothing the guest can observe depends on it being handled at once:
+ * vm_run() hands the ring to the devices, in order, before it looks at any
+ * exit, so every `in` and every interrupt decision sees them done. What
+ * can wait is the effect on interrupts: a THR write that empties the
+ * transmitter and raises IRQ4, or an EOI that lets a lower-priority
+ * interrupt through, is delivered at the guest's next exit (its `hlt`, an
+ * `in`, or the end of its time slice) rather than at the write itself.
+ *  - the 8259As' command ports: OCW2 (the EOI every handler writes), OCW3
+ *    and ICW1 (whose ICW2-4 go to the data port, which exits);
+ *  - COM1's THR (DLL while DLAB is set): the bytes a guest sends, which it
+ *    paces by reading LSR (an exit) once per 16 with the FIFO on.
+ */
+static const u16 machine_coalesced_ports[] = { PIC_MASTER_CMD, PIC_SLAVE_CMD, COM1_BASE + UART_THR };
+
+static int machine_coalesce(int vm_fd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(machine_coalesced_ports); i++) {
+		struct kvm_coalesced_mmio_zone z = { .addr = machine_coalesced_ports[i], .size = 1, .pio = 1 };
+
+		if (kvm_ioctl(vm_fd, KVM_REGISTER_COALESCED_MMIO, &z) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The VM, its MSR filter, its coalesced ports, and a triple fault as a vCPU event. */
 static int machine_create_vm(const struct kvm *kvm, struct machine *m, const char **what)
 {
 	/* A triple fault KVM has queued but not yet delivered (setting CR0.PG
@@ -65,6 +94,9 @@ static int machine_create_vm(const struct kvm *kvm, struct machine *m, const cha
 		return -1;
 	*what = "KVM_X86_SET_MSR_FILTER";
 	if (kvm->msr_filter && machine_msr_filter(m->vm_fd) < 0)
+		return -1;
+	*what = "KVM_REGISTER_COALESCED_MMIO (pio)";
+	if (kvm->coalesced_offset && machine_coalesce(m->vm_fd) < 0)
 		return -1;
 	*what = "KVM_ENABLE_CAP (KVM_CAP_X86_TRIPLE_FAULT_EVENT)";
 	if (kvm->triple_fault_event && kvm_ioctl(m->vm_fd, KVM_ENABLE_CAP, &tf) < 0)
@@ -88,6 +120,8 @@ int machine_step(const struct kvm *kvm, struct machine *m, enum machine_step ste
 		if (run == MAP_FAILED)
 			return -1;
 		m->run = run;
+		if (kvm->coalesced_offset)
+			m->ring = (struct kvm_coalesced_mmio_ring *)((u8 *)run + kvm->coalesced_offset);
 		/* At every exit KVM copies the vCPU events into kvm_run, so
 		 * vm_inject() can hand an interrupt in with KVM_RUN itself. */
 		m->run->kvm_valid_regs = kvm->sync_events ? KVM_SYNC_X86_EVENTS : 0;

@@ -6,6 +6,7 @@
 #include "types.h"
 
 struct kvm_run;
+struct kvm_coalesced_mmio_ring;
 
 /*
  * A guest normally keeps only the vCPU fd of its machine; a machine that
@@ -16,6 +17,7 @@ struct machine {
 	int vm_fd;   /* -1 once closed */
 	int vcpu_fd; /* -1: none */
 	struct kvm_run *run;
+	struct kvm_coalesced_mmio_ring *ring; /* port writes that wait for the next exit; NULL: none */
 	bool used; /* has carried a guest: its CPU state is that guest's, not reset */
 };
 

@@ -45,6 +45,8 @@ static const struct metric {
 	  "The share of a CPU one guest may use at most (--cpu-max)." },
 	{ "exits", "kvmlite_vm_exits_total", NULL, "counter", 1, "KVM_RUN exits of all guests." },
 	{ "io_exits", "kvmlite_vm_io_exits_total", NULL, "counter", 1, "Port I/O exits." },
+	{ "coalesced", "kvmlite_vm_coalesced_writes_total", NULL, "counter", 1,
+	  "Port writes that waited in KVM's coalesced ring instead of exiting." },
 	{ "hlts", "kvmlite_vm_hlt_exits_total", NULL, "counter", 1, "hlt exits." },
 	{ "irqs", "kvmlite_interrupts_injected_total", NULL, "counter", 1, "Interrupts injected (KVM_INTERRUPT)." },
 	{ "kicks", "kvmlite_vcpu_kicks_total", NULL, "counter", 1,

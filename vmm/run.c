@@ -415,12 +415,12 @@ static void run_summary_json(const struct vm *vm, const struct kvm *kvm, const s
 	fprintf(stderr, "\",\"index\":%u,\"exit_status\":%d,\"reason\":\"", vm->index, status);
 	json_text(stderr, vm->why);
 	fprintf(stderr,
-		"\",\"kvm_backend\":\"%s\",\"exits\":%llu,\"io_exits\":%llu,\"hlts\":%llu,\"irqs\":%llu,"
+		"\",\"kvm_backend\":\"%s\",\"exits\":%llu,\"io_exits\":%llu,\"coalesced\":%llu,\"hlts\":%llu,\"irqs\":%llu,"
 		"\"kicks\":%llu,\"unknown_port_reads\":%llu,\"unknown_port_writes\":%llu,\"mmio_reads\":%llu,"
 		"\"mmio_writes\":%llu,\"out_bytes\":%llu,\"in_bytes\":%llu,\"overruns\":%llu,\"pit_irqs\":%llu,"
 		"\"pit_clamped\":%llu}\n",
 		kvm->backend, (unsigned long long)st->exits, (unsigned long long)st->io_exits,
-		(unsigned long long)st->hlts, (unsigned long long)st->irqs_injected, (unsigned long long)st->kicks,
+		(unsigned long long)st->coalesced, (unsigned long long)st->hlts, (unsigned long long)st->irqs_injected, (unsigned long long)st->kicks,
 		(unsigned long long)st->unknown_port_reads, (unsigned long long)st->unknown_port_writes,
 		(unsigned long long)st->mmio_reads, (unsigned long long)st->mmio_writes,
 		(unsigned long long)vm->uart.stats.tx_bytes, (unsigned long long)vm->uart.stats.rx_bytes,
@@ -436,11 +436,11 @@ static void run_summary_text(const struct run *r, bool firmware, int status)
 
 	fprintf(stderr,
 		"kvmlite: guest %u ended: %s; exit status %d\n"
-		"kvmlite: %llu exits (%llu I/O), %llu hlt, %llu interrupts, %llu kicks, "
+		"kvmlite: %llu exits (%llu I/O; %llu port writes coalesced), %llu hlt, %llu interrupts, %llu kicks, "
 		"%llu/%llu unknown port reads/writes, %llu/%llu MMIO reads/writes, %llu MSR accesses refused\n"
 		"kvmlite: COM1: %llu bytes out, %llu in, %llu overruns; PIT: %llu irqs, %llu clamped\n",
 		vm->index, vm->why, status, (unsigned long long)st->exits, (unsigned long long)st->io_exits,
-		(unsigned long long)st->hlts, (unsigned long long)st->irqs_injected, (unsigned long long)st->kicks,
+		(unsigned long long)st->coalesced, (unsigned long long)st->hlts, (unsigned long long)st->irqs_injected, (unsigned long long)st->kicks,
 		(unsigned long long)st->unknown_port_reads, (unsigned long long)st->unknown_port_writes,
 		(unsigned long long)st->mmio_reads, (unsigned long long)st->mmio_writes,
 		(unsigned long long)st->msrs_refused, (unsigned long long)vm->uart.stats.tx_bytes,

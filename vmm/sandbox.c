@@ -104,7 +104,8 @@ static const unsigned long kvm_ioctls[] = {
 	KVM_SET_MSRS,	     KVM_GET_MSR_INDEX_LIST, KVM_GET_XSAVE,	 KVM_SET_XSAVE,		KVM_GET_XCRS,
 	KVM_SET_XCRS,	     KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_GET_DEBUGREGS,	KVM_SET_DEBUGREGS,
 	KVM_HAS_DEVICE_ATTR, KVM_GET_DEVICE_ATTR, KVM_SET_DEVICE_ATTR,
-	KVM_ENABLE_CAP,	     KVM_X86_SET_MSR_FILTER, /* a new VM's MSR filter (vm.c) */
+	KVM_ENABLE_CAP,	     KVM_X86_SET_MSR_FILTER, /* a new VM's MSR filter (machine.c) */
+	KVM_REGISTER_COALESCED_MMIO,			 /* its coalesced ports (machine.c) */
 };
 
 static const char *const role_names[SANDBOX_ROLES] = { "supervisor", "worker", "shard", "run" };

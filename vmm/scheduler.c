@@ -95,6 +95,16 @@ static void heap_sift(struct sched *q, u32 i)
 	}
 }
 
+u64 sched_late(u64 due, u64 now)
+{
+	u64 room = due > now && due != UINT64_MAX ? (due - now) / 16 : 0, grid;
+
+	if (room < 1024) /* within 16 µs of it, or past: serve it on time */
+		return due;
+	grid = room >= SCHED_LATE_MAX_NS ? SCHED_LATE_MAX_NS : 1ull << (63 - __builtin_clzll(room));
+	return due > UINT64_MAX - grid ? due : (due + grid - 1) & ~(grid - 1);
+}
+
 void sched_unfile(struct sched *q, u32 i)
 {
 	u32 pos = q->e[i].heap_pos;

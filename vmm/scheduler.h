@@ -57,6 +57,15 @@ u32 sched_pop(struct sched *q); /* SCHED_NONE when nobody wants the CPU */
  * Both UINT64_MAX: taken out.
  */
 void sched_file(struct sched *q, u32 i, u64 run_at, u64 attention_at);
+/*
+ * When a device deadline due at `due` may be served, filed at `now`: late
+ * by at most SCHED_LATE_MAX_NS and at most a 16th of the time left, on a
+ * grid of that size, so that the deadlines of many guests falling into one
+ * cell share one wakeup (an 18.2 Hz tick is at most 1.05 ms late; a 1 kHz
+ * one 33 µs). Never earlier than due.
+ */
+u64 sched_late(u64 due, u64 now);
+#define SCHED_LATE_MAX_NS (1ull << 20)
 void sched_unfile(struct sched *q, u32 i);
 u64 sched_next_due(const struct sched *q);   /* the earliest key; UINT64_MAX: none */
 u32 sched_pop_due(struct sched *q, u64 now); /* takes out one guest due by now; SCHED_NONE: none */

@@ -101,6 +101,7 @@ static void shard_stats_line(struct shard *s, u32 tag)
 
 		w.exits += vm->stats.exits;
 		w.io_exits += vm->stats.io_exits;
+		w.coalesced += vm->stats.coalesced;
 		w.hlts += vm->stats.hlts;
 		w.irqs += vm->stats.irqs_injected;
 		w.kicks += vm->stats.kicks;
@@ -448,6 +449,7 @@ static void shard_start(struct shard *s)
  * a write. Nothing polls. */
 static void shard_sleep(struct shard *s)
 {
+	guest_disarm_kick(s); /* no kick may wake an idle shard */
 	guest_report(s);
 	shard_fill_cq(s);
 	sendbuf_submit(&s->to_sv);

@@ -91,6 +91,7 @@ struct shard {
 	u64 timeout_at;	    /* what the outstanding io_uring timeout is armed for */
 	struct __kernel_timespec timeout_ts;
 	timer_t slice_timer;
+	u64 slice_timer_at; /* when it fires (guest_arm_kick); 0: disarmed */
 	struct line_buf lines; /* from the supervisor */
 	u8 rbuf[16384];
 	struct sendbuf to_sv;  /* lines to the supervisor */

@@ -13,6 +13,8 @@
 #include "trace.h"
 #include "vm.h"
 
+static void vm_drain(struct vm *vm);
+
 static const char *const end_names[] = {
 	[VM_END_NONE] = "running",
 	[VM_END_HALT] = "halted",
@@ -214,6 +216,7 @@ int vm_attach(struct vm *vm, const struct machine *m, int run_size, const char *
 	vm->vm_fd = m->vm_fd;
 	vm->vcpu_fd = m->vcpu_fd;
 	vm->run = m->run;
+	vm->ring = m->ring;
 	vm->run_size = run_size;
 	/* Until this guest's first exit, kvm_run's copy of the events is the
 	 * last guest's (and parking or a reset sets them with an ioctl). */
@@ -232,9 +235,13 @@ void vm_detach(struct vm *vm, struct machine *m)
 		vm->vm_fd = -1;
 	}
 	kick_forget(vm->run);
-	*m = (struct machine){ .vm_fd = vm->vm_fd, .vcpu_fd = vm->vcpu_fd, .run = vm->run, .used = true };
+	vm_drain(vm); /* empty after every KVM_RUN already: none of it may reach the next guest */
+	*m = (struct machine){
+		.vm_fd = vm->vm_fd, .vcpu_fd = vm->vcpu_fd, .run = vm->run, .ring = vm->ring, .used = true
+	};
 	vm->vm_fd = vm->vcpu_fd = -1;
 	vm->run = NULL;
+	vm->ring = NULL;
 }
 
 int vm_boot(struct vm *vm, const char **what)
@@ -284,6 +291,7 @@ void vm_destroy(struct vm *vm)
 		machine_destroy(&m, vm->run_size);
 	}
 	vm->run = NULL;
+	vm->ring = NULL;
 	vm->vcpu_fd = vm->vm_fd = -1;
 	if (vm->state != VM_ENDED)
 		vm_end(vm, VM_END_STOPPED, "stopped");
@@ -483,6 +491,43 @@ static void vm_exit_msr(struct vm *vm)
 	}
 }
 
+/* KVM_COALESCED_MMIO_MAX: the entries of the ring's one page (4 KiB on x86, kvm.c) */
+#define VM_RING_MAX ((4096 - sizeof(struct kvm_coalesced_mmio_ring)) / sizeof(struct kvm_coalesced_mmio))
+
+/*
+ * The port writes KVM kept in the coalesced ring since the last exit
+ * (machine.c says which ports, and why they may wait), handed to the
+ * devices in the order the guest made them. vm_run() does this before it
+ * looks at the exit, so the exit, every read and every interrupt decision
+ * see them done, exactly as if each had exited. The ring is shared memory:
+ * an index or entry that KVM would never write ends the guest, nothing is
+ * read outside the page.
+ */
+static void vm_drain(struct vm *vm)
+{
+	struct kvm_coalesced_mmio_ring *ring = vm->ring;
+	u32 first, last;
+
+	if (!ring)
+		return;
+	first = ring->first;
+	last = __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE); /* the entries before it are written */
+	while (first != last && vm->state != VM_ENDED) {
+		struct kvm_coalesced_mmio *e = &ring->coalesced_mmio[first % VM_RING_MAX];
+
+		if (first >= VM_RING_MAX || last >= VM_RING_MAX || !e->pio || e->phys_addr > 0xffff ||
+		    (e->len != 1 && e->len != 2 && e->len != 4)) {
+			vm_end(vm, VM_END_HOST_ERROR, "malformed coalesced write ring: first %u last %u", first, last);
+			break;
+		}
+		vm->stats.coalesced++;
+		vm_pio(vm, (u16)e->phys_addr, true, (int)e->len, e->data);
+		first = (first + 1) % VM_RING_MAX;
+	}
+	/* Emptied (or, after a host error, abandoned): KVM may reuse every slot. */
+	__atomic_store_n(&ring->first, last < VM_RING_MAX ? last : 0, __ATOMIC_RELEASE);
+}
+
 void vm_handle_exit(struct vm *vm)
 {
 	struct kvm_run *run = vm->run;
@@ -606,6 +651,7 @@ void vm_run(struct vm *vm)
 
 	/* Whatever the result, KVM copied the events out on its way back. */
 	vm->events_synced = (vm->run->kvm_valid_regs & KVM_SYNC_X86_EVENTS) != 0;
+	vm_drain(vm); /* the writes the guest made before this exit, first */
 	if (r < 0) {
 		vm->run->immediate_exit = 0;
 		/* EINTR: kicked by a timer or another thread; EAGAIN: the host

@@ -54,6 +54,7 @@ enum vm_end {
 
 struct vm_stats {
 	u64 exits, io_exits, kicks;
+	u64 coalesced; /* port writes that waited in KVM's ring instead of exiting (machine.c) */
 	u64 hlts, irqs_injected;
 	u64 mmio_reads, mmio_writes;
 	u64 vga_accesses; /* MMIO exits to the text buffer, not counted in mmio_* */
@@ -79,6 +80,7 @@ struct vm {
 	int vcpu_fd;   /* the only fd a guest keeps after setup; -1 while it has no VM (parked) */
 	int vm_fd;     /* -1, unless its VM will carry another guest later */
 	struct kvm_run *run;
+	struct kvm_coalesced_mmio_ring *ring; /* its machine's coalesced port writes (machine.c); NULL: none */
 	int run_size;
 	bool events_synced; /* run->s.regs.events is the vCPU's own: copied out at its last exit, not set by an ioctl since */
 	u8 *ram;	  /* GUEST_RAM_SIZE bytes of the arena */

@@ -33,7 +33,7 @@ extern const char *const wire_stage_names[NSTAGES];
  */
 /* clang-format off */
 #define WIRE_STATS(X) \
-	X(exits) X(io_exits) X(hlts) X(irqs) X(kicks) X(unknown_ports) X(mmio) \
+	X(exits) X(io_exits) X(coalesced) X(hlts) X(irqs) X(kicks) X(unknown_ports) X(mmio) \
 	X(out_bytes) X(in_bytes) X(overruns) X(out_dropped) X(pit_irqs) X(pit_clamped) \
 	X(slices) X(preempted) X(create_failed) X(pool) X(parks) X(resumes) X(pool_hits) \
 	X(resume_failed) X(vms_created) X(parked_bytes) X(templates) X(template_bytes) X(cq_overflows) X(throttles)

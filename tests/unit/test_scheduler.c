@@ -193,6 +193,39 @@ static void test_failed_resume_holds_with_backoff(void **state)
 	sched_del(q);
 }
 
+/*
+ * Device deadlines may be served late, within a bound, so that many
+ * guests' ticks share a wakeup: never early, never later than a 16th of
+ * the time left or SCHED_LATE_MAX_NS, and deadlines close together land on
+ * the same key.
+ */
+static void test_late_deadlines_share_a_key_within_the_bound(void **state)
+{
+	const u64 now = 5000 * MS + 123457, tick = 54925439; /* 18.2 Hz */
+	u64 keys[64];
+	u32 distinct = 1;
+
+	(void)state;
+	for (u32 i = 0; i < 64; i++) {
+		u64 due = now + tick + i * 7919; /* 64 guests' ticks within 0.5 ms */
+
+		keys[i] = sched_late(due, now);
+		assert_true(keys[i] >= due);
+		assert_true(keys[i] - due < SCHED_LATE_MAX_NS);
+		distinct += i && keys[i] != keys[i - 1];
+	}
+	assert_true(distinct <= 2); /* one grid cell, or two if they straddle a line */
+	/* about 1 ms ahead (a 1 kHz PIT): a 16th of the time left at most */
+	for (u64 due = now + MS; due < now + MS + 100000; due += 997)
+		assert_true(sched_late(due, now) - due <= (due - now) / 16);
+	assert_true(sched_late(now + MS, now) - (now + MS) < 32768);
+	/* within 16 µs, past, or none: exactly when due */
+	assert_true(sched_late(now + 16000, now) == now + 16000);
+	assert_true(sched_late(now - 5, now) == now - 5);
+	assert_true(sched_late(UINT64_MAX, now) == UINT64_MAX);
+	assert_true(sched_late(UINT64_MAX - 3, 0) == UINT64_MAX - 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -203,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_lru_is_least_recently_active_first),
 		cmocka_unit_test(test_never_on_two_queues),
 		cmocka_unit_test(test_failed_resume_holds_with_backoff),
+		cmocka_unit_test(test_late_deadlines_share_a_key_within_the_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
