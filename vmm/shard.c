@@ -94,7 +94,7 @@ static void shard_stats_line(struct shard *s, u32 tag)
 		.cq_overflows = st->cq_overflows,
 		.throttles = s->sched.throttles,
 	};
-	char line[2 * WIRE_LINE_MAX]; /* 27 numbers at their longest */
+	char line[2 * WIRE_LINE_MAX]; /* 28 numbers at their longest */
 
 	for (u32 i = 0; i < s->created; i++) {
 		const struct vm *vm = &s->g[i].vm;
