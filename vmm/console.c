@@ -1,6 +1,7 @@
 /* console.c - a guest's serial console as a shard keeps it: output ring, input queue, watchers, --log, a request's
  * answer. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "console.h"
@@ -170,7 +171,14 @@ void console_feed(struct console *c, struct uart *uart)
 		return;
 	c->in_pos += (u16)uart_rx_feed(uart, c->in + c->in_pos, c->in_len - c->in_pos);
 	if (c->in_pos == c->in_len)
-		c->in_pos = c->in_len = 0;
+		console_free(c); /* all taken: the queue's bytes go until input comes again */
+}
+
+void console_free(struct console *c)
+{
+	free(c->in);
+	c->in = NULL;
+	c->in_pos = c->in_len = 0;
 }
 
 bool console_queue_input(struct console *c, const u8 *data, size_t n, struct uart *uart)
@@ -180,7 +188,7 @@ bool console_queue_input(struct console *c, const u8 *data, size_t n, struct uar
 		c->in_len -= c->in_pos;
 		c->in_pos = 0;
 	}
-	if (n > (size_t)(GUEST_IN_SIZE - c->in_len))
+	if (n > (size_t)(GUEST_IN_SIZE - c->in_len) || (!c->in && !(c->in = malloc(GUEST_IN_SIZE))))
 		return false;
 	memcpy(c->in + c->in_len, data, n);
 	c->in_len += (u16)n;

@@ -31,7 +31,7 @@ struct console {
 	u32 req_tag;	    /* the supervisor's tag for the pending request */
 	u16 in_len, in_pos; /* queued input */
 	bool watched;
-	u8 in[GUEST_IN_SIZE];
+	u8 *in; /* GUEST_IN_SIZE bytes while input waits for the UART, else NULL: most guests, parked ones above all */
 };
 
 /*
@@ -86,6 +86,8 @@ void console_unpark(struct console *c, u8 *page);
 bool console_queue_input(struct console *c, const u8 *data, size_t n, struct uart *uart);
 /* Hands queued input to the UART whenever its receiver has room. */
 void console_feed(struct console *c, struct uart *uart);
+/* What the console holds apart from its ring: queued input. */
+void console_free(struct console *c);
 
 /* A request: its answer is the guest's next line, unless the deadline passes first. */
 void console_request(struct console *c, u32 tag, u64 deadline);

@@ -120,7 +120,7 @@ static void guest_silent(struct shard *s, struct guest *g)
 	g->silent = true;
 	g->silent_at = 0;
 	if (g->park)
-		vm_describe(&g->vm, &g->park->regs, &g->park->sregs, true, what, sizeof(what));
+		pool_describe(s, g, what, sizeof(what));
 	else
 		vm_describe_live(&g->vm, what, sizeof(what));
 	snprintf(g->vm.why, sizeof(g->vm.why), "%s", what);
@@ -177,6 +177,8 @@ void guest_report(struct shard *s)
 		.spare = s->pool_len,
 		.staged = s->stats.staged,
 		.created_staged = s->stats.created_staged,
+		.templates = s->templates.n,
+		.template_bytes = s->templates.bytes,
 	};
 	char line[WIRE_LINE_MAX];
 

@@ -44,6 +44,28 @@ void arena_release(struct arena *a, size_t i)
 		madvise(a->base + i * a->slot_size, a->slot_size, MADV_DONTNEED);
 }
 
+void arena_clear(struct arena *a, size_t i)
+{
+	unsigned char vec[1024];
+	u8 *slot = arena_slot(a, i);
+	size_t pages = a->slot_size / GUEST_PAGE_SIZE;
+
+	if (!slot)
+		return;
+	if (pages > sizeof(vec) || mincore(slot, a->slot_size, vec) < 0) {
+		memset(slot, 0, a->slot_size); /* every page, then: slower, as exact */
+		return;
+	}
+	for (size_t p = 0; p < pages; p++)
+		if (vec[p] & 1)
+			memset(slot + p * GUEST_PAGE_SIZE, 0, GUEST_PAGE_SIZE);
+}
+
+size_t arena_index(const struct arena *a, const u8 *ram)
+{
+	return (size_t)(ram - a->base) / a->slot_size;
+}
+
 void *mem_guest_ptr(u8 *ram, size_t ram_size, u64 gpa, size_t len)
 {
 	if (gpa > ram_size || len > ram_size - gpa)

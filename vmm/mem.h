@@ -20,6 +20,11 @@ void arena_free(struct arena *a);
 u8 *arena_slot(const struct arena *a, size_t i);
 /* Gives a guest's slot back to the host: its pages read as zero again. */
 void arena_release(struct arena *a, size_t i);
+/* Zeros the pages of slot i that were touched, and keeps them: no
+ * MADV_DONTNEED, whose cost grows with the KVM VMs in the process. */
+void arena_clear(struct arena *a, size_t i);
+/* The slot that ram (a slot's first byte) is. */
+size_t arena_index(const struct arena *a, const u8 *ram);
 
 /*
  * The one way to turn a guest-physical address into a host pointer: NULL

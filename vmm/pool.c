@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "fault.h"
 #include "layout.h"
@@ -113,51 +112,138 @@ int pool_get(struct shard *s, struct machine *m, const char **what, u64 *vm_ns)
 	return pool_create(s, m, what, vm_ns);
 }
 
-/* Bytes of RAM the guest has touched: all of it is the VMM's to keep. */
-static size_t guest_ram_resident(struct shard *s, struct guest *g)
+/* The image a guest boots: its template's key. */
+static const struct guest_image *pool_image(const struct shard *s, const struct guest *g)
 {
-	unsigned char vec[GUEST_RAM_SIZE / GUEST_PAGE_SIZE];
-	size_t n = 0;
+	const struct guest_image *gi = s->images;
 
-	if (mincore(g->vm.ram, GUEST_RAM_SIZE, vec) < 0)
-		return GUEST_RAM_SIZE;
-	for (size_t i = 0; i < sizeof(vec); i++)
-		n += vec[i] & 1;
-	return n * GUEST_PAGE_SIZE;
+	while (guest_id(g) >= gi->upto)
+		gi++;
+	return gi;
+}
+
+/* ---- RAM slots: given back late, and handed on ---- */
+
+/*
+ * Giving a parked guest's pages back (MADV_DONTNEED) walks the MMU
+ * notifier of every KVM VM in the process (docs/architecture.md): ~0.3 us
+ * a VM here, 330 us a park with 1,000 VMs, more than all the rest of
+ * parking and resuming. So the slots of the last SHARD_KEPT_MAX guests
+ * parked keep their pages a while (s->kept, oldest first), counted with
+ * them. A kept guest resumed finds its RAM as it left it. Another guest
+ * resumed takes the newest kept slot, zeroed, and gives that guest its own
+ * slot, whose pages went back before: at the VM limit, where each resume
+ * parks a guest, pages are recycled and none goes back. Only the oldest,
+ * pushed out of the list, gives its pages back. So a parked guest that is
+ * not kept has a slot that reads as zeros, for its RAM to be rebuilt in.
+ */
+static size_t pool_ram_slot(const struct shard *s, const struct guest *g)
+{
+	return arena_index(&s->ram, g->vm.ram);
+}
+
+static int pool_kept_find(const struct shard *s, const struct guest *g)
+{
+	for (u32 i = 0; i < s->nkept; i++)
+		if (s->kept[i] == guest_slot(s, g))
+			return (int)i;
+	return -1;
+}
+
+/* Kept guest i leaves the list: its pages go back to the host (release),
+ * or the caller takes them; its count loses them either way. */
+static void pool_kept_drop(struct shard *s, u32 i, bool release)
+{
+	struct guest *k = &s->g[s->kept[i]];
+	u32 bytes = (u32)k->park->pages * GUEST_PAGE_SIZE;
+
+	if (release)
+		arena_release(&s->ram, pool_ram_slot(s, k));
+	k->park->counted -= bytes;
+	s->parked_bytes -= bytes;
+	memmove(&s->kept[i], &s->kept[i + 1], (s->nkept - i - 1) * sizeof(s->kept[0]));
+	s->nkept--;
+}
+
+/* A guest just parked keeps its pages a while, counted with it. */
+static void pool_keep(struct shard *s, struct guest *g)
+{
+	u32 bytes = (u32)g->park->pages * GUEST_PAGE_SIZE;
+
+	if (s->nkept == SHARD_KEPT_MAX)
+		pool_kept_drop(s, 0, true);
+	s->kept[s->nkept++] = guest_slot(s, g);
+	g->park->counted += bytes;
+	s->parked_bytes += bytes;
+}
+
+/*
+ * Before g's RAM is rebuilt: the newest kept slot with no more pages than
+ * g had becomes g's, zeroed (its pages stay: a slot never holds many more
+ * than its guest uses), and its guest, whose record holds all its RAM,
+ * takes g's slot, all zeros. With none, g's RAM is rebuilt in its own.
+ */
+static void pool_slot_take(struct shard *s, struct guest *g)
+{
+	struct guest *k = NULL;
+	u8 *ram;
+	u32 i = s->nkept;
+
+	while (i > 0 && !k)
+		if (s->g[s->kept[--i]].park->pages <= g->park->pages)
+			k = &s->g[s->kept[i]];
+	if (!k)
+		return;
+	pool_kept_drop(s, i, false);
+	arena_clear(&s->ram, pool_ram_slot(s, k));
+	ram = k->vm.ram;
+	k->vm.ram = g->vm.ram;
+	g->vm.ram = ram;
 }
 
 /*
  * Parks a halted guest: saves its vCPU, takes its RAM out of its VM and
- * gives the VM to the pool; the output it keeps moves into the record so
- * that its ring's page can go. -1 (it stays as it was) if KVM refused.
+ * gives the VM to the pool; keeps its state and RAM as their difference
+ * from its image's template (template.c), its pages going back to the host
+ * later (above); the output it keeps moves into the record so that its
+ * ring's page can go. -1 (it stays as it was) if KVM refused or memory ran
+ * out.
  */
 int pool_park(struct shard *s, struct guest *g)
 {
 	u8 kept[GUEST_OUT_SIZE];	 /* not static: shards of a worker are threads */
 	u64 cpu = shard_nobody_begin(s); /* kvmlite's choice, not the guest's work */
 	u32 n = console_copy_kept(&g->con, kept);
+	u64 from = console_oldest(&g->con);
+	struct parked *k = NULL;
 	struct machine m;
 	struct park *p;
 
-	p = park_save(&g->vm, kept, n, console_oldest(&g->con));
-	if (!p) {
+	p = park_save(&g->vm, kept, n, from);
+	if (p)
+		k = template_pack(&s->templates, pool_image(s, g), p, g->vm.ram);
+	free(p);
+	if (!k) {
 		shard_nobody_end(s, cpu);
 		return -1;
 	}
 	vm_detach(&g->vm, &m);
 	pool_put(s, &m);
-	g->park = p;
-	console_page_put(&s->pages, console_park(&g->con, park_output(p), p->out_from));
+	g->park = k;
+	console_page_put(&s->pages, console_park(&g->con, parked_output(k), from));
 	sched_lru_remove(&s->sched, guest_slot(s, g));
 	s->resident--;
 	s->parked++;
-	/* Counted once, here: its pages cannot change while it is parked. The
+	/* Counted once, here: nothing of it changes while it is parked. The
 	 * record as malloc holds it (with its chunk header), and the guest's
-	 * places in the scheduler's arrays (sched_init) beside its struct. */
-	p->counted = (u32)(sizeof(*g) + sizeof(struct sched_entry) + 2 * sizeof(u32) + malloc_usable_size(p) +
-			   sizeof(size_t) + guest_ram_resident(s, g) + disk_overlay_bytes(&g->vm.disk) +
-			   vgatext_bytes(g->vm.vga));
-	s->parked_bytes += p->counted;
+	 * places in the scheduler's arrays (sched_init) beside its struct; its
+	 * pages while it is kept (pool_keep). Its template is the shard's,
+	 * counted apart (templates.bytes). */
+	k->counted = (u32)(sizeof(*g) + sizeof(struct sched_entry) + 2 * sizeof(u32) + malloc_usable_size(k) +
+			   sizeof(size_t) + disk_overlay_bytes(&g->vm.disk) + vgatext_bytes(g->vm.vga) +
+			   (g->con.in ? malloc_usable_size(g->con.in) + sizeof(size_t) : 0));
+	s->parked_bytes += k->counted;
+	pool_keep(s, g);
 	s->stats.parks++;
 	shard_nobody_end(s, cpu);
 	return 0;
@@ -166,13 +252,44 @@ int pool_park(struct shard *s, struct guest *g)
 /* A parked guest's output goes back into a ring, and its record away. */
 static void pool_unpark(struct shard *s, struct guest *g)
 {
-	const struct park *p = g->park;
-
 	console_unpark(&g->con, console_page_get(&s->pages));
-	s->parked_bytes -= p->counted;
+	s->parked_bytes -= g->park->counted;
 	free(g->park);
 	g->park = NULL;
 	s->parked--;
+}
+
+/* Its RAM as it was (kept, or rebuilt in a slot of zeros) and its vCPU
+ * state; NULL (its slot given back) if its record is damaged. Either way
+ * it is not kept any more. */
+static const struct park *pool_unpack(struct shard *s, struct guest *g)
+{
+	int i = pool_kept_find(s, g);
+	const struct park *p = NULL;
+
+	if (i >= 0)
+		pool_kept_drop(s, (u32)i, false); /* its RAM is as it left it */
+	else
+		pool_slot_take(s, g);
+	if (i >= 0 || template_unpack_ram(&s->templates, g->park, g->vm.ram) == 0)
+		p = template_unpack_state(&s->templates, g->park);
+	if (!p)
+		arena_release(&s->ram, pool_ram_slot(s, g));
+	return p;
+}
+
+void pool_describe(struct shard *s, struct guest *g, char *buf, size_t len)
+{
+	const struct park *p = pool_unpack(s, g);
+
+	/* vm_describe() reads its RAM too (the stack, the IVT): rebuilt for
+	 * that moment, then kept as after parking. */
+	if (!p) {
+		snprintf(buf, len, "parked (its record is damaged)");
+		return;
+	}
+	vm_describe(&g->vm, &p->regs, &p->sregs, true, buf, len);
+	pool_keep(s, g);
 }
 
 /*
@@ -182,10 +299,10 @@ static void pool_unpark(struct shard *s, struct guest *g)
  */
 int pool_resume(struct shard *s, struct guest *g)
 {
-	const struct park *p = g->park;
 	const char *what = "KVM_SET_USER_MEMORY_REGION (RAM)";
 	bool hit = s->pool_len > 0;
 	char line[WIRE_LINE_MAX];
+	const struct park *p;
 	struct machine m;
 
 	if (fault_hit("resume", g->vm.index)) {
@@ -197,14 +314,23 @@ int pool_resume(struct shard *s, struct guest *g)
 			return -1;
 		goto fail;
 	}
+	/* Its RAM is rebuilt before any VM maps it. */
+	if (!(p = pool_unpack(s, g))) {
+		what = "rebuilding its RAM and vCPU state from its record";
+		errno = EIO;
+		pool_put(s, &m);
+		goto fail;
+	}
 	if (vm_attach(&g->vm, &m, s->kvm->run_size, &what) < 0) {
 		pool_put(s, &m);
+		arena_release(&s->ram, pool_ram_slot(s, g));
 		goto fail;
 	}
 	if (park_restore(&g->vm, p) < 0) {
 		what = "restoring the vCPU state";
 		vm_detach(&g->vm, &m);
 		machine_destroy(&m, s->kvm->run_size); /* half-restored: not for another guest */
+		arena_release(&s->ram, pool_ram_slot(s, g));
 		goto fail;
 	}
 	pool_unpark(s, g);
@@ -228,15 +354,20 @@ fail:
 void pool_release(struct shard *s, struct guest *g)
 {
 	if (g->park) {
+		int i = pool_kept_find(s, g);
+
+		if (i >= 0)
+			pool_kept_drop(s, (u32)i, false); /* its slot goes back below */
 		pool_unpark(s, g);
 	} else if (g->vm.vcpu_fd >= 0) {
 		vm_destroy(&g->vm);
 		s->resident--;
 	}
+	console_free(&g->con); /* input it will never read */
 	disk_free(&g->vm.disk);
 	vgatext_free(g->vm.vga);
 	g->vm.vga = NULL;
-	arena_release(&s->ram, (size_t)(g - s->g));
+	arena_release(&s->ram, pool_ram_slot(s, g));
 }
 
 /*

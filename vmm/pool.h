@@ -20,6 +20,8 @@ int pool_park(struct shard *s, struct guest *g);
 /* Gives a parked guest a machine and its state back; -1 with EAGAIN (no
  * machine free) or EIO (failed: it is held and retried, reported failed). */
 int pool_resume(struct shard *s, struct guest *g);
+/* What a parked guest does, for people (vm_describe() on its record and its RAM). */
+void pool_describe(struct shard *s, struct guest *g, char *buf, size_t len);
 /* An ended guest gives back its machine and its RAM. */
 void pool_release(struct shard *s, struct guest *g);
 /* While idle: one more spare machine made ready; false when there is nothing to do. */

@@ -89,10 +89,12 @@ static void shard_stats_line(struct shard *s, u32 tag)
 		.resume_failed = st->resume_failed,
 		.vms_created = st->vms_created,
 		.parked_bytes = s->parked_bytes,
+		.templates = s->templates.n,
+		.template_bytes = s->templates.bytes,
 		.cq_overflows = st->cq_overflows,
 		.throttles = s->sched.throttles,
 	};
-	char line[2 * WIRE_LINE_MAX]; /* 25 numbers at their longest */
+	char line[2 * WIRE_LINE_MAX]; /* 28 numbers at their longest */
 
 	for (u32 i = 0; i < s->created; i++) {
 		const struct vm *vm = &s->g[i].vm;
@@ -582,10 +584,13 @@ void shard_free(struct shard *s)
 	free(s->to_sv.buf);
 	free(s->log.buf);
 	line_buf_free(&s->lines);
+	for (u32 i = 0; s->g && i < s->count; i++)
+		console_free(&s->g[i].con);
 	free(s->g);
 	sched_free(&s->sched);
 	free(s->fresh);
 	s->fresh = NULL;
+	templates_free(&s->templates);
 	s->to_sv.buf = s->log.buf = NULL;
 	s->g = NULL;
 	s->pages.arena = NULL;

@@ -20,6 +20,7 @@
 #include "proto.h"
 #include "scheduler.h"
 #include "spawn_opts.h"
+#include "template.h"
 #include "vm.h"
 #include "wire.h"
 
@@ -27,6 +28,7 @@
 #define SHARD_WBUF_SIZE (1 << 20)  /* bytes to the supervisor not yet written */
 #define SHARD_POOL_MAX	32	   /* spare KVM VMs a shard keeps; more are closed */
 #define SHARD_POOL_LOW	8	   /* spare VMs made ready while the shard is idle */
+#define SHARD_KEPT_MAX	SHARD_POOL_LOW /* parked guests whose pages are given back later (pool.c) */
 
 /*
  * One guest as a shard holds it: the VM, its serial console (output ring
@@ -39,7 +41,7 @@ struct guest {
 	struct shard *shard;
 	struct console con; /* its COM1: output ring, input queue, watchers, a request's answer */
 	bool created, booted, reported;
-	struct park *park;   /* while parked: its vCPU state; NULL while it has a VM */
+	struct parked *park; /* while parked: its vCPU state and RAM (template.c); NULL while it has a VM */
 	u64 t_ready;	     /* set up and queued to run, until its first byte (stage times) */
 	u64 silent_at;	     /* not booted by then: reported silent (0: never, or done); moved on by queue waits */
 	bool silent;	     /* reported silent: wrote nothing by its boot deadline */
@@ -72,7 +74,9 @@ struct shard {
 	u32 resident;	    /* guests that have a VM now */
 	u32 parked, parked_reported, created_reported;
 	u64 staged_reported;
-	u64 parked_bytes;   /* what parked guests take: records, RAM pages, struct guest */
+	u64 parked_bytes;   /* what parked guests take: records, struct guest, scheduler slots */
+	struct templates templates; /* one per image, parked guests' base: a fixed cost (templates.bytes) */
+	u32 kept[SHARD_KEPT_MAX], nkept; /* parked guests whose RAM pages are still in their slots, oldest first */
 	struct machine pool[SHARD_POOL_MAX]; /* spare machines, no guest's RAM mapped */
 	u32 pool_len, pool_reported;
 	struct park *fresh;	/* the first VM's state before it ever ran: a reused VM's reset */

@@ -244,6 +244,8 @@ struct figures {
 	bool per_resident;		     /* enough resident guests for per-guest figures */
 	u64 rss, anon;			     /* KiB, all workers */
 	double parked_total_kib, parked_kib; /* the shards' count for parked guests: in all, per guest */
+	double template_kib;		     /* their templates, in all: a fixed cost per shard and image */
+	u64 templates;
 	double kernel_total_kib, slab_total_kib, ptables_total_kib; /* host-wide, since the start */
 	double user_kib, rss_kib, kernel_kib, slab_kib;		    /* per resident guest */
 	double noise_kib, noise_s;				    /* host-wide, over the window after booting */
@@ -278,6 +280,10 @@ static void sv_held(struct spawn *sv, struct figures *f)
 	for (u32 i = 0; i < sv->nlinks; i++)
 		f->spare += sv->links[i].dead ? 0 : sv->links[i].spare;
 	f->parked_total_kib = (double)pbytes / 1024.0;
+	for (u32 i = 0; i < sv->nlinks; i++) {
+		f->templates += sv->links[i].dead ? 0 : sv->links[i].templates;
+		f->template_kib += sv->links[i].dead ? 0 : (double)sv->links[i].template_bytes / 1024.0;
+	}
 	f->parked_kib = f->parked ? f->parked_total_kib / f->parked : NAN;
 	f->per_resident = f->resident && f->resident >= (u64)RESIDENT_FIGURE_MIN * sv->nlinks;
 }
@@ -421,6 +427,8 @@ static void sv_summary_json(struct spawn *sv, const struct figures *f)
 	json_num("vmm_rss_kib_per_guest", f->rss_kib, 2);
 	printf(",\"vmm_anon_kib\":%llu", (unsigned long long)f->anon);
 	json_num("vmm_parked_kib", f->parked_total_kib, 0);
+	printf(",\"templates\":%llu", (unsigned long long)f->templates);
+	json_num("vmm_template_kib", f->template_kib, 0);
 	json_num("kernel_kib_per_guest", f->kernel_kib, 1);
 	json_num("slab_kib_per_guest", f->slab_kib, 1);
 	json_num("kernel_kib", f->kernel_total_kib, 0);
@@ -542,9 +550,10 @@ static void sv_print_memory(struct spawn *sv, const struct figures *f, int w)
 		 f->parked, f->spare, sv_park_name(sv, true));
 	if (f->parked)
 		cli_wrap(stdout, "  parked", LABEL, w,
-			 "%.1f KiB per parked guest (saved vCPU state, touched RAM pages, kept output, its "
-			 "bookkeeping); no kernel memory but the page tables of its RAM",
-			 f->parked_kib);
+			 "%.1f KiB per parked guest (its vCPU state and RAM as their difference from its image's "
+			 "template, kept output, its bookkeeping); no kernel memory but the page tables of its "
+			 "RAM; and %llu templates (one per image and shard, fixed) %.0f KiB in all",
+			 f->parked_kib, (unsigned long long)f->templates, f->template_kib);
 	if (f->resident)
 		sv_print_resident(sv, f, w);
 	sv_print_totals(f, w);

@@ -111,6 +111,8 @@ static void sv_shard_event(struct spawn *sv, struct link *l, const char *line)
 		l->created = e.created.created;
 		l->parked = e.created.parked;
 		l->parked_bytes = e.created.parked_bytes;
+		l->templates = e.created.templates;
+		l->template_bytes = e.created.template_bytes;
 		l->spare = (u32)e.created.spare;
 		l->staged = e.created.staged;
 		memcpy(l->stage_ns, e.created.stage_ns, sizeof(l->stage_ns));

@@ -50,6 +50,7 @@ struct link {
 	u32 first, count, created;
 	u32 parked;	   /* its guests parked now, as it last said */
 	u64 parked_bytes;  /* and what they take */
+	u64 templates, template_bytes; /* and their templates (one per image), what those take: fixed */
 	u32 spare;	   /* KVM VMs in its pool, carrying no guest */
 	u64 staged, stage_ns[NSTAGES]; /* boot stage times: the first byte's summed over its booted guests */
 	u64 created_staged;	       /* and the others' over the guests it created */

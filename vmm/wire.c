@@ -79,7 +79,8 @@ size_t wire_created_format(char *buf, size_t cap, const struct wire_created *c)
 
 	for (int k = 0; k < NSTAGES; k++)
 		len += wire_printf(buf + len, cap - len, " %llu", (unsigned long long)c->stage_ns[k]);
-	return len + wire_printf(buf + len, cap - len, " %llu\n", (unsigned long long)c->created_staged);
+	return len + wire_printf(buf + len, cap - len, " %llu %llu %llu\n", (unsigned long long)c->created_staged,
+				 (unsigned long long)c->templates, (unsigned long long)c->template_bytes);
 }
 
 size_t wire_boot_format(char *buf, size_t cap, u32 id, u64 ns)
@@ -124,6 +125,8 @@ static void wire_created_parse(const char *arg, struct wire_created *c)
 	for (int k = 0; k < NSTAGES; k++)
 		c->stage_ns[k] = strtoull(p, &p, 10);
 	c->created_staged = strtoull(p, &p, 10);
+	c->templates = strtoull(p, &p, 10);
+	c->template_bytes = strtoull(p, &p, 10);
 }
 
 void wire_event_parse(const char *line, struct wire_event *e)

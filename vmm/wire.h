@@ -36,7 +36,7 @@ extern const char *const wire_stage_names[NSTAGES];
 	X(exits) X(io_exits) X(coalesced) X(hlts) X(irqs) X(kicks) X(unknown_ports) X(mmio) \
 	X(out_bytes) X(in_bytes) X(overruns) X(out_dropped) X(pit_irqs) X(pit_clamped) \
 	X(slices) X(preempted) X(create_failed) X(pool) X(parks) X(resumes) X(pool_hits) \
-	X(resume_failed) X(vms_created) X(parked_bytes) X(cq_overflows) X(throttles)
+	X(resume_failed) X(vms_created) X(parked_bytes) X(templates) X(template_bytes) X(cq_overflows) X(throttles)
 /* clang-format on */
 #define WIRE_STAT_FIELD(k) u64 k;
 struct wire_stats {
@@ -58,13 +58,15 @@ size_t wire_counts_format(char *buf, size_t cap, u32 tag, const u64 counts[WIRE_
 /* Adds the values of an answer "ok k=v ..." (after its tag) to sums, n keys of names; nothing for an error. */
 void wire_sums_add(const char *answer, const char *const *names, size_t n, u64 *sums);
 
-/* "@created N PARKED BYTES SPARE STAGED STAGE_NS... CREATED_STAGED": what a shard created, parked, holds and timed. */
+/* "@created N PARKED BYTES SPARE STAGED STAGE_NS... CREATED_STAGED TEMPLATES TEMPLATE_BYTES": what a shard created,
+ * parked, holds and timed. */
 struct wire_created {
 	u32 created, parked;
 	u64 parked_bytes;
 	u64 spare;		       /* KVM VMs in its pool, carrying no guest */
 	u64 staged, stage_ns[NSTAGES]; /* the first byte's stage summed over its booted guests... */
 	u64 created_staged;	       /* ...the others' over the guests it created */
+	u64 templates, template_bytes; /* its parked guests' templates (template.c), one per image, and their bytes */
 };
 
 /* The events a shard sends unasked. */

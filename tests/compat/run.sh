@@ -17,7 +17,7 @@
 # Every wait has a deadline (COMPAT_DEADLINE, 60 s): the tests do not
 # depend on how fast the host is.
 #
-# The three runs of a guest must give the same output and status:
+# The runs of a guest must give the same output and status:
 #   qemu   QEMU 7.2 + SeaBIOS booting the image as an IDE disk (snapshot=on:
 #          the file is never written), a VGA, COM1 on a fifo and a file,
 #          the isa-debug-exit device; its output is the text on the screen
@@ -26,7 +26,11 @@
 #          ended by a newline) followed by what came out of COM1
 #   run    `kvmlite run IMG`, the same fifo and file
 #   spawn  `kvmlite spawn 1 --guest IMG`: `send`, `req`, `read`, `info`
-# and carriage returns are left out of all three (int 10h's "\r\n" is a
+#   parked the same with --park always: the guest is parked whenever it
+#          waits (its RAM kept as a delta from a template, its disk's
+#          written sectors and its screen as they are) and resumed for
+#          each input
+# and carriage returns are left out of all (int 10h's "\r\n" is a
 # newline on a screen). kvmlite shows screen and serial output in one
 # stream, a screen line never running into a serial one: so the guests put
 # their screen text first, then say something on COM1.
@@ -106,12 +110,15 @@ disk_cprog disk_cprog.img conv_disk
 disk_readall disk_readall-1440k.img conv_disk_readall
 "
 
-# ---- the three ways to run a guest ----
+# ---- the ways to run a guest ----
+
+# spawned: this run is one of the two under `kvmlite spawn`
+spawned() { [ "$BACKEND" = spawn ] || [ "$BACKEND" = parked ]; }
 
 # output: what the guest wrote so far, carriage returns left out
 output() {
 	case $BACKEND in
-	spawn) "$KVMLITE" read --socket "$T/sock" 0 2>/dev/null | tr -d '\r' ;;
+	spawn | parked) "$KVMLITE" read --socket "$T/sock" 0 2>/dev/null | tr -d '\r' ;;
 	*) tr -d '\r' <"$T/serial" ;;
 	esac
 }
@@ -136,8 +143,9 @@ start() {
 		fi
 		PID=$!
 		;;
-	spawn)
-		"$KVMLITE" spawn 1 --guest "$img" --socket "$T/sock" >"$T/spawn.out" 2>"$T/err" &
+	spawn | parked)
+		"$KVMLITE" spawn 1 --guest "$img" --socket "$T/sock" $([ "$BACKEND" = parked ] && echo --park always) \
+			>"$T/spawn.out" 2>"$T/err" &
 		PID=$!
 		for _ in $(seq $((DEADLINE * 10))); do
 			"$KVMLITE" list --socket "$T/sock" >/dev/null 2>&1 && break
@@ -162,7 +170,7 @@ expect() {
 			CURSOR=$((${#out} - ${#rest}))
 			return 0
 		fi
-		if [ $SECONDS -ge $deadline ] || { [ "$BACKEND" != spawn ] && ! kill -0 "$PID" 2>/dev/null; }; then
+		if [ $SECONDS -ge $deadline ] || { ! spawned && ! kill -0 "$PID" 2>/dev/null; }; then
 			[ -n "${QUIET:-}" ] || echo "     $BACKEND: no '$1' within ${DEADLINE}s; output: $(printf %s "$out" | od -An -c | head -5 | tr -s ' ')"
 			return 1
 		fi
@@ -173,7 +181,7 @@ expect() {
 send() {
 	local s
 	case $BACKEND in
-	spawn)
+	spawn | parked)
 		s=$(printf '%b_' "$1") # the "_" keeps a trailing newline through $(...)
 		"$KVMLITE" send -n --socket "$T/sock" 0 "${s%_}" >/dev/null
 		;;
@@ -203,7 +211,7 @@ key() {
 }
 
 req() {
-	if [ "$BACKEND" = spawn ]; then
+	if spawned; then
 		local got
 		got=$("$KVMLITE" req --socket "$T/sock" 0 "$1" 2>&1)
 		if [ "$got" != "$2" ]; then
@@ -229,7 +237,7 @@ screen() {
 # quit: wait for the guest to end; STATUS as `kvmlite run` would give it
 quit() {
 	local deadline=$((SECONDS + DEADLINE)) info v
-	if [ "$BACKEND" = spawn ]; then
+	if spawned; then
 		while [ $SECONDS -lt $deadline ]; do
 			info=$("$KVMLITE" info --socket "$T/sock" 0 2>/dev/null)
 			case $info in
@@ -292,8 +300,8 @@ for name in $names; do
 	line=$(awk -v n="$name" '$1 == n' <<<"$GUESTS")
 	[ -n "$line" ] || { echo "FAIL $name: no such conversation"; fail=$((fail + 1)); continue; }
 	read -r _ img conv <<<"$line"
-	backends="run spawn"
-	[ $have_qemu = 1 ] && backends="qemu run spawn"
+	backends="run spawn parked"
+	[ $have_qemu = 1 ] && backends="qemu run spawn parked"
 	for b in $backends; do converse "$b" "$name" "$img" "$conv"; done
 	ref=$(set -- $backends; echo "$1")
 	ok=1

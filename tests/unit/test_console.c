@@ -52,6 +52,7 @@ static struct rig *rig_new(void)
 
 static void rig_free(struct rig *r)
 {
+	console_free(&r->c);
 	free(r->ring);
 	free(r);
 }

@@ -23,7 +23,9 @@ static void test_created_round_trips_every_number(void **state)
 				  .parked_bytes = 1ull << 40,
 				  .spare = 32,
 				  .staged = 3,
-				  .created_staged = UINT64_MAX };
+				  .created_staged = UINT64_MAX,
+				  .templates = 2,
+				  .template_bytes = 1ull << 33 };
 	struct wire_event e;
 	char line[WIRE_LINE_MAX];
 
