@@ -62,7 +62,7 @@ static bool delta_put_num(u8 *out, size_t cap, size_t *n, size_t v)
 	return true;
 }
 
-static bool delta_get_num(const u8 *enc, size_t len, size_t *pos, size_t *v)
+bool delta_get_num(const u8 *enc, size_t len, size_t *pos, size_t *v)
 {
 	*v = 0;
 	for (unsigned shift = 0; shift < 8 * sizeof(*v); shift += 7) {

@@ -2,6 +2,7 @@
 #ifndef KVMLITE_DELTA_H
 #define KVMLITE_DELTA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -21,5 +22,8 @@ ssize_t delta_encode(const u8 *cur, const u8 *base, size_t len, u8 *out, size_t 
 /* Rebuilds out[0..len) from base and an encoding; -1 (out partly
  * written) if enc is not one of a buffer of len bytes. */
 int delta_decode(const u8 *enc, size_t enc_len, const u8 *base, u8 *out, size_t len);
+/* Reads one LEB128 number at enc[*pos] into *v and moves *pos past it;
+ * false if enc ends first or the number does not fit a size_t. */
+bool delta_get_num(const u8 *enc, size_t len, size_t *pos, size_t *v);
 
 #endif

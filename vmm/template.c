@@ -163,21 +163,6 @@ const u8 *parked_output(const struct parked *k)
 	return k->data + k->state_enc + k->ram_enc;
 }
 
-static bool template_get_num(const u8 *enc, size_t len, size_t *pos, size_t *v)
-{
-	*v = 0;
-	for (unsigned shift = 0; shift < 28; shift += 7) {
-		if (*pos == len)
-			return false;
-		u8 b = enc[(*pos)++];
-
-		*v |= (size_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return true;
-	}
-	return false;
-}
-
 int template_unpack_ram(const struct templates *ts, const struct parked *k, u8 *ram)
 {
 	const struct template *t = ts->t[k->tmpl];
@@ -189,8 +174,8 @@ int template_unpack_ram(const struct templates *ts, const struct parked *k, u8 *
 		size_t entry = GUEST_RAM_PAGES; /* the next page the record holds */
 
 		if (pos < k->ram_enc) {
-			if (!template_get_num(enc, k->ram_enc, &pos, &skip) ||
-			    !template_get_num(enc, k->ram_enc, &pos, &len) || skip > GUEST_RAM_PAGES - next ||
+			if (!delta_get_num(enc, k->ram_enc, &pos, &skip) ||
+			    !delta_get_num(enc, k->ram_enc, &pos, &len) || skip > GUEST_RAM_PAGES - next ||
 			    len > GUEST_PAGE_SIZE || len > k->ram_enc - pos || next + skip == GUEST_RAM_PAGES)
 				return -1;
 			entry = next + skip;
