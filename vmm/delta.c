@@ -51,7 +51,7 @@ static size_t delta_differ_until(const u8 *cur, const u8 *base, size_t i, size_t
 }
 
 /* LEB128: seven bits a byte, low bits first, the top bit set on all but the last. */
-static bool delta_put_num(u8 *out, size_t cap, size_t *n, size_t v)
+bool delta_put_num(u8 *out, size_t cap, size_t *n, size_t v)
 {
 	do {
 		if (*n == cap)

@@ -22,6 +22,9 @@ ssize_t delta_encode(const u8 *cur, const u8 *base, size_t len, u8 *out, size_t 
 /* Rebuilds out[0..len) from base and an encoding; -1 (out partly
  * written) if enc is not one of a buffer of len bytes. */
 int delta_decode(const u8 *enc, size_t enc_len, const u8 *base, u8 *out, size_t len);
+/* Writes v as a LEB128 number at out[*n] and moves *n past it; false
+ * (nothing more written) if it would pass cap. */
+bool delta_put_num(u8 *out, size_t cap, size_t *n, size_t v);
 /* Reads one LEB128 number at enc[*pos] into *v and moves *pos past it;
  * false if enc ends first or the number does not fit a size_t. */
 bool delta_get_num(const u8 *enc, size_t len, size_t *pos, size_t *v);

@@ -69,17 +69,6 @@ static int template_find(struct templates *ts, const void *image, const struct p
 	return (int)ts->n++;
 }
 
-static size_t template_put_num(u8 *out, size_t v)
-{
-	size_t n = 0;
-
-	do {
-		out[n++] = (u8)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-		v >>= 7;
-	} while (v);
-	return n;
-}
-
 /*
  * Each page that is not exactly the template's (or zeros, where the
  * template has none): the pages skipped since the last entry and the
@@ -109,8 +98,9 @@ static size_t template_encode_ram(const struct template *t, const u8 *ram, u8 *o
 			len = GUEST_PAGE_SIZE;
 			memcpy(body, cur, GUEST_PAGE_SIZE);
 		}
-		n += template_put_num(out + n, i - next);
-		n += template_put_num(out + n, (size_t)len);
+		/* out holds every page whole and its counts (the caller's buffer) */
+		delta_put_num(out, SIZE_MAX, &n, i - next);
+		delta_put_num(out, SIZE_MAX, &n, (size_t)len);
 		memmove(out + n, body, (size_t)len);
 		n += (size_t)len;
 		next = i + 1;
