@@ -342,8 +342,11 @@ static int tick_round(int kvm_fd, const u8 *image, int coalesce, int server, lon
 	row[COL_OUT] = 0;
 	if (floorvm_open(&v, kvm_fd, image, coalesce, server ? &setup : NULL) < 0)
 		goto out;
-	if (server ? !v.g.run->if_flag && fail("the tick guest halted with interrupts off at boot", 0)
-		   : tick_floor_boot(&v, &row[COL_OUT]) < 0)
+	if (server && !v.g.run->if_flag) {
+		fail("the tick guest halted with interrupts off at boot", 0);
+		goto out;
+	}
+	if (!server && tick_floor_boot(&v, &row[COL_OUT]) < 0)
 		goto out;
 	x0 = v.exits;
 	t0 = now_ns();
