@@ -57,21 +57,31 @@ static int machine_msr_filter(int vm_fd)
  * nothing the guest can observe depends on it being handled at once:
  * vm_run() hands the ring to the devices, in order, before it looks at any
  * exit, so every `in` and every interrupt decision sees them done. What
- * can wait is the effect on interrupts: a THR write that empties the
- * transmitter and raises IRQ4, or an EOI that lets a lower-priority
- * interrupt through, is delivered at the guest's next exit (its `hlt`, an
- * `in`, or the end of its time slice) rather than at the write itself.
- *  - the 8259As' command ports: OCW2 (the EOI every handler writes), OCW3
- *    and ICW1 (whose ICW2-4 go to the data port, which exits);
- *  - COM1's THR (DLL while DLAB is set): the bytes a guest sends, which it
- *    paces by reading LSR (an exit) once per 16 with the FIFO on.
+ * can wait is the effect on interrupts: an EOI or an IMR write that lets
+ * an interrupt through, or a THR write or IER bit that raises IRQ4, is
+ * delivered at the guest's next exit (its `hlt`, an `in`, or the end of
+ * its time slice) rather than at the write itself.
+ *  - both ports of each 8259A: OCW2 (the EOI every handler writes), OCW3,
+ *    the ICW1-4 sequence and the mask, which a boot writes 16 times;
+ *  - all of COM1: THR (the bytes a guest sends, which it paces by reading
+ *    LSR, an exit, once per 16 with the FIFO on) and the registers a boot
+ *    sets up once (LCR, the divisor, FCR, MCR, IER);
+ *  - the firmware's event port, which only records (bios.c).
+ * Not the PIT: a count takes effect when it is written, and its time is
+ * what the guest measures. Nor the firmware's disk and screen ports, whose
+ * answers the guest reads from its memory without an exit.
  */
-static const u16 machine_coalesced_ports[] = { PIC_MASTER_CMD, PIC_SLAVE_CMD, COM1_BASE + UART_THR };
+static const struct kvm_coalesced_mmio_zone machine_coalesced_ports[] = {
+	{ .addr = PIC_MASTER_CMD, .size = 2, .pio = 1 },
+	{ .addr = PIC_SLAVE_CMD, .size = 2, .pio = 1 },
+	{ .addr = COM1_BASE, .size = COM1_PORTS, .pio = 1 },
+	{ .addr = FW_EVENT_PORT, .size = 2, .pio = 1 },
+};
 
 static int machine_coalesce(int vm_fd)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(machine_coalesced_ports); i++) {
-		struct kvm_coalesced_mmio_zone z = { .addr = machine_coalesced_ports[i], .size = 1, .pio = 1 };
+		struct kvm_coalesced_mmio_zone z = machine_coalesced_ports[i];
 
 		if (kvm_ioctl(vm_fd, KVM_REGISTER_COALESCED_MMIO, &z) < 0)
 			return -1;
