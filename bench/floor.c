@@ -25,6 +25,18 @@
  *   8259A answer as the guest programmed them at boot: the RX FIFO's
  *   trigger level (FCR), automatic or written EOI (ICW4).
  *
+ * - the boot floor (issue 19: the firmware and guest/mvm.S, as kvmlite
+ *   boots every guest once its pool has VMs): one VM, made once, carries
+ *   guest after guest. Per boot: the memory slot moves to RAM holding a
+ *   fresh copy of the firmware and the image (delete, then add: KVM drops
+ *   the last guest's mappings), the vCPU is given back the state it had
+ *   new (registers, segments, FPU and SSE, XCR0, events, debug registers:
+ *   what one guest may not leave to the next) with the firmware's reset
+ *   stub and the guest's index in ESI, and the guest runs to its first
+ *   idle `hlt`, its port writes taken as writes are (those kvmlite
+ *   coalesces wait in the ring), LSR read as an idle transmitter. It must
+ *   have said "ready\n" on COM1 by then.
+ *
  * Figures: the process's own CPU (utime + stime: KVM accounts the time in
  * KVM_RUN to the thread in it) and wall time per tick or request, each the
  * median of --rounds rounds, every round on a fresh VM; exits per tick or
@@ -64,6 +76,13 @@ struct pingsetup {
 	u8 fcr;	       /* the 16550's FIFO control: on, and the RX trigger level */
 };
 
+/* A boot's COM1, as far as the boot floor needs it: LCR's DLAB tells a THR byte from the divisor's. */
+struct bootuart {
+	u8 lcr;
+	u32 tx_len;
+	char tx[16]; /* what the guest said, its first bytes */
+};
+
 /* One floor VM: a rawvm guest, its VM fd kept for KVM_REGISTER_COALESCED_MMIO. */
 struct floorvm {
 	struct rawvm g;
@@ -71,6 +90,7 @@ struct floorvm {
 	u8 *ram;
 	struct kvm_coalesced_mmio_ring *ring; /* NULL: nothing coalesced */
 	struct pinguart *uart;		      /* a ping's 16550, for THR writes from the ring */
+	struct bootuart *boot;		      /* a boot's COM1, for every write from the ring */
 	u32 ring_max;			      /* entries in the ring's page */
 	u64 exits, outs;		      /* outs: EOI writes seen, by exit or from the ring */
 	bool synced;			      /* run->s.regs.events filled at the last exit (KVM_CAP_SYNC_REGS) */
@@ -86,6 +106,7 @@ struct pinguart {
 };
 
 static void ping_pio(struct pinguart *u, u16 port, int is_write, u8 *data);
+static void boot_out(struct bootuart *u, u64 port, const u8 *data, u32 len);
 
 static const char *why; /* what went wrong, for the one-line error */
 static int why_errno;	/* its errno, 0 when the guest did something unexpected */
@@ -123,6 +144,22 @@ static int image_read(const char *path, u8 image[BOOT_SIZE])
 	return 0;
 }
 
+/* kvmlite's firmware, as its loader places it: FIRMWARE_SIZE bytes, zeros after the file. */
+static int firmware_read(const char *path, u8 fw[FIRMWARE_SIZE])
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(fw, 1, FIRMWARE_SIZE, f) : 0;
+
+	if (f)
+		fclose(f);
+	if (n == 0) {
+		fprintf(stderr, "floor: %s: no firmware (make all builds it)\n", path);
+		return -1;
+	}
+	memset(fw + n, 0, FIRMWARE_SIZE - n);
+	return 0;
+}
+
 /*
  * A boot I/O exit of the ping guest: keep the master 8259A's ICW4 (the ICW
  * sequence: ICW1 on the command port, then ICW2, ICW3 unless single, ICW4
@@ -151,17 +188,47 @@ static void ping_boot_io(void *ctx, const struct kvm_run *r)
 	}
 }
 
+/* The ports kvmlite coalesces, as vmm/machine.c registers them: both of each 8259A, all of COM1, the firmware's event port. */
+static const struct kvm_coalesced_mmio_zone floor_zones[] = {
+	{ .addr = PIC_MASTER_CMD, .size = 2, .pio = 1 },
+	{ .addr = PIC_SLAVE_CMD, .size = 2, .pio = 1 },
+	{ .addr = COM1_BASE, .size = COM1_PORTS, .pio = 1 },
+	{ .addr = FW_EVENT_PORT, .size = 2, .pio = 1 },
+};
+
+/* Registers floor_zones on vm_fd; the ring in the vCPU mapping `run`, or NULL with why. */
+static struct kvm_coalesced_mmio_ring *floor_coalesce(int kvm_fd, int vm_fd, void *run, int run_size, u32 *ring_max)
+{
+	/* KVM_CHECK_EXTENSION(KVM_CAP_COALESCED_MMIO) is the ring's page within the vCPU mapping. */
+	int off = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	struct kvm_coalesced_mmio_ring *ring;
+
+	if (off <= 0 || (off + 1) * (long)getpagesize() > run_size) {
+		fail("KVM_CAP_COALESCED_MMIO: no ring page in the vCPU mapping", 0);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(floor_zones) / sizeof(floor_zones[0]); i++) {
+		struct kvm_coalesced_mmio_zone zone = floor_zones[i];
+
+		if (ioctl(vm_fd, KVM_REGISTER_COALESCED_MMIO, &zone) < 0) {
+			fail("KVM_REGISTER_COALESCED_MMIO (pio = 1)", errno);
+			return NULL;
+		}
+	}
+	ring = (struct kvm_coalesced_mmio_ring *)((u8 *)run + (long)off * getpagesize());
+	*ring_max = (u32)((getpagesize() - sizeof(*ring)) / sizeof(ring->coalesced_mmio[0]));
+	return ring;
+}
+
 /*
  * A fresh VM running image to its first `hlt`; with coalesce, the ports
- * kvmlite coalesces (vmm/machine.c: the 8259As' command ports and COM1's
- * THR) then go to the ring. setup, if not NULL, learns what the boot
- * programmed.
+ * kvmlite coalesces (floor_zones) then go to the ring. setup, if not NULL,
+ * learns what the boot programmed.
  */
 static int floorvm_open(struct floorvm *v, int kvm_fd, const u8 *image, int coalesce, struct pingsetup *setup)
 {
-	static const u16 ports[] = { PIC_MASTER_CMD, PIC_SLAVE_CMD, COM1_BASE };
 	u32 ns[NSTAGES];
-	int failed, off;
+	int failed;
 
 	memset(v, 0, sizeof(*v));
 	v->vm_fd = v->g.vcpu_fd = -1;
@@ -186,19 +253,8 @@ static int floorvm_open(struct floorvm *v, int kvm_fd, const u8 *image, int coal
 		v->g.run->kvm_valid_regs = KVM_SYNC_X86_EVENTS;
 	if (!coalesce)
 		return 0;
-	/* KVM_CHECK_EXTENSION(KVM_CAP_COALESCED_MMIO) is the ring's page within the vCPU mapping. */
-	off = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
-	if (off <= 0 || (off + 1) * (long)getpagesize() > v->run_size)
-		return fail("KVM_CAP_COALESCED_MMIO: no ring page in the vCPU mapping", 0);
-	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
-		struct kvm_coalesced_mmio_zone zone = { .addr = ports[i], .size = 1, .pio = 1 };
-
-		if (ioctl(v->vm_fd, KVM_REGISTER_COALESCED_MMIO, &zone) < 0)
-			return fail("KVM_REGISTER_COALESCED_MMIO (pio = 1)", errno);
-	}
-	v->ring = (struct kvm_coalesced_mmio_ring *)((u8 *)v->g.run + (long)off * getpagesize());
-	v->ring_max = (u32)((getpagesize() - sizeof(*v->ring)) / sizeof(v->ring->coalesced_mmio[0]));
-	return 0;
+	v->ring = floor_coalesce(kvm_fd, v->vm_fd, v->g.run, v->run_size, &v->ring_max);
+	return v->ring ? 0 : -1;
 }
 
 static void floorvm_close(struct floorvm *v)
@@ -231,6 +287,10 @@ static int floorvm_drain(struct floorvm *v)
 	for (; first != last; first = (first + 1) % v->ring_max) {
 		struct kvm_coalesced_mmio *e = &v->ring->coalesced_mmio[first];
 
+		if (v->boot) {
+			boot_out(v->boot, e->phys_addr, e->data, e->len);
+			continue;
+		}
 		if (e->phys_addr == COM1_BASE && e->len == 1 && v->uart) {
 			ping_pio(v->uart, COM1_BASE, 1, e->data);
 			continue;
@@ -511,16 +571,172 @@ out:
 	return rc;
 }
 
+/* ---- the boot floor ---- */
+
+#define UART_LCR (COM1_BASE + 3)
+#define LCR_DLAB 0x80 /* divisor latch access: port 0 is DLL, not THR */
+#define READY	 "ready\n"
+
+/* What a new vCPU has, taken once: a reused one is given it back before each boot. */
+struct vcpustate {
+	struct kvm_sregs sregs; /* with CS at the firmware's reset stub */
+	struct kvm_vcpu_events events;
+	struct kvm_debugregs debugregs;
+	struct kvm_xcrs xcrs;
+	struct kvm_xsave xsave;
+};
+
+static void boot_out(struct bootuart *u, u64 port, const u8 *data, u32 len)
+{
+	for (u32 i = 0; i < len; i++) {
+		if (port + i == UART_LCR)
+			u->lcr = data[i];
+		else if (port + i == COM1_BASE && !(u->lcr & LCR_DLAB) && u->tx_len++ < sizeof(u->tx))
+			u->tx[u->tx_len - 1] = (char)data[i];
+	}
+}
+
+/* The state of the vCPU of v, never run, with the reset stub the firmware has at the top of its page. */
+static int boot_fresh(struct floorvm *v, struct vcpustate *st)
+{
+	int fd = v->g.vcpu_fd;
+
+	if (ioctl(fd, KVM_GET_SREGS, &st->sregs) < 0 || ioctl(fd, KVM_GET_VCPU_EVENTS, &st->events) < 0 ||
+	    ioctl(fd, KVM_GET_DEBUGREGS, &st->debugregs) < 0 || ioctl(fd, KVM_GET_XCRS, &st->xcrs) < 0 ||
+	    ioctl(fd, KVM_GET_XSAVE, &st->xsave) < 0)
+		return fail("KVM_GET_SREGS/VCPU_EVENTS/DEBUGREGS/XCRS/XSAVE", errno);
+	st->sregs.cs.selector = FIRMWARE_SEG;
+	st->sregs.cs.base = (u64)FIRMWARE_SEG << 4;
+	st->sregs.ss.selector = st->sregs.ds.selector = st->sregs.es.selector = 0;
+	st->sregs.ss.base = st->sregs.ds.base = st->sregs.es.base = 0;
+	st->events.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
+	return 0;
+}
+
+/* Fresh RAM for guest `index` in ram, the memory slot moved there, the vCPU made new: a boot's set-up. */
+static int boot_reset(struct floorvm *v, const struct vcpustate *st, u8 *ram, const u8 *image, const u8 *fw,
+		      u32 index)
+{
+	struct kvm_userspace_memory_region slot = { .slot = 0 };
+	struct kvm_regs regs = { .rflags = 0x2, /* IF off */
+				 .rip = FIRMWARE_RESET_OFF,
+				 .rsi = index,
+				 .rdx = BOOT_DRIVE,
+				 .rsp = BOOT_STACK };
+	int fd = v->g.vcpu_fd;
+
+	/* The pages the firmware and mvm write (the IVT and BIOS data area;
+	 * the boot sector's, with its stack and variables) cleared, the
+	 * firmware and the image copied in, as kvmlite's loader does. */
+	memset(ram, 0, GUEST_PAGE_SIZE);
+	memset(ram + (BOOT_ADDR & ~(GUEST_PAGE_SIZE - 1)), 0, GUEST_PAGE_SIZE);
+	memcpy(ram + FIRMWARE_ADDR, fw, FIRMWARE_SIZE);
+	memcpy(ram + BOOT_ADDR, image, BOOT_SIZE);
+	if (v->exits && ioctl(v->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) /* size 0: delete */
+		return fail("KVM_SET_USER_MEMORY_REGION (delete)", errno);
+	slot.memory_size = GUEST_RAM_SIZE;
+	slot.userspace_addr = (u64)(uintptr_t)ram;
+	if (ioctl(v->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+		return fail("KVM_SET_USER_MEMORY_REGION", errno);
+	if (ioctl(fd, KVM_SET_SREGS, &st->sregs) < 0 || ioctl(fd, KVM_SET_REGS, &regs) < 0 ||
+	    (st->xcrs.nr_xcrs && ioctl(fd, KVM_SET_XCRS, &st->xcrs) < 0) || ioctl(fd, KVM_SET_XSAVE, &st->xsave) < 0 ||
+	    ioctl(fd, KVM_SET_VCPU_EVENTS, &st->events) < 0 || ioctl(fd, KVM_SET_DEBUGREGS, &st->debugregs) < 0)
+		return fail("KVM_SET_SREGS/REGS/XCRS/XSAVE/VCPU_EVENTS/DEBUGREGS", errno);
+	return 0;
+}
+
+/* One boot: set up, then run to the first idle `hlt`, taking the guest's port I/O. */
+static int boot_once(struct floorvm *v, const struct vcpustate *st, u8 *ram, const u8 *image, const u8 *fw,
+		     u32 index)
+{
+	struct bootuart u = { 0 };
+	struct kvm_run *r = v->g.run;
+	int reason;
+
+	if (boot_reset(v, st, ram, image, fw, index) < 0)
+		return -1;
+	v->boot = &u;
+	while ((reason = floorvm_run(v)) == KVM_EXIT_IO) {
+		u8 *d = (u8 *)r + r->io.data_offset;
+		u32 n = (u32)r->io.size * r->io.count;
+
+		if (r->io.data_offset + n > (u64)v->run_size)
+			return fail("an I/O exit's data outside kvm_run", 0);
+		if (r->io.direction == KVM_EXIT_IO_OUT)
+			boot_out(&u, r->io.port, d, r->io.count * r->io.size);
+		else
+			memset(d, r->io.port == UART_LSR ? LSR_IDLE : 0xff, n); /* as every unknown port */
+	}
+	v->boot = NULL;
+	if (reason != KVM_EXIT_HLT || !r->if_flag)
+		return fail("the guest did not reach its idle `sti; hlt`", 0);
+	if (u.tx_len != sizeof(READY) - 1 || memcmp(u.tx, READY, sizeof(READY) - 1))
+		return fail("the guest did not say \"ready\" on COM1", 0);
+	return 0;
+}
+
+/* One round of the boot floor: a VM made once, `boots` guests in turn on it, RAM in two slots alternately. */
+static int boot_round(int kvm_fd, const u8 *image, const u8 *fw, long boots, u32 row[NCOLS], double *exits)
+{
+	struct floorvm v = { .vm_fd = -1, .g.vcpu_fd = -1 };
+	struct vcpustate *st = malloc(sizeof(*st));
+	u8 *ram[2] = { NULL, NULL };
+	u64 c0, t0;
+	int rc = -1;
+
+	v.run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	for (int i = 0; i < 2; i++) {
+		ram[i] = mmap(NULL, GUEST_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (ram[i] == MAP_FAILED)
+			ram[i] = NULL;
+	}
+	if (!st || !ram[0] || !ram[1] || v.run_size < 0) {
+		fail("memory for the boot floor", ENOMEM);
+		goto out;
+	}
+	if ((v.vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0)) < 0 || (v.g.vcpu_fd = ioctl(v.vm_fd, KVM_CREATE_VCPU, 0)) < 0) {
+		fail("KVM_CREATE_VM/VCPU", errno);
+		goto out;
+	}
+	v.g.run = mmap(NULL, (size_t)v.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v.g.vcpu_fd, 0);
+	if (v.g.run == MAP_FAILED) {
+		v.g.run = NULL;
+		fail("mmap(kvm_run)", errno);
+		goto out;
+	}
+	if (boot_fresh(&v, st) < 0 ||
+	    (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0 &&
+	     !(v.ring = floor_coalesce(kvm_fd, v.vm_fd, v.g.run, v.run_size, &v.ring_max))))
+		goto out;
+	t0 = now_ns();
+	c0 = cpu_ns();
+	for (long i = 0; i < boots; i++)
+		if (boot_once(&v, st, ram[i & 1], image, fw, (u32)i) < 0)
+			goto out;
+	row[COL_CPU] = (u32)((cpu_ns() - c0) / (u64)boots);
+	row[COL_WALL] = (u32)((now_ns() - t0) / (u64)boots);
+	row[COL_OUT] = 0;
+	*exits = (double)v.exits / (double)boots;
+	rc = 0;
+out:
+	floorvm_close(&v); /* closes the VM and vCPU; ram[] is ours */
+	for (int i = 0; i < 2; i++)
+		if (ram[i])
+			munmap(ram[i], GUEST_RAM_SIZE);
+	free(st);
+	return rc;
+}
+
 /* One floor and what it reports: medians over the rounds. */
 struct floor {
-	const char *key, *name;
-	int is_tick, coalesce, server, vms, wanted, done;
-	const u8 *image;
-	long n; /* ticks or requests per round */
+	const char *key, *name, *unit; /* unit: what n counts, "tick", "request" or "boot" */
+	int is_tick, is_boot, coalesce, server, vms, wanted, done;
+	const u8 *image, *fw; /* fw: the boot floor's firmware */
+	long n; /* ticks, requests or boots per round */
 	double cpu_us, wall_us, out_us, exits;
 };
 
-enum { F_TICK_EXIT, F_TICK_COALESCED, F_TICK_SERVER, F_TICK_MANY, F_PING, F_PING_COALESCED, NFLOORS };
+enum { F_TICK_EXIT, F_TICK_COALESCED, F_TICK_SERVER, F_TICK_MANY, F_PING, F_PING_COALESCED, F_BOOT, NFLOORS };
 
 /* rounds rounds, each on a fresh VM, each filling one row; their medians into f. */
 static int floor_measure(struct floor *f, int kvm_fd, int rounds)
@@ -531,6 +747,7 @@ static int floor_measure(struct floor *f, int kvm_fd, int rounds)
 	for (int i = 0; i < rounds; i++)
 		if ((f->vms > 1	  ? tick_round_many(kvm_fd, f->image, f->vms, f->n, rows[i], &exits)
 		     : f->is_tick ? tick_round(kvm_fd, f->image, f->coalesce, f->server, f->n, rows[i], &exits)
+		     : f->is_boot ? boot_round(kvm_fd, f->image, f->fw, f->n, rows[i], &exits)
 				  : ping_round(kvm_fd, f->image, f->coalesce, f->n, rows[i], &exits)) < 0)
 			return -1;
 	f->cpu_us = median_us(&rows[0][0], (size_t)rounds, NCOLS, COL_CPU);
@@ -548,8 +765,8 @@ static void floor_json(const struct floor *f)
 		printf("null"); /* KVM_CAP_COALESCED_PIO absent */
 		return;
 	}
-	printf("{\"%s\":%ld,\"cpu_us\":%.2f,\"wall_us\":%.2f,\"exits\":%.2f", f->is_tick ? "ticks" : "requests", f->n,
-	       f->cpu_us, f->wall_us, f->exits);
+	printf("{\"%ss\":%ld,\"cpu_us\":%.2f,\"wall_us\":%.2f,\"exits\":%.2f", f->unit, f->n, f->cpu_us, f->wall_us,
+	       f->exits);
 	if (f->is_tick && !f->server)
 		printf(",\"out_us\":%.2f", f->out_us);
 	printf("}");
@@ -562,7 +779,7 @@ static void floor_text(const struct floor *f)
 		return;
 	}
 	printf("%-22s %8.2f µs CPU, %8.2f µs wall, %5.2f exits per %s", f->name, f->cpu_us, f->wall_us, f->exits,
-	       f->is_tick ? "tick" : "request");
+	       f->unit);
 	if (f->is_tick && !f->server)
 		printf("; one EOI `out` alone %.2f µs", f->out_us);
 	printf("\n");
@@ -594,16 +811,18 @@ static void floor_report(const struct floor fl[NFLOORS], int json, int rounds, i
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: floor [--tick|--ping] [--ticks N] [--requests N] [--rounds R] [--tick-image IMG]\n"
-		"             [--ping-image IMG] [--vms N] [--json]\n"
+		"usage: floor [--tick|--ping|--boot] [--ticks N] [--requests N] [--boots N] [--rounds R]\n"
+		"             [--tick-image IMG] [--ping-image IMG] [--firmware BIN] [--vms N] [--json]\n"
 		"The raw KVM floors of a timer tick (guest/tickfloor.S; the EOI exiting, and coalesced when\n"
 		"KVM_CAP_COALESCED_PIO is present; and guest/tick.S's own handler and loop, coalesced as\n"
 		"kvmlite does) and of a ping (guest/mvm.S answering \"ping\"; its answer's THR writes exiting,\n"
 		"and coalesced): µs of this process's CPU and of wall time per tick or request, median of\n"
 		"R rounds (default 5, at most 64), and exits per tick or request. --vms N (N > 1) adds\n"
 		"tick.img's floor over N VMs served in turn from this one thread, as a kvmlite shard does.\n"
-		"Defaults: both floors, 20000 ticks, 2000 requests, images from build/guest/ (run from the\n"
-		"repository root).\n");
+		"--boot: the boot floor, kvmlite's firmware and mvm.img booted to their first idle hlt on one\n"
+		"reused VM, guest after guest (memory slot moved, vCPU made new). Defaults: all three floors,\n"
+		"20000 ticks, 2000 requests, 2000 boots, images from build/guest/ (run from the repository\n"
+		"root).\n");
 	exit(2);
 }
 
@@ -618,37 +837,51 @@ int main(int argc, char **argv)
 					      { "ping-image", required_argument, NULL, 'P' },
 					      { "json", no_argument, NULL, 'j' },
 					      { "vms", required_argument, NULL, 'v' },
+					      { "boot", no_argument, NULL, 'b' },
+					      { "boots", required_argument, NULL, 'B' },
+					      { "firmware", required_argument, NULL, 'F' },
 					      { 0 } };
-	static u8 tick_img[BOOT_SIZE], ping_img[BOOT_SIZE], server_img[BOOT_SIZE];
+	static u8 tick_img[BOOT_SIZE], ping_img[BOOT_SIZE], server_img[BOOT_SIZE], fw[FIRMWARE_SIZE];
 	struct floor fl[NFLOORS] = {
-		[F_TICK_EXIT] = { .key = "tick_exit", .name = "tick, EOI exiting", .is_tick = 1, .image = tick_img },
+		[F_TICK_EXIT] = { .key = "tick_exit", .name = "tick, EOI exiting", .unit = "tick", .is_tick = 1, .image = tick_img },
 		[F_TICK_COALESCED] = { .key = "tick_coalesced",
 				       .name = "tick, EOI coalesced",
+				       .unit = "tick",
 				       .is_tick = 1,
 				       .coalesce = 1,
 				       .image = tick_img },
 		[F_TICK_SERVER] = { .key = "tick_server",
 				    .name = "tick, tick.img coalesced",
+				    .unit = "tick",
 				    .is_tick = 1,
 				    .coalesce = 1,
 				    .server = 1,
 				    .image = server_img },
 		[F_TICK_MANY] = { .key = "tick_server_many",
 				  .name = "tick, tick.img, N VMs",
+				  .unit = "tick",
 				  .is_tick = 1,
 				  .coalesce = 1,
 				  .server = 1,
 				  .image = server_img },
-		[F_PING] = { .key = "ping", .name = "ping (mvm)", .image = ping_img },
+		[F_PING] = { .key = "ping", .name = "ping (mvm)", .unit = "request", .image = ping_img },
+		[F_BOOT] = { .key = "boot",
+			     .name = "boot (firmware, mvm)",
+			     .unit = "boot",
+			     .is_boot = 1,
+			     .coalesce = 1,
+			     .image = ping_img,
+			     .fw = fw },
 		[F_PING_COALESCED] = { .key = "ping_coalesced",
 				       .name = "ping (mvm) coalesced",
+				       .unit = "request",
 				       .coalesce = 1,
 				       .image = ping_img },
 	};
 	const char *tick_path = "build/guest/tickfloor.img", *ping_path = "build/guest/mvm.img";
-	const char *server_path = "build/guest/tick.img";
-	long ticks = 20000, requests = 2000;
-	int want_tick = 0, want_ping = 0, rounds = 5, json = 0, vms = 1, opt, kvm_fd, has_pio;
+	const char *server_path = "build/guest/tick.img", *fw_path = "build/guest/firmware.bin";
+	long ticks = 20000, requests = 2000, boots = 2000;
+	int want_tick = 0, want_ping = 0, want_boot = 0, rounds = 5, json = 0, vms = 1, opt, kvm_fd, has_pio;
 	double load = loadavg_1min(); /* before: other work on a 2-CPU host skews every figure */
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -680,16 +913,27 @@ int main(int argc, char **argv)
 		case 'v':
 			vms = atoi(optarg);
 			break;
+		case 'b':
+			want_boot = 1;
+			break;
+		case 'B':
+			boots = atol(optarg);
+			break;
+		case 'F':
+			fw_path = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (optind < argc || ticks < 1 || requests < 1 || rounds < 1 || rounds > 64 || vms < 1 || vms > 4096)
+	if (optind < argc || ticks < 1 || requests < 1 || boots < 1 || rounds < 1 || rounds > 64 || vms < 1 ||
+	    vms > 4096)
 		usage();
-	if (!want_tick && !want_ping)
-		want_tick = want_ping = 1;
+	if (!want_tick && !want_ping && !want_boot)
+		want_tick = want_ping = want_boot = 1;
 	if ((want_tick && (image_read(tick_path, tick_img) < 0 || image_read(server_path, server_img) < 0)) ||
-	    (want_ping && image_read(ping_path, ping_img) < 0))
+	    ((want_ping || want_boot) && image_read(ping_path, ping_img) < 0) ||
+	    (want_boot && firmware_read(fw_path, fw) < 0))
 		return 2;
 	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm_fd < 0) {
@@ -704,8 +948,11 @@ int main(int argc, char **argv)
 	fl[F_PING].wanted = fl[F_PING_COALESCED].wanted = want_ping;
 	fl[F_TICK_EXIT].n = fl[F_TICK_COALESCED].n = fl[F_TICK_SERVER].n = ticks;
 	fl[F_PING].n = fl[F_PING_COALESCED].n = requests;
+	fl[F_BOOT].wanted = want_boot;
+	fl[F_BOOT].n = boots;
 	for (int i = 0; i < NFLOORS; i++)
-		if (fl[i].wanted && (!fl[i].coalesce || has_pio) && floor_measure(&fl[i], kvm_fd, rounds) < 0) {
+		if (fl[i].wanted && (!fl[i].coalesce || has_pio || fl[i].is_boot) &&
+		    floor_measure(&fl[i], kvm_fd, rounds) < 0) {
 			fprintf(stderr, "floor: %s: %s%s%s\n", fl[i].name, why ? why : "failed", why_errno ? ": " : "",
 				why_errno ? strerror(why_errno) : "");
 			return 1;

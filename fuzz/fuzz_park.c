@@ -221,7 +221,7 @@ static void guest_start(struct vm *g, u64 *tsc_before)
 	*tsc_before = __rdtsc();
 	if (m.used && park_renew(g, F.fresh) < 0)
 		die("park_renew");
-	if (vm_boot(g, &what) < 0)
+	if (vm_boot(g, m.used ? &F.fresh->sregs : NULL, &what) < 0)
 		die(what);
 	vm_run(g); /* `hlt` with interrupts off: it ends, which parking does not mind here */
 	if (g->run->exit_reason != KVM_EXIT_HLT)

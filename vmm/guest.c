@@ -230,7 +230,7 @@ static int guest_start(struct shard *s, struct guest *g, u32 index)
 		close(g->vm.vm_fd);
 		g->vm.vm_fd = -1;
 	}
-	if (vm_boot(&g->vm, &what) < 0)
+	if (vm_boot(&g->vm, m.used ? &s->fresh->sregs : NULL, &what) < 0)
 		goto fail;
 	/* Stage times, as bench/raw_baseline splits its own: a VM from the
 	 * pool counts as created in no time (that is what the pool is for). */

@@ -93,23 +93,30 @@ struct park *park_save(struct vm *vm, const u8 *out, u32 out_len, u64 out_from)
 	return p;
 }
 
-int park_restore(struct vm *vm, const struct park *p)
+/* All of p but its registers, segments and TSC: XCR0, FPU and SSE, events, debug registers. */
+static int park_restore_rest(int fd, const struct park *p)
 {
 	static __thread struct kvm_xsave xs;
 	struct kvm_xcrs xcrs = { .nr_xcrs = 1, .xcrs[0] = { .xcr = 0, .value = p->xcr0 } };
 	struct kvm_vcpu_events ev = p->events;
-	u64 tsc = p->tsc;
-	int fd = vm->vcpu_fd;
 
 	memset(&xs, 0, sizeof(xs));
 	memcpy(xs.region, p->data, p->xsave_len);
 	/* NMI and SIPI state are restored only when flagged as valid. */
 	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
+	if ((p->xcr0 && kvm_ioctl(fd, KVM_SET_XCRS, &xcrs) < 0) || kvm_ioctl(fd, KVM_SET_XSAVE, &xs) < 0 ||
+	    kvm_ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) < 0 || kvm_ioctl(fd, KVM_SET_DEBUGREGS, (void *)&p->debugregs) < 0)
+		return -1;
+	return 0;
+}
+
+int park_restore(struct vm *vm, const struct park *p)
+{
+	u64 tsc = p->tsc;
+	int fd = vm->vcpu_fd;
+
 	if (kvm_ioctl(fd, KVM_SET_SREGS, (void *)&p->sregs) < 0 ||
-	    kvm_ioctl(fd, KVM_SET_REGS, (void *)&p->regs) < 0 ||
-	    (p->xcr0 && kvm_ioctl(fd, KVM_SET_XCRS, &xcrs) < 0) || kvm_ioctl(fd, KVM_SET_XSAVE, &xs) < 0 ||
-	    kvm_ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ||
-	    kvm_ioctl(fd, KVM_SET_DEBUGREGS, (void *)&p->debugregs) < 0 ||
+	    kvm_ioctl(fd, KVM_SET_REGS, (void *)&p->regs) < 0 || park_restore_rest(fd, p) < 0 ||
 	    park_tsc_offset(fd, KVM_SET_DEVICE_ATTR, &tsc) < 0)
 		return -1;
 	/*
@@ -158,7 +165,8 @@ int park_renew(struct vm *vm, const struct park *fresh)
 	u64 offset;
 
 	r.hdr.entries[0].index = MSR_IA32_TSC;
-	if (park_restore(vm, fresh) < 0)
+	/* Registers and segments: vm_boot() sets them next, from fresh's. */
+	if (park_restore_rest(vm->vcpu_fd, fresh) < 0)
 		return -1;
 	/*
 	 * A new vCPU's TSC counts from 0 at its creation (VT-x, SVM): this one

@@ -38,7 +38,9 @@ const u8 *park_output(const struct park *p);
 /* Puts the saved state into the vCPU vm is attached to. -1 with errno. */
 int park_restore(struct vm *vm, const struct park *p);
 /* Makes a reused vCPU what a new one is: fresh's state (park_probe) and a
- * TSC that counts from 0 now. -1 with errno. */
+ * TSC that counts from 0 now, but for its registers and segments, which
+ * vm_boot() sets next from fresh's: the boot's reset state is all the
+ * vCPU keeps of them. -1 with errno. */
 int park_renew(struct vm *vm, const struct park *fresh);
 /* Bytes a parked guest's record takes. */
 size_t park_size(const struct park *p);

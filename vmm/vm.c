@@ -165,7 +165,7 @@ void vm_wire_devices(struct vm *vm)
 
 /* The CPU state a guest starts in: real mode, at the firmware's reset
  * stub or directly at the boot sector, with the guest index in ESI. */
-static int vm_reset_cpu(struct vm *vm)
+static int vm_reset_cpu(struct vm *vm, const struct kvm_sregs *base)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = {
@@ -175,7 +175,9 @@ static int vm_reset_cpu(struct vm *vm)
 		.rsp = BOOT_STACK,
 	};
 
-	if (kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+	if (base)
+		sregs = *base;
+	else if (kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return -1;
 	/* KVM's reset state is already real mode; only the code segment moves.
 	 * A real PC starts 16 bytes below the top of its ROM (physical
@@ -244,10 +246,10 @@ void vm_detach(struct vm *vm, struct machine *m)
 	vm->ring = NULL;
 }
 
-int vm_boot(struct vm *vm, const char **what)
+int vm_boot(struct vm *vm, const struct kvm_sregs *base, const char **what)
 {
 	*what = "KVM_SET_SREGS/KVM_SET_REGS";
-	if (vm_reset_cpu(vm) < 0)
+	if (vm_reset_cpu(vm, base) < 0)
 		return -1;
 	/* Nothing is known about interrupts until the first exit. */
 	vm->run->if_flag = vm->run->ready_for_interrupt_injection = 0;
@@ -272,7 +274,7 @@ int vm_init(struct vm *vm, const struct kvm *kvm, u8 *ram, const struct vm_confi
 	 * more, and every fd kept per guest counts against RLIMIT_NOFILE. */
 	close(vm->vm_fd);
 	vm->vm_fd = -1;
-	if (vm_boot(vm, &what) < 0)
+	if (vm_boot(vm, NULL, &what) < 0)
 		goto fail;
 	return 0;
 fail:

@@ -114,7 +114,9 @@ void vm_destroy(struct vm *vm);
 void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg);
 int vm_attach(struct vm *vm, const struct machine *m, int run_size, const char **what);
 void vm_detach(struct vm *vm, struct machine *m);
-int vm_boot(struct vm *vm, const char **what);
+/* base: the segment registers of a new vCPU (a reused one's, from park_probe());
+ * NULL: the vCPU's own, as KVM made it. */
+int vm_boot(struct vm *vm, const struct kvm_sregs *base, const char **what);
 /* Puts the devices in their power-on state and wires their interrupts
  * (part of vm_init; unit tests use it to build a VM without KVM). */
 void vm_wire_devices(struct vm *vm);
