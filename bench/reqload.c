@@ -27,7 +27,7 @@ struct conn {
 
 static struct {
 	const char *path, *text, *expect; /* expect NULL: any `ok` answer (by_id: the id) */
-	u32 conns, guests;
+	u32 conns, guests, sample; /* sample: --sample K, K guests drawn at random, each asked once */
 	double secs, warmup;
 	u64 total; /* measured requests (-r); 0: measure for secs (-d); the last given wins */
 	bool by_id, json, sweep;
@@ -37,7 +37,8 @@ static struct {
 	u32 *lat; /* one per measured answer, in 0.1 us: what is printed; 429 s fit */
 	size_t n, cap;
 	u64 errors, issued, t_meas, t_end, t_last;
-	u32 next_id; /* --sweep: the next guest to ask */
+	u32 next_id; /* --sweep: the next guest to ask (with --sample: the next of ids) */
+	u32 *ids;    /* --sample: the guests drawn, distinct */
 	u32 nkinds;
 	char kind[MAX_KINDS][64];
 	u64 kcount[MAX_KINDS];
@@ -59,6 +60,29 @@ static u32 pick(u32 n)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return (u32)(((rng >> 32) * n) >> 32);
+}
+
+/* --sample: opt.sample distinct ids of 0..guests-1, drawn with the fixed seed (inflight marks those drawn). */
+static int sample_draw(void)
+{
+	if (opt.sample > opt.guests || !opt.sweep) {
+		fprintf(stderr, "reqload: --sample K needs --sweep and K at most the guests (%u)\n", opt.guests);
+		exit(2);
+	}
+	st.ids = malloc((size_t)opt.sample * sizeof(*st.ids));
+	if (!st.ids)
+		return -1;
+	for (u32 i = 0; i < opt.sample; i++) {
+		u32 id;
+
+		do
+			id = pick(opt.guests);
+		while (inflight[id]);
+		inflight[id] = 1;
+		st.ids[i] = id;
+	}
+	memset(inflight, 0, opt.guests);
+	return 0;
 }
 
 /* Any failure ends the program, so a socket left open by one does not matter. */
@@ -100,11 +124,12 @@ static bool conn_start(struct conn *c, u64 now)
 
 	c->measured = now >= st.t_meas;
 	if (opt.sweep) {
-		/* every guest once, in id order: nothing is drawn, nothing repeats */
-		if (st.next_id >= opt.guests)
+		/* every guest once, in id order (or each of the sample once): nothing repeats */
+		if (st.next_id >= (opt.sample ? opt.sample : opt.guests))
 			return false;
 		c->measured = true;
-		c->id = st.next_id++;
+		c->id = opt.sample ? st.ids[st.next_id] : st.next_id;
+		st.next_id++;
 		goto send;
 	}
 	if (c->measured && (opt.total ? st.issued >= opt.total : now >= st.t_end))
@@ -225,8 +250,9 @@ static void report(const struct hostinfo *h)
 	if (opt.json) {
 		printf("{\"req\":");
 		json_str(opt.text);
-		printf(",\"sweep\":%s,\"conns\":%u,\"guests\":%u,\"seconds\":%.3f,\"requests\":%zu,\"errors\":%llu",
-		       opt.sweep ? "true" : "false", opt.conns, opt.guests, secs, st.n, errs);
+		printf(",\"sweep\":%s,\"sample\":%u,\"conns\":%u,\"guests\":%u,\"seconds\":%.3f,\"requests\":%zu,"
+		       "\"errors\":%llu",
+		       opt.sweep ? "true" : "false", opt.sample, opt.conns, opt.guests, secs, st.n, errs);
 		printf(",\"error_kinds\":{");
 		for (u32 i = 0; i < st.nkinds; i++) {
 			if (i)
@@ -267,6 +293,7 @@ static void usage(FILE *f)
 		   "  -r REQUESTS       measure REQUESTS requests instead (the last of -d, -r counts)\n"
 		   "  --warmup SECONDS  load first for SECONDS, unmeasured (default 1)\n"
 		   "  --sweep           instead: ask every guest 0..GUESTS-1 once, in order, no warmup\n"
+		   "  --sample K        with --sweep: K guests of 0..GUESTS-1 drawn at random, each once\n"
 		   "  --req TEXT        what the guest is sent (default ping, answer pong; id: answer its id;\n"
 		   "                    other TEXT: any `ok` answer)\n"
 		   "  --json            print one JSON object\n"
@@ -291,7 +318,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = { { "socket", 1, NULL, 'S' }, { "warmup", 1, NULL, 'W' },
 					    { "req", 1, NULL, 'R' },	{ "json", 0, NULL, 'J' },
-					    { "sweep", 0, NULL, 'w' },
+					    { "sweep", 0, NULL, 'w' },	{ "sample", 1, NULL, 'K' },
 					    { "help", 0, NULL, 'h' },	{ NULL, 0, NULL, 0 } };
 	struct epoll_event ev[64], e = { .events = EPOLLIN };
 	struct hostinfo h;
@@ -317,6 +344,9 @@ int main(int argc, char **argv)
 		case 'w':
 			opt.sweep = true;
 			opt.warmup = 0;
+			break;
+		case 'K':
+			opt.sample = (u32)num(optarg, 1, UINT32_MAX);
 			break;
 		case 'c': /* the spawn serves 4096 connections at once */
 			opt.conns = (u32)num(optarg, 1, 4096);
@@ -375,7 +405,7 @@ int main(int argc, char **argv)
 			die("setup", errno);
 	}
 	inflight = calloc(opt.guests, 1);
-	if (!inflight)
+	if (!inflight || (opt.sample && sample_draw() < 0))
 		die("setup", errno);
 	hostinfo_read(&h);
 	st.t_meas = now_ns() + (u64)(opt.warmup * 1e9);
@@ -401,6 +431,7 @@ int main(int argc, char **argv)
 	/* freed only so that a SANITIZE=1 build (LeakSanitizer) exits with our status */
 	free(st.lat);
 	free(inflight);
+	free(st.ids);
 	free(conns);
 	return st.errors ? 1 : 0;
 }

@@ -38,10 +38,10 @@ u8 *arena_slot(const struct arena *a, size_t i)
 	return i < a->slots ? a->base + i * a->slot_size : NULL;
 }
 
-void arena_release(struct arena *a, size_t i)
+void arena_release(struct arena *a, size_t i, size_t n)
 {
-	if (i < a->slots)
-		madvise(a->base + i * a->slot_size, a->slot_size, MADV_DONTNEED);
+	if (i < a->slots && n <= a->slots - i)
+		madvise(a->base + i * a->slot_size, n * a->slot_size, MADV_DONTNEED);
 }
 
 void arena_clear(struct arena *a, size_t i)

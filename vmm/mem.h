@@ -18,8 +18,8 @@ struct arena {
 int arena_init(struct arena *a, size_t slots, size_t slot_size, char *err, size_t errlen);
 void arena_free(struct arena *a);
 u8 *arena_slot(const struct arena *a, size_t i);
-/* Gives a guest's slot back to the host: its pages read as zero again. */
-void arena_release(struct arena *a, size_t i);
+/* Gives slots i..i+n-1 back to the host, in one call: their pages read as zero again. */
+void arena_release(struct arena *a, size_t i, size_t n);
 /* Zeros the pages of slot i that were touched, and keeps them: no
  * MADV_DONTNEED, whose cost grows with the KVM VMs in the process. */
 void arena_clear(struct arena *a, size_t i);

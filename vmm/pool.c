@@ -133,8 +133,10 @@ static const struct guest_image *pool_image(const struct shard *s, const struct 
  * them. A kept guest resumed finds its RAM as it left it. Another guest
  * resumed takes the newest kept slot, zeroed, and gives that guest its own
  * slot, whose pages went back before: at the VM limit, where each resume
- * parks a guest, pages are recycled and none goes back. Only the oldest,
- * pushed out of the list, gives its pages back. So a parked guest that is
+ * parks a guest, pages are recycled and none goes back. When the list is
+ * full, its oldest half gives its pages back, together: guests park about
+ * in the order they booted, in adjacent slots, so one call (one walk of
+ * the notifiers) frees many (pool_kept_release). So a parked guest that is
  * not kept has a slot that reads as zeros, for its RAM to be rebuilt in.
  */
 static size_t pool_ram_slot(const struct shard *s, const struct guest *g)
@@ -158,11 +160,36 @@ static void pool_kept_drop(struct shard *s, u32 i, bool release)
 	u32 bytes = (u32)k->park->pages * GUEST_PAGE_SIZE;
 
 	if (release)
-		arena_release(&s->ram, pool_ram_slot(s, k));
+		arena_release(&s->ram, pool_ram_slot(s, k), 1);
 	k->park->counted -= bytes;
 	s->parked_bytes -= bytes;
 	memmove(&s->kept[i], &s->kept[i + 1], (s->nkept - i - 1) * sizeof(s->kept[0]));
 	s->nkept--;
+}
+
+static int pool_slot_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The oldest half of the kept guests give their pages back: runs of adjacent slots in one call each. */
+static void pool_kept_release(struct shard *s)
+{
+	size_t slot[SHARD_KEPT_MAX / 2];
+	u32 n = SHARD_KEPT_MAX / 2, i, j;
+
+	for (i = 0; i < n; i++)
+		slot[i] = pool_ram_slot(s, &s->g[s->kept[i]]);
+	qsort(slot, n, sizeof(slot[0]), pool_slot_cmp);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && slot[j] == slot[j - 1] + 1; j++)
+			;
+		arena_release(&s->ram, slot[i], j - i);
+	}
+	while (n--)
+		pool_kept_drop(s, 0, false);
 }
 
 /* A guest just parked keeps its pages a while, counted with it. */
@@ -171,7 +198,7 @@ static void pool_keep(struct shard *s, struct guest *g)
 	u32 bytes = (u32)g->park->pages * GUEST_PAGE_SIZE;
 
 	if (s->nkept == SHARD_KEPT_MAX)
-		pool_kept_drop(s, 0, true);
+		pool_kept_release(s);
 	s->kept[s->nkept++] = guest_slot(s, g);
 	g->park->counted += bytes;
 	s->parked_bytes += bytes;
@@ -274,7 +301,7 @@ static const struct park *pool_unpack(struct shard *s, struct guest *g)
 	if (i >= 0 || template_unpack_ram(&s->templates, g->park, g->vm.ram) == 0)
 		p = template_unpack_state(&s->templates, g->park);
 	if (!p)
-		arena_release(&s->ram, pool_ram_slot(s, g));
+		arena_release(&s->ram, pool_ram_slot(s, g), 1);
 	return p;
 }
 
@@ -323,14 +350,14 @@ int pool_resume(struct shard *s, struct guest *g)
 	}
 	if (vm_attach(&g->vm, &m, s->kvm->run_size, &what) < 0) {
 		pool_put(s, &m);
-		arena_release(&s->ram, pool_ram_slot(s, g));
+		arena_release(&s->ram, pool_ram_slot(s, g), 1);
 		goto fail;
 	}
 	if (park_restore(&g->vm, p) < 0) {
 		what = "restoring the vCPU state";
 		vm_detach(&g->vm, &m);
 		machine_destroy(&m, s->kvm->run_size); /* half-restored: not for another guest */
-		arena_release(&s->ram, pool_ram_slot(s, g));
+		arena_release(&s->ram, pool_ram_slot(s, g), 1);
 		goto fail;
 	}
 	pool_unpark(s, g);
@@ -367,7 +394,7 @@ void pool_release(struct shard *s, struct guest *g)
 	disk_free(&g->vm.disk);
 	vgatext_free(g->vm.vga);
 	g->vm.vga = NULL;
-	arena_release(&s->ram, pool_ram_slot(s, g));
+	arena_release(&s->ram, pool_ram_slot(s, g), 1);
 }
 
 /*

@@ -28,7 +28,7 @@
 #define SHARD_WBUF_SIZE (1 << 20)  /* bytes to the supervisor not yet written */
 #define SHARD_POOL_MAX	32	   /* spare KVM VMs a shard keeps; more are closed */
 #define SHARD_POOL_LOW	8	   /* spare VMs made ready while the shard is idle */
-#define SHARD_KEPT_MAX	SHARD_POOL_LOW /* parked guests whose pages are given back later (pool.c) */
+#define SHARD_KEPT_MAX	32	   /* parked guests whose pages are given back later, half at a time (pool.c) */
 
 /*
  * One guest as a shard holds it: the VM, its serial console (output ring

@@ -590,6 +590,7 @@ static int spawn_finish(struct spawn *sv, FILE *times)
 	u64 t;
 
 	summary_print(sv);
+	fflush(stdout); /* the summary is out before the teardown, to a file or a pipe too */
 	if (times)
 		summary_boot_times_write(sv, times);
 	close(sv->listen_fd);
