@@ -188,7 +188,8 @@ static void ping_boot_io(void *ctx, const struct kvm_run *r)
 	}
 }
 
-/* The ports kvmlite coalesces, as vmm/machine.c registers them: both of each 8259A, all of COM1, the firmware's event port. */
+/* The ports kvmlite coalesces, as vmm/machine.c registers them: both of each 8259A, all of COM1, the firmware's event
+ * port. */
 static const struct kvm_coalesced_mmio_zone floor_zones[] = {
 	{ .addr = PIC_MASTER_CMD, .size = 2, .pio = 1 },
 	{ .addr = PIC_SLAVE_CMD, .size = 2, .pio = 1 },
@@ -614,8 +615,7 @@ static int boot_fresh(struct floorvm *v, struct vcpustate *st)
 }
 
 /* Fresh RAM for guest `index` in ram, the memory slot moved there, the vCPU made new: a boot's set-up. */
-static int boot_reset(struct floorvm *v, const struct vcpustate *st, u8 *ram, const u8 *image, const u8 *fw,
-		      u32 index)
+static int boot_reset(struct floorvm *v, const struct vcpustate *st, u8 *ram, const u8 *image, const u8 *fw, u32 index)
 {
 	struct kvm_userspace_memory_region slot = { .slot = 0 };
 	struct kvm_regs regs = { .rflags = 0x2, /* IF off */
@@ -646,8 +646,7 @@ static int boot_reset(struct floorvm *v, const struct vcpustate *st, u8 *ram, co
 }
 
 /* One boot: set up, then run to the first idle `hlt`, taking the guest's port I/O. */
-static int boot_once(struct floorvm *v, const struct vcpustate *st, u8 *ram, const u8 *image, const u8 *fw,
-		     u32 index)
+static int boot_once(struct floorvm *v, const struct vcpustate *st, u8 *ram, const u8 *image, const u8 *fw, u32 index)
 {
 	struct bootuart u = { 0 };
 	struct kvm_run *r = v->g.run;
@@ -704,9 +703,8 @@ static int boot_round(int kvm_fd, const u8 *image, const u8 *fw, long boots, u32
 		fail("mmap(kvm_run)", errno);
 		goto out;
 	}
-	if (boot_fresh(&v, st) < 0 ||
-	    (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0 &&
-	     !(v.ring = floor_coalesce(kvm_fd, v.vm_fd, v.g.run, v.run_size, &v.ring_max))))
+	if (boot_fresh(&v, st) < 0 || (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0 &&
+				       !(v.ring = floor_coalesce(kvm_fd, v.vm_fd, v.g.run, v.run_size, &v.ring_max))))
 		goto out;
 	t0 = now_ns();
 	c0 = cpu_ns();
@@ -732,7 +730,7 @@ struct floor {
 	const char *key, *name, *unit; /* unit: what n counts, "tick", "request" or "boot" */
 	int is_tick, is_boot, coalesce, server, vms, wanted, done;
 	const u8 *image, *fw; /* fw: the boot floor's firmware */
-	long n; /* ticks, requests or boots per round */
+	long n;		      /* ticks, requests or boots per round */
 	double cpu_us, wall_us, out_us, exits;
 };
 
@@ -843,7 +841,11 @@ int main(int argc, char **argv)
 					      { 0 } };
 	static u8 tick_img[BOOT_SIZE], ping_img[BOOT_SIZE], server_img[BOOT_SIZE], fw[FIRMWARE_SIZE];
 	struct floor fl[NFLOORS] = {
-		[F_TICK_EXIT] = { .key = "tick_exit", .name = "tick, EOI exiting", .unit = "tick", .is_tick = 1, .image = tick_img },
+		[F_TICK_EXIT] = { .key = "tick_exit",
+				  .name = "tick, EOI exiting",
+				  .unit = "tick",
+				  .is_tick = 1,
+				  .image = tick_img },
 		[F_TICK_COALESCED] = { .key = "tick_coalesced",
 				       .name = "tick, EOI coalesced",
 				       .unit = "tick",

@@ -27,7 +27,7 @@ struct conn {
 
 static struct {
 	const char *path, *text, *expect; /* expect NULL: any `ok` answer (by_id: the id) */
-	u32 conns, guests, sample; /* sample: --sample K, K guests drawn at random, each asked once */
+	u32 conns, guests, sample;	  /* sample: --sample K, K guests drawn at random, each asked once */
 	double secs, warmup;
 	u64 total; /* measured requests (-r); 0: measure for secs (-d); the last given wins */
 	bool by_id, json, sweep;

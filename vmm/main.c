@@ -149,7 +149,8 @@ static const struct cli_opt spawn_table[] = {
 	  .kind = CLI_U32,
 	  .dest = &spawn_o.threads,
 	  .arg = "T",
-	  .help = "worker threads per process (default 1)",
+	  .help = "worker threads per process (default 1; 4 when every\n"
+		  "guest is parked as it halts and --workers is not given)",
 	  .min = 1,
 	  .max = 256 },
 	{ .name = "per-process",

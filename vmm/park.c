@@ -115,9 +115,8 @@ int park_restore(struct vm *vm, const struct park *p)
 	u64 tsc = p->tsc;
 	int fd = vm->vcpu_fd;
 
-	if (kvm_ioctl(fd, KVM_SET_SREGS, (void *)&p->sregs) < 0 ||
-	    kvm_ioctl(fd, KVM_SET_REGS, (void *)&p->regs) < 0 || park_restore_rest(fd, p) < 0 ||
-	    park_tsc_offset(fd, KVM_SET_DEVICE_ATTR, &tsc) < 0)
+	if (kvm_ioctl(fd, KVM_SET_SREGS, (void *)&p->sregs) < 0 || kvm_ioctl(fd, KVM_SET_REGS, (void *)&p->regs) < 0 ||
+	    park_restore_rest(fd, p) < 0 || park_tsc_offset(fd, KVM_SET_DEVICE_ATTR, &tsc) < 0)
 		return -1;
 	/*
 	 * kvm_run still describes the last exit of this VM's previous guest.

@@ -93,7 +93,13 @@ static void plan_procs(struct spawn *sv, u64 per, u64 vms_expected)
 /* Threads per worker, and the KVM VMs each shard may hold (vms: a process's). */
 static void plan_threads(struct spawn *sv, u64 vms)
 {
-	sv->threads = sv->o->threads ? sv->o->threads : 1;
+	/* Guests parked as they halt: a shard waits in KVM at each boot (a
+	 * memory slot change waits for KVM's SRCU readers); a few shards a
+	 * worker, threads sharing its memory map, keep its CPU busy meanwhile. */
+	if (sv->o->threads || sv->o->workers)
+		sv->threads = sv->o->threads ? sv->o->threads : 1;
+	else
+		sv->threads = sv->park_early || sv->o->park == PARK_ALWAYS ? PARKED_THREADS : 1;
 	if (sv->procs * sv->threads > MAX_LINKS) {
 		/* Not a host limit but ours: fewer, busier shards will do. */
 		sv->threads = 1;
@@ -212,7 +218,7 @@ static u32 sv_plan(struct spawn *sv)
 	 * (issue 19).
 	 */
 	if (sv->park_early || sv->o->park == PARK_ALWAYS)
-		plan_procs(sv, lim.per, 0);
+		plan_procs(sv, lim.per, 0); /* and PARKED_THREADS shards each (plan_threads) */
 	plan_threads(sv, lim.vms);
 	if (!sv->o->json)
 		plan_say(sv, &lim);

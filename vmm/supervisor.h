@@ -24,6 +24,7 @@
 #define PID_RESERVE  4096	  /* PIDs left to the host: a tick's worth of creation and then some */
 #define WORKER_VMS   1000	  /* KVM VMs per worker process the default worker count aims at */
 #define WORKERS_MAX  64		  /* default worker processes at most */
+#define PARKED_THREADS 4	  /* default shards a worker when guests are parked as they halt (spawn.c) */
 #define PARK_MARGIN  5		  /* --park auto holds the VM count this many points below --mem-budget */
 #define METRICS_NS   5000000000ull /* how often the --metrics-file is refreshed */
 #define ACCEPT_PAUSE 100000000	  /* ns: until a failed accept(), or a write to a half-closed client, goes again */
