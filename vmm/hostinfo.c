@@ -83,6 +83,23 @@ int proc_mem_kib(pid_t pid, u64 *rss, u64 *anon)
 	return 0;
 }
 
+long proc_pte_kib(pid_t pid)
+{
+	char path[64], line[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (v < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPTE: %ld", &v) != 1)
+			v = -1;
+	fclose(f);
+	return v;
+}
+
 long host_read_long(const char *path, long fallback)
 {
 	FILE *f = fopen(path, "r");

@@ -26,6 +26,8 @@ double cpustat_busy_pct(const struct cpustat *a, const struct cpustat *b);
  * pages KVM allocates per vCPU and maps into it: kernel memory.
  */
 int proc_mem_kib(pid_t pid, u64 *rss, u64 *anon);
+/* The page tables of a process's memory (VmPTE), KiB; -1 if unknown. */
+long proc_pte_kib(pid_t pid);
 /* CPU time a process used so far (user + system), in clock ticks. */
 u64 proc_cpu_ticks(pid_t pid);
 /*

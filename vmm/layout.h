@@ -34,6 +34,17 @@
  */
 #define GUEST_RAM_SIZE	0xb8000 /* one memslot from address 0: RAM and the firmware */
 #define GUEST_PAGE_SIZE 0x1000
+
+/*
+ * A guest's slot in its shard's RAM arena (vmm/mem.c): its RAM, then room
+ * it never touches up to what one x86-64 page table maps (2 MiB), slots
+ * aligned to that. Giving a parked guest's pages back then empties a page
+ * table of its own, which Linux frees with them (MADV_DONTNEED, from 6.14
+ * with CONFIG_PT_RECLAIM): a parked guest keeps no page table. Packed at
+ * GUEST_RAM_SIZE, three guests shared each page table, and none could
+ * free it: 1.45 KiB of kernel memory a parked guest (docs/spawn.md).
+ */
+#define GUEST_SLOT_SIZE 0x200000
 #define CONV_MEM_KB	639    /* int 12h and the BDA: conventional memory below the EBDA */
 #define EBDA_SEG	0x9fc0 /* the BDA's EBDA pointer (0x40e), as under SeaBIOS */
 

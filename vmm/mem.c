@@ -1,5 +1,6 @@
 /* mem.c - the guest RAM arena and the bounds-checked guest pointer. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -9,18 +10,29 @@
 
 int arena_init(struct arena *a, size_t slots, size_t slot_size, char *err, size_t errlen)
 {
+	/* Slots a page table's reach each start on one (layout.h, GUEST_SLOT_SIZE). */
+	size_t len = slots * slot_size, align = slot_size % GUEST_SLOT_SIZE ? 0 : GUEST_SLOT_SIZE;
+	u8 *map;
+
 	memset(a, 0, sizeof(*a));
-	if (slots == 0 || slot_size == 0 || slot_size % GUEST_PAGE_SIZE) {
+	if (slots == 0 || slot_size == 0 || slot_size % GUEST_PAGE_SIZE || len / slots != slot_size) {
 		snprintf(err, errlen, "arena: bad geometry");
 		return -1;
 	}
-	a->base = mmap(NULL, slots * slot_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-		       0);
-	if (a->base == MAP_FAILED) {
-		snprintf(err, errlen, "mmap of %zu KiB guest RAM arena: %s", slots * slot_size / 1024, strerror(errno));
-		a->base = NULL;
+	map = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED) {
+		snprintf(err, errlen, "mmap of %zu KiB guest RAM arena: %s", len / 1024, strerror(errno));
 		return -1;
 	}
+	a->base = align ? (u8 *)(((uintptr_t)map + align - 1) & ~(uintptr_t)(align - 1)) : map;
+	/* What lies before and after the aligned arena goes: one mapping stays. */
+	if (a->base > map)
+		munmap(map, (size_t)(a->base - map));
+	if (map + len + align > a->base + len)
+		munmap(a->base + len, (size_t)(map + len + align - (a->base + len)));
+	/* A guest touches a few 4 KiB pages of its slot: never let a fault
+	 * fill one with a 2 MiB huge page (THP "always"). */
+	madvise(a->base, len, MADV_NOHUGEPAGE);
 	a->slots = slots;
 	a->slot_size = slot_size;
 	return 0;

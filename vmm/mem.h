@@ -12,7 +12,7 @@
 struct arena {
 	u8 *base;
 	size_t slots;	  /* how many guests it holds */
-	size_t slot_size; /* bytes of RAM per guest */
+	size_t slot_size; /* bytes per guest: its RAM and, in a shard, room up to GUEST_SLOT_SIZE */
 };
 
 int arena_init(struct arena *a, size_t slots, size_t slot_size, char *err, size_t errlen);

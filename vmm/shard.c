@@ -529,7 +529,7 @@ int shard_init(struct shard *s, u32 id, u32 first, u32 count, const struct kvm *
 	s->sock = sock;
 	s->timeout_at = UINT64_MAX;
 	s->read_done = INT32_MIN;
-	if (arena_init(&s->ram, count, GUEST_RAM_SIZE, s->err, sizeof(s->err)) < 0)
+	if (arena_init(&s->ram, count, GUEST_SLOT_SIZE, s->err, sizeof(s->err)) < 0)
 		return -1;
 	s->pages.arena = mmap(NULL, (size_t)count * GUEST_OUT_SIZE, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -164,6 +164,21 @@ void summary_worker_mem(struct spawn *sv, u64 *rss, u64 *anon)
 	}
 }
 
+/* The workers' page tables (VmPTE), KiB: those of the guests' RAM among them. NAN if unknown. */
+static double summary_worker_ptes(struct spawn *sv)
+{
+	double sum = 0;
+
+	for (u32 p = 0; p < sv->procs; p++) {
+		long v = sv->pids[p] > 0 ? proc_pte_kib(sv->pids[p]) : -1;
+
+		if (v < 0)
+			return NAN;
+		sum += (double)v;
+	}
+	return sum;
+}
+
 /* CPU time of the supervisor and every worker, in clock ticks. */
 u64 summary_vmm_ticks(struct spawn *sv)
 {
@@ -336,7 +351,7 @@ static void sv_figures(struct spawn *sv, struct figures *f)
 	f->kernel_total_kib =
 		sv_host_total((double)sv->mem0.available_kib - (double)m.available_kib - (double)f->anon, noise);
 	f->slab_total_kib = sv_host_total((double)m.slab_kib - (double)sv->mem0.slab_kib, 0);
-	f->ptables_total_kib = sv_host_total((double)m.page_tables_kib - (double)sv->mem0.page_tables_kib, 0);
+	f->ptables_total_kib = summary_worker_ptes(sv); /* exact, where the host-wide growth holds others' too */
 	f->user_kib = f->rss_kib = f->kernel_kib = f->slab_kib = NAN;
 	if (!f->per_resident)
 		return;
