@@ -80,6 +80,7 @@ static void rig_fresh_vm(struct rig *r)
 {
 	vgatext_free(r->vm.vga); /* what the last guest made */
 	disk_free(&r->vm.disk);
+	free(r->vm.why);
 	memset(&r->vm, 0, sizeof(r->vm));
 	r->vm.ram = ram;
 	r->vm.run = r->run;
@@ -198,7 +199,8 @@ static void rig_exit(struct rig *r, struct fuzz_in *in)
 
 	FUZZ_CHECK(!memcmp(r->before, run, lo));
 	FUZZ_CHECK(!memcmp(r->before + hi, (u8 *)run + hi, (size_t)r->run_size - hi));
-	FUZZ_CHECK(memchr(vm->why, '\0', sizeof(vm->why)));
+	FUZZ_CHECK(vm->state != VM_ENDED || vm->why); /* an ended guest says why */
+	FUZZ_CHECK(strnlen(vm_why(vm), VM_WHY_MAX) < VM_WHY_MAX);
 	switch (reason) { /* saved: an `in` whose data overlays the header may have rewritten it */
 	case KVM_EXIT_IO:
 		if (sane) {
@@ -265,6 +267,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		rig_exit(&r, &in);
 	vgatext_free(r.vm.vga);
 	disk_free(&r.vm.disk);
+	free(r.vm.why);
 	free(r.run);
 	free(r.before);
 	return 0;

@@ -301,7 +301,7 @@ int pool_resume(struct shard *s, struct guest *g)
 {
 	const char *what = "KVM_SET_USER_MEMORY_REGION (RAM)";
 	bool hit = s->pool_len > 0;
-	char line[WIRE_LINE_MAX];
+	char line[WIRE_LINE_MAX], why[VM_WHY_MAX];
 	const struct park *p;
 	struct machine m;
 
@@ -341,9 +341,10 @@ int pool_resume(struct shard *s, struct guest *g)
 	return 0;
 fail:
 	s->stats.resume_failed++;
-	snprintf(g->vm.why, sizeof(g->vm.why), "resume: %s: %s (state kept, retrying)", what, strerror(errno));
-	sendbuf_put(&s->to_sv, line, wire_resume_failed_format(line, sizeof(line), guest_id(g), g->vm.why));
-	console_request_fail(&g->con, &s->to_sv, g->vm.why);
+	snprintf(why, sizeof(why), "resume: %s: %s (state kept, retrying)", what, strerror(errno));
+	vm_set_why(&g->vm, why);
+	sendbuf_put(&s->to_sv, line, wire_resume_failed_format(line, sizeof(line), guest_id(g), why));
+	console_request_fail(&g->con, &s->to_sv, why);
 	sched_hold_retry(&s->sched, guest_slot(s, g), clock_now());
 	errno = EIO;
 	return -1;

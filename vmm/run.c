@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <time.h>
@@ -346,6 +347,7 @@ static int run_open(struct run *r, const struct run_opts *opts, char *err, size_
 	return 0;
 
 fail_arena:
+	free(r->vm.why); /* vm_destroy() ended it: "stopped" */
 	arena_free(&r->arena);
 fail_kvm:
 	kvm_close(&r->kvm);
@@ -360,6 +362,7 @@ static void run_close(struct run *r)
 	vm_destroy(&r->vm);
 	disk_free(&r->vm.disk);
 	vgatext_free(r->vm.vga);
+	free(r->vm.why);
 	arena_free(&r->arena);
 	kvm_close(&r->kvm);
 	loader_close(&r->img);
@@ -413,7 +416,7 @@ static void run_summary_json(const struct vm *vm, const struct kvm *kvm, const s
 	fprintf(stderr, "{\"guest\":\"");
 	json_text(stderr, img->name); /* a file name may hold anything */
 	fprintf(stderr, "\",\"index\":%u,\"exit_status\":%d,\"reason\":\"", vm->index, status);
-	json_text(stderr, vm->why);
+	json_text(stderr, vm_why(vm));
 	fprintf(stderr,
 		"\",\"kvm_backend\":\"%s\",\"exits\":%llu,\"io_exits\":%llu,\"coalesced\":%llu,\"hlts\":%llu,\"irqs\":%llu,"
 		"\"kicks\":%llu,\"unknown_port_reads\":%llu,\"unknown_port_writes\":%llu,\"mmio_reads\":%llu,"
@@ -439,7 +442,7 @@ static void run_summary_text(const struct run *r, bool firmware, int status)
 		"kvmlite: %llu exits (%llu I/O; %llu port writes coalesced), %llu hlt, %llu interrupts, %llu kicks, "
 		"%llu/%llu unknown port reads/writes, %llu/%llu MMIO reads/writes, %llu MSR accesses refused\n"
 		"kvmlite: COM1: %llu bytes out, %llu in, %llu overruns; PIT: %llu irqs, %llu clamped\n",
-		vm->index, vm->why, status, (unsigned long long)st->exits, (unsigned long long)st->io_exits,
+		vm->index, vm_why(vm), status, (unsigned long long)st->exits, (unsigned long long)st->io_exits,
 		(unsigned long long)st->coalesced, (unsigned long long)st->hlts, (unsigned long long)st->irqs_injected, (unsigned long long)st->kicks,
 		(unsigned long long)st->unknown_port_reads, (unsigned long long)st->unknown_port_writes,
 		(unsigned long long)st->mmio_reads, (unsigned long long)st->mmio_writes,
@@ -474,7 +477,7 @@ static void run_report(const struct run *r, const struct run_opts *opts, int sta
 	if (opts->json)
 		run_summary_json(vm, &r->kvm, &r->img, status);
 	else if (status != RUN_OK && !(vm->end == VM_END_DEBUG_EXIT && !opts->verbose))
-		fprintf(stderr, "kvmlite: guest %u: %s\n", vm->index, vm->why);
+		fprintf(stderr, "kvmlite: guest %u: %s\n", vm->index, vm_why(vm));
 	if (opts->verbose && !opts->json)
 		run_summary_text(r, opts->firmware, status);
 }

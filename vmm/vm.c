@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "kick.h"
 #include "layout.h"
 #include "machine.h"
@@ -35,8 +37,22 @@ const char *vm_end_name(enum vm_end end)
 	return (unsigned)end < ARRAY_SIZE(end_names) ? end_names[end] : "?";
 }
 
+void vm_set_why(struct vm *vm, const char *text)
+{
+	free(vm->why);
+	/* Without memory the text is lost, not the guest: vm_why() falls
+	 * back on the reason's name (fault point "why" for tests, fault.h). */
+	vm->why = fault_hit("why", vm->index) ? NULL : strndup(text, VM_WHY_MAX - 1);
+}
+
+const char *vm_why(const struct vm *vm)
+{
+	return vm->why ? vm->why : vm_end_name(vm->end);
+}
+
 void vm_end(struct vm *vm, enum vm_end end, const char *fmt, ...)
 {
+	char why[VM_WHY_MAX];
 	va_list ap;
 
 	if (vm->state == VM_ENDED)
@@ -44,8 +60,9 @@ void vm_end(struct vm *vm, enum vm_end end, const char *fmt, ...)
 	vm->state = VM_ENDED;
 	vm->end = end;
 	va_start(ap, fmt);
-	vsnprintf(vm->why, sizeof(vm->why), fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	vm_set_why(vm, why);
 }
 
 /* Where the guest was, for messages: CS:IP as a real-mode programmer reads it. */

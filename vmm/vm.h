@@ -21,6 +21,10 @@
  * silent, with what it does (vm_describe), by default (--boot-timeout). */
 #define BOOT_TIMEOUT_S 5.0
 
+/* The longest text of what happened to a guest (vm->why), with its NUL:
+ * a wire line to the supervisor carries it whole. */
+#define VM_WHY_MAX 128
+
 struct kvm_run;
 struct kvm_regs;
 struct kvm_sregs;
@@ -76,7 +80,8 @@ struct vm {
 	enum vm_state state;
 	enum vm_end end;
 	u32 exit_code; /* the value written to the debug-exit port */
-	char why[128]; /* for ENDED: what happened, for people */
+	char *why;     /* what happened (it ended, is silent, failed to resume), for people: allocated when it
+			* happens (vm_set_why), NULL for most guests; read it with vm_why(), free it with the vm */
 	int vcpu_fd;   /* the only fd a guest keeps after setup; -1 while it has no VM (parked) */
 	int vm_fd;     /* -1, unless its VM will carry another guest later */
 	struct kvm_run *run;
@@ -132,6 +137,13 @@ void vm_end(struct vm *vm, enum vm_end end, const char *fmt, ...) __attribute__(
 void vm_handle_exit(struct vm *vm);
 
 const char *vm_end_name(enum vm_end end);
+/* Sets what happened to the guest, for people (at most VM_WHY_MAX - 1
+ * bytes of text). The text is allocated only now: most guests never need
+ * one, and a parked guest should not carry room for it. */
+void vm_set_why(struct vm *vm, const char *text);
+/* What vm_set_why() said; without a text (never set, or no memory for it)
+ * the name of the reason it ended ("running" if it has not). */
+const char *vm_why(const struct vm *vm);
 
 /*
  * What a guest that has written nothing is doing, for people: where it
