@@ -19,12 +19,12 @@ typedef unsigned __int128 u128;
  * so the ioctls that name the guest's CS:IP in messages fail harmlessly.
  */
 
-static FILE *trace_sink; /* --trace output goes nowhere, but its formatting runs */
+static struct trace trace_sink; /* --trace output goes nowhere, but its formatting runs */
 static u8 *ram;		 /* the guest's RAM: the firmware's ports (int 13h) reach into it */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	trace_sink = fopen("/dev/null", "w");
+	trace_sink.out = fopen("/dev/null", "w");
 	ram = calloc(1, GUEST_RAM_SIZE);
 	return 0;
 }
@@ -86,7 +86,7 @@ static void rig_fresh_vm(struct rig *r)
 	r->vm.run = r->run;
 	r->vm.run_size = r->run_size;
 	r->vm.vcpu_fd = -1;
-	r->vm.trace.out = r->trace ? trace_sink : NULL;
+	r->vm.cfg.trace = r->trace ? &trace_sink : NULL;
 	r->vm.cfg.output = rig_output;
 	r->vm.cfg.output_ctx = r;
 	vm_wire_devices(&r->vm);

@@ -238,10 +238,13 @@ int pool_park(struct shard *s, struct guest *g)
 	 * record as malloc holds it (with its chunk header), and the guest's
 	 * places in the scheduler's arrays (sched_init) beside its struct; its
 	 * pages while it is kept (pool_keep). Its template is the shard's,
-	 * counted apart (templates.bytes). */
+	 * counted apart (templates.bytes). What it allocated as it ran
+	 * counts too: written disk sectors, a text buffer, waiting input,
+	 * the text of why it was silent or failed to resume. */
 	k->counted = (u32)(sizeof(*g) + sizeof(struct sched_entry) + 2 * sizeof(u32) + malloc_usable_size(k) +
 			   sizeof(size_t) + disk_overlay_bytes(&g->vm.disk) + vgatext_bytes(g->vm.vga) +
-			   (g->con.in ? malloc_usable_size(g->con.in) + sizeof(size_t) : 0));
+			   (g->con.in ? malloc_usable_size(g->con.in) + sizeof(size_t) : 0) +
+			   (g->vm.why ? malloc_usable_size(g->vm.why) + sizeof(size_t) : 0));
 	s->parked_bytes += k->counted;
 	pool_keep(s, g);
 	s->stats.parks++;

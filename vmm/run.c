@@ -43,6 +43,7 @@ struct run {
 	struct kvm kvm;
 	struct arena arena; /* the guest's RAM */
 	struct vm vm;
+	struct trace trace; /* --trace: its exits decoded on stderr */
 	struct console console;
 	timer_t timer; /* the end of a slice, or the PIT's next deadline: kicks the vCPU out of KVM_RUN */
 	u64 armed;     /* when it fires; UINT64_MAX: disarmed */
@@ -320,7 +321,7 @@ static int run_open(struct run *r, const struct run_opts *opts, char *err, size_
 	struct vm_config cfg = {
 		.index = opts->index,
 		.firmware = opts->firmware,
-		.trace = opts->trace ? stderr : NULL,
+		.trace = opts->trace ? &r->trace : NULL,
 		.output = console_output,
 		.output_ctx = &r->console,
 		.disk = &r->img.disk,
@@ -337,6 +338,7 @@ static int run_open(struct run *r, const struct run_opts *opts, char *err, size_
 	if (arena_init(&r->arena, 1, GUEST_RAM_SIZE, err, errlen) < 0)
 		goto fail_kvm;
 	loader_place(&r->img, arena_slot(&r->arena, 0), GUEST_RAM_SIZE, opts->firmware);
+	r->trace = (struct trace){ .out = stderr, .index = opts->index, .start_ns = clock_now() };
 	if (vm_init(&r->vm, &r->kvm, arena_slot(&r->arena, 0), &cfg, err, errlen) < 0)
 		goto fail_arena;
 	if (kick_install() < 0 || kick_timer_create(&r->timer) < 0) {

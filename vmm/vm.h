@@ -67,10 +67,10 @@ struct vm_stats {
 };
 
 struct vm_config {
-	u32 index;     /* the guest's number, passed in ESI */
-	bool firmware; /* start in the firmware (in RAM at FIRMWARE_ADDR), or straight at 0000:7c00 */
+	u32 index;		       /* the guest's number, passed in ESI */
+	bool firmware;		       /* start in the firmware (in RAM at FIRMWARE_ADDR), or straight at 0000:7c00 */
 	const struct disk_image *disk; /* the image as the guest's hard disk (int 13h), shared */
-	FILE *trace;   /* when set, every exit is decoded here */
+	const struct trace *trace;     /* --trace: every exit is decoded there (the caller's); NULL for most guests */
 	void (*output)(void *ctx, struct vm *vm, u8 byte); /* bytes the guest sends on COM1 */
 	void *output_ctx;
 };
@@ -88,18 +88,17 @@ struct vm {
 	struct kvm_coalesced_mmio_ring *ring; /* its machine's coalesced port writes (machine.c); NULL: none */
 	int run_size;
 	bool events_synced; /* run->s.regs.events is the vCPU's own: copied out at its last exit, not set by an ioctl since */
-	u8 *ram;	  /* GUEST_RAM_SIZE bytes of the arena */
-	struct uart uart; /* COM1 */
+	u8 out_last;	    /* the last byte of its output (COM1, int 10h, the text buffer) */
+	u8 out_src;	    /* where it came from: enum vm_out */
+	bool out_any;	    /* it has written */
+	u8 *ram;	    /* GUEST_RAM_SIZE bytes of the arena */
+	struct uart uart;   /* COM1 */
 	struct pit pit;
 	struct pic pic;
-	struct bios bios; /* what the firmware said: when it was done, services it lacks */
-	struct disk disk; /* its hard disk: the shared image and the sectors it wrote */
-	struct vgatext *vga;	  /* the text buffer, made on its first access: NULL for most guests */
-	u8 out_last;		  /* the last byte of its output (COM1, int 10h, the text buffer) */
-	u8 out_src;		  /* where it came from: enum vm_out */
-	bool out_any;		  /* it has written */
+	struct bios bios;    /* what the firmware said: when it was done, services it lacks */
+	struct disk disk;    /* its hard disk: the shared image and the sectors it wrote */
+	struct vgatext *vga; /* the text buffer, made on its first access: NULL for most guests */
 	struct vm_stats stats;
-	struct trace trace; /* --trace: where its exits are decoded (trace.c) */
 	struct vm_config cfg;
 };
 
