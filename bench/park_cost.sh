@@ -23,7 +23,7 @@ trap 'rm -rf "$S"' EXIT
 SOCK=$S/run/control
 
 memory() {
-	"$1" spawn "$MEM_N" --park always --for 0 --json 2>/dev/null | python3 -c '
+	"$1" spawn "$MEM_N" --park always --for 0 --json --socket "$SOCK" 2>/dev/null | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 p = j["parked_at_end"]

@@ -19,12 +19,12 @@ typedef unsigned __int128 u128;
  * so the ioctls that name the guest's CS:IP in messages fail harmlessly.
  */
 
-static FILE *trace_sink; /* --trace output goes nowhere, but its formatting runs */
+static struct trace trace_sink; /* --trace output goes nowhere, but its formatting runs */
 static u8 *ram;		 /* the guest's RAM: the firmware's ports (int 13h) reach into it */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	trace_sink = fopen("/dev/null", "w");
+	trace_sink.out = fopen("/dev/null", "w");
 	ram = calloc(1, GUEST_RAM_SIZE);
 	return 0;
 }
@@ -80,12 +80,13 @@ static void rig_fresh_vm(struct rig *r)
 {
 	vgatext_free(r->vm.vga); /* what the last guest made */
 	disk_free(&r->vm.disk);
+	free(r->vm.why);
 	memset(&r->vm, 0, sizeof(r->vm));
 	r->vm.ram = ram;
 	r->vm.run = r->run;
 	r->vm.run_size = r->run_size;
 	r->vm.vcpu_fd = -1;
-	r->vm.trace.out = r->trace ? trace_sink : NULL;
+	r->vm.cfg.trace = r->trace ? &trace_sink : NULL;
 	r->vm.cfg.output = rig_output;
 	r->vm.cfg.output_ctx = r;
 	vm_wire_devices(&r->vm);
@@ -198,7 +199,8 @@ static void rig_exit(struct rig *r, struct fuzz_in *in)
 
 	FUZZ_CHECK(!memcmp(r->before, run, lo));
 	FUZZ_CHECK(!memcmp(r->before + hi, (u8 *)run + hi, (size_t)r->run_size - hi));
-	FUZZ_CHECK(memchr(vm->why, '\0', sizeof(vm->why)));
+	FUZZ_CHECK(vm->state != VM_ENDED || vm->why); /* an ended guest says why */
+	FUZZ_CHECK(strnlen(vm_why(vm), VM_WHY_MAX) < VM_WHY_MAX);
 	switch (reason) { /* saved: an `in` whose data overlays the header may have rewritten it */
 	case KVM_EXIT_IO:
 		if (sane) {
@@ -265,6 +267,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		rig_exit(&r, &in);
 	vgatext_free(r.vm.vga);
 	disk_free(&r.vm.disk);
+	free(r.vm.why);
 	free(r.run);
 	free(r.before);
 	return 0;

@@ -225,7 +225,7 @@ static void guest_start(struct vm *g, u64 *tsc_before)
 		die(what);
 	vm_run(g); /* `hlt` with interrupts off: it ends, which parking does not mind here */
 	if (g->run->exit_reason != KVM_EXIT_HLT)
-		fprintf(stderr, "fuzz_park: the guest did not reach its hlt: %s\n", g->why);
+		fprintf(stderr, "fuzz_park: the guest did not reach its hlt: %s\n", vm_why(g));
 	FUZZ_CHECK(g->run->exit_reason == KVM_EXIT_HLT);
 }
 
@@ -444,6 +444,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!F.tsc_bound)
 		printf("fuzz_park: the host TSC KVM uses is not this rdtsc: the TSC bound is not checked\n");
 	free(guest_park(&g));
+	free(g.why); /* it ended at its hlt */
 	printf("fuzz_park: %u MSRs compared, KVM backend %s, a new vCPU's TSC %s\n", F.nmsrs, F.kvm.backend,
 	       F.tsc_from_zero ? "starts at 0" : "is the host's");
 	return 0;
@@ -505,5 +506,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	free(guest_park(&g1));
 	free(p1);
 	free(p2);
+	free(g1.why); /* each ended at its hlt */
+	free(g2.why);
 	return 0;
 }

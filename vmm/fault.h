@@ -11,7 +11,8 @@
  *
  * fault_hit(point, id): the first COUNT times guest ID passes POINT, "fail
  * here". Points: "resume" (a parked guest getting a VM back), "sandbox"
- * (ID is a role: sandbox_probe()).
+ * (ID is a role: sandbox_probe()), "why" (no memory for the text of what
+ * happened to the guest: vm_set_why()).
  *
  * fault_next(point): counts the calls at POINT in this process; calls ID
  * to ID + COUNT - 1 fail. Points: "create_vm", "create_vcpu", "mmap_run"

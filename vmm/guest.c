@@ -115,7 +115,7 @@ static void guest_output(void *ctx, struct vm *vm, u8 byte)
  */
 static void guest_silent(struct shard *s, struct guest *g)
 {
-	char what[sizeof(g->vm.why)], line[WIRE_LINE_MAX];
+	char what[VM_WHY_MAX], line[WIRE_LINE_MAX];
 
 	g->silent = true;
 	g->silent_at = 0;
@@ -123,7 +123,7 @@ static void guest_silent(struct shard *s, struct guest *g)
 		pool_describe(s, g, what, sizeof(what));
 	else
 		vm_describe_live(&g->vm, what, sizeof(what));
-	snprintf(g->vm.why, sizeof(g->vm.why), "%s", what);
+	vm_set_why(&g->vm, what);
 	sendbuf_put(&s->to_sv, line, wire_silent_format(line, sizeof(line), guest_id(g), what));
 }
 
@@ -160,7 +160,7 @@ void guest_settle(struct shard *s, struct guest *g, u64 now)
 	sched_lru_remove(&s->sched, guest_slot(s, g));
 	char line[WIRE_LINE_MAX];
 
-	sendbuf_put(&s->to_sv, line, wire_end_format(line, sizeof(line), guest_id(g), guest_state(g), g->vm.why));
+	sendbuf_put(&s->to_sv, line, wire_end_format(line, sizeof(line), guest_id(g), guest_state(g), vm_why(&g->vm)));
 	pool_release(s, g);
 }
 

@@ -265,10 +265,13 @@ int pool_park(struct shard *s, struct guest *g)
 	 * record as malloc holds it (with its chunk header), and the guest's
 	 * places in the scheduler's arrays (sched_init) beside its struct; its
 	 * pages while it is kept (pool_keep). Its template is the shard's,
-	 * counted apart (templates.bytes). */
+	 * counted apart (templates.bytes). What it allocated as it ran
+	 * counts too: written disk sectors, a text buffer, waiting input,
+	 * the text of why it was silent or failed to resume. */
 	k->counted = (u32)(sizeof(*g) + sizeof(struct sched_entry) + 2 * sizeof(u32) + malloc_usable_size(k) +
 			   sizeof(size_t) + disk_overlay_bytes(&g->vm.disk) + vgatext_bytes(g->vm.vga) +
-			   (g->con.in ? malloc_usable_size(g->con.in) + sizeof(size_t) : 0));
+			   (g->con.in ? malloc_usable_size(g->con.in) + sizeof(size_t) : 0) +
+			   (g->vm.why ? malloc_usable_size(g->vm.why) + sizeof(size_t) : 0));
 	s->parked_bytes += k->counted;
 	pool_keep(s, g);
 	s->stats.parks++;
@@ -328,7 +331,7 @@ int pool_resume(struct shard *s, struct guest *g)
 {
 	const char *what = "KVM_SET_USER_MEMORY_REGION (RAM)";
 	bool hit = s->pool_len > 0;
-	char line[WIRE_LINE_MAX];
+	char line[WIRE_LINE_MAX], why[VM_WHY_MAX];
 	const struct park *p;
 	struct machine m;
 
@@ -368,9 +371,10 @@ int pool_resume(struct shard *s, struct guest *g)
 	return 0;
 fail:
 	s->stats.resume_failed++;
-	snprintf(g->vm.why, sizeof(g->vm.why), "resume: %s: %s (state kept, retrying)", what, strerror(errno));
-	sendbuf_put(&s->to_sv, line, wire_resume_failed_format(line, sizeof(line), guest_id(g), g->vm.why));
-	console_request_fail(&g->con, &s->to_sv, g->vm.why);
+	snprintf(why, sizeof(why), "resume: %s: %s (state kept, retrying)", what, strerror(errno));
+	vm_set_why(&g->vm, why);
+	sendbuf_put(&s->to_sv, line, wire_resume_failed_format(line, sizeof(line), guest_id(g), why));
+	console_request_fail(&g->con, &s->to_sv, why);
 	sched_hold_retry(&s->sched, guest_slot(s, g), clock_now());
 	errno = EIO;
 	return -1;

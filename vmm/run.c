@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <time.h>
@@ -42,6 +43,7 @@ struct run {
 	struct kvm kvm;
 	struct arena arena; /* the guest's RAM */
 	struct vm vm;
+	struct trace trace; /* --trace: its exits decoded on stderr */
 	struct console console;
 	timer_t timer; /* the end of a slice, or the PIT's next deadline: kicks the vCPU out of KVM_RUN */
 	u64 armed;     /* when it fires; UINT64_MAX: disarmed */
@@ -319,7 +321,7 @@ static int run_open(struct run *r, const struct run_opts *opts, char *err, size_
 	struct vm_config cfg = {
 		.index = opts->index,
 		.firmware = opts->firmware,
-		.trace = opts->trace ? stderr : NULL,
+		.trace = opts->trace ? &r->trace : NULL,
 		.output = console_output,
 		.output_ctx = &r->console,
 		.disk = &r->img.disk,
@@ -336,6 +338,7 @@ static int run_open(struct run *r, const struct run_opts *opts, char *err, size_
 	if (arena_init(&r->arena, 1, GUEST_RAM_SIZE, err, errlen) < 0)
 		goto fail_kvm;
 	loader_place(&r->img, arena_slot(&r->arena, 0), GUEST_RAM_SIZE, opts->firmware);
+	r->trace = (struct trace){ .out = stderr, .index = opts->index, .start_ns = clock_now() };
 	if (vm_init(&r->vm, &r->kvm, arena_slot(&r->arena, 0), &cfg, err, errlen) < 0)
 		goto fail_arena;
 	if (kick_install() < 0 || kick_timer_create(&r->timer) < 0) {
@@ -346,6 +349,7 @@ static int run_open(struct run *r, const struct run_opts *opts, char *err, size_
 	return 0;
 
 fail_arena:
+	free(r->vm.why); /* vm_destroy() ended it: "stopped" */
 	arena_free(&r->arena);
 fail_kvm:
 	kvm_close(&r->kvm);
@@ -360,6 +364,7 @@ static void run_close(struct run *r)
 	vm_destroy(&r->vm);
 	disk_free(&r->vm.disk);
 	vgatext_free(r->vm.vga);
+	free(r->vm.why);
 	arena_free(&r->arena);
 	kvm_close(&r->kvm);
 	loader_close(&r->img);
@@ -413,7 +418,7 @@ static void run_summary_json(const struct vm *vm, const struct kvm *kvm, const s
 	fprintf(stderr, "{\"guest\":\"");
 	json_text(stderr, img->name); /* a file name may hold anything */
 	fprintf(stderr, "\",\"index\":%u,\"exit_status\":%d,\"reason\":\"", vm->index, status);
-	json_text(stderr, vm->why);
+	json_text(stderr, vm_why(vm));
 	fprintf(stderr,
 		"\",\"kvm_backend\":\"%s\",\"exits\":%llu,\"io_exits\":%llu,\"coalesced\":%llu,\"hlts\":%llu,\"irqs\":%llu,"
 		"\"kicks\":%llu,\"unknown_port_reads\":%llu,\"unknown_port_writes\":%llu,\"mmio_reads\":%llu,"
@@ -439,7 +444,7 @@ static void run_summary_text(const struct run *r, bool firmware, int status)
 		"kvmlite: %llu exits (%llu I/O; %llu port writes coalesced), %llu hlt, %llu interrupts, %llu kicks, "
 		"%llu/%llu unknown port reads/writes, %llu/%llu MMIO reads/writes, %llu MSR accesses refused\n"
 		"kvmlite: COM1: %llu bytes out, %llu in, %llu overruns; PIT: %llu irqs, %llu clamped\n",
-		vm->index, vm->why, status, (unsigned long long)st->exits, (unsigned long long)st->io_exits,
+		vm->index, vm_why(vm), status, (unsigned long long)st->exits, (unsigned long long)st->io_exits,
 		(unsigned long long)st->coalesced, (unsigned long long)st->hlts, (unsigned long long)st->irqs_injected, (unsigned long long)st->kicks,
 		(unsigned long long)st->unknown_port_reads, (unsigned long long)st->unknown_port_writes,
 		(unsigned long long)st->mmio_reads, (unsigned long long)st->mmio_writes,
@@ -474,7 +479,7 @@ static void run_report(const struct run *r, const struct run_opts *opts, int sta
 	if (opts->json)
 		run_summary_json(vm, &r->kvm, &r->img, status);
 	else if (status != RUN_OK && !(vm->end == VM_END_DEBUG_EXIT && !opts->verbose))
-		fprintf(stderr, "kvmlite: guest %u: %s\n", vm->index, vm->why);
+		fprintf(stderr, "kvmlite: guest %u: %s\n", vm->index, vm_why(vm));
 	if (opts->verbose && !opts->json)
 		run_summary_text(r, opts->firmware, status);
 }

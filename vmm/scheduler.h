@@ -19,10 +19,10 @@ struct sched_entry {
 	u32 heap_pos; /* its slot in the heap, or SCHED_NONE */
 	bool queued;  /* in the run queue */
 	bool in_lru;  /* on the list of resident halted guests */
+	u8 retries;   /* failed resumes in a row: the hold (retry_at) doubles with each */
 	u32 lru_prev, lru_next;
 	u64 queued_at;	     /* when it last joined the run queue */
 	u64 retry_at;	     /* held after a failed resume until then; 0: not held */
-	u8 retries;	     /* failed resumes in a row: the hold doubles with each */
 	u64 cpu_since;	     /* --cpu-max: the start of its current period... */
 	u64 cpu_used;	     /* ...and the CPU time it has used in it (ns) */
 	u64 throttled_until; /* used up its share: runs again then; 0: not throttled */

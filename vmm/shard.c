@@ -170,12 +170,12 @@ static void shard_info(struct shard *s, u32 tag, struct guest *g)
 {
 	const struct sched_entry *e = guest_sched(s, g);
 	bool why = g->vm.state == VM_ENDED || e->retry_at || g->silent;
-	char missing[160], reason[sizeof(g->vm.why) + sizeof(missing) + 64];
+	char missing[160], reason[VM_WHY_MAX + sizeof(missing) + 64];
 
 	/* reason: why it ended or fails, what a silent one does, and
 	 * the BIOS services it called that the firmware lacks */
 	bios_missing_names(&g->vm.bios, missing, sizeof(missing));
-	snprintf(reason, sizeof(reason), "%s%s%s%s%s", why || *missing ? " reason=" : "", why ? g->vm.why : "",
+	snprintf(reason, sizeof(reason), "%s%s%s%s%s", why || *missing ? " reason=" : "", why ? vm_why(&g->vm) : "",
 		 why && *missing ? "; " : "", *missing ? "BIOS services kvmlite's firmware does not provide: " : "",
 		 missing);
 	sendbuf_printf(&s->to_sv,
@@ -584,8 +584,10 @@ void shard_free(struct shard *s)
 	free(s->to_sv.buf);
 	free(s->log.buf);
 	line_buf_free(&s->lines);
-	for (u32 i = 0; s->g && i < s->count; i++)
+	for (u32 i = 0; s->g && i < s->count; i++) {
 		console_free(&s->g[i].con);
+		free(s->g[i].vm.why);
+	}
 	free(s->g);
 	sched_free(&s->sched);
 	free(s->fresh);

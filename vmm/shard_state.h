@@ -41,10 +41,10 @@ struct guest {
 	struct shard *shard;
 	struct console con; /* its COM1: output ring, input queue, watchers, a request's answer */
 	bool created, booted, reported;
+	bool silent;	     /* reported silent: wrote nothing by its boot deadline */
 	struct parked *park; /* while parked: its vCPU state and RAM (template.c); NULL while it has a VM */
 	u64 t_ready;	     /* set up and queued to run, until its first byte (stage times) */
 	u64 silent_at;	     /* not booted by then: reported silent (0: never, or done); moved on by queue waits */
-	bool silent;	     /* reported silent: wrote nothing by its boot deadline */
 };
 
 struct shard_stats {

@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "kick.h"
 #include "layout.h"
 #include "machine.h"
@@ -35,8 +37,22 @@ const char *vm_end_name(enum vm_end end)
 	return (unsigned)end < ARRAY_SIZE(end_names) ? end_names[end] : "?";
 }
 
+void vm_set_why(struct vm *vm, const char *text)
+{
+	free(vm->why);
+	/* Without memory the text is lost, not the guest: vm_why() falls
+	 * back on the reason's name (fault point "why" for tests, fault.h). */
+	vm->why = fault_hit("why", vm->index) ? NULL : strndup(text, VM_WHY_MAX - 1);
+}
+
+const char *vm_why(const struct vm *vm)
+{
+	return vm->why ? vm->why : vm_end_name(vm->end);
+}
+
 void vm_end(struct vm *vm, enum vm_end end, const char *fmt, ...)
 {
+	char why[VM_WHY_MAX];
 	va_list ap;
 
 	if (vm->state == VM_ENDED)
@@ -44,8 +60,9 @@ void vm_end(struct vm *vm, enum vm_end end, const char *fmt, ...)
 	vm->state = VM_ENDED;
 	vm->end = end;
 	va_start(ap, fmt);
-	vsnprintf(vm->why, sizeof(vm->why), fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	vm_set_why(vm, why);
 }
 
 /* Where the guest was, for messages: CS:IP as a real-mode programmer reads it. */
@@ -205,7 +222,6 @@ void vm_setup(struct vm *vm, u8 *ram, const struct vm_config *cfg)
 	vm->index = cfg->index;
 	vm->ram = ram;
 	vm->vcpu_fd = vm->vm_fd = -1;
-	vm->trace = (struct trace){ .out = cfg->trace, .index = cfg->index, .start_ns = clock_now() };
 	vm->disk.img = cfg->disk;
 	vm_wire_devices(vm);
 }
@@ -360,10 +376,10 @@ static void vm_disk_call(struct vm *vm, u32 frame)
 
 	if (r < 0)
 		bios_event(&vm->bios, (u16)(0x1300 | fn), clock_now());
-	if (vm->trace.out) {
+	if (vm->cfg.trace) {
 		snprintf(what, sizeof(what), "AH=%02x -> %s%02x", fn,
 			 r < 0 ? "not provided, AH=" : "AH=", r < 0 ? DISK_RET_EPARAM : r);
-		trace_event(&vm->trace, "int 13h", what);
+		trace_event(vm->cfg.trace, "int 13h", what);
 	}
 }
 
@@ -395,8 +411,8 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 	if (port == FW_SCREEN_PORT) {
 		/* int 10h teletype: the character the firmware put on the screen */
 		if (is_write && size == 1) {
-			if (vm->trace.out)
-				trace_screen(&vm->trace, "int 10h teletype", (u8)val);
+			if (vm->cfg.trace)
+				trace_screen(vm->cfg.trace, "int 10h teletype", (u8)val);
 			vm_output(vm, (u8)val, VM_OUT_TELETYPE);
 		} else if (!is_write) {
 			memset(data, 0xff, (size_t)size);
@@ -409,8 +425,8 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 			bios_event(&vm->bios, (u16)val, clock_now());
 		else if (!is_write)
 			memset(data, 0xff, (size_t)size);
-		if (vm->trace.out)
-			trace_pio(&vm->trace, port, is_write, size, is_write ? val : 0xffffffff, uart_dlab(&vm->uart));
+		if (vm->cfg.trace)
+			trace_pio(vm->cfg.trace, port, is_write, size, is_write ? val : 0xffffffff, uart_dlab(&vm->uart));
 		return;
 	}
 	for (int i = 0; i < size; i++) {
@@ -419,10 +435,10 @@ static void vm_pio(struct vm *vm, u16 port, bool is_write, int size, u8 *data)
 		if (!is_write)
 			data[i] = b;
 	}
-	if (vm->trace.out) {
+	if (vm->cfg.trace) {
 		if (!is_write)
 			memcpy(&val, data, (size_t)size);
-		trace_pio(&vm->trace, port, is_write, size, val, uart_dlab(&vm->uart));
+		trace_pio(vm->cfg.trace, port, is_write, size, val, uart_dlab(&vm->uart));
 	}
 }
 
@@ -460,8 +476,8 @@ static void vm_exit_mmio(struct vm *vm)
 			vm->vga = vgatext_new(vga_to_vm, vm);
 		if (vm->vga) {
 			vm->stats.vga_accesses++;
-			if (vm->trace.out)
-				trace_vga(&vm->trace, addr, run->mmio.is_write, run->mmio.data, len);
+			if (vm->cfg.trace)
+				trace_vga(vm->cfg.trace, addr, run->mmio.is_write, run->mmio.data, len);
 			vgatext_io(vm->vga, (u32)(addr - VGA_TEXT_ADDR), run->mmio.data, len, run->mmio.is_write);
 			return;
 		}
@@ -475,8 +491,8 @@ static void vm_exit_mmio(struct vm *vm)
 		vm->stats.mmio_reads++;
 		memset(run->mmio.data, 0xff, len);
 	}
-	if (vm->trace.out)
-		trace_mmio(&vm->trace, run->mmio.phys_addr, run->mmio.is_write, len);
+	if (vm->cfg.trace)
+		trace_mmio(vm->cfg.trace, run->mmio.phys_addr, run->mmio.is_write, len);
 }
 
 /* An rdmsr or wrmsr the MSR filter refused (see machine_msrs_allowed, machine.c): #GP. */
@@ -487,9 +503,9 @@ static void vm_exit_msr(struct vm *vm)
 
 	run->msr.error = 1; /* KVM injects #GP when the guest is entered again */
 	vm->stats.msrs_refused++;
-	if (vm->trace.out) {
+	if (vm->cfg.trace) {
 		snprintf(what, sizeof(what), "MSR 0x%08x: not allowed, #GP", run->msr.index);
-		trace_event(&vm->trace, run->exit_reason == KVM_EXIT_X86_RDMSR ? "rdmsr" : "wrmsr", what);
+		trace_event(vm->cfg.trace, run->exit_reason == KVM_EXIT_X86_RDMSR ? "rdmsr" : "wrmsr", what);
 	}
 }
 
@@ -542,8 +558,8 @@ void vm_handle_exit(struct vm *vm)
 		return;
 	case KVM_EXIT_HLT:
 		vm->stats.hlts++;
-		if (vm->trace.out)
-			trace_event(&vm->trace, "hlt",
+		if (vm->cfg.trace)
+			trace_event(vm->cfg.trace, "hlt",
 				    run->if_flag ? "interrupts on: sleeps until one is due"
 						 : "interrupts off: the guest is done");
 		if (!run->if_flag)
@@ -630,8 +646,8 @@ static void vm_inject(struct vm *vm)
 			return;
 		}
 		vm->stats.irqs_injected++;
-		if (vm->trace.out)
-			trace_irq(&vm->trace, vector);
+		if (vm->cfg.trace)
+			trace_irq(vm->cfg.trace, vector);
 		/* The guest cannot take another before this one's handler ran. */
 		if (pic_intr(&vm->pic))
 			run->request_interrupt_window = 1;

@@ -21,6 +21,10 @@
  * silent, with what it does (vm_describe), by default (--boot-timeout). */
 #define BOOT_TIMEOUT_S 5.0
 
+/* The longest text of what happened to a guest (vm->why), with its NUL:
+ * a wire line to the supervisor carries it whole. */
+#define VM_WHY_MAX 128
+
 struct kvm_run;
 struct kvm_regs;
 struct kvm_sregs;
@@ -63,10 +67,10 @@ struct vm_stats {
 };
 
 struct vm_config {
-	u32 index;     /* the guest's number, passed in ESI */
-	bool firmware; /* start in the firmware (in RAM at FIRMWARE_ADDR), or straight at 0000:7c00 */
+	u32 index;		       /* the guest's number, passed in ESI */
+	bool firmware;		       /* start in the firmware (in RAM at FIRMWARE_ADDR), or straight at 0000:7c00 */
 	const struct disk_image *disk; /* the image as the guest's hard disk (int 13h), shared */
-	FILE *trace;   /* when set, every exit is decoded here */
+	const struct trace *trace;     /* --trace: every exit is decoded there (the caller's); NULL for most guests */
 	void (*output)(void *ctx, struct vm *vm, u8 byte); /* bytes the guest sends on COM1 */
 	void *output_ctx;
 };
@@ -76,25 +80,25 @@ struct vm {
 	enum vm_state state;
 	enum vm_end end;
 	u32 exit_code; /* the value written to the debug-exit port */
-	char why[128]; /* for ENDED: what happened, for people */
+	char *why;     /* what happened (it ended, is silent, failed to resume), for people: allocated when it
+			* happens (vm_set_why), NULL for most guests; read it with vm_why(), free it with the vm */
 	int vcpu_fd;   /* the only fd a guest keeps after setup; -1 while it has no VM (parked) */
 	int vm_fd;     /* -1, unless its VM will carry another guest later */
 	struct kvm_run *run;
 	struct kvm_coalesced_mmio_ring *ring; /* its machine's coalesced port writes (machine.c); NULL: none */
 	int run_size;
 	bool events_synced; /* run->s.regs.events is the vCPU's own: copied out at its last exit, not set by an ioctl since */
-	u8 *ram;	  /* GUEST_RAM_SIZE bytes of the arena */
-	struct uart uart; /* COM1 */
+	u8 out_last;	    /* the last byte of its output (COM1, int 10h, the text buffer) */
+	u8 out_src;	    /* where it came from: enum vm_out */
+	bool out_any;	    /* it has written */
+	u8 *ram;	    /* GUEST_RAM_SIZE bytes of the arena */
+	struct uart uart;   /* COM1 */
 	struct pit pit;
 	struct pic pic;
-	struct bios bios; /* what the firmware said: when it was done, services it lacks */
-	struct disk disk; /* its hard disk: the shared image and the sectors it wrote */
-	struct vgatext *vga;	  /* the text buffer, made on its first access: NULL for most guests */
-	u8 out_last;		  /* the last byte of its output (COM1, int 10h, the text buffer) */
-	u8 out_src;		  /* where it came from: enum vm_out */
-	bool out_any;		  /* it has written */
+	struct bios bios;    /* what the firmware said: when it was done, services it lacks */
+	struct disk disk;    /* its hard disk: the shared image and the sectors it wrote */
+	struct vgatext *vga; /* the text buffer, made on its first access: NULL for most guests */
 	struct vm_stats stats;
-	struct trace trace; /* --trace: where its exits are decoded (trace.c) */
 	struct vm_config cfg;
 };
 
@@ -134,6 +138,13 @@ void vm_end(struct vm *vm, enum vm_end end, const char *fmt, ...) __attribute__(
 void vm_handle_exit(struct vm *vm);
 
 const char *vm_end_name(enum vm_end end);
+/* Sets what happened to the guest, for people (at most VM_WHY_MAX - 1
+ * bytes of text). The text is allocated only now: most guests never need
+ * one, and a parked guest should not carry room for it. */
+void vm_set_why(struct vm *vm, const char *text);
+/* What vm_set_why() said; without a text (never set, or no memory for it)
+ * the name of the reason it ended ("running" if it has not). */
+const char *vm_why(const struct vm *vm);
 
 /*
  * What a guest that has written nothing is doing, for people: where it

@@ -45,6 +45,7 @@ static int teardown(void **state)
 
 	free(f->vm.run);
 	vgatext_free(f->vm.vga);
+	free(f->vm.why);
 	free(f);
 	return 0;
 }
@@ -390,7 +391,7 @@ static void test_shutdown_reported_as_triple_fault(void **state)
 	f->vm.run->exit_reason = KVM_EXIT_SHUTDOWN;
 	vm_handle_exit(&f->vm);
 	assert_int_equal(f->vm.end, VM_END_SHUTDOWN);
-	assert_non_null(strstr(f->vm.why, "triple fault"));
+	assert_non_null(strstr(vm_why(&f->vm), "triple fault"));
 }
 
 static void test_internal_error_names_emulation_failure(void **state)
@@ -401,7 +402,7 @@ static void test_internal_error_names_emulation_failure(void **state)
 	f->vm.run->internal.suberror = KVM_INTERNAL_ERROR_EMULATION;
 	vm_handle_exit(&f->vm);
 	assert_int_equal(f->vm.end, VM_END_INTERNAL_ERROR);
-	assert_non_null(strstr(f->vm.why, "emulation failure"));
+	assert_non_null(strstr(vm_why(&f->vm), "emulation failure"));
 }
 
 static void test_fail_entry_reports_reason(void **state)
@@ -412,7 +413,7 @@ static void test_fail_entry_reports_reason(void **state)
 	f->vm.run->fail_entry.hardware_entry_failure_reason = 0x21;
 	vm_handle_exit(&f->vm);
 	assert_int_equal(f->vm.end, VM_END_FAIL_ENTRY);
-	assert_non_null(strstr(f->vm.why, "0x21"));
+	assert_non_null(strstr(vm_why(&f->vm), "0x21"));
 }
 
 static void test_unknown_exit_ends_guest_with_reason(void **state)
@@ -422,7 +423,7 @@ static void test_unknown_exit_ends_guest_with_reason(void **state)
 	f->vm.run->exit_reason = 999;
 	vm_handle_exit(&f->vm);
 	assert_int_equal(f->vm.end, VM_END_UNKNOWN_EXIT);
-	assert_non_null(strstr(f->vm.why, "999"));
+	assert_non_null(strstr(vm_why(&f->vm), "999"));
 }
 
 static void test_first_end_reason_kept(void **state)
@@ -432,7 +433,40 @@ static void test_first_end_reason_kept(void **state)
 	vm_end(&f->vm, VM_END_SHUTDOWN, "first");
 	vm_end(&f->vm, VM_END_HALT, "second");
 	assert_int_equal(f->vm.end, VM_END_SHUTDOWN);
-	assert_string_equal(f->vm.why, "first");
+	assert_string_equal(vm_why(&f->vm), "first");
+}
+
+/* A guest carries no room for the text of why it ended until it ends (a
+ * parked guest is smaller by that); then the text is all there, up to
+ * VM_WHY_MAX - 1 bytes, and a later text replaces an earlier one. */
+static void test_end_text_exists_only_once_it_ended(void **state)
+{
+	struct fixture *f = *state;
+	char longer[300];
+
+	assert_null(f->vm.why);
+	assert_string_equal(vm_why(&f->vm), "running");
+	vm_set_why(&f->vm, "silent: asleep in hlt");
+	assert_string_equal(vm_why(&f->vm), "silent: asleep in hlt");
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	vm_end(&f->vm, VM_END_DEBUG_EXIT, "debug exit: %s", longer);
+	assert_non_null(f->vm.why);
+	assert_int_equal(strlen(vm_why(&f->vm)), VM_WHY_MAX - 1);
+	assert_memory_equal(vm_why(&f->vm), "debug exit: xxx", 15);
+}
+
+/* No memory for the text (fault point "why", set in main() for guest 77):
+ * the guest still ends, and its reason reads as the end's name. */
+static void test_end_text_without_memory_is_the_reason_name(void **state)
+{
+	struct fixture *f = *state;
+
+	f->vm.index = 77;
+	vm_end(&f->vm, VM_END_RESET, "reset requested through port 0x%x", PORT_RESET_CTRL);
+	assert_int_equal(f->vm.state, VM_ENDED);
+	assert_null(f->vm.why);
+	assert_string_equal(vm_why(&f->vm), "reset");
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -466,6 +500,10 @@ int main(void)
 		T(test_fail_entry_reports_reason),
 		T(test_unknown_exit_ends_guest_with_reason),
 		T(test_first_end_reason_kept),
+		T(test_end_text_exists_only_once_it_ended),
+		T(test_end_text_without_memory_is_the_reason_name),
 	};
+
+	setenv("KVMLITE_FAULT", "why:77:1", 1); /* before the first fault point reads it */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
