@@ -193,6 +193,13 @@ stop_spawn
 # ---- parking and resuming thousands of guests in a loop leaks nothing ----
 # (An AddressSanitizer build keeps freed memory in quarantine: that would
 # look like growth. Without it freed park records are reused at once.)
+# Memory is compared over two windows of 3 rounds each (6,000 resumes): the
+# first may still warm the allocator up; a leak grows in both, by the same.
+# The second must stay under 512 KiB: 85 bytes a resume (this build: ~50 KiB
+# in each). Under AddressSanitizer RssAnon is its allocator's, which grew by
+# 550 KiB and then 950 KiB (its size classes fill one by one as records of
+# new sizes come): not a measure of kvmlite there, so not checked (CI failed
+# on it once); its LeakSanitizer checks for leaks instead.
 N=2000
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0 start_spawn $N --park always --workers 1 || bad "spawn $N --park always booted" "$(cat "$T/spawn.err")"
 wpid=$(ctl stats --json | sed 's/.*"worker_pids":\[\([0-9]*\).*/\1/')
@@ -201,12 +208,20 @@ check "round 1: each of $N parked guests is resumed and answers id with its own 
 read -r fd1 map1 rss1 <<<"$(usage)"
 for round in 2 3 4; do sweep $N "$T/a$round" || bad "round $round: every answer right" "$(head -3 "$T/a$round")"; done
 read -r fd4 map4 rss4 <<<"$(usage)"
+for round in 5 6 7; do sweep $N "$T/a$round" || bad "round $round: every answer right" "$(head -3 "$T/a$round")"; done
+read -r fd7 map7 rss7 <<<"$(usage)"
 ctl stats --json >"$T/stats"
 resumes=$(sed 's/.*"resumes":\([0-9]*\).*/\1/' "$T/stats")
-check "4 rounds resumed and re-parked every guest ($resumes resumes)" "[ $resumes -ge $((4 * N)) ]" "$(cat "$T/stats")"
-check "after 3 more rounds of $N resumes the worker holds the same fds and mappings" \
-	"[ $fd1 = $fd4 ] && [ $map1 = $map4 ]" "fds $fd1 -> $fd4, maps $map1 -> $map4"
-check "and its memory did not grow (RssAnon $rss1 -> $rss4 KiB)" "[ $((rss4 - rss1)) -lt 1024 ]"
+check "7 rounds resumed and re-parked every guest ($resumes resumes)" "[ $resumes -ge $((7 * N)) ]" "$(cat "$T/stats")"
+check "after 6 more rounds of $N resumes the worker holds the same fds and mappings" \
+	"[ $fd1 = $fd4 ] && [ $map1 = $map4 ] && [ $fd4 = $fd7 ] && [ $map4 = $map7 ]" \
+	"fds $fd1 -> $fd4 -> $fd7, maps $map1 -> $map4 -> $map7"
+if ldd "$KVMLITE" 2>/dev/null | grep -q libasan; then
+	echo "not checked: and its memory did not grow (RssAnon $rss1 -> $rss4 -> $rss7 KiB): an AddressSanitizer build's allocator"
+else
+	check "and its memory did not grow (RssAnon $rss1 -> $rss4 -> $rss7 KiB: under 512 KiB over the last 6,000 resumes)" \
+		"[ $((rss7 - rss4)) -lt 512 ]"
+fi
 stop_spawn
 
 # ---- the summary's figures: each divided by its own guests, none by a handful ----
